@@ -1,0 +1,162 @@
+# cartd - top-level build.
+#
+#   make            build libraries, cartd and cartctl into build/
+#   make test       build and run every Check suite (one runner, one summary)
+#   make sanitize   the same tests under ASan+UBSan (separate build dir)
+#   make valgrind   the test runner under valgrind memcheck
+#   make fuzz       libFuzzer harnesses (clang); FUZZ_SECONDS per harness
+#   make bench      benchmarks (not tests): tables on stdout, CSV under bench/out
+#   make demo       build and run the three-peer demo cluster
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# Layers depend one way: app -> net -> crdt.  Each directory's *.c becomes a
+# static library; files named *_main.c are programs.  Quiet unless V=1;
+# WERROR=1 turns warnings into errors (CI sets it).
+
+SHELL    := /bin/bash
+CC       ?= cc
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SANITIZE ?=
+WERROR   ?=
+FUZZ_SECONDS ?= 20
+
+PKGS     := libsodium zlib libevent libmicrohttpd jansson lmdb
+WARN     := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wmissing-prototypes \
+            -Wshadow -Wpointer-arith -Wcast-align -Wformat=2 -Wvla
+ifneq ($(WERROR),)
+WARN     += -Werror
+endif
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -MMD -MP -I. \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+
+BUILD    := build
+ifneq ($(SANITIZE),)
+BUILD    := build-san
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CRDT_SRC := $(wildcard crdt/*.c)
+NET_SRC  := $(wildcard net/*.c)
+APP_SRC  := $(filter-out %_main.c,$(wildcard app/*.c))
+TEST_SRC := $(wildcard tests/*.c)
+BENCH_SRC:= $(filter-out bench/bench_common.c,$(wildcard bench/bench_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+LIBCRDT  := $(BUILD)/libcrdt.a
+LIBNET   := $(BUILD)/libnet.a
+LIBAPP   := $(BUILD)/libapp.a
+LIBS     := $(LIBAPP) $(LIBNET) $(LIBCRDT)
+PROGS    := $(if $(wildcard app/cartd_main.c),$(BUILD)/cartd) $(if $(wildcard app/cartctl_main.c),$(BUILD)/cartctl)
+RUNNER   := $(BUILD)/tests/check_runner
+BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+SUITES   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(filter tests/check_%.c,$(TEST_SRC))))
+
+.PHONY: all check test sanitize valgrind fuzz bench bench-run demo install clean deps
+all: $(PROGS)
+
+# The targets a new user runs install what they need first (scripts/deps.sh
+# only calls apt-get for missing packages), then re-enter make so that
+# pkg-config sees the freshly installed libraries.
+deps:
+	$(Q)scripts/deps.sh all
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBCRDT): $(call obj,$(CRDT_SRC))
+$(LIBNET):  $(call obj,$(NET_SRC))
+$(LIBAPP):  $(call obj,$(APP_SRC))
+$(BUILD)/lib%.a:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/cartd: $(BUILD)/app/cartd_main.o $(LIBS)
+$(BUILD)/cartctl: $(BUILD)/app/cartctl_main.o $(LIBS)
+$(PROGS):
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The runner learns its suites from the file names: tests/check_foo.c must
+# define Suite *foo_suite(void).
+$(BUILD)/tests/suites.inc: $(filter tests/check_%.c,$(TEST_SRC)) Makefile
+	@mkdir -p $(dir $@)
+	$(Q)printf 'SUITE(%s)\n' $(SUITES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.inc
+$(BUILD)/tests/check_main.o: CFLAGS += -I$(BUILD)/tests
+$(RUNNER): $(call obj,$(TEST_SRC)) $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check)
+
+test:
+	$(Q)scripts/deps.sh test
+	$(Q)$(MAKE) --no-print-directory check
+
+check: $(RUNNER) $(PROGS)
+	$(Q)CARTD_BIN=$(abspath $(BUILD)) $(RUNNER)
+
+sanitize:
+	$(Q)scripts/deps.sh test
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined check
+
+valgrind: $(RUNNER) $(PROGS)
+	$(Q)CK_FORK=no CARTD_BIN=$(abspath $(BUILD)) CARTD_TEST_SCALE=valgrind \
+	  valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  --quiet $(RUNNER)
+
+# libFuzzer harnesses: tests/fuzz/fuzz_*.c, built with clang against the
+# library sources directly so that the whole decoder is instrumented.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+               $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC)
+	@mkdir -p build-fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm
+fuzz: $(FUZZ_BIN)
+	$(Q)for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$n 2>&1 \
+	    | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || true; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench_common.o $(LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench:
+	$(Q)scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory bench-run
+bench-run: $(BENCHES) $(PROGS)
+	$(Q)BUILD=$(BUILD) bench/run.sh
+
+demo:
+	$(Q)scripts/deps.sh build
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh $(BUILD)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+
+clean:
+	rm -rf build build-san build-fuzz bench/out
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,71 @@
+/*
+ * buf.h - bounded byte writers and readers: the only way cartd turns values
+ * into bytes and back.
+ *
+ * Writer: appends to a caller-owned fixed buffer, or to a growable heap
+ * buffer.  A writer that runs out of room (fixed) or memory (growable) sets
+ * its sticky error and ignores further writes, so encoders check once at the
+ * end instead of after every field.
+ *
+ * Reader: a cursor and an end.  Every read checks the bytes left first and
+ * fails without moving on error; integers have explicit byte order (fixed
+ * little-endian, or LEB128 varints that must be minimal).  Nothing here
+ * allocates.
+ */
+#ifndef CRDT_BUF_H
+#define CRDT_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct buf_writer {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	int growable;   /* 1: data is heap memory the writer may realloc */
+	int err;        /* sticky: 0, CARTD_ENOSPC or CARTD_ENOMEM */
+} buf_writer;
+
+/* Writer over caller memory [mem, mem+cap); never allocates. */
+void buf_writer_fixed(buf_writer *w, uint8_t *mem, size_t cap);
+/* Growable writer starting empty; release with buf_writer_destroy. */
+void buf_writer_init(buf_writer *w);
+/* Frees a growable writer's memory; no-op for fixed writers.  NULL-safe. */
+void buf_writer_destroy(buf_writer *w);
+/* Drops the contents, keeps the memory and clears the error. */
+void buf_writer_reset(buf_writer *w);
+
+void buf_put_u8(buf_writer *w, uint8_t v);
+void buf_put_u32le(buf_writer *w, uint32_t v);
+void buf_put_u64le(buf_writer *w, uint64_t v);
+void buf_put_varint(buf_writer *w, uint64_t v);
+void buf_put_bytes(buf_writer *w, const void *p, size_t n);
+/* varint length then the bytes. */
+void buf_put_str(buf_writer *w, const void *p, size_t n);
+
+/* Reserves n bytes and returns where they start, or NULL (error set). */
+uint8_t *buf_reserve(buf_writer *w, size_t n);
+
+/* Bytes a varint of v occupies (1..10). */
+size_t buf_varint_size(uint64_t v);
+
+typedef struct buf_reader {
+	const uint8_t *p;
+	const uint8_t *end;
+} buf_reader;
+
+void buf_reader_init(buf_reader *r, const void *data, size_t len);
+static inline size_t buf_left(const buf_reader *r) { return (size_t)(r->end - r->p); }
+
+/* Each returns 0, CARTD_ETRUNC, or (varints) CARTD_EVARINT for a varint that
+ * is longer than needed or above 2^64-1.  On error the cursor is unchanged. */
+int buf_get_u8(buf_reader *r, uint8_t *out);
+int buf_get_u32le(buf_reader *r, uint32_t *out);
+int buf_get_u64le(buf_reader *r, uint64_t *out);
+int buf_get_varint(buf_reader *r, uint64_t *out);
+/* Points *out at the next n bytes (no copy). */
+int buf_get_bytes(buf_reader *r, size_t n, const uint8_t **out);
+/* varint length (<= max, else CARTD_ELIMIT) then that many bytes. */
+int buf_get_str(buf_reader *r, size_t max, const uint8_t **out, size_t *len);
+
+#endif

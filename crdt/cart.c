@@ -1,0 +1,249 @@
+/*
+ * cart.c - the cart ORSWOT: names, lines, mutators (see cart.h).
+ *
+ * Every mutator builds its delta first and then joins the delta into the
+ * cart, so the cart changes by exactly the same code path that applies a
+ * remote delta, and atomicity comes from the join's.
+ */
+#include "crdt/cart.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/cart_internal.h"
+#include "crdt/error.h"
+
+static bool name_char(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '~' ||
+	       ch == ':' || ch == '@' || ch == '-';
+}
+
+static bool name_ok(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > CRDT_MAX_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int crdt_check_id(const char *s, size_t len)
+{
+	return name_ok(s, len) ? 0 : CARTD_EID;
+}
+
+int crdt_check_sku(const char *s, size_t len)
+{
+	return name_ok(s, len) ? 0 : CARTD_ESKU;
+}
+
+int crdt_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+void crdt_cart_init(crdt_cart *c)
+{
+	memset(c, 0, sizeof *c);
+	crdt_ctx_init(&c->ctx);
+}
+
+void cart_line_free(crdt_line *l)
+{
+	free(l->sku);
+	if (l->cap)
+		free(l->u.many);
+	memset(l, 0, sizeof *l);
+}
+
+void crdt_cart_destroy(crdt_cart *c)
+{
+	if (c == NULL)
+		return;
+	for (uint32_t i = 0; i < c->n; i++)
+		cart_line_free(&c->lines[i]);
+	free(c->lines);
+	crdt_ctx_destroy(&c->ctx);
+	crdt_cart_init(c);
+}
+
+int cart_line_set_entries(crdt_line *l, const crdt_entry *e, uint16_t n)
+{
+	if (n <= 1) {
+		l->cap = 0;
+		if (n)
+			l->u.one = e[0];
+	} else {
+		crdt_entry *m = malloc((size_t)n * sizeof *m);
+		if (m == NULL)
+			return CARTD_ENOMEM;
+		memcpy(m, e, (size_t)n * sizeof *m);
+		l->u.many = m;
+		l->cap = n;
+	}
+	l->n = n;
+	return 0;
+}
+
+int cart_line_init(crdt_line *l, const char *sku, size_t len,
+                   const crdt_entry *e, uint16_t n)
+{
+	memset(l, 0, sizeof *l);
+	l->sku = malloc(len + 1);
+	if (l->sku == NULL)
+		return CARTD_ENOMEM;
+	memcpy(l->sku, sku, len);
+	l->sku[len] = '\0';
+	l->sku_len = (uint8_t)len;
+	if (cart_line_set_entries(l, e, n)) {
+		free(l->sku);
+		l->sku = NULL;
+		return CARTD_ENOMEM;
+	}
+	return 0;
+}
+
+int crdt_cart_copy(crdt_cart *dst, const crdt_cart *src)
+{
+	if (dst == src)
+		return 0;
+	crdt_cart t;
+	crdt_cart_init(&t);
+	if (crdt_ctx_copy(&t.ctx, &src->ctx))
+		goto fail;
+	if (src->n) {
+		t.lines = calloc(src->n, sizeof *t.lines);
+		if (t.lines == NULL)
+			goto fail;
+		t.cap = src->n;
+	}
+	for (uint32_t i = 0; i < src->n; i++, t.n++) {
+		const crdt_line *l = &src->lines[i];
+		if (cart_line_init(&t.lines[i], l->sku, l->sku_len, crdt_line_entries(l), l->n))
+			goto fail;
+	}
+	crdt_cart_destroy(dst);
+	*dst = t;
+	return 0;
+fail:
+	crdt_cart_destroy(&t);
+	return CARTD_ENOMEM;
+}
+
+bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b)
+{
+	if (a->n != b->n || !crdt_ctx_equal(&a->ctx, &b->ctx))
+		return false;
+	for (uint32_t i = 0; i < a->n; i++) {
+		const crdt_line *x = &a->lines[i], *y = &b->lines[i];
+		if (x->n != y->n || crdt_name_cmp(x->sku, x->sku_len, y->sku, y->sku_len))
+			return false;
+		if (memcmp(crdt_line_entries(x), crdt_line_entries(y), x->n * sizeof(crdt_entry)))
+			return false;
+	}
+	return true;
+}
+
+bool crdt_cart_empty(const crdt_cart *c)
+{
+	return c->n == 0 && crdt_ctx_empty(&c->ctx);
+}
+
+long cart_find_index(const crdt_cart *c, const char *sku, size_t len, bool *found)
+{
+	long lo = 0, hi = (long)c->n - 1;
+	while (lo <= hi) {
+		long mid = lo + (hi - lo) / 2;
+		const crdt_line *l = &c->lines[mid];
+		int cmp = crdt_name_cmp(sku, len, l->sku, l->sku_len);
+		if (cmp == 0) {
+			*found = true;
+			return mid;
+		}
+		if (cmp < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	*found = false;
+	return lo;
+}
+
+const crdt_line *crdt_cart_find(const crdt_cart *c, const char *sku, size_t len)
+{
+	bool found;
+	long i = cart_find_index(c, sku, len, &found);
+	return found ? &c->lines[i] : NULL;
+}
+
+uint32_t crdt_line_qty(const crdt_line *l)
+{
+	const crdt_entry *e = crdt_line_entries(l);
+	uint64_t set = 0, add = 0;
+	for (uint16_t i = 0; i < l->n; i++) {
+		uint32_t v = crdt_entry_value(&e[i]);
+		if (crdt_entry_kind(&e[i]) == CRDT_SET)
+			set = v > set ? v : set;
+		else
+			add += v;
+	}
+	uint64_t q = set + add;
+	return q > CRDT_MAX_QTY ? CRDT_MAX_QTY : (uint32_t)q;
+}
+
+static int cmp_dot_qsort(const void *a, const void *b)
+{
+	return crdt_dot_cmp(*(const crdt_dot *)a, *(const crdt_dot *)b);
+}
+
+static bool line_valid(const crdt_cart *c, uint32_t i)
+{
+	const crdt_line *l = &c->lines[i];
+	if (l->n == 0 || (l->cap == 0 && l->n > 1) || crdt_check_sku(l->sku, l->sku_len))
+		return false;
+	if (i > 0 && crdt_name_cmp(c->lines[i - 1].sku, c->lines[i - 1].sku_len,
+	                           l->sku, l->sku_len) >= 0)
+		return false;
+	const crdt_entry *e = crdt_line_entries(l);
+	for (uint16_t k = 0; k < l->n; k++) {
+		uint32_t v = crdt_entry_value(&e[k]);
+		crdt_dot d = crdt_entry_dot(&e[k]);
+		if (v == 0 || v > CRDT_MAX_QTY || d.counter == 0 || !crdt_ctx_contains(&c->ctx, d))
+			return false;
+		if (k > 0 && crdt_dot_cmp(crdt_entry_dot(&e[k - 1]), d) >= 0)
+			return false;
+	}
+	return true;
+}
+
+bool crdt_cart_valid(const crdt_cart *c)
+{
+	if (!crdt_ctx_valid(&c->ctx) || c->n > c->cap)
+		return false;
+	size_t total = 0;
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (!line_valid(c, i))
+			return false;
+		total += c->lines[i].n;
+	}
+	/* Dots must be unique across lines too: one dot is one entry. */
+	crdt_dot *all = malloc((total ? total : 1) * sizeof *all);
+	if (all == NULL)
+		return false;
+	size_t k = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		for (uint16_t j = 0; j < c->lines[i].n; j++)
+			all[k++] = crdt_entry_dot(&crdt_line_entries(&c->lines[i])[j]);
+	qsort(all, total, sizeof *all, cmp_dot_qsort);
+	bool ok = true;
+	for (size_t i = 1; i < total && ok; i++)
+		ok = crdt_dot_cmp(all[i - 1], all[i]) != 0;
+	free(all);
+	return ok;
+}

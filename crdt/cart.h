@@ -1,0 +1,165 @@
+/*
+ * cart.h - one shopping cart as an add-wins observed-remove set of line
+ * entries with a causal context (an ORSWOT, delta-state flavour).
+ *
+ * A live entry is (sku, dot, kind, value).  A line is the live entries of one
+ * sku; its quantity is max(values of its SET entries, or 0) + sum(values of
+ * its ADD entries), clamped to CRDT_MAX_QTY.  A line with no live entries does
+ * not exist.  An entry whose dot is in the context but not live was removed.
+ *
+ * Every mutator returns the delta it produced: a (partial) cart whose entries
+ * are the new entries and whose context is the new dot plus every dot the
+ * operation removed.  Joining deltas in any order, any number of times, gives
+ * the same cart as joining the full state.
+ *
+ * Atomicity: every function that modifies a cart either succeeds or returns
+ * an error leaving the cart exactly as it was.  No I/O, clock or globals.
+ */
+#ifndef CRDT_CART_H
+#define CRDT_CART_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/context.h"
+
+/* Limits (see docs/semantics.md).  Local writes past them fail with a named
+ * error.  Concurrent writers, each within the local limits, can together
+ * exceed them, and every state joins can reach must survive its own encoding
+ * (peers persist and reload carts that way), so the decoder's limits are the
+ * structure's own maxima and join refuses (CARTD_ELIMIT) to go past them. */
+#define CRDT_MAX_NAME 128          /* cart id and sku length in bytes */
+#define CRDT_MAX_QTY 1000000u      /* quantity of a line, and of one operation */
+#define CRDT_MAX_LINES 1000u       /* distinct skus a local add may create */
+#define CRDT_MAX_ENTRIES 16u       /* live entries per line before a local add folds */
+#define CRDT_DECODE_MAX_LINES 262144u
+#define CRDT_DECODE_MAX_ENTRIES 65535u   /* crdt_line.n is 16 bits */
+
+enum crdt_kind { CRDT_ADD = 0, CRDT_SET = 1 };
+
+/* 16 bytes: the counter (43 bits), kind (1 bit) and value (20 bits: the
+ * quantity limit fits) share one word, because carts are held in memory by
+ * the million.  Use the accessors. */
+typedef struct crdt_entry {
+	uint64_t replica;
+	uint64_t packed;
+} crdt_entry;
+
+static inline uint64_t crdt_entry_counter(const crdt_entry *e) { return e->packed >> 21; }
+static inline unsigned crdt_entry_kind(const crdt_entry *e) { return (unsigned)(e->packed >> 20) & 1u; }
+static inline uint32_t crdt_entry_value(const crdt_entry *e) { return (uint32_t)(e->packed & 0xFFFFFu); }
+static inline crdt_dot crdt_entry_dot(const crdt_entry *e)
+{
+	crdt_dot d = { e->replica, crdt_entry_counter(e) };
+	return d;
+}
+/* Builds an entry; the caller guarantees counter <= CRDT_MAX_COUNTER,
+ * kind is 0 or 1 and value <= CRDT_MAX_QTY. */
+static inline crdt_entry crdt_entry_make(crdt_dot d, unsigned kind, uint32_t value)
+{
+	crdt_entry e = { d.replica, (d.counter << 21) | ((uint64_t)(kind & 1u) << 20) | value };
+	return e;
+}
+
+typedef struct crdt_line {
+	char *sku;              /* NUL-terminated, sku_len bytes of CRDT name chars */
+	union {
+		crdt_entry one;     /* when cap == 0: the single entry */
+		crdt_entry *many;   /* when cap > 0: n entries */
+	} u;
+	uint16_t n;             /* live entries, >= 1, sorted by dot */
+	uint16_t cap;
+	uint8_t sku_len;
+} crdt_line;
+
+typedef struct crdt_cart {
+	crdt_ctx ctx;
+	crdt_line *lines;       /* sorted by sku (crdt_name_cmp) */
+	uint32_t n;
+	uint32_t cap;
+} crdt_cart;
+
+static inline const crdt_entry *crdt_line_entries(const crdt_line *l)
+{
+	return l->cap ? l->u.many : &l->u.one;
+}
+
+/* Name order used for skus (and cart ids): bytewise, shorter first on a tie
+ * of the common prefix.  Returns <0, 0, >0. */
+int crdt_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* 0 if s is 1..CRDT_MAX_NAME bytes of [A-Za-z0-9._~:@-], else CARTD_EID. */
+int crdt_check_id(const char *s, size_t len);
+/* Same rule; CARTD_ESKU on failure. */
+int crdt_check_sku(const char *s, size_t len);
+
+void crdt_cart_init(crdt_cart *c);
+/* Frees everything; c is left empty and reusable.  NULL-safe. */
+void crdt_cart_destroy(crdt_cart *c);
+/* dst := deep copy of src; dst initialised, its old contents freed on
+ * success.  0 or CARTD_ENOMEM (dst unchanged). */
+int crdt_cart_copy(crdt_cart *dst, const crdt_cart *src);
+bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b);
+/* True if the cart has no lines and an empty context. */
+bool crdt_cart_empty(const crdt_cart *c);
+/* Checks every invariant (order, non-empty lines, dots unique and covered by
+ * the context, value bounds).  For tests and the decoder. */
+bool crdt_cart_valid(const crdt_cart *c);
+
+/* The line for sku, or NULL. */
+const crdt_line *crdt_cart_find(const crdt_cart *c, const char *sku, size_t len);
+/* Quantity of a line by the rule above. */
+uint32_t crdt_line_qty(const crdt_line *l);
+
+/*
+ * Mutators.  self is the local replica id; delta, if not NULL, must be an
+ * initialised cart and is replaced with the operation's delta (left empty on
+ * error or when the operation changed nothing).
+ *
+ * add: quantity n (1..CRDT_MAX_QTY) as a new ADD entry.  When the line already
+ *   holds CRDT_MAX_ENTRIES live entries the add folds the line instead: it
+ *   removes them and writes one SET entry of (observed quantity + n).
+ * set: q (1..CRDT_MAX_QTY) replaces every observed entry of the sku with one
+ *   SET entry; q == 0 is remove.
+ * remove: removes the observed entries of the sku; with observed != NULL only
+ *   those whose dots the observed context contains (a client's read token).
+ * clear: removes every observed entry of the cart, likewise.
+ * Errors: CARTD_ESKU, CARTD_EQTY, CARTD_ELINES (add/set creating a line past
+ * CRDT_MAX_LINES), CARTD_ECOUNTER, CARTD_ENOMEM.
+ */
+int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
+                  uint32_t n, crdt_cart *delta);
+int crdt_cart_set(crdt_cart *c, uint64_t self, const char *sku, size_t len,
+                  uint32_t q, crdt_cart *delta);
+int crdt_cart_remove(crdt_cart *c, const char *sku, size_t len,
+                     const crdt_ctx *observed, crdt_cart *delta);
+int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta);
+
+/*
+ * dst := dst ⊔ src, the causal join: an entry survives if both sides hold it,
+ * or one side holds it and the other's context has not seen its dot; contexts
+ * union.  Commutative, associative, idempotent.  changed (may be NULL) is set
+ * to whether dst changed.  0, CARTD_ENOMEM, or CARTD_ELIMIT when the result
+ * would exceed CRDT_DECODE_MAX_LINES or _ENTRIES (dst unchanged).
+ * src must be valid (crdt_cart_valid); the decoder guarantees that for
+ * anything received.
+ */
+int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed);
+
+/*
+ * Join decomposition.  Splits c into pieces whose canonical encoding is at
+ * most budget bytes each, each independently mergeable: joining any subset of
+ * the pieces, in any order, into any replica never loses a live entry of
+ * that replica that c has not removed and never brings back one c removed.
+ * Joining all of them gives c.  Pieces carry either live entries with exactly
+ * their own dots, or removed dots only.
+ *
+ * On success *pieces is a heap array of *count initialised carts, owned by
+ * the caller (crdt_pieces_free).  budget must be >= CRDT_MIN_PIECE_BUDGET.
+ * Errors: CARTD_EINVAL, CARTD_ENOMEM (then *pieces = NULL, *count = 0).
+ */
+#define CRDT_MIN_PIECE_BUDGET 256u
+int crdt_cart_split(const crdt_cart *c, size_t budget, crdt_cart **pieces, size_t *count);
+void crdt_pieces_free(crdt_cart *pieces, size_t count);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * cart_ops.c - the cart's local operations: add, set, remove, clear.
+ *
+ * Each builds the delta the operation stands for (new entry plus the dots it
+ * removes) and joins it into the cart; see cart.h for the contracts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/cart.h"
+#include "crdt/cart_internal.h"
+#include "crdt/error.h"
+
+/* The next dot replica self makes in this cart. */
+static int next_dot(const crdt_cart *c, uint64_t self, crdt_dot *out)
+{
+	uint64_t max = crdt_ctx_max(&c->ctx, self);
+	if (max >= CRDT_MAX_COUNTER)
+		return CARTD_ECOUNTER;
+	out->replica = self;
+	out->counter = max + 1;
+	return 0;
+}
+
+/* Adds to ctx the dots of line l that observed covers (all, if NULL). */
+static int collect_dots(crdt_ctx *ctx, const crdt_line *l, const crdt_ctx *observed)
+{
+	const crdt_entry *e = crdt_line_entries(l);
+	for (uint16_t i = 0; i < l->n; i++) {
+		crdt_dot d = crdt_entry_dot(&e[i]);
+		if (observed && !crdt_ctx_contains(observed, d))
+			continue;
+		if (crdt_ctx_add(ctx, d))
+			return CARTD_ENOMEM;
+	}
+	return 0;
+}
+
+/* Joins the built delta d into c and hands it to the caller (or frees it). */
+static int apply_delta(crdt_cart *c, crdt_cart *d, crdt_cart *delta_out)
+{
+	int rc = crdt_cart_join(c, d, NULL);
+	if (rc == 0 && delta_out) {
+		crdt_cart_destroy(delta_out);
+		*delta_out = *d;
+		return 0;
+	}
+	crdt_cart_destroy(d);
+	return rc;
+}
+
+/* Builds the delta "remove observed entries of line l, then write entry e"
+ * (e may be NULL: remove only). */
+static int build_replace(const crdt_line *l, const char *sku, size_t len,
+                         const crdt_entry *e, const crdt_ctx *observed, crdt_cart *d)
+{
+	crdt_cart_init(d);
+	if (l && collect_dots(&d->ctx, l, observed))
+		goto nomem;
+	if (e == NULL)
+		return 0;
+	if (crdt_ctx_add(&d->ctx, crdt_entry_dot(e)))
+		goto nomem;
+	d->lines = malloc(sizeof *d->lines);
+	if (d->lines == NULL || cart_line_init(&d->lines[0], sku, len, e, 1))
+		goto nomem;
+	d->n = d->cap = 1;
+	return 0;
+nomem:
+	crdt_cart_destroy(d);
+	return CARTD_ENOMEM;
+}
+
+/* Shared by add and set: validates, then writes one entry of kind/value,
+ * replacing the observed entries of the line when replace is true. */
+static int write_entry(crdt_cart *c, uint64_t self, const char *sku, size_t len,
+                       unsigned kind, uint32_t value, bool replace, crdt_cart *delta)
+{
+	crdt_dot dot;
+	int rc = next_dot(c, self, &dot);
+	if (rc)
+		return rc;
+	const crdt_line *l = crdt_cart_find(c, sku, len);
+	if (l == NULL && c->n >= CRDT_MAX_LINES)
+		return CARTD_ELINES;
+	crdt_entry e = crdt_entry_make(dot, kind, value);
+	crdt_cart d;
+	rc = build_replace(replace ? l : NULL, sku, len, &e, NULL, &d);
+	return rc ? rc : apply_delta(c, &d, delta);
+}
+
+static void clear_delta(crdt_cart *delta)
+{
+	if (delta)
+		crdt_cart_destroy(delta);
+}
+
+int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
+                  uint32_t n, crdt_cart *delta)
+{
+	clear_delta(delta);
+	int rc = crdt_check_sku(sku, len);
+	if (rc)
+		return rc;
+	if (n == 0 || n > CRDT_MAX_QTY)
+		return CARTD_EQTY;
+	const crdt_line *l = crdt_cart_find(c, sku, len);
+	if (l && l->n >= CRDT_MAX_ENTRIES) {
+		/* Fold: one SET of what this replica sees, so lines that are only
+		 * ever added to stay small. */
+		uint64_t q = (uint64_t)crdt_line_qty(l) + n;
+		return write_entry(c, self, sku, len, CRDT_SET,
+		                   q > CRDT_MAX_QTY ? CRDT_MAX_QTY : (uint32_t)q, true, delta);
+	}
+	return write_entry(c, self, sku, len, CRDT_ADD, n, false, delta);
+}
+
+int crdt_cart_set(crdt_cart *c, uint64_t self, const char *sku, size_t len,
+                  uint32_t q, crdt_cart *delta)
+{
+	clear_delta(delta);
+	int rc = crdt_check_sku(sku, len);
+	if (rc)
+		return rc;
+	if (q > CRDT_MAX_QTY)
+		return CARTD_EQTY;
+	if (q == 0)
+		return crdt_cart_remove(c, sku, len, NULL, delta);
+	return write_entry(c, self, sku, len, CRDT_SET, q, true, delta);
+}
+
+int crdt_cart_remove(crdt_cart *c, const char *sku, size_t len,
+                     const crdt_ctx *observed, crdt_cart *delta)
+{
+	clear_delta(delta);
+	int rc = crdt_check_sku(sku, len);
+	if (rc)
+		return rc;
+	const crdt_line *l = crdt_cart_find(c, sku, len);
+	if (l == NULL)
+		return 0;
+	crdt_cart d;
+	rc = build_replace(l, sku, len, NULL, observed, &d);
+	if (rc)
+		return rc;
+	if (crdt_ctx_empty(&d.ctx)) {
+		crdt_cart_destroy(&d);
+		return 0;
+	}
+	return apply_delta(c, &d, delta);
+}
+
+int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta)
+{
+	clear_delta(delta);
+	crdt_cart d;
+	crdt_cart_init(&d);
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (collect_dots(&d.ctx, &c->lines[i], observed)) {
+			crdt_cart_destroy(&d);
+			return CARTD_ENOMEM;
+		}
+	}
+	if (crdt_ctx_empty(&d.ctx)) {
+		crdt_cart_destroy(&d);
+		return 0;
+	}
+	return apply_delta(c, &d, delta);
+}

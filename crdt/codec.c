@@ -1,0 +1,299 @@
+/*
+ * codec.c - canonical encoding and strict decoding of contexts and carts
+ * (format in codec.h).
+ *
+ * The decoder is the edge between untrusted bytes and the CRDT: it checks
+ * the bytes left before every read and every count before allocating, and
+ * accepts exactly the canonical form, so anything it returns satisfies
+ * crdt_cart_valid().
+ */
+#include "crdt/codec.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/cart_internal.h"
+#include "crdt/error.h"
+
+void crdt_encode_ctx(buf_writer *w, const crdt_ctx *c)
+{
+	const crdt_range *r = crdt_ctx_ranges(c);
+	buf_put_varint(w, c->n);
+	for (uint32_t i = 0; i < c->n; i++) {
+		buf_put_u64le(w, r[i].replica);
+		buf_put_varint(w, r[i].lo);
+		buf_put_varint(w, r[i].hi - r[i].lo);
+	}
+}
+
+static void encode_line(buf_writer *w, const crdt_line *l)
+{
+	const crdt_entry *e = crdt_line_entries(l);
+	buf_put_str(w, l->sku, l->sku_len);
+	buf_put_varint(w, l->n);
+	for (uint16_t i = 0; i < l->n; i++) {
+		buf_put_u64le(w, e[i].replica);
+		buf_put_varint(w, crdt_entry_counter(&e[i]));
+		buf_put_u8(w, (uint8_t)crdt_entry_kind(&e[i]));
+		buf_put_varint(w, crdt_entry_value(&e[i]));
+	}
+}
+
+void crdt_encode_cart(buf_writer *w, const crdt_cart *c)
+{
+	crdt_encode_ctx(w, &c->ctx);
+	buf_put_varint(w, c->n);
+	for (uint32_t i = 0; i < c->n; i++)
+		encode_line(w, &c->lines[i]);
+}
+
+size_t crdt_ctx_encoded_size(const crdt_ctx *c)
+{
+	const crdt_range *r = crdt_ctx_ranges(c);
+	size_t n = buf_varint_size(c->n);
+	for (uint32_t i = 0; i < c->n; i++)
+		n += 8 + buf_varint_size(r[i].lo) + buf_varint_size(r[i].hi - r[i].lo);
+	return n;
+}
+
+size_t crdt_line_encoded_size(const crdt_line *l)
+{
+	const crdt_entry *e = crdt_line_entries(l);
+	size_t n = buf_varint_size(l->sku_len) + l->sku_len + buf_varint_size(l->n);
+	for (uint16_t i = 0; i < l->n; i++)
+		n += 8 + buf_varint_size(crdt_entry_counter(&e[i])) + 1 +
+		     buf_varint_size(crdt_entry_value(&e[i]));
+	return n;
+}
+
+size_t crdt_cart_encoded_size(const crdt_cart *c)
+{
+	size_t n = crdt_ctx_encoded_size(&c->ctx) + buf_varint_size(c->n);
+	for (uint32_t i = 0; i < c->n; i++)
+		n += crdt_line_encoded_size(&c->lines[i]);
+	return n;
+}
+
+/* Reads a count and checks it against a limit and the bytes left, so no
+ * allocation is ever sized by a number the input merely claims. */
+static int get_count(buf_reader *r, uint64_t limit, size_t min_item, uint32_t *out)
+{
+	uint64_t n;
+	int rc = buf_get_varint(r, &n);
+	if (rc)
+		return rc;
+	if (n > limit || n > buf_left(r) / min_item)
+		return CARTD_ELIMIT;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int decode_range(buf_reader *r, const crdt_range *prev, crdt_range *out)
+{
+	uint64_t span;
+	int rc = buf_get_u64le(r, &out->replica);
+	if (rc == 0)
+		rc = buf_get_varint(r, &out->lo);
+	if (rc == 0)
+		rc = buf_get_varint(r, &span);
+	if (rc)
+		return rc;
+	if (out->lo == 0 || out->lo > CRDT_MAX_COUNTER || span > CRDT_MAX_COUNTER - out->lo)
+		return CARTD_EBADVALUE;
+	out->hi = out->lo + span;
+	if (prev == NULL || prev->replica < out->replica)
+		return 0;
+	if (prev->replica > out->replica || out->lo <= prev->hi)
+		return CARTD_EORDER;
+	return out->lo == prev->hi + 1 ? CARTD_ENONCANON : 0;
+}
+
+int crdt_decode_ctx(buf_reader *r, crdt_ctx *out)
+{
+	crdt_ctx_destroy(out);
+	uint32_t n;
+	int rc = get_count(r, UINT32_MAX, CRDT_MIN_RANGE_BYTES, &n);
+	if (rc)
+		return rc;
+	crdt_range one, *v = n <= 1 ? &one : malloc((size_t)n * sizeof *v);
+	if (v == NULL)
+		return CARTD_ENOMEM;
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		rc = decode_range(r, i ? &v[i - 1] : NULL, &v[i]);
+	if (rc == 0 && n == 1) {
+		out->u.one = one;
+		out->n = 1;
+	} else if (rc == 0 && n > 1) {
+		out->u.many = v;
+		out->n = out->cap = n;
+		return 0;
+	}
+	if (v != &one)
+		free(v);
+	return rc;
+}
+
+static int decode_entry(buf_reader *r, const crdt_ctx *ctx, const crdt_entry *prev,
+                        crdt_entry *out)
+{
+	uint64_t replica, counter, value;
+	uint8_t kind;
+	int rc = buf_get_u64le(r, &replica);
+	if (rc == 0)
+		rc = buf_get_varint(r, &counter);
+	if (rc == 0)
+		rc = buf_get_u8(r, &kind);
+	if (rc == 0)
+		rc = buf_get_varint(r, &value);
+	if (rc)
+		return rc;
+	if (counter == 0 || counter > CRDT_MAX_COUNTER || kind > CRDT_SET ||
+	    value == 0 || value > CRDT_MAX_QTY)
+		return CARTD_EBADVALUE;
+	crdt_dot d = { replica, counter };
+	if (prev && crdt_dot_cmp(crdt_entry_dot(prev), d) >= 0)
+		return CARTD_EORDER;
+	if (!crdt_ctx_contains(ctx, d))
+		return CARTD_ENONCANON;
+	*out = crdt_entry_make(d, kind, (uint32_t)value);
+	return 0;
+}
+
+static int decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev,
+                       crdt_line *out)
+{
+	const uint8_t *sku;
+	size_t len;
+	uint32_t n;
+	int rc = buf_get_str(r, CRDT_MAX_NAME, &sku, &len);
+	if (rc)
+		return rc;
+	if (crdt_check_sku((const char *)sku, len))
+		return CARTD_ESKU;
+	if (prev && crdt_name_cmp(prev->sku, prev->sku_len, (const char *)sku, len) >= 0)
+		return CARTD_EORDER;
+	rc = get_count(r, CRDT_DECODE_MAX_ENTRIES, CRDT_MIN_ENTRY_BYTES, &n);
+	if (rc)
+		return rc;
+	if (n == 0)
+		return CARTD_ENONCANON;
+	crdt_entry one, *e = n == 1 ? &one : malloc((size_t)n * sizeof *e);
+	if (e == NULL)
+		return CARTD_ENOMEM;
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		rc = decode_entry(r, ctx, i ? &e[i - 1] : NULL, &e[i]);
+	if (rc == 0)
+		rc = cart_line_init(out, (const char *)sku, len, e, (uint16_t)n);
+	if (e != &one)
+		free(e);
+	return rc;
+}
+
+static int cmp_dots(const void *a, const void *b)
+{
+	return crdt_dot_cmp(*(const crdt_dot *)a, *(const crdt_dot *)b);
+}
+
+/* One dot is one entry: reject a dot that appears in two lines. */
+static int check_unique_dots(const crdt_cart *c)
+{
+	size_t total = 0, k = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		total += c->lines[i].n;
+	if (total < 2 || c->n < 2)
+		return 0;
+	crdt_dot *all = malloc(total * sizeof *all);
+	if (all == NULL)
+		return CARTD_ENOMEM;
+	for (uint32_t i = 0; i < c->n; i++)
+		for (uint16_t j = 0; j < c->lines[i].n; j++)
+			all[k++] = crdt_entry_dot(&crdt_line_entries(&c->lines[i])[j]);
+	qsort(all, total, sizeof *all, cmp_dots);
+	int rc = 0;
+	for (size_t i = 1; i < total && rc == 0; i++)
+		if (crdt_dot_cmp(all[i - 1], all[i]) == 0)
+			rc = CARTD_EORDER;
+	free(all);
+	return rc;
+}
+
+int crdt_decode_cart(buf_reader *r, crdt_cart *out)
+{
+	crdt_cart_destroy(out);
+	uint32_t n;
+	int rc = crdt_decode_ctx(r, &out->ctx);
+	if (rc == 0)
+		rc = get_count(r, CRDT_DECODE_MAX_LINES, CRDT_MIN_LINE_BYTES, &n);
+	if (rc == 0 && n > 0) {
+		out->lines = calloc(n, sizeof *out->lines);
+		rc = out->lines ? 0 : CARTD_ENOMEM;
+		out->cap = out->lines ? n : 0;
+	}
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		rc = decode_line(r, &out->ctx, i ? &out->lines[i - 1] : NULL, &out->lines[i]);
+		if (rc == 0)
+			out->n++;
+	}
+	if (rc == 0)
+		rc = check_unique_dots(out);
+	if (rc)
+		crdt_cart_destroy(out);
+	return rc;
+}
+
+int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out)
+{
+	buf_reader r;
+	buf_reader_init(&r, data, len);
+	int rc = crdt_decode_ctx(&r, out);
+	if (rc == 0 && buf_left(&r) != 0) {
+		crdt_ctx_destroy(out);
+		rc = CARTD_ETRAILING;
+	}
+	return rc;
+}
+
+int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out)
+{
+	buf_reader r;
+	buf_reader_init(&r, data, len);
+	int rc = crdt_decode_cart(&r, out);
+	if (rc == 0 && buf_left(&r) != 0) {
+		crdt_cart_destroy(out);
+		rc = CARTD_ETRAILING;
+	}
+	return rc;
+}
+
+/* Fixed, public SipHash keys: digests must agree across peers, and they
+ * protect nothing (datagrams are authenticated before anyone hashes them). */
+static const unsigned char digest_key[crypto_shorthash_KEYBYTES] = "cartd-digest-v1";
+static const unsigned char name_key[crypto_shorthash_KEYBYTES] = "cartd-bucket-v1";
+
+static uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int crdt_cart_digest(const crdt_cart *c, buf_writer *scratch, uint64_t *out)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	buf_writer_reset(scratch);
+	crdt_encode_cart(scratch, c);
+	if (scratch->err)
+		return scratch->err;
+	crypto_shorthash(h, scratch->data, scratch->len, digest_key);
+	*out = load_le64(h);
+	return 0;
+}
+
+uint64_t crdt_name_hash(const char *s, size_t len)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, (const unsigned char *)s, len, name_key);
+	return load_le64(h);
+}

@@ -1,0 +1,58 @@
+/*
+ * codec.h - canonical binary encoding of contexts and carts (a delta is a
+ * cart), and a strict decoder.
+ *
+ * Canonical: two equal values encode to identical bytes, and the decoder
+ * accepts only that form, so a cart's digest is a hash of its encoding.
+ *
+ *   ctx   := varint nranges, nranges * (u64le replica, varint lo, varint hi-lo)
+ *   cart  := ctx, varint nlines, nlines * line
+ *   line  := varint sku_len, sku bytes, varint nentries,
+ *            nentries * (u64le replica, varint counter, u8 kind, varint value)
+ *
+ * The decoder reads through a buf_reader (cursor and end), checks the bytes
+ * left before every read, checks every count against the bytes left before
+ * allocating, and enforces every invariant of context.h and cart.h plus the
+ * CRDT_DECODE_* limits.  It never over-reads, and on any error frees what it
+ * built and leaves the output empty.
+ */
+#ifndef CRDT_CODEC_H
+#define CRDT_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/buf.h"
+#include "crdt/cart.h"
+#include "crdt/context.h"
+
+/* Smallest encodings, used to bound counts by the bytes left. */
+#define CRDT_MIN_RANGE_BYTES 10u
+#define CRDT_MIN_LINE_BYTES 3u
+#define CRDT_MIN_ENTRY_BYTES 11u
+
+void crdt_encode_ctx(buf_writer *w, const crdt_ctx *c);
+void crdt_encode_cart(buf_writer *w, const crdt_cart *c);
+/* Exact encoded sizes, without encoding. */
+size_t crdt_ctx_encoded_size(const crdt_ctx *c);
+size_t crdt_cart_encoded_size(const crdt_cart *c);
+size_t crdt_line_encoded_size(const crdt_line *l);
+
+/* Decode one value at r's cursor; out must be initialised and is replaced.
+ * Returns 0 or CARTD_ETRUNC, CARTD_EVARINT, CARTD_EORDER, CARTD_ENONCANON,
+ * CARTD_ELIMIT, CARTD_EBADVALUE, CARTD_ESKU, CARTD_ENOMEM.  On error the
+ * cursor position is unspecified and out is empty. */
+int crdt_decode_ctx(buf_reader *r, crdt_ctx *out);
+int crdt_decode_cart(buf_reader *r, crdt_cart *out);
+
+/* Whole-buffer forms: as above, and CARTD_ETRAILING if bytes remain. */
+int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out);
+int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out);
+
+/* 64-bit digest of a cart's canonical encoding (SipHash-2-4, fixed key, the
+ * same on every peer).  scratch is reused between calls to avoid allocation. */
+int crdt_cart_digest(const crdt_cart *c, buf_writer *scratch, uint64_t *out);
+/* Hash of a name (cart id) used for buckets and the store's table. */
+uint64_t crdt_name_hash(const char *s, size_t len);
+
+#endif

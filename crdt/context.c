@@ -1,0 +1,309 @@
+/*
+ * context.c - causal context as sorted, coalesced dot ranges (see context.h).
+ *
+ * Every function keeps the canonical form: ranges sorted by (replica, lo),
+ * and two ranges of one replica neither overlap nor touch.  Functions that
+ * can fail build into fresh storage first so the context is unchanged on
+ * error.
+ */
+#include "crdt/context.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/error.h"
+
+static crdt_range *ranges_mut(crdt_ctx *c)
+{
+	return c->cap ? c->u.many : &c->u.one;
+}
+
+void crdt_ctx_init(crdt_ctx *c)
+{
+	memset(c, 0, sizeof *c);
+}
+
+void crdt_ctx_destroy(crdt_ctx *c)
+{
+	if (c == NULL)
+		return;
+	if (c->cap)
+		free(c->u.many);
+	crdt_ctx_init(c);
+}
+
+/* Makes room for need ranges, keeping the contents.  0 or CARTD_ENOMEM. */
+static int reserve(crdt_ctx *c, uint32_t need)
+{
+	if (need <= 1 && c->cap == 0)
+		return 0;
+	if (need <= c->cap)
+		return 0;
+	uint32_t cap = c->cap ? c->cap : 2;
+	while (cap < need)
+		cap *= 2;
+	crdt_range *p;
+	if (c->cap) {
+		p = realloc(c->u.many, (size_t)cap * sizeof *p);
+		if (p == NULL)
+			return CARTD_ENOMEM;
+	} else {
+		p = malloc((size_t)cap * sizeof *p);
+		if (p == NULL)
+			return CARTD_ENOMEM;
+		if (c->n)
+			p[0] = c->u.one;
+	}
+	c->u.many = p;
+	c->cap = cap;
+	return 0;
+}
+
+/* Replaces c's contents with n ranges from src (which must not alias c). */
+static int assign(crdt_ctx *c, const crdt_range *src, uint32_t n)
+{
+	crdt_ctx fresh;
+	crdt_ctx_init(&fresh);
+	if (reserve(&fresh, n))
+		return CARTD_ENOMEM;
+	if (n)
+		memcpy(ranges_mut(&fresh), src, (size_t)n * sizeof *src);
+	fresh.n = n;
+	crdt_ctx_destroy(c);
+	*c = fresh;
+	return 0;
+}
+
+int crdt_ctx_copy(crdt_ctx *dst, const crdt_ctx *src)
+{
+	if (dst == src)
+		return 0;
+	return assign(dst, crdt_ctx_ranges(src), src->n);
+}
+
+void crdt_ctx_swap(crdt_ctx *a, crdt_ctx *b)
+{
+	crdt_ctx t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static int range_key_cmp(uint64_t rep, uint64_t ctr, const crdt_range *r)
+{
+	if (rep != r->replica)
+		return rep < r->replica ? -1 : 1;
+	if (ctr != r->lo)
+		return ctr < r->lo ? -1 : 1;
+	return 0;
+}
+
+/* Index of the last range whose (replica, lo) <= (rep, ctr), or -1. */
+static long find_le(const crdt_ctx *c, uint64_t rep, uint64_t ctr)
+{
+	const crdt_range *r = crdt_ctx_ranges(c);
+	long lo = 0, hi = (long)c->n - 1, best = -1;
+	while (lo <= hi) {
+		long mid = lo + (hi - lo) / 2;
+		if (range_key_cmp(rep, ctr, &r[mid]) >= 0) {
+			best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return best;
+}
+
+bool crdt_ctx_contains(const crdt_ctx *c, crdt_dot d)
+{
+	long i = find_le(c, d.replica, d.counter);
+	if (i < 0)
+		return false;
+	const crdt_range *r = &crdt_ctx_ranges(c)[i];
+	return r->replica == d.replica && d.counter <= r->hi;
+}
+
+bool crdt_ctx_empty(const crdt_ctx *c)
+{
+	return c->n == 0;
+}
+
+bool crdt_ctx_equal(const crdt_ctx *a, const crdt_ctx *b)
+{
+	return a->n == b->n &&
+	       (a->n == 0 || memcmp(crdt_ctx_ranges(a), crdt_ctx_ranges(b),
+	                            (size_t)a->n * sizeof(crdt_range)) == 0);
+}
+
+uint64_t crdt_ctx_max(const crdt_ctx *c, uint64_t replica)
+{
+	long i = find_le(c, replica, UINT64_MAX);
+	if (i < 0)
+		return 0;
+	const crdt_range *r = &crdt_ctx_ranges(c)[i];
+	return r->replica == replica ? r->hi : 0;
+}
+
+int crdt_ctx_add(crdt_ctx *c, crdt_dot d)
+{
+	return crdt_ctx_add_range(c, d.replica, d.counter, d.counter);
+}
+
+/* True if range r (of the same replica) overlaps or touches [lo, hi]. */
+static bool touches(const crdt_range *r, uint64_t rep, uint64_t lo, uint64_t hi)
+{
+	return r->replica == rep && r->lo <= hi + 1 && lo <= r->hi + 1;
+}
+
+int crdt_ctx_add_range(crdt_ctx *c, uint64_t replica, uint64_t lo, uint64_t hi)
+{
+	if (lo == 0 || lo > hi || hi > CRDT_MAX_COUNTER)
+		return CARTD_EINVAL;
+	/* Ranges [i, j) are the ones the new range overlaps or touches; they
+	 * are replaced by a single merged range. */
+	long k = find_le(c, replica, lo);
+	uint32_t i = (uint32_t)(k + 1);
+	const crdt_range *r = crdt_ctx_ranges(c);
+	if (k >= 0 && touches(&r[k], replica, lo, hi))
+		i = (uint32_t)k;
+	uint32_t j = i;
+	while (j < c->n && touches(&r[j], replica, lo, hi))
+		j++;
+	if (j > i) {
+		if (r[i].lo < lo)
+			lo = r[i].lo;
+		if (r[j - 1].hi > hi)
+			hi = r[j - 1].hi;
+	}
+	uint32_t n = c->n - (j - i) + 1;
+	if (reserve(c, n))
+		return CARTD_ENOMEM;
+	crdt_range *w = ranges_mut(c);
+	memmove(&w[i + 1], &w[j], (size_t)(c->n - j) * sizeof *w);
+	w[i] = (crdt_range){ replica, lo, hi };
+	c->n = n;
+	return 0;
+}
+
+/* Appends r to out[0..*n), coalescing with the last range when they touch.
+ * out must have room for one more. */
+static void push_coalesce(crdt_range *out, uint32_t *n, const crdt_range *r)
+{
+	if (*n > 0) {
+		crdt_range *last = &out[*n - 1];
+		if (last->replica == r->replica && r->lo <= last->hi + 1) {
+			if (r->hi > last->hi)
+				last->hi = r->hi;
+			return;
+		}
+	}
+	out[(*n)++] = *r;
+}
+
+int crdt_ctx_join(crdt_ctx *dst, const crdt_ctx *src)
+{
+	if (src->n == 0 || dst == src)
+		return 0;
+	if (src->n == 1) {
+		const crdt_range *r = crdt_ctx_ranges(src);
+		return crdt_ctx_add_range(dst, r->replica, r->lo, r->hi);
+	}
+	uint32_t total = dst->n + src->n;
+	crdt_range *out = malloc((size_t)total * sizeof *out);
+	if (out == NULL)
+		return CARTD_ENOMEM;
+	const crdt_range *a = crdt_ctx_ranges(dst), *b = crdt_ctx_ranges(src);
+	uint32_t i = 0, j = 0, n = 0;
+	while (i < dst->n || j < src->n) {
+		bool take_a = j >= src->n ||
+		              (i < dst->n && range_key_cmp(a[i].replica, a[i].lo, &b[j]) <= 0);
+		push_coalesce(out, &n, take_a ? &a[i++] : &b[j++]);
+	}
+	int rc = assign(dst, out, n);
+	free(out);
+	return rc;
+}
+
+int crdt_ctx_intersect(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b)
+{
+	uint32_t total = a->n + b->n;
+	crdt_range *out = malloc((size_t)(total ? total : 1) * sizeof *out);
+	if (out == NULL)
+		return CARTD_ENOMEM;
+	const crdt_range *x = crdt_ctx_ranges(a), *y = crdt_ctx_ranges(b);
+	uint32_t i = 0, j = 0, n = 0;
+	while (i < a->n && j < b->n) {
+		if (x[i].replica != y[j].replica) {
+			if (x[i].replica < y[j].replica)
+				i++;
+			else
+				j++;
+			continue;
+		}
+		uint64_t lo = x[i].lo > y[j].lo ? x[i].lo : y[j].lo;
+		uint64_t hi = x[i].hi < y[j].hi ? x[i].hi : y[j].hi;
+		if (lo <= hi)
+			push_coalesce(out, &n, &(crdt_range){ x[i].replica, lo, hi });
+		if (x[i].hi < y[j].hi)
+			i++;
+		else
+			j++;
+	}
+	int rc = assign(dst, out, n);
+	free(out);
+	return rc;
+}
+
+int crdt_ctx_remove(crdt_ctx *c, crdt_dot d)
+{
+	if (!crdt_ctx_contains(c, d))
+		return 0;
+	uint32_t i = (uint32_t)find_le(c, d.replica, d.counter);
+	if (reserve(c, c->n + 1))
+		return CARTD_ENOMEM;
+	crdt_range *r = ranges_mut(c);
+	crdt_range old = r[i];
+	if (old.lo == old.hi) {
+		memmove(&r[i], &r[i + 1], (size_t)(c->n - i - 1) * sizeof *r);
+		c->n--;
+	} else if (old.lo == d.counter) {
+		r[i].lo++;
+	} else if (old.hi == d.counter) {
+		r[i].hi--;
+	} else {
+		memmove(&r[i + 2], &r[i + 1], (size_t)(c->n - i - 1) * sizeof *r);
+		r[i].hi = d.counter - 1;
+		r[i + 1] = (crdt_range){ old.replica, d.counter + 1, old.hi };
+		c->n++;
+	}
+	return 0;
+}
+
+bool crdt_ctx_valid(const crdt_ctx *c)
+{
+	if (c->cap == 0 && c->n > 1)
+		return false;
+	const crdt_range *r = crdt_ctx_ranges(c);
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (r[i].lo == 0 || r[i].lo > r[i].hi || r[i].hi > CRDT_MAX_COUNTER)
+			return false;
+		if (i > 0 && r[i - 1].replica > r[i].replica)
+			return false;
+		if (i > 0 && r[i - 1].replica == r[i].replica && r[i - 1].hi + 1 >= r[i].lo)
+			return false;
+	}
+	return true;
+}
+
+uint64_t crdt_ctx_count(const crdt_ctx *c)
+{
+	const crdt_range *r = crdt_ctx_ranges(c);
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint64_t k = r[i].hi - r[i].lo + 1;
+		if (total > UINT64_MAX - k)
+			return UINT64_MAX;
+		total += k;
+	}
+	return total;
+}

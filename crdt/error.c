@@ -1,0 +1,73 @@
+/*
+ * error.c - names and descriptions of cartd's error codes (see error.h).
+ */
+#include "crdt/error.h"
+
+#include <stddef.h>
+#include <string.h>
+
+struct err_desc {
+	int code;
+	const char *name;
+	const char *text;
+};
+
+static const struct err_desc descs[] = {
+	{ CARTD_OK, "ok", "success" },
+	{ CARTD_ENOMEM, "nomem", "out of memory" },
+	{ CARTD_EINVAL, "inval", "invalid argument" },
+	{ CARTD_ENOSPC, "nospc", "no space left in buffer or queue" },
+	{ CARTD_ENOTFOUND, "notfound", "not found" },
+	{ CARTD_EID, "bad_id", "cart id must be 1..128 bytes of [A-Za-z0-9._~:@-]" },
+	{ CARTD_ESKU, "bad_sku", "sku must be 1..128 bytes of [A-Za-z0-9._~:@-]" },
+	{ CARTD_EQTY, "bad_qty", "quantity must be an integer in 1..1000000" },
+	{ CARTD_ELINES, "too_many_lines", "cart already holds the maximum number of lines" },
+	{ CARTD_ECOUNTER, "counter", "dot counter exhausted for this cart" },
+	{ CARTD_ETRUNC, "truncated", "input ends early" },
+	{ CARTD_EVARINT, "varint", "overlong or out-of-range varint" },
+	{ CARTD_EORDER, "order", "entries unsorted or duplicated" },
+	{ CARTD_ENONCANON, "noncanonical", "input is not in canonical form" },
+	{ CARTD_ELIMIT, "limit", "a count exceeds its limit" },
+	{ CARTD_ETRAILING, "trailing", "unexpected bytes after the value" },
+	{ CARTD_EBADVALUE, "bad_value", "a field holds an impossible value" },
+	{ CARTD_ETOKEN, "bad_token", "context token is malformed" },
+	{ CARTD_EHEADER, "header", "bad datagram header" },
+	{ CARTD_EKEY, "key", "unknown key id" },
+	{ CARTD_EAUTH, "auth", "authentication failed" },
+	{ CARTD_EREPLAY, "replay", "replayed or stale datagram" },
+	{ CARTD_EOVERSIZE, "oversize", "datagram or payload too large" },
+	{ CARTD_EINFLATE, "inflate", "payload does not inflate within its cap" },
+	{ CARTD_EDECODE, "decode", "payload fails to parse" },
+	{ CARTD_ECLUSTER, "cluster", "datagram from another cluster" },
+	{ CARTD_EKEYRING, "keyring", "keyring malformed" },
+	{ CARTD_ESELF, "self", "datagram claims our own sender id" },
+	{ CARTD_ECRYPTO, "crypto", "crypto library failed to initialise" },
+	{ CARTD_ESTORAGE, "storage", "storage error" },
+	{ CARTD_ECONFIG, "config", "invalid configuration" },
+	{ CARTD_EDATADIR, "datadir", "data directory unusable" },
+	{ CARTD_ESHUTDOWN, "shutdown", "shutting down" },
+};
+
+static const struct err_desc *find(int rc)
+{
+	for (size_t i = 0; i < sizeof descs / sizeof descs[0]; i++)
+		if (descs[i].code == rc)
+			return &descs[i];
+	return NULL;
+}
+
+const char *cartd_strerror(int rc)
+{
+	const struct err_desc *d = find(rc);
+	if (d)
+		return d->text;
+	if (rc < 0 && rc > CARTD_ERR_BASE)
+		return strerror(-rc);
+	return "unknown error";
+}
+
+const char *cartd_errname(int rc)
+{
+	const struct err_desc *d = find(rc);
+	return d ? d->name : "unknown";
+}

@@ -1,0 +1,70 @@
+/*
+ * error.h - the one error convention of cartd.
+ *
+ * Every function that can fail returns int: 0 on success, a negative code on
+ * failure, results through out parameters.  Project codes live in a reserved
+ * range (CARTD_ERR_BASE and below) so they never collide with -errno values,
+ * which system-facing code may also return.  cartd_strerror() names both.
+ *
+ * Codes are grouped by layer; each layer appends to its own block only, so a
+ * code's number never changes once released (they appear in logs and metrics).
+ */
+#ifndef CARTD_ERROR_H
+#define CARTD_ERROR_H
+
+enum cartd_err {
+	CARTD_OK = 0,
+	CARTD_ERR_BASE = -30000,
+
+	/* general (-30000 .. -30019) */
+	CARTD_ENOMEM = CARTD_ERR_BASE,   /* allocation failed */
+	CARTD_EINVAL = -30001,           /* argument outside its contract */
+	CARTD_ENOSPC = -30002,           /* output buffer too small */
+	CARTD_ENOTFOUND = -30003,        /* no such item */
+
+	/* crdt/ limits and codec (-30020 .. -30099) */
+	CARTD_EID = -30020,              /* cart id: bad length or character */
+	CARTD_ESKU = -30021,             /* sku: bad length or character */
+	CARTD_EQTY = -30022,             /* quantity outside 1..CRDT_MAX_QTY */
+	CARTD_ELINES = -30023,           /* cart already has CRDT_MAX_LINES lines */
+	CARTD_ECOUNTER = -30024,         /* dot counter would exceed its maximum */
+	CARTD_ETRUNC = -30030,           /* input ends before the value it promised */
+	CARTD_EVARINT = -30031,          /* varint overlong or out of range */
+	CARTD_EORDER = -30032,           /* entries unsorted or duplicated */
+	CARTD_ENONCANON = -30033,        /* decodable but not the canonical form */
+	CARTD_ELIMIT = -30034,           /* a count exceeds its decode limit */
+	CARTD_ETRAILING = -30035,        /* bytes left after a complete value */
+	CARTD_EBADVALUE = -30036,        /* a field holds an impossible value */
+	CARTD_ETOKEN = -30037,           /* context token malformed */
+
+	/* net/ wire and engine (-30100 .. -30199) */
+	CARTD_EHEADER = -30100,          /* datagram too short, bad magic/version/type */
+	CARTD_EKEY = -30101,             /* key id not in the keyring */
+	CARTD_EAUTH = -30102,            /* authentication failed */
+	CARTD_EREPLAY = -30103,          /* sequence already seen or too old */
+	CARTD_EOVERSIZE = -30104,        /* datagram or payload over its cap */
+	CARTD_EINFLATE = -30105,         /* payload does not inflate within the cap */
+	CARTD_EDECODE = -30106,          /* authenticated payload fails to parse */
+	CARTD_ECLUSTER = -30107,         /* cluster tag differs */
+	CARTD_EKEYRING = -30108,         /* keyring file malformed */
+	CARTD_ESELF = -30109,            /* datagram claims to come from us */
+	CARTD_ECRYPTO = -30110,          /* libsodium failed to initialise */
+
+	/* app/ (-30200 .. -30299) */
+	CARTD_ESTORAGE = -30200,         /* LMDB reported an error */
+	CARTD_ECONFIG = -30201,          /* bad command-line option or setting */
+	CARTD_EDATADIR = -30202,         /* data dir unusable or from another layout */
+	CARTD_ESHUTDOWN = -30203,        /* refused: the peer is shutting down */
+};
+
+/*
+ * Returns a static, human-readable description of rc: a project code, a
+ * negative errno value, or 0.  Never NULL.
+ */
+const char *cartd_strerror(int rc);
+
+/* Returns a short stable symbol for rc ("auth", "replay", ...), for metrics
+ * labels and log keys.  Never NULL; "unknown" for unlisted codes. */
+const char *cartd_errname(int rc);
+
+#endif

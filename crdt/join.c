@@ -1,0 +1,242 @@
+/*
+ * join.c - the causal join of two carts (see crdt_cart_join in cart.h).
+ *
+ * Two phases keep the destination unchanged on failure: the first builds
+ * the merged line array, allocating only for lines whose entries change and
+ * sharing the untouched ones with dst; the second, which cannot fail, frees
+ * what dst no longer uses and installs the result.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/cart.h"
+#include "crdt/cart_internal.h"
+#include "crdt/error.h"
+
+/* What the commit phase does with each line of dst. */
+enum { KEEP_LINE, NEW_ENTRIES, DROP_LINE };
+/* What phase one allocated for each merged line (freed if phase one fails). */
+enum { FRESH_ENTRIES = 1, FRESH_LINE = 2 };
+/* Flag bytes kept on the stack up to this many lines. */
+#define JOIN_STACK_FLAGS 256
+
+struct join_plan {
+	crdt_line *out;     /* merged lines */
+	uint32_t nout;
+	uint8_t *dst_act;   /* per dst line: KEEP_LINE / NEW_ENTRIES / DROP_LINE */
+	uint8_t *out_new;   /* per out line: FRESH_ENTRIES or FRESH_LINE, else 0 */
+	size_t nmax;
+	bool changed;
+};
+
+/*
+ * Merges one sku's entries: keeps an entry present on both sides, or on one
+ * side when the other side's context has not seen its dot.  e has room for
+ * an + bn entries.  Returns the count; *from_a_only tells whether the result
+ * is exactly a's entries.
+ */
+static uint32_t merge_entries(const crdt_entry *a, uint32_t an, const crdt_ctx *actx,
+                              const crdt_entry *b, uint32_t bn, const crdt_ctx *bctx,
+                              crdt_entry *e, bool *same_as_a)
+{
+	uint32_t i = 0, j = 0, n = 0, kept_a = 0;
+	bool took_b = false;
+	while (i < an || j < bn) {
+		int cmp = i >= an ? 1 : j >= bn ? -1
+		          : crdt_dot_cmp(crdt_entry_dot(&a[i]), crdt_entry_dot(&b[j]));
+		if (cmp == 0) {
+			e[n++] = a[i++];
+			j++;
+			kept_a++;
+		} else if (cmp < 0) {
+			if (!crdt_ctx_contains(bctx, crdt_entry_dot(&a[i]))) {
+				e[n++] = a[i];
+				kept_a++;
+			}
+			i++;
+		} else {
+			if (!crdt_ctx_contains(actx, crdt_entry_dot(&b[j]))) {
+				e[n++] = b[j];
+				took_b = true;
+			}
+			j++;
+		}
+	}
+	*same_as_a = !took_b && kept_a == an;
+	return n;
+}
+
+/* Plans one sku present in dst (ai >= 0), in src (bi >= 0) or both. */
+static int plan_sku(struct join_plan *p, const crdt_cart *dst, long ai,
+                    const crdt_cart *src, long bi, crdt_entry *scratch)
+{
+	static const crdt_entry none[1];
+	const crdt_line *a = ai >= 0 ? &dst->lines[ai] : NULL;
+	const crdt_line *b = bi >= 0 ? &src->lines[bi] : NULL;
+	bool same;
+	uint32_t n = merge_entries(a ? crdt_line_entries(a) : none, a ? a->n : 0, &dst->ctx,
+	                           b ? crdt_line_entries(b) : none, b ? b->n : 0, &src->ctx,
+	                           scratch, &same);
+	if (a && same) {
+		p->dst_act[ai] = KEEP_LINE;
+		p->out[p->nout++] = *a;
+		return 0;
+	}
+	if (n == 0) {
+		/* A line only src had, whose entries dst already removed, changes
+		 * nothing; a line of dst that lost all its entries is dropped. */
+		if (a) {
+			p->dst_act[ai] = DROP_LINE;
+			p->changed = true;
+		}
+		return 0;
+	}
+	p->changed = true;
+	if (n > CRDT_DECODE_MAX_ENTRIES)
+		return CARTD_ELIMIT;
+	crdt_line *l = &p->out[p->nout];
+	if (a) {
+		*l = *a;
+		if (cart_line_set_entries(l, scratch, (uint16_t)n))
+			return CARTD_ENOMEM;
+		p->dst_act[ai] = NEW_ENTRIES;
+		p->out_new[p->nout++] = FRESH_ENTRIES;
+	} else {
+		if (cart_line_init(l, b->sku, b->sku_len, scratch, (uint16_t)n))
+			return CARTD_ENOMEM;
+		p->out_new[p->nout++] = FRESH_LINE;
+	}
+	return 0;
+}
+
+/* Frees what phase one allocated (fresh entry arrays and fresh lines). */
+static void plan_abort(struct join_plan *p)
+{
+	for (uint32_t i = 0; i < p->nout; i++) {
+		crdt_line *l = &p->out[i];
+		if (p->out_new[i] == FRESH_LINE)
+			cart_line_free(l);
+		else if (p->out_new[i] == FRESH_ENTRIES && l->cap)
+			free(l->u.many);
+	}
+}
+
+/* Walks both sorted line arrays and plans every sku. */
+static int plan_lines(struct join_plan *p, const crdt_cart *dst, const crdt_cart *src)
+{
+	uint32_t maxn = 0;
+	for (uint32_t i = 0; i < dst->n; i++)
+		maxn = dst->lines[i].n > maxn ? dst->lines[i].n : maxn;
+	for (uint32_t i = 0; i < src->n; i++)
+		maxn += src->lines[i].n;
+	crdt_entry *scratch = malloc((size_t)(maxn ? maxn : 1) * sizeof *scratch);
+	if (scratch == NULL)
+		return CARTD_ENOMEM;
+	uint32_t i = 0, j = 0;
+	int rc = 0;
+	while (rc == 0 && (i < dst->n || j < src->n)) {
+		int cmp = i >= dst->n ? 1 : j >= src->n ? -1
+		          : crdt_name_cmp(dst->lines[i].sku, dst->lines[i].sku_len,
+		                          src->lines[j].sku, src->lines[j].sku_len);
+		long ai = cmp <= 0 ? (long)i++ : -1;
+		long bi = cmp >= 0 ? (long)j++ : -1;
+		rc = plan_sku(p, dst, ai, src, bi, scratch);
+		if (rc == 0 && p->nout > CRDT_DECODE_MAX_LINES)
+			rc = CARTD_ELIMIT;
+	}
+	free(scratch);
+	return rc;
+}
+
+static void commit(crdt_cart *dst, struct join_plan *p, crdt_ctx *ctx)
+{
+	/* Give back the slack of the worst-case allocation: carts are held by
+	 * the million. */
+	if (p->nout == 0) {
+		free(p->out);
+		p->out = NULL;
+	} else if (p->nout < p->nmax) {
+		crdt_line *shrunk = realloc(p->out, (size_t)p->nout * sizeof *p->out);
+		if (shrunk)
+			p->out = shrunk;
+	}
+	for (uint32_t i = 0; i < dst->n; i++) {
+		crdt_line *l = &dst->lines[i];
+		if (p->dst_act[i] == DROP_LINE) {
+			cart_line_free(l);
+		} else if (p->dst_act[i] == NEW_ENTRIES && l->cap) {
+			free(l->u.many);
+		}
+	}
+	free(dst->lines);
+	dst->lines = p->out;
+	dst->n = p->nout;
+	dst->cap = p->nout;
+	crdt_ctx_swap(&dst->ctx, ctx);
+}
+
+/* Joins contexts only: src has no lines and its context covers no live
+ * entry of dst, the usual shape of a duplicate or a pure removal of
+ * nothing.  Returns 1 if handled, 0 if the full join is needed, <0 error. */
+static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	if (src->n != 0)
+		return 0;
+	for (uint32_t i = 0; i < dst->n; i++) {
+		const crdt_entry *e = crdt_line_entries(&dst->lines[i]);
+		for (uint16_t k = 0; k < dst->lines[i].n; k++)
+			if (crdt_ctx_contains(&src->ctx, crdt_entry_dot(&e[k])))
+				return 0;
+	}
+	uint64_t before = crdt_ctx_count(&dst->ctx);
+	uint32_t nbefore = dst->ctx.n;
+	int rc = crdt_ctx_join(&dst->ctx, &src->ctx);
+	if (rc)
+		return rc;
+	*changed = dst->ctx.n != nbefore || crdt_ctx_count(&dst->ctx) != before;
+	return 1;
+}
+
+int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	bool dummy;
+	if (changed == NULL)
+		changed = &dummy;
+	*changed = false;
+	if (dst == src)
+		return 0;
+	int rc = join_ctx_only(dst, src, changed);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+
+	crdt_ctx ctx;
+	crdt_ctx_init(&ctx);
+	uint8_t stack_flags[JOIN_STACK_FLAGS];
+	struct join_plan p = { 0 };
+	p.nmax = (size_t)dst->n + src->n;
+	size_t nflags = p.nmax + dst->n;
+	uint8_t *flags = nflags <= sizeof stack_flags ? stack_flags : malloc(nflags);
+	p.out = malloc(p.nmax * sizeof *p.out);
+	if (flags == NULL || p.out == NULL || crdt_ctx_copy(&ctx, &dst->ctx) ||
+	    crdt_ctx_join(&ctx, &src->ctx)) {
+		rc = CARTD_ENOMEM;
+		goto out;
+	}
+	memset(flags, 0, nflags);
+	p.out_new = flags;
+	p.dst_act = flags + p.nmax;
+	rc = plan_lines(&p, dst, src);
+	if (rc) {
+		plan_abort(&p);
+		goto out;
+	}
+	*changed = p.changed || !crdt_ctx_equal(&ctx, &dst->ctx);
+	commit(dst, &p, &ctx);
+	p.out = NULL;
+out:
+	free(p.out);
+	if (flags != stack_flags)
+		free(flags);
+	crdt_ctx_destroy(&ctx);
+	return rc;
+}

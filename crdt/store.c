@@ -1,0 +1,340 @@
+/*
+ * store.c - many carts keyed by cart id, with bucket digests (see store.h).
+ *
+ * The carts live in store_table.c's arena and hash table.  Here: the digest
+ * buckets (each threads its carts on a singly linked list, so anti-entropy
+ * walks one bucket without scanning the table), and the writes, which keep
+ * every cart digest and bucket digest current by XOR-ing the old digest
+ * out and the new one in.
+ *
+ * Every write either succeeds completely or leaves the store as it was:
+ * table room, the node and the digest scratch space are all secured before
+ * the cart is touched, because a cart mutation cannot be undone.
+ */
+#include "crdt/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/buf.h"
+#include "crdt/codec.h"
+#include "crdt/error.h"
+#include "crdt/store_internal.h"
+
+/*
+ * How much one local operation can lengthen a cart's canonical encoding
+ * (codec.h): at most one new context range (8 + two varints of <= 10) and
+ * one new line (sku length varint, sku, entry-count varint, one entry of
+ * 8 + 7 + 1 + 3 bytes), plus three count varints growing by a byte each.
+ * Removals only shorten it.  Rounded up generously.
+ */
+#define OP_SLACK (CRDT_MAX_NAME + 128u)
+/* A join's encoding is at most the two inputs' encodings together: the
+ * union of two range sets or entry sets never needs more bytes than both. */
+#define JOIN_SLACK 64u
+
+struct crdt_store {
+	store_table t;
+	uint32_t nbuckets;
+	store_ref *heads;           /* first cart of each digest bucket */
+	uint64_t *digests;          /* XOR of each bucket's cart digests */
+	buf_writer scratch;         /* reused by every digest computation */
+	size_t max_enc;             /* longest cart encoding digested so far */
+};
+
+int crdt_store_new(uint32_t nbuckets, crdt_store **out)
+{
+	crdt_store *s;
+
+	*out = NULL;
+	if (nbuckets == 0 || nbuckets > CRDT_MAX_BUCKETS)
+		return CARTD_EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return CARTD_ENOMEM;
+	buf_writer_init(&s->scratch);
+	s->heads = calloc(nbuckets, sizeof(*s->heads));
+	s->digests = calloc(nbuckets, sizeof(*s->digests));
+	if (store_table_init(&s->t) != 0 || s->heads == NULL || s->digests == NULL) {
+		crdt_store_free(s);
+		return CARTD_ENOMEM;
+	}
+	s->nbuckets = nbuckets;
+	*out = s;
+	return 0;
+}
+
+void crdt_store_free(crdt_store *s)
+{
+	if (s == NULL)
+		return;
+	store_table_destroy(&s->t);
+	buf_writer_destroy(&s->scratch);
+	free(s->heads);
+	free(s->digests);
+	free(s);
+}
+
+size_t crdt_store_count(const crdt_store *s)
+{
+	return s->t.count;
+}
+
+uint32_t crdt_store_nbuckets(const crdt_store *s)
+{
+	return s->nbuckets;
+}
+
+static uint32_t bucket_of_hash(const crdt_store *s, uint64_t h)
+{
+	return (uint32_t)(h % s->nbuckets);
+}
+
+uint32_t crdt_store_bucket_of(const crdt_store *s, const char *id, size_t len)
+{
+	return bucket_of_hash(s, crdt_name_hash(id, len));
+}
+
+const uint64_t *crdt_store_bucket_digests(const crdt_store *s)
+{
+	return s->digests;
+}
+
+static void fill_item(const store_node *n, uint32_t bucket, crdt_item *out)
+{
+	out->id = n->id;
+	out->id_len = n->id_len;
+	out->bucket = bucket;
+	out->digest = n->digest;
+	out->cart = &n->cart;
+}
+
+int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *out)
+{
+	/* An id that could never have been stored is simply not found. */
+	if (len == 0 || len > CRDT_MAX_NAME)
+		return CARTD_ENOTFOUND;
+	uint64_t h = crdt_name_hash(id, len);
+	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
+	if (r == 0)
+		return CARTD_ENOTFOUND;
+	fill_item(store_node_at(&s->t, r), bucket_of_hash(s, h), out);
+	return 0;
+}
+
+/*
+ * Makes sure the next digest cannot fail for lack of memory: once a cart
+ * has changed there is no way back, so its digest must not be the step that
+ * fails.  Every stored cart encodes to at most max_enc bytes (each was
+ * digested through scratch after its last change), so room for max_enc +
+ * extra covers a cart that an operation or join lengthens by up to extra,
+ * without measuring the cart: a duplicate delta costs nothing here.
+ */
+static int reserve_scratch(crdt_store *s, size_t extra)
+{
+	size_t need = s->max_enc + extra;
+
+	if (s->scratch.cap >= need)
+		return 0;
+	buf_writer_reset(&s->scratch);
+	int ok = buf_reserve(&s->scratch, need) != NULL;
+	buf_writer_reset(&s->scratch);
+	return ok ? 0 : CARTD_ENOMEM;
+}
+
+/* Recomputes n's digest and swaps it into its bucket's XOR.  Cannot fail
+ * after reserve_scratch for the change that was made. */
+static int redigest(crdt_store *s, store_node *n, uint32_t bucket)
+{
+	uint64_t d;
+
+	buf_writer_reset(&s->scratch);
+	int rc = crdt_cart_digest(&n->cart, &s->scratch, &d);
+	if (rc != 0)
+		return rc;
+	/* The digest leaves the encoding in scratch: its length is free. */
+	if (s->scratch.len > s->max_enc)
+		s->max_enc = s->scratch.len;
+	s->digests[bucket] ^= n->digest ^ d;
+	n->digest = d;
+	return 0;
+}
+
+/* Puts a new node, whose cart is final, into the table and its bucket.
+ * Room in the table was reserved before the node was made. */
+static int link_new(crdt_store *s, store_ref r, uint64_t h)
+{
+	store_node *n = store_node_at(&s->t, r);
+	uint32_t b = bucket_of_hash(s, h);
+	int rc = redigest(s, n, b);
+
+	if (rc != 0) {
+		store_node_drop(&s->t, r);
+		return rc;
+	}
+	store_table_insert(&s->t, (uint32_t)h, r);
+	n->next = s->heads[b];
+	s->heads[b] = r;
+	return 0;
+}
+
+static int run_op(crdt_cart *c, uint64_t self, const crdt_op *op, crdt_cart *delta)
+{
+	switch (op->kind) {
+	case CRDT_OP_ADD:
+		return crdt_cart_add(c, self, op->sku, op->sku_len, op->qty, delta);
+	case CRDT_OP_SET:
+		return crdt_cart_set(c, self, op->sku, op->sku_len, op->qty, delta);
+	case CRDT_OP_REMOVE:
+		return crdt_cart_remove(c, op->sku, op->sku_len, op->observed, delta);
+	case CRDT_OP_CLEAR:
+		return crdt_cart_clear(c, op->observed, delta);
+	}
+	return CARTD_EINVAL;
+}
+
+static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
+                          uint64_t self, const crdt_op *op, crdt_cart *delta)
+{
+	int rc = reserve_scratch(s, OP_SLACK);
+
+	if (rc == 0)
+		rc = run_op(&n->cart, self, op, delta);
+	if (rc != 0)
+		return rc;
+	/* An empty delta means the operation changed nothing. */
+	if (delta != NULL && crdt_cart_empty(delta))
+		return 0;
+	return redigest(s, n, bucket);
+}
+
+/*
+ * The cart is built in a node outside the table and linked only once the
+ * operation has succeeded.  An operation that leaves the new cart empty
+ * (remove or clear of an unknown cart) creates nothing: a stored cart is
+ * never empty, so replicas that saw such a no-op and replicas that did not
+ * hold the same carts and the same bucket digests.
+ */
+static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
+                     uint64_t self, const crdt_op *op, crdt_cart *delta)
+{
+	store_ref r;
+	int rc = store_table_reserve(&s->t);
+
+	if (rc == 0)
+		rc = reserve_scratch(s, OP_SLACK);
+	if (rc == 0)
+		rc = store_node_new(&s->t, id, len, &r);
+	if (rc != 0)
+		return rc;
+	store_node *n = store_node_at(&s->t, r);
+	rc = run_op(&n->cart, self, op, delta);
+	if (rc != 0 || crdt_cart_empty(&n->cart)) {
+		store_node_drop(&s->t, r);
+		return rc;
+	}
+	return link_new(s, r, h);
+}
+
+int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
+                     const crdt_op *op, crdt_cart *delta)
+{
+	int rc = crdt_check_id(id, len);
+
+	if (rc == 0) {
+		uint64_t h = crdt_name_hash(id, len);
+		store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
+		if (r != 0)
+			rc = apply_existing(s, store_node_at(&s->t, r), bucket_of_hash(s, h),
+			                    self, op, delta);
+		else
+			rc = apply_new(s, id, len, h, self, op, delta);
+	}
+	/* cart.h promises an empty delta on error, whichever step failed. */
+	if (rc != 0 && delta != NULL)
+		crdt_cart_destroy(delta);
+	return rc;
+}
+
+static int join_existing(crdt_store *s, store_node *n, uint32_t bucket,
+                         const crdt_cart *delta, bool *changed)
+{
+	int rc = reserve_scratch(s, crdt_cart_encoded_size(delta) + JOIN_SLACK);
+
+	if (rc == 0)
+		rc = crdt_cart_join(&n->cart, delta, changed);
+	if (rc != 0 || !*changed)
+		return rc;
+	return redigest(s, n, bucket);
+}
+
+/* As apply_new: an empty delta creates nothing. */
+static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
+                    const crdt_cart *delta, bool *changed)
+{
+	store_ref r;
+	int rc;
+
+	if (crdt_cart_empty(delta))
+		return 0;
+	rc = store_table_reserve(&s->t);
+	if (rc == 0)
+		rc = reserve_scratch(s, crdt_cart_encoded_size(delta) + JOIN_SLACK);
+	if (rc == 0)
+		rc = store_node_new(&s->t, id, len, &r);
+	if (rc != 0)
+		return rc;
+	rc = crdt_cart_join(&store_node_at(&s->t, r)->cart, delta, changed);
+	if (rc != 0) {
+		store_node_drop(&s->t, r);
+		return rc;
+	}
+	return link_new(s, r, h);
+}
+
+int crdt_store_join(crdt_store *s, const char *id, size_t len,
+                    const crdt_cart *delta, bool *changed)
+{
+	bool ch = false;
+	int rc = crdt_check_id(id, len);
+
+	if (rc == 0) {
+		uint64_t h = crdt_name_hash(id, len);
+		store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
+		if (r != 0)
+			rc = join_existing(s, store_node_at(&s->t, r), bucket_of_hash(s, h),
+			                   delta, &ch);
+		else
+			rc = join_new(s, id, len, h, delta, &ch);
+	}
+	if (changed != NULL)
+		*changed = rc == 0 && ch;
+	return rc;
+}
+
+int crdt_store_walk_bucket(const crdt_store *s, uint32_t b, crdt_store_fn fn, void *arg)
+{
+	crdt_item it;
+
+	if (b >= s->nbuckets)
+		return CARTD_EINVAL;
+	for (store_ref r = s->heads[b]; r != 0;) {
+		const store_node *n = store_node_at(&s->t, r);
+		fill_item(n, b, &it);
+		int rc = fn(&it, arg);
+		if (rc != 0)
+			return rc;
+		r = n->next;
+	}
+	return 0;
+}
+
+int crdt_store_walk(const crdt_store *s, crdt_store_fn fn, void *arg)
+{
+	for (uint32_t b = 0; b < s->nbuckets; b++) {
+		int rc = crdt_store_walk_bucket(s, b, fn, arg);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * store.h - many carts keyed by cart id, with per-cart digests and bucket
+ * digests kept up to date on every change.
+ *
+ * Carts live in an open-addressing hash table that grows by doubling, so it
+ * scales to millions of carts.  Each cart id also maps to one of nbuckets
+ * buckets (crdt_name_hash(id) % nbuckets); a bucket's digest is the XOR of
+ * its carts' digests, updated incrementally (old digest out, new digest in)
+ * whenever a cart changes.  Anti-entropy compares bucket digests first, then
+ * the carts of differing buckets, so every peer must use the same nbuckets.
+ *
+ * Carts are never deleted: a cleared cart keeps its causal context, which is
+ * what stops a stale copy from bringing its items back.  Conversely a cart
+ * whose state would be empty (a remove or clear of an unknown cart, an empty
+ * delta) is never created, so replicas that saw such a no-op and replicas
+ * that did not hold the same carts and bucket digests.
+ *
+ * Memory: a cart costs its crdt_cart (cart.h) plus about 16 bytes of
+ * header and its id rounded up to 8 bytes, carved from 64 KiB blocks, plus
+ * 8-byte table slots at a load of 0.35..0.7.
+ *
+ * Pointers returned by lookups stay valid until the store is freed (carts
+ * are never moved), but their contents change with the next write.
+ */
+#ifndef CRDT_STORE_H
+#define CRDT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/cart.h"
+
+#define CRDT_DEFAULT_BUCKETS 1024u
+#define CRDT_MAX_BUCKETS 65536u
+
+typedef struct crdt_store crdt_store;
+
+/* A stored cart as seen from outside: read-only. */
+typedef struct crdt_item {
+	const char *id;         /* NUL-terminated */
+	size_t id_len;
+	uint32_t bucket;
+	uint64_t digest;        /* digest of the canonical encoding */
+	const crdt_cart *cart;
+} crdt_item;
+
+/* A local operation, applied by crdt_store_apply. */
+enum crdt_op_kind { CRDT_OP_ADD, CRDT_OP_SET, CRDT_OP_REMOVE, CRDT_OP_CLEAR };
+typedef struct crdt_op {
+	enum crdt_op_kind kind;
+	const char *sku;        /* unused for CLEAR */
+	size_t sku_len;
+	uint32_t qty;           /* ADD: 1..max; SET: 0..max */
+	const crdt_ctx *observed; /* REMOVE/CLEAR: client's token, or NULL */
+} crdt_op;
+
+/* nbuckets: 1..CRDT_MAX_BUCKETS.  0, CARTD_EINVAL or CARTD_ENOMEM. */
+int crdt_store_new(uint32_t nbuckets, crdt_store **out);
+/* Frees the store and every cart.  NULL-safe. */
+void crdt_store_free(crdt_store *s);
+
+size_t crdt_store_count(const crdt_store *s);
+uint32_t crdt_store_nbuckets(const crdt_store *s);
+/* Bucket of a cart id (whether or not it is stored). */
+uint32_t crdt_store_bucket_of(const crdt_store *s, const char *id, size_t len);
+/* Array of nbuckets bucket digests, valid until the next write. */
+const uint64_t *crdt_store_bucket_digests(const crdt_store *s);
+
+/* Looks up a cart.  0 and *out filled, or CARTD_ENOTFOUND (also for an id
+ * that could never be stored). */
+int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *out);
+
+/*
+ * Applies a local operation to cart id (creating the cart if needed) as
+ * replica self.  delta (may be NULL) receives the operation's delta as in
+ * cart.h, and is left empty on any error.  Errors: CARTD_EID, the cart.h
+ * mutator errors, CARTD_EINVAL (unknown op kind), CARTD_ENOMEM; the store is
+ * unchanged on error.  The cart's digest and its bucket's digest are
+ * updated before returning.
+ */
+int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
+                     const crdt_op *op, crdt_cart *delta);
+
+/*
+ * Joins a (remote) delta or state into cart id, creating it if needed.
+ * changed (may be NULL) tells whether the stored cart changed; a delta that
+ * changes nothing recomputes no digest.  delta must be valid
+ * (crdt_cart_valid), as the decoder guarantees.
+ * Errors: CARTD_EID, CARTD_ENOMEM; the store is unchanged on error (and
+ * *changed false).
+ */
+int crdt_store_join(crdt_store *s, const char *id, size_t len,
+                    const crdt_cart *delta, bool *changed);
+
+/*
+ * Calls fn for each cart of bucket b (in no particular order), stopping early
+ * when fn returns non-zero, which is then returned; CARTD_EINVAL if
+ * b >= nbuckets.  Costs only the bucket's carts, not the table.  The store
+ * must not be modified during the walk.
+ */
+typedef int (*crdt_store_fn)(const crdt_item *item, void *arg);
+int crdt_store_walk_bucket(const crdt_store *s, uint32_t b, crdt_store_fn fn, void *arg);
+/* Calls fn for every cart, likewise. */
+int crdt_store_walk(const crdt_store *s, crdt_store_fn fn, void *arg);
+
+#endif
