@@ -1,0 +1,461 @@
+/*
+ * wire.c - datagram framing: header codec, deflate, AEAD, receive checks.
+ *
+ * Every buffer and both zlib streams are allocated once in wire_new and
+ * reused (deflateReset/inflateReset), so sealing and opening never allocate
+ * and no allocation is ever sized by a received length.
+ */
+#include "net/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#define ZLIB_CONST   /* const next_in: input buffers stay const */
+#include <zlib.h>
+
+#include "crdt/error.h"
+#include "net/replay.h"
+
+/*
+ * Deflate parameters (wire.h) are the sender's choice; receivers inflate
+ * with a 2^15 window, which accepts any of them.  Measured on ~1100-byte
+ * cart deltas (bench/bench_wire.c): level 6 saves about 1% more bytes than
+ * level 1 for 15-25% more time.  A 2^12 window with memLevel 5 deflates
+ * them exactly as small as 2^15 / 8 (payloads are a few KiB at most) in an
+ * eighth of the stream memory (32 KiB), and deflateReset, which clears the
+ * hash table before every message, drops from about 0.55 to 0.16 us.
+ */
+#define INFLATE_WBITS 15
+
+static const uint8_t magic[2] = {'C', 'T'};
+
+_Static_assert(WIRE_TAG_LEN == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag");
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == 24, "nonce layout");
+
+/* Decoded header; never laid over the buffer. */
+typedef struct hdr {
+	uint8_t version, type, flags;
+	uint32_t key_id, cluster, epoch;
+	uint64_t sender, seq;
+} hdr;
+
+struct wire {
+	wire_config cfg;
+	const wire_keyring *ring;
+	wire_replay *replay;
+	z_stream def, inf;
+	int def_live, inf_live;   /* stream initialised: needs End */
+	uint8_t *tx;              /* deflate output, max_payload bytes */
+	uint8_t *rx;              /* decrypted payload, max_datagram bytes */
+	uint8_t *big;             /* inflated payload, max_payload bytes */
+	uint64_t next_seq;
+	wire_stats st;
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void hdr_write(uint8_t *p, const hdr *h)
+{
+	p[0] = magic[0];
+	p[1] = magic[1];
+	p[2] = h->version;
+	p[3] = h->type;
+	p[4] = h->flags;
+	put32(p + 5, h->key_id);
+	put32(p + 9, h->cluster);
+	put64(p + 13, h->sender);
+	put32(p + 21, h->epoch);
+	put64(p + 25, h->seq);
+}
+
+/* Reads and validates the fixed fields of a header of WIRE_HEADER_LEN
+ * bytes.  Sequence 0 is never sealed, so it is malformed, not a replay. */
+static int hdr_read(const uint8_t *p, hdr *h)
+{
+	h->version = p[2];
+	h->type = p[3];
+	h->flags = p[4];
+	h->key_id = get32(p + 5);
+	h->cluster = get32(p + 9);
+	h->sender = get64(p + 13);
+	h->epoch = get32(p + 21);
+	h->seq = get64(p + 25);
+	if (p[0] != magic[0] || p[1] != magic[1] || h->version != WIRE_VERSION ||
+	    h->type == 0 || h->type > WIRE_TYPE_MAX ||
+	    (h->flags & ~WIRE_F_DEFLATE) != 0 || h->seq == 0)
+		return CARTD_EHEADER;
+	return 0;
+}
+
+/* sender (8, LE) || boot epoch (4, LE) || sequence (8, LE) || 4 zero bytes:
+ * unique per key as long as (sender, epoch, seq) never repeats. */
+static void make_nonce(uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES],
+		       const hdr *h)
+{
+	put64(n, h->sender);
+	put32(n + 8, h->epoch);
+	put64(n + 12, h->seq);
+	memset(n + 20, 0, 4);
+}
+
+void wire_config_init(wire_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_datagram = WIRE_MAX_DATAGRAM_DEFAULT;
+	cfg->max_payload = WIRE_MAX_PAYLOAD_DEFAULT;
+	cfg->deflate_level = WIRE_DEFLATE_LEVEL_DEFAULT;
+	cfg->max_senders = WIRE_REPLAY_SENDERS_DEFAULT;
+}
+
+uint32_t wire_cluster_tag(const char *name)
+{
+	uint8_t h[crypto_generichash_BYTES];   /* BLAKE2b-256 */
+
+	/* generichash needs no sodium_init (it only picks a faster variant) */
+	crypto_generichash(h, sizeof(h), (const uint8_t *)name, strlen(name), NULL, 0);
+	return get32(h);
+}
+
+size_t wire_overhead(void)
+{
+	return WIRE_OVERHEAD;
+}
+
+size_t wire_sealed_size(size_t body_len)
+{
+	return body_len + WIRE_OVERHEAD;
+}
+
+size_t wire_max_body(const wire *w)
+{
+	return w->cfg.max_datagram - WIRE_OVERHEAD;
+}
+
+const wire_stats *wire_get_stats(const wire *w)
+{
+	return &w->st;
+}
+
+void wire_set_keyring(wire *w, const wire_keyring *ring)
+{
+	w->ring = ring;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+/* Payloads shorter than this are sent as they are: deflate cannot win much
+ * on a few dozen bytes, and resetting the stream would cost more than the
+ * bytes saved (pings and acks are this small). */
+#define DEFLATE_MIN_LEN 32u
+
+/* The raw deflate stream of the single byte "a". */
+static const uint8_t prime_stream[] = {0x4b, 0x04, 0x00};
+
+static int config_ok(const wire_config *c)
+{
+	return c->max_datagram > WIRE_OVERHEAD &&
+	       c->max_datagram <= WIRE_MAX_DATAGRAM_LIMIT &&
+	       c->max_payload >= c->max_datagram - WIRE_OVERHEAD &&
+	       c->max_payload <= WIRE_MAX_PAYLOAD_LIMIT &&
+	       c->deflate_level >= 0 && c->deflate_level <= 9 &&
+	       c->max_senders >= 1 && c->max_senders <= WIRE_REPLAY_SENDERS_MAX;
+}
+
+/*
+ * inflate allocates its window lazily, on the first call that stops before
+ * the end of a stream.  Running one such call now means wire_open never
+ * allocates, whatever peers send.
+ */
+static int prime_inflate(wire *w)
+{
+	w->inf.next_in = prime_stream;
+	w->inf.avail_in = sizeof(prime_stream);
+	w->inf.next_out = w->big;
+	w->inf.avail_out = (uInt)w->cfg.max_payload;
+	return inflate(&w->inf, Z_NO_FLUSH) == Z_STREAM_END ? 0 : CARTD_ENOMEM;
+}
+
+static int streams_init(wire *w)
+{
+	if (w->cfg.deflate_level > 0) {
+		if (deflateInit2(&w->def, w->cfg.deflate_level, Z_DEFLATED,
+				 -WIRE_DEFLATE_WBITS, WIRE_DEFLATE_MEMLEVEL,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return CARTD_ENOMEM;
+		w->def_live = 1;
+	}
+	if (inflateInit2(&w->inf, -INFLATE_WBITS) != Z_OK)
+		return CARTD_ENOMEM;
+	w->inf_live = 1;
+	return prime_inflate(w);
+}
+
+int wire_new(const wire_config *cfg, const wire_keyring *ring, wire **out)
+{
+	wire *w;
+	int rc;
+
+	if (out == NULL)
+		return CARTD_EINVAL;
+	*out = NULL;
+	if (cfg == NULL || ring == NULL || !config_ok(cfg))
+		return CARTD_EINVAL;
+	if (sodium_init() < 0)
+		return CARTD_ECRYPTO;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return CARTD_ENOMEM;
+	w->cfg = *cfg;
+	w->ring = ring;
+	w->next_seq = 1;
+	w->tx = malloc(cfg->max_payload);
+	w->rx = malloc(cfg->max_datagram);
+	w->big = malloc(cfg->max_payload);
+	rc = w->tx && w->rx && w->big ? 0 : CARTD_ENOMEM;
+	if (rc == 0)
+		rc = wire_replay_new(cfg->max_senders, &w->replay);
+	if (rc == 0)
+		rc = streams_init(w);
+	if (rc != 0) {
+		wire_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+void wire_free(wire *w)
+{
+	if (w == NULL)
+		return;
+	if (w->def_live)
+		deflateEnd(&w->def);
+	if (w->inf_live)
+		inflateEnd(&w->inf);
+	/* Received plaintext is cart data: do not leave it in the heap. */
+	if (w->rx != NULL)
+		sodium_memzero(w->rx, w->cfg.max_datagram);
+	if (w->big != NULL)
+		sodium_memzero(w->big, w->cfg.max_payload);
+	free(w->tx);
+	free(w->rx);
+	free(w->big);
+	wire_replay_free(w->replay);
+	free(w);
+}
+
+/* ---- sealing ------------------------------------------------------------ */
+
+/*
+ * Deflates p into w->tx with room for len - 1 bytes only: the deflated
+ * form is used only when strictly smaller, and bounding the output stops
+ * the work early on incompressible data.  Returns the deflated size, or 0
+ * when it would not be smaller.
+ */
+static size_t try_deflate(wire *w, const uint8_t *p, size_t len)
+{
+	uInt room = (uInt)(len - 1);
+
+	if (deflateReset(&w->def) != Z_OK)
+		return 0;
+	w->def.next_in = p;
+	w->def.avail_in = (uInt)len;
+	w->def.next_out = w->tx;
+	w->def.avail_out = room;
+	if (deflate(&w->def, Z_FINISH) != Z_STREAM_END)
+		return 0;
+	return room - w->def.avail_out;
+}
+
+/* Writes the header and the AEAD of body under the primary key. */
+static void seal_into(wire *w, hdr *h, const uint8_t *body, size_t blen, uint8_t *out)
+{
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	const uint8_t *key = wire_keyring_primary(w->ring, &h->key_id);
+
+	h->version = WIRE_VERSION;
+	h->cluster = w->cfg.cluster_tag;
+	h->sender = w->cfg.sender_id;
+	h->epoch = w->cfg.boot_epoch;
+	h->seq = w->next_seq;
+	hdr_write(out, h);
+	make_nonce(nonce, h);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + WIRE_HEADER_LEN, NULL,
+		body, blen, out, WIRE_HEADER_LEN, NULL, nonce, key);
+}
+
+int wire_seal(wire *w, uint8_t type, const uint8_t *payload, size_t len,
+	      uint8_t *out, size_t cap, size_t *out_len)
+{
+	const uint8_t *body = payload;
+	size_t blen = len, d = 0;
+	hdr h = {.type = type};
+
+	if (w == NULL || out == NULL || out_len == NULL ||
+	    (payload == NULL && len > 0) || type == 0 || type > WIRE_TYPE_MAX ||
+	    w->next_seq == UINT64_MAX)
+		return CARTD_EINVAL;
+	*out_len = wire_sealed_size(len);
+	if (len > w->cfg.max_payload)
+		return CARTD_EOVERSIZE;   /* peers would refuse to inflate it */
+	if (w->def_live && len >= DEFLATE_MIN_LEN)
+		d = try_deflate(w, payload, len);
+	if (d > 0) {
+		body = w->tx;
+		blen = d;
+		h.flags = WIRE_F_DEFLATE;
+	}
+	*out_len = wire_sealed_size(blen);
+	if (*out_len > w->cfg.max_datagram)
+		return CARTD_EOVERSIZE;
+	if (*out_len > cap)
+		return CARTD_ENOSPC;
+	seal_into(w, &h, body, blen, out);
+	w->next_seq++;
+	w->st.sealed++;
+	w->st.sealed_deflated += h.flags != 0;
+	w->st.bytes_raw_out += len;
+	w->st.bytes_wire_out += *out_len;
+	return 0;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+/* Everything that can be judged from the header alone, cheapest first, so
+ * that junk and strangers cost no cryptography. */
+static int check_header(const wire *w, const uint8_t *d, size_t len, hdr *h,
+			const uint8_t **key)
+{
+	if (len > w->cfg.max_datagram)
+		return CARTD_EOVERSIZE;
+	if (len < WIRE_OVERHEAD)
+		return CARTD_EHEADER;
+	if (hdr_read(d, h) != 0)
+		return CARTD_EHEADER;
+	if (h->cluster != w->cfg.cluster_tag)
+		return CARTD_ECLUSTER;
+	if (h->sender == w->cfg.sender_id)
+		return CARTD_ESELF;
+	*key = wire_keyring_find(w->ring, h->key_id);
+	return *key != NULL ? 0 : CARTD_EKEY;
+}
+
+/* Verifies and decrypts d into w->rx, which max_datagram bounds. */
+static WIRE_MUST_CHECK int aead_open(wire *w, const uint8_t *d, size_t len,
+				     const hdr *h, const uint8_t *key, size_t *plen)
+{
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	unsigned long long n = 0;
+
+	make_nonce(nonce, h);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(w->rx, &n, NULL,
+			d + WIRE_HEADER_LEN, len - WIRE_HEADER_LEN,
+			d, WIRE_HEADER_LEN, nonce, key) != 0)
+		return CARTD_EAUTH;
+	*plen = (size_t)n;
+	return 0;
+}
+
+/*
+ * Inflates w->rx[0..n) into w->big, at most max_payload bytes.  Anything
+ * but a stream that ends exactly at its last input byte is refused: a
+ * truncated stream, trailing bytes, invalid codes, or more output than the
+ * cap (a decompression bomb: the work stops at the cap).
+ */
+static int inflate_payload(wire *w, size_t n, size_t *out_len)
+{
+	if (inflateReset(&w->inf) != Z_OK)
+		return CARTD_EINFLATE;
+	w->inf.next_in = w->rx;
+	w->inf.avail_in = (uInt)n;
+	w->inf.next_out = w->big;
+	w->inf.avail_out = (uInt)w->cfg.max_payload;
+	if (inflate(&w->inf, Z_FINISH) != Z_STREAM_END || w->inf.avail_in != 0)
+		return CARTD_EINFLATE;
+	*out_len = w->cfg.max_payload - w->inf.avail_out;
+	return 0;
+}
+
+static void count_reject(wire_stats *st, int rc)
+{
+	switch (rc) {
+	case CARTD_EHEADER:   st->rej_header++; break;
+	case CARTD_ECLUSTER:  st->rej_cluster++; break;
+	case CARTD_ESELF:     st->rej_self++; break;
+	case CARTD_EKEY:      st->rej_key++; break;
+	case CARTD_EAUTH:     st->rej_auth++; break;
+	case CARTD_EREPLAY:   st->rej_replay++; break;
+	case CARTD_EOVERSIZE: st->rej_oversize++; break;
+	case CARTD_EINFLATE:  st->rej_inflate++; break;
+	default:              break;
+	}
+}
+
+static int open_checked(wire *w, const uint8_t *d, size_t len, wire_msg *out)
+{
+	hdr h;
+	const uint8_t *key = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = check_header(w, d, len, &h, &key);
+	if (rc == 0)
+		rc = aead_open(w, d, len, &h, key, &n);
+	/* Only now, with the header proven authentic, may the window move. */
+	if (rc == 0)
+		rc = wire_replay_check(w->replay, h.sender, h.epoch, h.seq);
+	if (rc != 0)
+		return rc;
+	out->payload = w->rx;
+	if (h.flags & WIRE_F_DEFLATE) {
+		rc = inflate_payload(w, n, &n);
+		if (rc != 0)
+			return rc;
+		out->payload = w->big;
+	}
+	out->type = h.type;
+	out->sender_id = h.sender;
+	out->boot_epoch = h.epoch;
+	out->seq = h.seq;
+	out->payload_len = n;
+	return 0;
+}
+
+int wire_open(wire *w, const uint8_t *dgram, size_t len, wire_msg *out)
+{
+	int rc;
+
+	if (w == NULL || out == NULL || (dgram == NULL && len > 0))
+		return CARTD_EINVAL;
+	rc = open_checked(w, dgram, len, out);
+	if (rc != 0) {
+		count_reject(&w->st, rc);
+		return rc;
+	}
+	w->st.opened++;
+	w->st.bytes_wire_in += len;
+	w->st.bytes_raw_in += out->payload_len;
+	return 0;
+}
