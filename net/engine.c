@@ -1,0 +1,278 @@
+/*
+ * engine.c - the engine's lifecycle, datagram dispatch, timers and the
+ * local-write bookkeeping (see engine.h).  The protocol parts live in
+ * members.c, swim.c, push.c and ae.c.
+ */
+#include "net/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/error.h"
+#include "net/engine_internal.h"
+
+void engine_config_init(engine_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->flush_delay_ms = 5;
+	cfg->full_push_max = 16;
+	cfg->fanout = 4;
+	cfg->ae_interval_ms = 1000;
+	cfg->ae_bytes_per_sec = 4u << 20;
+	cfg->ping_interval_ms = 1000;
+	cfg->ping_timeout_ms = 300;
+	cfg->indirect_probes = 3;
+	cfg->suspect_ms = 5000;
+	cfg->dead_retry_ms = 2000;
+	cfg->max_members = 4096;
+}
+
+static int config_ok(const engine_config *c)
+{
+	return c->self_id != 0 && c->flush_delay_ms <= 10000 && c->full_push_max >= 1 &&
+	       c->fanout >= 1 && c->ae_interval_ms >= 1 && c->ae_bytes_per_sec >= 1024 &&
+	       c->ping_interval_ms >= 1 && c->ping_timeout_ms >= 1 &&
+	       c->ping_timeout_ms < c->ping_interval_ms && c->suspect_ms >= 1 &&
+	       c->dead_retry_ms >= 1 && c->max_members >= 1;
+}
+
+/* splitmix64: small, seedable, and good enough to pick peers. */
+uint64_t engine_rand(engine *e)
+{
+	uint64_t z = (e->rng += UINT64_C(0x9E3779B97F4A7C15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+int engine_new(const engine_config *cfg, crdt_store *store, wire *w,
+               const engine_callbacks *cb, engine **out)
+{
+	*out = NULL;
+	if (!cfg || !store || !w || !cb || !cb->send || !cb->persist || !config_ok(cfg))
+		return CARTD_EINVAL;
+	engine *e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return CARTD_ENOMEM;
+	e->cfg = *cfg;
+	e->store = store;
+	e->w = w;
+	e->cb = *cb;
+	e->rng = cfg->seed ^ cfg->self_id;
+	e->incarnation = (uint64_t)cfg->boot_epoch << 32;
+	e->dgram_cap = wire_max_body(w) + wire_overhead();
+	e->dgram = malloc(e->dgram_cap);
+	e->members = calloc(cfg->max_members, sizeof *e->members);
+	buf_writer_init(&e->payload);
+	if (e->dgram == NULL || e->members == NULL || push_init(e)) {
+		engine_free(e);
+		return CARTD_ENOMEM;
+	}
+	*out = e;
+	return 0;
+}
+
+void engine_free(engine *e)
+{
+	if (e == NULL)
+		return;
+	push_destroy(e);
+	buf_writer_destroy(&e->payload);
+	free(e->dgram);
+	free(e->members);
+	free(e->pending);
+	free(e);
+}
+
+int engine_add_seed(engine *e, const engine_addr *addr, uint64_t now_ms)
+{
+	if (addr == NULL || addr->len == 0 || addr->len > ENGINE_ADDR_MAX)
+		return CARTD_EINVAL;
+	e->now = now_ms;
+	return members_add_seed(e, addr);
+}
+
+size_t engine_max_body(const engine *e)
+{
+	return wire_max_body(e->w);
+}
+
+buf_writer *engine_scratch(engine *e)
+{
+	buf_writer_reset(&e->payload);
+	return &e->payload;
+}
+
+int engine_send(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
+                size_t len)
+{
+	size_t n;
+	int rc = wire_seal(e->w, type, payload, len, e->dgram, e->dgram_cap, &n);
+	if (rc)
+		return rc;
+	e->cb.send(e->cb.arg, to, e->dgram, n);
+	e->stats.dgrams_out++;
+	e->stats.bytes_out += n;
+	return 0;
+}
+
+/* Parses a probe-family message and hands it to swim.c. */
+static int dispatch_probe(engine *e, const engine_addr *from, const wire_msg *m)
+{
+	msg_probe p;
+	if (msg_get_probe(m->payload, m->payload_len, &p))
+		return CARTD_EDECODE;
+	for (size_t i = 0; i < p.ngossip; i++)
+		members_apply_rumour(e, &p.gossip[i], from);
+	if (m->type == MSG_PING)
+		swim_on_ping(e, from, m->sender_id, &p);
+	else if (m->type == MSG_ACK)
+		swim_on_ack(e, from, m->sender_id, &p);
+	else
+		swim_on_ping_req(e, from, m->sender_id, &p);
+	return 0;
+}
+
+static int dispatch(engine *e, const engine_addr *from, const wire_msg *m)
+{
+	const uint8_t *p = m->payload;
+	size_t n = m->payload_len;
+	switch (m->type) {
+	case MSG_DELTA: return push_on_delta(e, from, m->sender_id, p, n);
+	case MSG_PING:
+	case MSG_ACK:
+	case MSG_PING_REQ: return dispatch_probe(e, from, m);
+	case MSG_AE_GROUPS: return ae_on_groups(e, from, m->sender_id, p, n);
+	case MSG_AE_BUCKETS: return ae_on_buckets(e, from, m->sender_id, p, n);
+	case MSG_AE_CARTS: return ae_on_carts(e, from, m->sender_id, p, n);
+	case MSG_AE_WANT: return ae_on_want(e, from, m->sender_id, p, n);
+	case MSG_AE_STATUS: return ae_on_status(e, from, m->sender_id, p, n);
+	default: return CARTD_EDECODE;
+	}
+}
+
+int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
+                   size_t len, uint64_t now_ms)
+{
+	e->now = now_ms;
+	if (from == NULL || from->len == 0 || from->len > ENGINE_ADDR_MAX)
+		return CARTD_EINVAL;
+	wire_msg m;
+	int rc = wire_open(e->w, dgram, len, &m);
+	if (rc)
+		return rc;
+	e->stats.dgrams_in++;
+	e->stats.bytes_in += len;
+	/* Any authentic datagram is first-hand proof that its sender lives. */
+	members_heard(e, m.sender_id, from);
+	rc = dispatch(e, from, &m);
+	if (rc == CARTD_EDECODE)
+		e->stats.rej_decode++;
+	return rc;
+}
+
+void engine_tick(engine *e, uint64_t now_ms)
+{
+	e->now = now_ms;
+	e->ticked = true;
+	push_tick(e);
+	swim_tick(e);
+	ae_tick(e);
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+uint64_t engine_next_deadline(const engine *e, uint64_t now_ms)
+{
+	if (!e->ticked)
+		return now_ms;   /* the first tick schedules the timers */
+	uint64_t t = earliest(e->flush_at, swim_deadline(e));
+	t = earliest(t, e->next_ae);
+	if (t == 0)
+		t = now_ms + e->cfg.ping_interval_ms;
+	return t > now_ms ? t : now_ms + 1;
+}
+
+static struct pending *pending_find(const engine *e, const char *id, size_t len)
+{
+	for (size_t i = 0; i < e->npending; i++)
+		if (e->pending[i].len == len && memcmp(e->pending[i].id, id, len) == 0)
+			return &e->pending[i];
+	return NULL;
+}
+
+bool engine_is_pending(const engine *e, const char *id, size_t len)
+{
+	return pending_find(e, id, len) != NULL;
+}
+
+int engine_write_begin(engine *e, const char *id, size_t len)
+{
+	if (crdt_check_id(id, len))
+		return CARTD_EID;
+	struct pending *p = pending_find(e, id, len);
+	if (p == NULL) {
+		if (e->npending == e->pending_cap) {
+			size_t cap = e->pending_cap ? e->pending_cap * 2 : 16;
+			struct pending *v = realloc(e->pending, cap * sizeof *v);
+			if (v == NULL)
+				return CARTD_ENOMEM;
+			e->pending = v;
+			e->pending_cap = cap;
+		}
+		p = &e->pending[e->npending++];
+		memcpy(p->id, id, len);
+		p->id[len] = '\0';
+		p->len = (uint8_t)len;
+		p->count = 0;
+	}
+	p->count++;
+	e->stats.pending_writes++;
+	return 0;
+}
+
+int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *delta,
+                      uint64_t now_ms)
+{
+	e->now = now_ms;
+	struct pending *p = pending_find(e, id, len);
+	if (p == NULL)
+		return CARTD_EINVAL;
+	if (--p->count == 0)
+		*p = e->pending[--e->npending];
+	e->stats.pending_writes--;
+	if (delta == NULL || crdt_cart_empty(delta))
+		return 0;
+	return push_enqueue(e, id, len, delta);
+}
+
+const engine_stats *engine_get_stats(engine *e)
+{
+	members_count_states(e);
+	return &e->stats;
+}
+
+size_t engine_members(const engine *e, engine_member_info *out, size_t cap)
+{
+	for (size_t i = 0; i < e->nmembers && i < cap; i++) {
+		const struct member *m = &e->members[i];
+		out[i] = (engine_member_info){
+			.id = m->id, .addr = m->addr, .state = m->state,
+			.incarnation = m->incarnation, .last_heard_ms = m->last_heard,
+			.last_sync_ms = m->last_sync, .differing_buckets = m->differing,
+		};
+	}
+	return e->nmembers;
+}
+
+void engine_set_keyring(engine *e, const wire_keyring *ring)
+{
+	wire_set_keyring(e->w, ring);
+}

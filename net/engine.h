@@ -1,0 +1,147 @@
+/*
+ * engine.h - the replication engine: push, anti-entropy and membership for
+ * one peer, as a sans-IO state machine.
+ *
+ * The engine never touches a socket, a clock or a random source.  The host
+ * (cartd's event loop, or the deterministic simulator) feeds it received
+ * datagrams and the current time, and the engine answers through callbacks:
+ * datagrams to send, and carts whose stored state changed through
+ * replication and must be persisted.  Its randomness comes from a seed in the
+ * config.  One engine drives one crdt_store and one wire object, both
+ * borrowed.
+ *
+ * Local writes: the host applies the operation to the store itself
+ * (crdt_store_apply), calls engine_write_begin() for the cart, persists it,
+ * and once the write is durable calls engine_write_done() with the delta,
+ * which is then queued for push.  Between the two the engine sends no state
+ * of that cart (not in anti-entropy either), so no dot leaves the peer before
+ * it is on disk: a crash cannot make the restarted replica reuse a dot that
+ * others have already seen.
+ *
+ * Time is in milliseconds on any monotonic scale chosen by the host.
+ * Not thread-safe: one thread drives an engine.
+ */
+#ifndef NET_ENGINE_H
+#define NET_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/cart.h"
+#include "crdt/store.h"
+#include "net/wire.h"
+
+/* A peer's transport address, opaque to the engine: compared bytewise and
+ * carried in membership gossip.  The UDP adapter stores family (1 byte),
+ * port (2, big-endian) and the IPv4 or IPv6 address. */
+#define ENGINE_ADDR_MAX 19
+typedef struct engine_addr {
+	uint8_t len;                  /* 0 = none */
+	uint8_t b[ENGINE_ADDR_MAX];
+} engine_addr;
+
+enum engine_member_state { MEMBER_ALIVE, MEMBER_SUSPECT, MEMBER_DEAD };
+
+typedef struct engine_config {
+	uint64_t self_id;           /* this replica's id (also the wire sender id) */
+	uint32_t boot_epoch;        /* this peer's boot number, from storage */
+	uint64_t seed;              /* randomness for peer choice and jitter */
+	uint32_t flush_delay_ms;    /* push: max time a local delta waits (default 5) */
+	uint32_t full_push_max;     /* push to all live peers up to this many (default 16) */
+	uint32_t fanout;            /* otherwise to this many, with re-gossip (default 4) */
+	uint32_t ae_interval_ms;    /* anti-entropy round period (default 1000) */
+	uint32_t ae_bytes_per_sec;  /* repair traffic cap (default 4 MiB/s) */
+	uint32_t ping_interval_ms;  /* SWIM protocol period (default 1000) */
+	uint32_t ping_timeout_ms;   /* direct probe wait before indirect (default 300) */
+	uint32_t indirect_probes;   /* helpers asked for an indirect ping (default 3) */
+	uint32_t suspect_ms;        /* suspect -> dead (default 5000) */
+	uint32_t dead_retry_ms;     /* how often a dead peer is probed again (default 2000) */
+	uint32_t max_members;       /* membership table bound (default 4096) */
+} engine_config;
+
+typedef struct engine_callbacks {
+	/* Send one sealed datagram to addr.  Must not call back into the engine. */
+	void (*send)(void *arg, const engine_addr *to, const uint8_t *dgram, size_t len);
+	/* The stored state of cart id changed through replication: persist it.
+	 * id is NUL-terminated and valid only during the call. */
+	void (*persist)(void *arg, const char *id, size_t id_len);
+	/* A member changed state (for logs); may be NULL. */
+	void (*member_event)(void *arg, uint64_t id, const engine_addr *addr,
+	                     enum engine_member_state from, enum engine_member_state to);
+	void *arg;
+} engine_callbacks;
+
+typedef struct engine_stats {
+	uint64_t dgrams_in, dgrams_out, bytes_in, bytes_out;
+	uint64_t deltas_out, deltas_in, carts_changed_in;
+	uint64_t rej_decode;          /* authentic datagrams whose payload failed to parse */
+	uint64_t ae_rounds, ae_carts_sent, ae_carts_repaired, ae_bytes, ae_throttled;
+	uint64_t pings_out, acks_in, indirect_out, suspicions, deaths, revivals;
+	uint64_t push_queue_carts;    /* carts waiting for the next flush (gauge) */
+	uint64_t pending_writes;      /* writes begun, not yet durable (gauge) */
+	uint64_t members[3];          /* by enum engine_member_state (gauge) */
+} engine_stats;
+
+/* One member as reported by engine_members(). */
+typedef struct engine_member_info {
+	uint64_t id;                  /* 0 while only the address is known (a seed) */
+	engine_addr addr;
+	enum engine_member_state state;
+	uint64_t incarnation;
+	uint64_t last_heard_ms;       /* 0 = never */
+	uint64_t last_sync_ms;        /* last anti-entropy round that found no difference */
+	uint32_t differing_buckets;   /* from the last round with it */
+} engine_member_info;
+
+typedef struct engine engine;
+
+/* Fills cfg with the defaults above (ids, epoch, seed zero). */
+void engine_config_init(engine_config *cfg);
+
+/*
+ * Creates an engine over store and w (both borrowed; they must outlive the
+ * engine).  w's sender id and boot epoch must match cfg.  cb is copied.
+ * Errors: CARTD_EINVAL, CARTD_ENOMEM; on failure *out = NULL.
+ */
+int engine_new(const engine_config *cfg, crdt_store *store, wire *w,
+               const engine_callbacks *cb, engine **out);
+void engine_free(engine *e);            /* NULL-safe */
+
+/* Adds a seed address (a --peer).  0, CARTD_EINVAL, CARTD_ENOSPC (table
+ * full) or CARTD_ENOMEM.  Seeds are never forgotten: dead ones are retried. */
+int engine_add_seed(engine *e, const engine_addr *addr, uint64_t now_ms);
+
+/*
+ * Handles one received datagram from addr: opens it (wire), parses it,
+ * applies it.  Returns 0 or the rejection code (already counted; the caller
+ * only logs).  Never fails for the caller's state: a bad datagram changes
+ * nothing.
+ */
+int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
+                   size_t len, uint64_t now_ms);
+
+/* Runs every timer due at now_ms (flush, probes, anti-entropy). */
+void engine_tick(engine *e, uint64_t now_ms);
+/* The time engine_tick next has work to do (never earlier than now_ms+1
+ * when nothing is due). */
+uint64_t engine_next_deadline(const engine *e, uint64_t now_ms);
+
+/*
+ * Local writes (see the header comment).  write_begin marks cart id as
+ * holding a write that is not yet durable; write_done clears one such mark
+ * and queues delta for push (delta is copied; it may be empty, e.g. after a
+ * failed write, in which case only the mark is cleared).
+ * 0, CARTD_EID or CARTD_ENOMEM (write_done never fails for a begun write).
+ */
+int engine_write_begin(engine *e, const char *id, size_t len);
+int engine_write_done(engine *e, const char *id, size_t len,
+                      const crdt_cart *delta, uint64_t now_ms);
+
+const engine_stats *engine_get_stats(engine *e);
+/* Fills up to cap members into out; returns how many there are in all. */
+size_t engine_members(const engine *e, engine_member_info *out, size_t cap);
+/* Swap the keyring (SIGHUP): forwarded to the wire object. */
+void engine_set_keyring(engine *e, const wire_keyring *ring);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * engine_internal.h - the engine's state, shared by its implementation
+ * files: engine.c (lifecycle, dispatch, timers), members.c (membership
+ * table and rumours), swim.c (failure detection), push.c (delta queue and
+ * datagram packing), ae.c (anti-entropy).  Not part of the API.
+ */
+#ifndef NET_ENGINE_INTERNAL_H
+#define NET_ENGINE_INTERNAL_H
+
+#include "crdt/buf.h"
+#include "crdt/store.h"
+#include "net/engine.h"
+#include "net/msg.h"
+#include "net/wire.h"
+
+struct member {
+	uint64_t id;                /* 0: a seed whose id we have not heard yet */
+	engine_addr addr;
+	enum engine_member_state state;
+	uint64_t incarnation;
+	uint64_t last_heard;        /* ms; 0 = never */
+	uint64_t state_since;       /* ms of the last state change */
+	uint64_t last_sync;         /* last anti-entropy round that matched */
+	uint64_t next_retry;        /* dead or unknown: when to probe again */
+	uint32_t differing;         /* groups that differed in the last round */
+	uint32_t rumours;           /* times its state is still to be piggybacked */
+	bool seed;
+};
+
+/* An indirect probe we run for another member (a PING_REQ we accepted). */
+struct relay {
+	uint64_t my_seq;            /* the PING we sent to the target */
+	uint64_t their_seq;         /* the requester's probe number */
+	uint64_t target;
+	engine_addr requester;
+	uint64_t expires;
+};
+#define ENGINE_RELAYS 32
+
+/* Writes begun and not yet durable, per cart (engine_write_begin/done). */
+struct pending {
+	char id[CRDT_MAX_NAME + 1];
+	uint8_t len;
+	uint32_t count;
+};
+
+struct engine {
+	engine_config cfg;
+	crdt_store *store;
+	wire *w;
+	engine_callbacks cb;
+	engine_stats stats;
+	uint64_t rng;
+	uint64_t now;
+	bool ticked;                /* engine_tick ran at least once */
+
+	struct member *members;
+	size_t nmembers;
+	uint64_t incarnation;       /* ours: raised to refute suspicion */
+	uint32_t self_rumours;
+
+	/* failure detection (swim.c) */
+	uint64_t probe_seq;
+	struct {
+		bool active, acked, indirect_sent;
+		uint64_t seq, target, started;
+	} probe;
+	size_t probe_cursor;
+	uint64_t next_probe;
+	struct relay relays[ENGINE_RELAYS];
+
+	/* push (push.c) */
+	crdt_store *queue;          /* local deltas coalesced by cart */
+	crdt_store *relay_queue;    /* received deltas to re-gossip */
+	uint8_t relay_hops;
+	uint64_t flush_at;          /* 0 = nothing queued */
+	double pack_ratio;          /* recent deflate ratio: how much raw to pack */
+
+	/* anti-entropy (ae.c) */
+	uint32_t ae_round;
+	size_t ae_cursor;
+	uint64_t next_ae;
+	double ae_tokens;           /* bytes the repair budget allows now */
+	uint64_t ae_tokens_at;
+
+	struct pending *pending;
+	size_t npending, pending_cap;
+
+	buf_writer payload;         /* scratch for building payloads */
+	uint8_t *dgram;             /* one sealed datagram */
+	size_t dgram_cap;
+};
+
+/* engine.c */
+uint64_t engine_rand(engine *e);
+/* Seals payload as type and sends it to addr.  0 or the wire error. */
+int engine_send(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
+                size_t len);
+/* The payload scratch, emptied. */
+buf_writer *engine_scratch(engine *e);
+bool engine_is_pending(const engine *e, const char *id, size_t len);
+/* Largest payload that always fits a datagram. */
+size_t engine_max_body(const engine *e);
+
+/* members.c */
+struct member *members_find(engine *e, uint64_t id);
+struct member *members_find_addr(engine *e, const engine_addr *a);
+/* Records first-hand contact with id at addr (a datagram it sent). */
+struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr);
+int members_add_seed(engine *e, const engine_addr *addr);
+void members_set_state(engine *e, struct member *m, enum engine_member_state st,
+                       uint64_t incarnation);
+/* Applies a piggybacked rumour. */
+void members_apply_rumour(engine *e, const msg_member *r, const engine_addr *from);
+/* Fills p->gossip with rumours to piggyback (ours first). */
+void members_fill_gossip(engine *e, msg_probe *p);
+/* Members that are alive or suspect, with a known id; the i-th of them. */
+size_t members_live_count(const engine *e);
+struct member *members_live_at(engine *e, size_t i);
+void members_count_states(engine *e);
+
+/* swim.c */
+void swim_tick(engine *e);
+uint64_t swim_deadline(const engine *e);
+void swim_on_ping(engine *e, const engine_addr *from, uint64_t sender, const msg_probe *p);
+void swim_on_ack(engine *e, const engine_addr *from, uint64_t sender, const msg_probe *p);
+void swim_on_ping_req(engine *e, const engine_addr *from, uint64_t sender, const msg_probe *p);
+
+/* push.c */
+int push_init(engine *e);
+void push_destroy(engine *e);
+int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta);
+void push_tick(engine *e);
+int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
+                   const uint8_t *payload, size_t len);
+/* Sends (id, cart) pairs to one peer, splitting and packing as needed;
+ * returns bytes sent.  Used by anti-entropy. */
+typedef struct pack_item {
+	const char *id;
+	size_t len;
+	const crdt_cart *cart;
+} pack_item;
+size_t push_send_items(engine *e, const engine_addr *const *to, size_t nto,
+                       const pack_item *items, size_t n, uint8_t hops, bool repair);
+
+/* ae.c */
+void ae_tick(engine *e);
+int ae_on_groups(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
+int ae_on_buckets(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
+int ae_on_carts(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
+int ae_on_want(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
+int ae_on_status(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * members.c - the membership table: who we know, how they are, and the
+ * rumours (state changes) we piggyback on probe messages, SWIM style.
+ *
+ * State precedence follows SWIM: a rumour about a member wins when its
+ * incarnation is newer, and at equal incarnation SUSPECT beats ALIVE and
+ * DEAD beats both.  A member refutes a rumour about itself by raising its
+ * incarnation.  First-hand contact (an authentic datagram from the member)
+ * always makes it ALIVE: that is how a healed partition rejoins.
+ */
+#include <string.h>
+
+#include "crdt/error.h"
+#include "net/engine_internal.h"
+
+static bool addr_eq(const engine_addr *a, const engine_addr *b)
+{
+	return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
+}
+
+struct member *members_find(engine *e, uint64_t id)
+{
+	for (size_t i = 0; id && i < e->nmembers; i++)
+		if (e->members[i].id == id)
+			return &e->members[i];
+	return NULL;
+}
+
+struct member *members_find_addr(engine *e, const engine_addr *a)
+{
+	for (size_t i = 0; i < e->nmembers; i++)
+		if (addr_eq(&e->members[i].addr, a))
+			return &e->members[i];
+	return NULL;
+}
+
+/* How many probe messages carry a state change: about 3 log2(n). */
+static uint32_t rumour_budget(const engine *e)
+{
+	uint32_t n = (uint32_t)e->nmembers + 1, log = 1;
+	while (n >>= 1)
+		log++;
+	return 3 * log;
+}
+
+static struct member *add_member(engine *e, uint64_t id, const engine_addr *addr,
+                                 enum engine_member_state st, uint64_t inc)
+{
+	if (e->nmembers >= e->cfg.max_members)
+		return NULL;
+	struct member *m = &e->members[e->nmembers++];
+	memset(m, 0, sizeof *m);
+	m->id = id;
+	m->addr = *addr;
+	m->state = st;
+	m->incarnation = inc;
+	m->state_since = e->now;
+	m->next_retry = e->now;
+	m->rumours = id ? rumour_budget(e) : 0;
+	return m;
+}
+
+int members_add_seed(engine *e, const engine_addr *addr)
+{
+	struct member *m = members_find_addr(e, addr);
+	if (m == NULL)
+		m = add_member(e, 0, addr, MEMBER_DEAD, 0);
+	if (m == NULL)
+		return CARTD_ENOSPC;
+	m->seed = true;
+	return 0;
+}
+
+void members_set_state(engine *e, struct member *m, enum engine_member_state st,
+                       uint64_t incarnation)
+{
+	m->incarnation = incarnation;
+	if (m->state == st)
+		return;
+	enum engine_member_state from = m->state;
+	m->state = st;
+	m->state_since = e->now;
+	m->rumours = rumour_budget(e);
+	if (st == MEMBER_SUSPECT)
+		e->stats.suspicions++;
+	else if (st == MEMBER_DEAD) {
+		e->stats.deaths++;
+		m->next_retry = e->now + e->cfg.dead_retry_ms;
+	} else if (from == MEMBER_DEAD)
+		e->stats.revivals++;
+	if (e->cb.member_event)
+		e->cb.member_event(e->cb.arg, m->id, &m->addr, from, st);
+}
+
+struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr)
+{
+	struct member *m = members_find(e, id);
+	if (m == NULL) {
+		/* A seed known by address only learns its id now. */
+		m = members_find_addr(e, addr);
+		if (m && m->id == 0)
+			m->id = id;
+		else
+			m = add_member(e, id, addr, MEMBER_ALIVE, 0);
+		if (m == NULL)
+			return NULL;
+	}
+	if (!addr_eq(&m->addr, addr)) {
+		struct member *stale = members_find_addr(e, addr);
+		if (stale && stale != m && stale->id == 0)
+			stale->addr.len = 0;   /* the seed entry is this member */
+		m->addr = *addr;
+	}
+	m->last_heard = e->now;
+	if (m->state != MEMBER_ALIVE)
+		members_set_state(e, m, MEMBER_ALIVE, m->incarnation);
+	return m;
+}
+
+/* Does rumour (st, inc) override what we know of m?  (SWIM's rules.) */
+static bool overrides(const struct member *m, enum engine_member_state st, uint64_t inc)
+{
+	if (inc != m->incarnation)
+		return inc > m->incarnation;
+	return st > m->state;
+}
+
+void members_apply_rumour(engine *e, const msg_member *r, const engine_addr *from)
+{
+	(void)from;
+	enum engine_member_state st = (enum engine_member_state)r->state;
+	if (r->id == e->cfg.self_id) {
+		if (st != MEMBER_ALIVE && r->incarnation >= e->incarnation) {
+			e->incarnation = r->incarnation + 1;   /* refute */
+			e->self_rumours = rumour_budget(e);
+		}
+		return;
+	}
+	struct member *m = members_find(e, r->id);
+	if (m == NULL) {
+		/* Learn of a new member, if we are told where it is. */
+		if (st != MEMBER_DEAD && r->addr.len > 0 && r->addr.len <= ENGINE_ADDR_MAX &&
+		    members_find_addr(e, &r->addr) == NULL)
+			add_member(e, r->id, &r->addr, st, r->incarnation);
+		return;
+	}
+	if (m->addr.len == 0 && r->addr.len > 0)
+		m->addr = r->addr;
+	if (overrides(m, st, r->incarnation))
+		members_set_state(e, m, st, r->incarnation);
+}
+
+static void put_member(msg_probe *p, const struct member *m)
+{
+	msg_member *g = &p->gossip[p->ngossip++];
+	g->id = m->id;
+	g->state = (uint8_t)m->state;
+	g->incarnation = m->incarnation;
+	g->addr = m->addr;
+}
+
+void members_fill_gossip(engine *e, msg_probe *p)
+{
+	p->ngossip = 0;
+	msg_member *self = &p->gossip[p->ngossip++];
+	memset(self, 0, sizeof *self);
+	self->id = e->cfg.self_id;
+	self->state = MEMBER_ALIVE;
+	self->incarnation = e->incarnation;
+	if (e->self_rumours)
+		e->self_rumours--;
+	/* Fresh state changes first, then a few random members so that every
+	 * peer eventually learns the whole table. */
+	for (size_t i = 0; i < e->nmembers && p->ngossip < MSG_MAX_GOSSIP / 2; i++) {
+		struct member *m = &e->members[i];
+		if (m->id && m->addr.len && m->rumours) {
+			m->rumours--;
+			put_member(p, m);
+		}
+	}
+	for (size_t tries = 0; e->nmembers && tries < 8 && p->ngossip < MSG_MAX_GOSSIP; tries++) {
+		struct member *m = &e->members[engine_rand(e) % e->nmembers];
+		bool dup = false;
+		for (size_t k = 1; k < p->ngossip; k++)
+			dup = dup || p->gossip[k].id == m->id;
+		if (m->id && m->addr.len && !dup)
+			put_member(p, m);
+	}
+}
+
+size_t members_live_count(const engine *e)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->nmembers; i++)
+		n += e->members[i].id && e->members[i].state != MEMBER_DEAD;
+	return n;
+}
+
+struct member *members_live_at(engine *e, size_t k)
+{
+	for (size_t i = 0; i < e->nmembers; i++) {
+		struct member *m = &e->members[i];
+		if (m->id && m->state != MEMBER_DEAD && k-- == 0)
+			return m;
+	}
+	return NULL;
+}
+
+void members_count_states(engine *e)
+{
+	e->stats.members[MEMBER_ALIVE] = 0;
+	e->stats.members[MEMBER_SUSPECT] = 0;
+	e->stats.members[MEMBER_DEAD] = 0;
+	for (size_t i = 0; i < e->nmembers; i++)
+		if (e->members[i].addr.len)
+			e->stats.members[e->members[i].state]++;
+}

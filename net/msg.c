@@ -1,0 +1,293 @@
+/*
+ * msg.c - payload encodings of the engine's messages (see msg.h and
+ * docs/protocol.md).
+ *
+ *   probe   := u64 seq, u64 subject, addr target, u8 ngossip, ngossip * member
+ *   member  := u64 id, u8 state, u64 incarnation, addr
+ *   addr    := u8 len (0..ENGINE_ADDR_MAX), len bytes
+ *   delta   := u8 hops (bit 7: repair), u16 count, count * (str id, cart)
+ *   digests := u32 round, u32 nbuckets, u32 first, u16 count, count * u64
+ *   carts   := u32 round, u32 nbuckets, u32 bucket, u8 flags, u16 count,
+ *              count * (str id, u64 digest)
+ *   want    := u16 count, count * str id
+ *   status  := u32 round, u32 differing
+ * Integers little-endian; str = varint length + bytes; cart per codec.h.
+ */
+#include "net/msg.h"
+
+#include "crdt/codec.h"
+#include "crdt/error.h"
+
+/* Any parse failure of an authenticated payload is reported as one code:
+ * the cause inside is the sender's bug, not something to branch on. */
+#define CHECK(expr) do { if ((expr) != 0) return CARTD_EDECODE; } while (0)
+
+static void put_u16(buf_writer *w, uint32_t v)
+{
+	buf_put_u8(w, (uint8_t)v);
+	buf_put_u8(w, (uint8_t)(v >> 8));
+}
+
+static int get_u16(buf_reader *r, uint32_t *out)
+{
+	uint8_t lo, hi;
+	CHECK(buf_get_u8(r, &lo));
+	CHECK(buf_get_u8(r, &hi));
+	*out = (uint32_t)lo | (uint32_t)hi << 8;
+	return 0;
+}
+
+static void patch_u16(buf_writer *w, size_t at, uint32_t v)
+{
+	if (!w->err && at + 2 <= w->len) {
+		w->data[at] = (uint8_t)v;
+		w->data[at + 1] = (uint8_t)(v >> 8);
+	}
+}
+
+static void put_addr(buf_writer *w, const engine_addr *a)
+{
+	buf_put_u8(w, a->len);
+	buf_put_bytes(w, a->b, a->len);
+}
+
+static int get_addr(buf_reader *r, engine_addr *a)
+{
+	const uint8_t *b;
+	CHECK(buf_get_u8(r, &a->len));
+	if (a->len > ENGINE_ADDR_MAX)
+		return CARTD_EDECODE;
+	CHECK(buf_get_bytes(r, a->len, &b));
+	for (uint8_t i = 0; i < a->len; i++)
+		a->b[i] = b[i];
+	return 0;
+}
+
+static int get_id(buf_reader *r, const char **id, size_t *len)
+{
+	const uint8_t *p;
+	CHECK(buf_get_str(r, CRDT_MAX_NAME, &p, len));
+	CHECK(crdt_check_id((const char *)p, *len));
+	*id = (const char *)p;
+	return 0;
+}
+
+static int end_check(const buf_reader *r)
+{
+	return buf_left(r) == 0 ? 0 : CARTD_EDECODE;
+}
+
+void msg_put_probe(buf_writer *w, const msg_probe *p)
+{
+	buf_put_u64le(w, p->seq);
+	buf_put_u64le(w, p->subject);
+	put_addr(w, &p->target_addr);
+	buf_put_u8(w, (uint8_t)p->ngossip);
+	for (size_t i = 0; i < p->ngossip; i++) {
+		const msg_member *m = &p->gossip[i];
+		buf_put_u64le(w, m->id);
+		buf_put_u8(w, m->state);
+		buf_put_u64le(w, m->incarnation);
+		put_addr(w, &m->addr);
+	}
+}
+
+int msg_get_probe(const uint8_t *p, size_t len, msg_probe *out)
+{
+	buf_reader r;
+	uint8_t n;
+	buf_reader_init(&r, p, len);
+	CHECK(buf_get_u64le(&r, &out->seq));
+	CHECK(buf_get_u64le(&r, &out->subject));
+	CHECK(get_addr(&r, &out->target_addr));
+	CHECK(buf_get_u8(&r, &n));
+	if (n > MSG_MAX_GOSSIP)
+		return CARTD_EDECODE;
+	out->ngossip = n;
+	for (size_t i = 0; i < n; i++) {
+		msg_member *m = &out->gossip[i];
+		CHECK(buf_get_u64le(&r, &m->id));
+		CHECK(buf_get_u8(&r, &m->state));
+		CHECK(buf_get_u64le(&r, &m->incarnation));
+		CHECK(get_addr(&r, &m->addr));
+		if (m->id == 0 || m->state > MEMBER_DEAD)
+			return CARTD_EDECODE;
+	}
+	return end_check(&r);
+}
+
+void msg_begin_delta(buf_writer *w, uint8_t hops, bool repair)
+{
+	buf_put_u8(w, (uint8_t)(hops | (repair ? MSG_DELTA_REPAIR : 0)));
+	put_u16(w, 0);
+}
+
+void msg_put_cart(buf_writer *w, const char *id, size_t len, const crdt_cart *c)
+{
+	buf_put_str(w, id, len);
+	crdt_encode_cart(w, c);
+}
+
+void msg_end_delta(buf_writer *w, uint32_t count)
+{
+	patch_u16(w, 1, count);
+}
+
+size_t msg_cart_size(size_t id_len, const crdt_cart *c)
+{
+	return buf_varint_size(id_len) + id_len + crdt_cart_encoded_size(c);
+}
+
+int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out)
+{
+	buf_reader_init(&out->rest, p, len);
+	CHECK(buf_get_u8(&out->rest, &out->hops));
+	CHECK(get_u16(&out->rest, &out->count));
+	out->repair = (out->hops & MSG_DELTA_REPAIR) != 0;
+	out->hops &= (uint8_t)~MSG_DELTA_REPAIR;
+	/* A pair takes at least 4 bytes (id length, id, two counts): bound the
+	 * count before the receiver sizes anything by it. */
+	if (out->hops > MSG_MAX_HOPS || out->count == 0 || out->count > buf_left(&out->rest) / 4)
+		return CARTD_EDECODE;
+	return 0;
+}
+
+int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart)
+{
+	if (d->count == 0)
+		return CARTD_EDECODE;
+	CHECK(get_id(&d->rest, id, id_len));
+	CHECK(crdt_decode_cart(&d->rest, cart));
+	d->count--;
+	return d->count == 0 ? end_check(&d->rest) : 0;
+}
+
+void msg_put_digests(buf_writer *w, const msg_digests *d, const uint64_t *values)
+{
+	buf_put_u32le(w, d->round);
+	buf_put_u32le(w, d->nbuckets);
+	buf_put_u32le(w, d->first);
+	put_u16(w, d->count);
+	for (uint32_t i = 0; i < d->count; i++)
+		buf_put_u64le(w, values[i]);
+}
+
+int msg_get_digests(const uint8_t *p, size_t len, msg_digests *out)
+{
+	buf_reader r;
+	buf_reader_init(&r, p, len);
+	CHECK(buf_get_u32le(&r, &out->round));
+	CHECK(buf_get_u32le(&r, &out->nbuckets));
+	CHECK(buf_get_u32le(&r, &out->first));
+	CHECK(get_u16(&r, &out->count));
+	if (out->nbuckets == 0 || out->nbuckets > CRDT_MAX_BUCKETS)
+		return CARTD_EDECODE;
+	CHECK(buf_get_bytes(&r, (size_t)out->count * 8, &out->digests));
+	return end_check(&r);
+}
+
+uint64_t msg_digest_at(const msg_digests *d, uint32_t i)
+{
+	uint64_t v = 0;
+	for (int k = 0; k < 8; k++)
+		v |= (uint64_t)d->digests[8 * i + k] << (8 * k);
+	return v;
+}
+
+void msg_begin_carts(buf_writer *w, uint32_t round, uint32_t nbuckets, uint32_t bucket,
+                     uint8_t flags)
+{
+	buf_put_u32le(w, round);
+	buf_put_u32le(w, nbuckets);
+	buf_put_u32le(w, bucket);
+	buf_put_u8(w, flags);
+	put_u16(w, 0);
+}
+
+void msg_end_carts(buf_writer *w, uint32_t count)
+{
+	patch_u16(w, 13, count);
+}
+
+void msg_put_listing(buf_writer *w, const char *id, size_t len, uint64_t digest)
+{
+	buf_put_str(w, id, len);
+	buf_put_u64le(w, digest);
+}
+
+int msg_get_carts(const uint8_t *p, size_t len, msg_carts *out)
+{
+	buf_reader r;
+	buf_reader_init(&r, p, len);
+	CHECK(buf_get_u32le(&r, &out->round));
+	CHECK(buf_get_u32le(&r, &out->nbuckets));
+	CHECK(buf_get_u32le(&r, &out->bucket));
+	CHECK(buf_get_u8(&r, &out->flags));
+	CHECK(get_u16(&r, &out->count));
+	if (out->nbuckets == 0 || out->nbuckets > CRDT_MAX_BUCKETS ||
+	    out->bucket >= out->nbuckets || (out->flags & ~MSG_CARTS_REPLY))
+		return CARTD_EDECODE;
+	out->rest = r;
+	for (uint32_t i = 0; i < out->count; i++) {
+		const char *id;
+		size_t n;
+		uint64_t digest;
+		CHECK(get_id(&r, &id, &n));
+		CHECK(buf_get_u64le(&r, &digest));
+	}
+	return end_check(&r);
+}
+
+int msg_next_listing(msg_carts *c, const char **id, size_t *len, uint64_t *digest)
+{
+	if (c->count == 0)
+		return CARTD_EDECODE;
+	CHECK(get_id(&c->rest, id, len));
+	CHECK(buf_get_u64le(&c->rest, digest));
+	c->count--;
+	return 0;
+}
+
+void msg_begin_want(buf_writer *w)
+{
+	put_u16(w, 0);
+}
+
+void msg_end_want(buf_writer *w, uint32_t count)
+{
+	patch_u16(w, 0, count);
+}
+
+int msg_get_want(const uint8_t *p, size_t len, uint32_t *count, buf_reader *rest)
+{
+	buf_reader r;
+	buf_reader_init(&r, p, len);
+	CHECK(get_u16(&r, count));
+	*rest = r;
+	for (uint32_t i = 0; i < *count; i++) {
+		const char *id;
+		size_t n;
+		CHECK(get_id(&r, &id, &n));
+	}
+	return *count ? end_check(&r) : CARTD_EDECODE;
+}
+
+int msg_next_id(buf_reader *r, const char **id, size_t *len)
+{
+	return get_id(r, id, len);
+}
+
+void msg_put_status(buf_writer *w, const msg_status *s)
+{
+	buf_put_u32le(w, s->round);
+	buf_put_u32le(w, s->differing);
+}
+
+int msg_get_status(const uint8_t *p, size_t len, msg_status *out)
+{
+	buf_reader r;
+	buf_reader_init(&r, p, len);
+	CHECK(buf_get_u32le(&r, &out->round));
+	CHECK(buf_get_u32le(&r, &out->differing));
+	return end_check(&r);
+}

@@ -1,0 +1,128 @@
+/*
+ * msg.h - the engine's message types and their payload encodings (what a
+ * sealed datagram carries; framing is in wire.h).  docs/protocol.md has the
+ * byte diagrams.
+ *
+ * Encoders write into a buf_writer.  Decoders parse an authenticated
+ * payload strictly (cursor and end, bounds before every read, counts checked
+ * against the bytes left, names validated) into a caller-owned struct whose
+ * pointers refer into the payload; they never allocate, except msg_next_cart
+ * which decodes one cart into a caller-initialised crdt_cart.
+ */
+#ifndef NET_MSG_H
+#define NET_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/buf.h"
+#include "crdt/cart.h"
+#include "net/engine.h"
+
+enum msg_type {
+	MSG_DELTA = 1,       /* cart deltas or state pieces */
+	MSG_PING = 2,        /* SWIM probe */
+	MSG_ACK = 3,         /* probe answer, direct or relayed */
+	MSG_PING_REQ = 4,    /* ask a helper to probe a target for us */
+	MSG_AE_GROUPS = 5,   /* anti-entropy: digests of bucket groups */
+	MSG_AE_BUCKETS = 6,  /* anti-entropy: bucket digests of one group */
+	MSG_AE_CARTS = 7,    /* anti-entropy: (cart id, digest) of one bucket */
+	MSG_AE_WANT = 8,     /* anti-entropy: send me these carts */
+	MSG_AE_STATUS = 9,   /* anti-entropy: how a round compared */
+};
+
+#define MSG_GROUP_SIZE 32u         /* buckets per group */
+#define MSG_MAX_GOSSIP 8u          /* member entries piggybacked per probe message */
+#define MSG_MAX_HOPS 16u
+
+/* One membership rumour. */
+typedef struct msg_member {
+	uint64_t id;
+	uint8_t state;             /* enum engine_member_state */
+	uint64_t incarnation;
+	engine_addr addr;          /* len 0: "the address this came from" */
+} msg_member;
+
+/* PING, ACK and PING_REQ share one layout; unused fields are zero. */
+typedef struct msg_probe {
+	uint64_t seq;              /* the prober's probe number */
+	uint64_t subject;          /* ACK: who is alive; PING_REQ: the target */
+	engine_addr target_addr;   /* PING_REQ: where to find the target */
+	size_t ngossip;
+	msg_member gossip[MSG_MAX_GOSSIP];
+} msg_probe;
+
+/* DELTA: hops then (cart id, cart) pairs; iterate with msg_next_cart. */
+#define MSG_DELTA_REPAIR 0x80u     /* hops byte flag: sent by anti-entropy */
+typedef struct msg_delta {
+	uint8_t hops;              /* how many more times receivers re-gossip */
+	bool repair;               /* anti-entropy repair rather than push */
+	uint32_t count;
+	buf_reader rest;           /* the pairs not yet read */
+} msg_delta;
+
+/* GROUPS and BUCKETS: digests[i] belongs to group/bucket first + i. */
+typedef struct msg_digests {
+	uint32_t round;
+	uint32_t nbuckets;
+	uint32_t first;
+	uint32_t count;
+	const uint8_t *digests;    /* count * 8 bytes, u64le each */
+} msg_digests;
+
+#define MSG_CARTS_REPLY 0x01u      /* CARTS flag: answer with your own listing */
+typedef struct msg_carts {
+	uint32_t round;
+	uint32_t nbuckets;
+	uint32_t bucket;
+	uint8_t flags;
+	uint32_t count;
+	buf_reader rest;           /* count * (id str, u64le digest) */
+} msg_carts;
+
+typedef struct msg_status {
+	uint32_t round;
+	uint32_t differing;        /* groups that differed; 0 = in sync */
+} msg_status;
+
+void msg_put_probe(buf_writer *w, const msg_probe *p);
+int msg_get_probe(const uint8_t *p, size_t len, msg_probe *out);
+
+/* A DELTA payload: msg_begin_delta, then msg_put_cart per cart; counts are
+ * fixed-width u16 fields patched by msg_end_* (so callers need not know them
+ * in advance).  At most MSG_MAX_ITEMS items per message. */
+#define MSG_MAX_ITEMS 65535u
+void msg_begin_delta(buf_writer *w, uint8_t hops, bool repair);
+void msg_put_cart(buf_writer *w, const char *id, size_t len, const crdt_cart *c);
+void msg_end_delta(buf_writer *w, uint32_t count);
+/* Encoded size of one (id, cart) pair. */
+size_t msg_cart_size(size_t id_len, const crdt_cart *c);
+int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out);
+/* Reads the next pair: *id points into the payload (not NUL-terminated),
+ * the id is validated, cart (initialised) is replaced. */
+int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart);
+
+void msg_put_digests(buf_writer *w, const msg_digests *d, const uint64_t *values);
+int msg_get_digests(const uint8_t *p, size_t len, msg_digests *out);
+uint64_t msg_digest_at(const msg_digests *d, uint32_t i);
+
+void msg_begin_carts(buf_writer *w, uint32_t round, uint32_t nbuckets, uint32_t bucket,
+                     uint8_t flags);
+void msg_end_carts(buf_writer *w, uint32_t count);
+void msg_put_listing(buf_writer *w, const char *id, size_t len, uint64_t digest);
+/* Validates every listed pair up front, so msg_next_listing cannot fail
+ * after msg_get_carts succeeded (likewise for WANT). */
+int msg_get_carts(const uint8_t *p, size_t len, msg_carts *out);
+int msg_next_listing(msg_carts *c, const char **id, size_t *len, uint64_t *digest);
+
+/* WANT: u16 count then ids; the count is patched by msg_end_want. */
+void msg_begin_want(buf_writer *w);
+void msg_end_want(buf_writer *w, uint32_t count);
+int msg_get_want(const uint8_t *p, size_t len, uint32_t *count, buf_reader *rest);
+int msg_next_id(buf_reader *r, const char **id, size_t *len);
+
+void msg_put_status(buf_writer *w, const msg_status *s);
+int msg_get_status(const uint8_t *p, size_t len, msg_status *out);
+
+#endif

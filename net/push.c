@@ -1,0 +1,277 @@
+/*
+ * push.c - pushing deltas: local deltas wait at most flush_delay_ms in a
+ * queue where deltas of one cart coalesce by join, then leave packed into
+ * as few datagrams as deflate allows, to every live peer (small cluster) or
+ * to a random fanout that re-gossips for a bounded number of hops (large
+ * cluster).  Also receives DELTA messages, for push and repair alike.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/codec.h"
+#include "crdt/error.h"
+#include "net/engine_internal.h"
+
+#define PUSH_EAGER_CARTS 512     /* flush at once past this many queued carts */
+#define DELTA_HEAD 3u            /* hops byte + u16 count */
+#define MAX_TARGETS 64
+
+int push_init(engine *e)
+{
+	e->pack_ratio = 1.0;
+	if (crdt_store_new(1, &e->queue))
+		return CARTD_ENOMEM;
+	if (crdt_store_new(1, &e->relay_queue))
+		return CARTD_ENOMEM;
+	return 0;
+}
+
+void push_destroy(engine *e)
+{
+	crdt_store_free(e->queue);
+	crdt_store_free(e->relay_queue);
+	e->queue = e->relay_queue = NULL;
+}
+
+static void arm_flush(engine *e)
+{
+	if (e->flush_at == 0)
+		e->flush_at = e->now + e->cfg.flush_delay_ms;
+}
+
+int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta)
+{
+	int rc = crdt_store_join(e->queue, id, len, delta, NULL);
+	if (rc)
+		return rc;
+	arm_flush(e);
+	if (crdt_store_count(e->queue) >= PUSH_EAGER_CARTS)
+		push_tick(e);
+	return 0;
+}
+
+/* Seals one payload and sends it to every target; returns bytes sent, or 0
+ * with *rc set when the payload does not fit a datagram. */
+static size_t send_payload(engine *e, const engine_addr *const *to, size_t nto,
+                           const buf_writer *w, int *rc)
+{
+	size_t n;
+	*rc = wire_seal(e->w, MSG_DELTA, w->data, w->len, e->dgram, e->dgram_cap, &n);
+	if (*rc)
+		return 0;
+	for (size_t i = 0; i < nto; i++)
+		e->cb.send(e->cb.arg, to[i], e->dgram, n);
+	e->stats.dgrams_out += nto;
+	e->stats.bytes_out += n * nto;
+	/* Learn how much raw payload a datagram holds after deflate. */
+	double ratio = (double)w->len / (double)(n - wire_overhead());
+	e->pack_ratio = 0.8 * e->pack_ratio + 0.2 * (ratio < 1.0 ? 1.0 : ratio > 8.0 ? 8.0 : ratio);
+	return n * nto;
+}
+
+/* Encodes items[0..n) as one DELTA and sends it; halves the group when
+ * deflate could not bring it under a datagram. */
+static size_t send_group(engine *e, const engine_addr *const *to, size_t nto,
+                         const pack_item *items, size_t n, uint8_t hops, bool repair)
+{
+	buf_writer *w = engine_scratch(e);
+	msg_begin_delta(w, hops, repair);
+	for (size_t i = 0; i < n; i++)
+		msg_put_cart(w, items[i].id, items[i].len, items[i].cart);
+	msg_end_delta(w, (uint32_t)n);
+	if (w->err)
+		return 0;
+	int rc;
+	size_t sent = send_payload(e, to, nto, w, &rc);
+	if (rc == CARTD_EOVERSIZE && n > 1)
+		return send_group(e, to, nto, items, n / 2, hops, repair) +
+		       send_group(e, to, nto, items + n / 2, n - n / 2, hops, repair);
+	return sent;
+}
+
+/* Sends one cart that does not fit a datagram as independent pieces. */
+static size_t send_split(engine *e, const engine_addr *const *to, size_t nto,
+                         const pack_item *it, uint8_t hops, bool repair)
+{
+	size_t budget = engine_max_body(e) - DELTA_HEAD - buf_varint_size(it->len) - it->len;
+	crdt_cart *pieces;
+	size_t np, sent = 0;
+	if (crdt_cart_split(it->cart, budget, &pieces, &np))
+		return 0;
+	for (size_t i = 0; i < np; i++) {
+		pack_item p = { it->id, it->len, &pieces[i] };
+		sent += send_group(e, to, nto, &p, 1, hops, repair);
+	}
+	crdt_pieces_free(pieces, np);
+	return sent;
+}
+
+size_t push_send_items(engine *e, const engine_addr *const *to, size_t nto,
+                       const pack_item *items, size_t n, uint8_t hops, bool repair)
+{
+	size_t body = engine_max_body(e), sent = 0, from = 0, raw = DELTA_HEAD;
+	size_t limit = (size_t)((double)body * e->pack_ratio * 0.9);
+	limit = limit < body ? body : limit;
+	if (nto == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t sz = msg_cart_size(items[i].len, items[i].cart);
+		if (sz + DELTA_HEAD > body) {
+			sent += send_split(e, to, nto, &items[i], hops, repair);
+			if (i > from)
+				sent += send_group(e, to, nto, items + from, i - from, hops, repair);
+			from = i + 1;
+			raw = DELTA_HEAD;
+			continue;
+		}
+		if (raw + sz > limit || i - from >= MSG_MAX_ITEMS) {
+			sent += send_group(e, to, nto, items + from, i - from, hops, repair);
+			from = i;
+			raw = DELTA_HEAD;
+		}
+		raw += sz;
+	}
+	if (n > from)
+		sent += send_group(e, to, nto, items + from, n - from, hops, repair);
+	return sent;
+}
+
+/* Chooses push targets: every live peer, or a random fanout. */
+static size_t pick_targets(engine *e, const engine_addr **to, uint64_t exclude, uint8_t *hops)
+{
+	size_t live = members_live_count(e), n = 0;
+	if (live <= e->cfg.full_push_max && live <= MAX_TARGETS) {
+		for (size_t i = 0; i < live; i++) {
+			struct member *m = members_live_at(e, i);
+			if (m->id != exclude)
+				to[n++] = &m->addr;
+		}
+		*hops = 0;
+		return n;
+	}
+	uint32_t want = e->cfg.fanout < MAX_TARGETS ? e->cfg.fanout : MAX_TARGETS;
+	for (size_t tries = 0; n < want && tries < 4 * want; tries++) {
+		struct member *m = members_live_at(e, engine_rand(e) % live);
+		bool dup = m->id == exclude;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = to[k] == &m->addr;
+		if (!dup)
+			to[n++] = &m->addr;
+	}
+	uint8_t log = 1;
+	while (live >>= 1)
+		log++;
+	*hops = log > MSG_MAX_HOPS ? MSG_MAX_HOPS : log;
+	return n;
+}
+
+struct collect {
+	pack_item *items;
+	size_t n;
+};
+
+static int collect_item(const crdt_item *it, void *arg)
+{
+	struct collect *c = arg;
+	c->items[c->n++] = (pack_item){ it->id, it->id_len, it->cart };
+	return 0;
+}
+
+/* Sends everything in *q and replaces it with an empty queue. */
+static void flush_queue(engine *e, crdt_store **q, bool relay)
+{
+	size_t n = crdt_store_count(*q);
+	if (n == 0)
+		return;
+	const engine_addr *to[MAX_TARGETS];
+	uint8_t hops;
+	size_t nto = pick_targets(e, to, 0, &hops);
+	if (relay)
+		hops = e->relay_hops;
+	struct collect c = { malloc(n * sizeof *c.items), 0 };
+	if (c.items && nto) {
+		crdt_store_walk(*q, collect_item, &c);
+		push_send_items(e, to, nto, c.items, c.n, hops, false);
+		e->stats.deltas_out += c.n;
+	}
+	free(c.items);
+	crdt_store *fresh;
+	if (crdt_store_new(1, &fresh) == 0) {
+		crdt_store_free(*q);
+		*q = fresh;
+	}
+}
+
+void push_tick(engine *e)
+{
+	if (e->flush_at == 0 || e->now < e->flush_at)
+		if (crdt_store_count(e->queue) < PUSH_EAGER_CARTS)
+			return;
+	e->flush_at = 0;
+	flush_queue(e, &e->queue, false);
+	flush_queue(e, &e->relay_queue, true);
+	e->relay_hops = 0;
+	e->stats.push_queue_carts = 0;
+}
+
+/* Decodes every pair before applying any: a message applies whole or not
+ * at all. */
+static int decode_all(msg_delta *d, const char **ids, size_t *lens, crdt_cart *carts)
+{
+	uint32_t n = d->count;
+	for (uint32_t i = 0; i < n; i++) {
+		crdt_cart_init(&carts[i]);
+		if (msg_next_cart(d, &ids[i], &lens[i], &carts[i])) {
+			for (uint32_t k = 0; k <= i; k++)
+				crdt_cart_destroy(&carts[k]);
+			return CARTD_EDECODE;
+		}
+	}
+	return 0;
+}
+
+static void apply_one(engine *e, const char *id, size_t len, const crdt_cart *c,
+                      const msg_delta *d)
+{
+	char name[CRDT_MAX_NAME + 1];
+	bool changed = false;
+	if (crdt_store_join(e->store, id, len, c, &changed) || !changed)
+		return;
+	memcpy(name, id, len);
+	name[len] = '\0';
+	e->stats.carts_changed_in++;
+	if (d->repair)
+		e->stats.ae_carts_repaired++;
+	e->cb.persist(e->cb.arg, name, len);
+	if (d->hops > 0 && crdt_store_join(e->relay_queue, id, len, c, NULL) == 0) {
+		if (d->hops - 1 > e->relay_hops)
+			e->relay_hops = (uint8_t)(d->hops - 1);
+		arm_flush(e);
+	}
+}
+
+int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
+                  const uint8_t *payload, size_t len)
+{
+	(void)from;
+	(void)sender;
+	msg_delta d;
+	if (msg_get_delta(payload, len, &d))
+		return CARTD_EDECODE;
+	uint32_t n = d.count;
+	const char **ids = malloc(n * sizeof *ids);
+	size_t *lens = malloc(n * sizeof *lens);
+	crdt_cart *carts = malloc(n * sizeof *carts);
+	int rc = ids && lens && carts ? decode_all(&d, ids, lens, carts) : CARTD_ENOMEM;
+	if (rc == 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			apply_one(e, ids[i], lens[i], &carts[i], &d);
+			crdt_cart_destroy(&carts[i]);
+		}
+		e->stats.deltas_in += n;
+	}
+	free(ids);
+	free(lens);
+	free(carts);
+	return rc == CARTD_ENOMEM ? 0 : rc;
+}

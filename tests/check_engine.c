@@ -1,0 +1,354 @@
+/*
+ * check_engine.c - unit tests of the replication engine (net/engine.h) with
+ * two or three engines wired together in-process: push, anti-entropy after
+ * loss, durability gating of local writes, membership learning and failure
+ * detection, and hand-built malformed messages.  Delivery is synchronous
+ * through a mailbox the test drains, so every outcome is deterministic.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/codec.h"
+#include "crdt/error.h"
+#include "net/engine.h"
+#include "net/msg.h"
+#include "net/wire.h"
+
+#define NPEERS 3
+#define MAILBOX 4096
+
+struct mail {
+	int from, to;
+	size_t len;
+	uint8_t d[1200];
+};
+
+struct peer {
+	crdt_store *store;
+	wire *w;
+	engine *e;
+	int persisted;
+};
+
+static struct peer peers[NPEERS];
+static struct mail *box;
+static size_t nbox;
+static bool cut[NPEERS];          /* peer i neither sends nor receives */
+static bool drop_deltas;          /* drop DELTA datagrams (type byte 1) */
+static wire_keyring *ring;
+static uint64_t now;
+
+static engine_addr addr_of(int i)
+{
+	engine_addr a = { 1, { (uint8_t)i } };
+	return a;
+}
+
+static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t len)
+{
+	int from = (int)(intptr_t)arg;
+	ck_assert_uint_le(len, sizeof box[0].d);
+	if (nbox == MAILBOX || cut[from] || cut[to->b[0]] || (drop_deltas && d[3] == MSG_DELTA))
+		return;
+	box[nbox] = (struct mail){ from, to->b[0], len, { 0 } };
+	memcpy(box[nbox++].d, d, len);
+}
+
+static void on_persist(void *arg, const char *id, size_t len)
+{
+	(void)id;
+	(void)len;
+	peers[(intptr_t)arg].persisted++;
+}
+
+static void setup(void)
+{
+	char text[WIRE_KEYRING_TEXT_MAX];
+	ck_assert_int_eq(wire_keyring_generate(text, sizeof text), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &ring), 0);
+	box = calloc(MAILBOX, sizeof *box);
+	nbox = 0;
+	now = 1000;
+	drop_deltas = false;
+	for (int i = 0; i < NPEERS; i++) {
+		struct peer *p = &peers[i];
+		cut[i] = false;
+		p->persisted = 0;
+		wire_config wc;
+		wire_config_init(&wc);
+		wc.sender_id = 100 + (uint64_t)i;
+		wc.boot_epoch = 1;
+		wc.cluster_tag = wire_cluster_tag("test");
+		ck_assert_int_eq(crdt_store_new(64, &p->store), 0);
+		ck_assert_int_eq(wire_new(&wc, ring, &p->w), 0);
+		engine_config ec;
+		engine_config_init(&ec);
+		ec.self_id = wc.sender_id;
+		ec.boot_epoch = 1;
+		ec.seed = 7;
+		ec.ae_interval_ms = 200;
+		engine_callbacks cb = { on_send, on_persist, NULL, (void *)(intptr_t)i };
+		ck_assert_int_eq(engine_new(&ec, p->store, p->w, &cb, &p->e), 0);
+	}
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < NPEERS; i++) {
+		engine_free(peers[i].e);
+		wire_free(peers[i].w);
+		crdt_store_free(peers[i].store);
+	}
+	wire_keyring_free(ring);
+	free(box);
+}
+
+/* Delivers mail (including mail sent while delivering) and runs timers,
+ * advancing virtual time in 1 ms steps up to ms. */
+static void run_for(uint64_t ms)
+{
+	uint64_t end = now + ms;
+	for (; now <= end; now++) {
+		for (size_t i = 0; i < nbox; i++) {
+			struct mail m = box[i];
+			if (!cut[m.to] && !cut[m.from]) {
+				engine_addr from = addr_of(m.from);
+				(void)engine_receive(peers[m.to].e, &from, m.d, m.len, now);
+			}
+		}
+		nbox = 0;
+		for (int i = 0; i < NPEERS; i++)
+			if (engine_next_deadline(peers[i].e, now) <= now + 1)
+				engine_tick(peers[i].e, now);
+	}
+}
+
+/* Peer i writes as a client would: apply, begin, durable, done. */
+static void client_add(int i, const char *cart, const char *sku, uint32_t n)
+{
+	crdt_op op = { CRDT_OP_ADD, sku, strlen(sku), n, NULL };
+	crdt_cart delta;
+	crdt_cart_init(&delta);
+	struct peer *p = &peers[i];
+	ck_assert_int_eq(crdt_store_apply(p->store, cart, strlen(cart), 100 + (uint64_t)i, &op, &delta), 0);
+	ck_assert_int_eq(engine_write_begin(p->e, cart, strlen(cart)), 0);
+	ck_assert_int_eq(engine_write_done(p->e, cart, strlen(cart), &delta, now), 0);
+	crdt_cart_destroy(&delta);
+}
+
+static uint32_t qty_at(int i, const char *cart, const char *sku)
+{
+	crdt_item it;
+	if (crdt_store_get(peers[i].store, cart, strlen(cart), &it))
+		return 0;
+	const crdt_line *l = crdt_cart_find(it.cart, sku, strlen(sku));
+	return l ? crdt_line_qty(l) : 0;
+}
+
+static void seed_all(void)
+{
+	for (int i = 1; i < NPEERS; i++) {
+		engine_addr a = addr_of(0);
+		ck_assert_int_eq(engine_add_seed(peers[i].e, &a, now), 0);
+	}
+}
+
+static bool digests_equal(void)
+{
+	for (int i = 1; i < NPEERS; i++)
+		if (memcmp(crdt_store_bucket_digests(peers[0].store),
+		           crdt_store_bucket_digests(peers[i].store), 64 * sizeof(uint64_t)))
+			return false;
+	return true;
+}
+
+START_TEST(membership_learned_through_seed)
+{
+	seed_all();
+	run_for(8000);
+	for (int i = 0; i < NPEERS; i++) {
+		engine_member_info m[8];
+		size_t n = engine_members(peers[i].e, m, 8);
+		ck_assert_msg(n == NPEERS - 1, "peer %d knows %zu members", i, n);
+		for (size_t k = 0; k < n; k++)
+			ck_assert_msg(m[k].id != 0 && m[k].state == MEMBER_ALIVE,
+			              "peer %d member %zu id %llu state %d", i, k,
+			              (unsigned long long)m[k].id, m[k].state);
+	}
+}
+END_TEST
+
+START_TEST(push_reaches_all_quickly)
+{
+	seed_all();
+	run_for(3000);
+	client_add(1, "cart-1", "apple", 3);
+	run_for(20);   /* flush delay is 5 ms: push, not anti-entropy */
+	for (int i = 0; i < NPEERS; i++)
+		ck_assert_msg(qty_at(i, "cart-1", "apple") == 3, "peer %d has %u", i,
+		              qty_at(i, "cart-1", "apple"));
+	ck_assert_int_gt(peers[0].persisted, 0);
+	ck_assert_uint_gt(engine_get_stats(peers[1].e)->deltas_out, 0);
+}
+END_TEST
+
+START_TEST(anti_entropy_repairs_lost_deltas)
+{
+	seed_all();
+	run_for(3000);
+	drop_deltas = true;
+	for (int k = 0; k < 50; k++) {
+		char cart[32];
+		snprintf(cart, sizeof cart, "cart-%d", k);
+		client_add(k % NPEERS, cart, "sku", (uint32_t)k + 1);
+	}
+	run_for(50);
+	ck_assert(!digests_equal());
+	drop_deltas = false;
+	uint64_t deadline = now + 10000;
+	while (!digests_equal() && now < deadline)
+		run_for(100);
+	ck_assert_msg(digests_equal(), "no convergence by t=%llu", (unsigned long long)now);
+	for (int k = 0; k < 50; k++) {
+		char cart[32];
+		snprintf(cart, sizeof cart, "cart-%d", k);
+		for (int i = 0; i < NPEERS; i++)
+			ck_assert_uint_eq(qty_at(i, cart, "sku"), (uint32_t)k + 1);
+	}
+	ck_assert_uint_gt(engine_get_stats(peers[0].e)->ae_carts_repaired +
+	                  engine_get_stats(peers[1].e)->ae_carts_repaired +
+	                  engine_get_stats(peers[2].e)->ae_carts_repaired, 0);
+}
+END_TEST
+
+START_TEST(pending_write_is_not_sent)
+{
+	seed_all();
+	run_for(3000);
+	crdt_op op = { CRDT_OP_ADD, "pear", 4, 2, NULL };
+	ck_assert_int_eq(crdt_store_apply(peers[0].store, "c", 1, 100, &op, NULL), 0);
+	ck_assert_int_eq(engine_write_begin(peers[0].e, "c", 1), 0);
+	run_for(3000);   /* many anti-entropy rounds */
+	ck_assert_uint_eq(qty_at(1, "c", "pear"), 0);
+	ck_assert_uint_eq(qty_at(2, "c", "pear"), 0);
+	crdt_cart empty;
+	crdt_cart_init(&empty);
+	ck_assert_int_eq(engine_write_done(peers[0].e, "c", 1, &empty, now), 0);
+	uint64_t deadline = now + 5000;
+	while (qty_at(1, "c", "pear") != 2 && now < deadline)
+		run_for(50);
+	ck_assert_uint_eq(qty_at(1, "c", "pear"), 2);
+}
+END_TEST
+
+START_TEST(failure_detection_and_rejoin)
+{
+	seed_all();
+	run_for(3000);
+	cut[2] = true;
+	uint64_t deadline = now + 20000;
+	engine_member_info m[8];
+	bool dead = false;
+	while (!dead && now < deadline) {
+		run_for(100);
+		size_t n = engine_members(peers[0].e, m, 8);
+		for (size_t k = 0; k < n; k++)
+			dead = dead || (m[k].id == 102 && m[k].state == MEMBER_DEAD);
+	}
+	ck_assert_msg(dead, "peer 2 never declared dead by peer 0");
+	cut[2] = false;
+	deadline = now + 20000;
+	bool alive = false;
+	while (!alive && now < deadline) {
+		run_for(100);
+		size_t n = engine_members(peers[0].e, m, 8);
+		for (size_t k = 0; k < n; k++)
+			alive = alive || (m[k].id == 102 && m[k].state == MEMBER_ALIVE);
+	}
+	ck_assert_msg(alive, "peer 2 never rejoined");
+	ck_assert_uint_gt(engine_get_stats(peers[0].e)->revivals, 0);
+}
+END_TEST
+
+/* Seals payload with peer 1's wire and feeds it to peer 0. */
+static int inject(uint8_t type, const uint8_t *payload, size_t len)
+{
+	uint8_t d[1200];
+	size_t n;
+	ck_assert_int_eq(wire_seal(peers[1].w, type, payload, len, d, sizeof d, &n), 0);
+	engine_addr from = addr_of(1);
+	return engine_receive(peers[0].e, &from, d, n, now);
+}
+
+START_TEST(malformed_messages_change_nothing)
+{
+	client_add(0, "keep", "x", 1);
+	uint64_t before = crdt_store_bucket_digests(peers[0].store)[crdt_store_bucket_of(peers[0].store, "keep", 4)];
+	/* A DELTA whose second cart is truncated: the first must not apply. */
+	crdt_cart c;
+	crdt_cart_init(&c);
+	ck_assert_int_eq(crdt_cart_add(&c, 101, "y", 1, 5, NULL), 0);
+	buf_writer w;
+	buf_writer_init(&w);
+	msg_begin_delta(&w, 0, false);
+	msg_put_cart(&w, "keep", 4, &c);
+	msg_put_cart(&w, "other", 5, &c);
+	msg_end_delta(&w, 2);
+	ck_assert_int_eq(inject(MSG_DELTA, w.data, w.len - 1), CARTD_EDECODE);
+	ck_assert_int_eq(inject(MSG_DELTA, w.data, 2), CARTD_EDECODE);
+	static const uint8_t junk[] = { 1, 2, 3 };
+	ck_assert_int_eq(inject(MSG_PING, junk, sizeof junk), CARTD_EDECODE);
+	ck_assert_int_eq(inject(MSG_AE_GROUPS, junk, sizeof junk), CARTD_EDECODE);
+	ck_assert_int_eq(inject(MSG_AE_WANT, junk, sizeof junk), CARTD_EDECODE);
+	ck_assert_int_eq(inject(12, junk, sizeof junk), CARTD_EDECODE);
+	ck_assert_uint_eq(engine_get_stats(peers[0].e)->rej_decode, 6);
+	ck_assert_uint_eq(crdt_store_count(peers[0].store), 1);
+	ck_assert_uint_eq(qty_at(0, "keep", "y"), 0);
+	ck_assert_uint_eq(before, crdt_store_bucket_digests(peers[0].store)[crdt_store_bucket_of(peers[0].store, "keep", 4)]);
+	/* The whole message applies when intact. */
+	ck_assert_int_eq(inject(MSG_DELTA, w.data, w.len), 0);
+	ck_assert_uint_eq(qty_at(0, "keep", "y"), 5);
+	ck_assert_uint_eq(qty_at(0, "other", "y"), 5);
+	buf_writer_destroy(&w);
+	crdt_cart_destroy(&c);
+}
+END_TEST
+
+START_TEST(big_cart_travels_in_pieces)
+{
+	seed_all();
+	run_for(3000);
+	for (int k = 0; k < 300; k++) {
+		char sku[32];
+		snprintf(sku, sizeof sku, "sku-%04d-with-a-long-name", k);
+		client_add(0, "big", sku, 1);
+	}
+	uint64_t deadline = now + 5000;
+	while (!digests_equal() && now < deadline)
+		run_for(50);
+	ck_assert(digests_equal());
+	crdt_item a, b;
+	ck_assert_int_eq(crdt_store_get(peers[2].store, "big", 3, &b), 0);
+	ck_assert_int_eq(crdt_store_get(peers[0].store, "big", 3, &a), 0);
+	ck_assert(crdt_cart_equal(a.cart, b.cart));
+}
+END_TEST
+
+Suite *engine_suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, membership_learned_through_seed);
+	tcase_add_test(tc, push_reaches_all_quickly);
+	tcase_add_test(tc, anti_entropy_repairs_lost_deltas);
+	tcase_add_test(tc, pending_write_is_not_sent);
+	tcase_add_test(tc, failure_detection_and_rejoin);
+	tcase_add_test(tc, malformed_messages_change_nothing);
+	tcase_add_test(tc, big_cart_travels_in_pieces);
+	suite_add_tcase(s, tc);
+	return s;
+}
