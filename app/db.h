@@ -1,0 +1,119 @@
+/*
+ * db.h - the peer's durable state in LMDB: replica identity, boot epoch and
+ * one record per cart.
+ *
+ * A data dir holds one LMDB environment with two named databases:
+ *
+ *   meta   "layout"  -> DB_LAYOUT (bytes, no NUL): which layout this dir uses
+ *          "replica" -> u64le replica id, never 0, chosen once at creation
+ *          "epoch"   -> u32le boot epoch, bumped and synced at every open
+ *   carts  cart id bytes -> crdt_encode_cart bytes (canonical, full state)
+ *
+ * The boot epoch is part of the AEAD nonce, so it must never repeat: db_open
+ * makes the bumped epoch durable (forcing a sync even with sync = false)
+ * before it returns it, and refuses to wrap past UINT32_MAX.
+ *
+ * A data dir is locked (flock on DB_LOCK_FILE) while open, so two peers can
+ * never share one identity; LMDB itself would allow the second open.
+ *
+ * Errors follow crdt/error.h.  LMDB and system failures become
+ * CARTD_ESTORAGE; a dir that is not ours, from another layout, locked, or
+ * holding a record that does not decode becomes CARTD_EDATADIR.  The text of
+ * the last failure (with mdb_strerror or strerror detail, and the cart id of
+ * a corrupt record) is kept in the handle: db_last_error().
+ *
+ * Threading: a handle is used by one thread at a time.  The usual pattern is
+ * db_open and db_load_all on the loop thread, then a committer (committer.h)
+ * that alone calls db_put_batch from its own thread until it is freed, then
+ * db_close on the loop thread.  The identity getters read values fixed at
+ * open and may be called from any thread at any time.
+ */
+#ifndef APP_DB_H
+#define APP_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/store.h"
+
+#define DB_LAYOUT "cartd-db-1"
+#define DB_LOCK_FILE "cartd.lock"
+#define DB_DEFAULT_MAP_SIZE ((size_t)1 << 30)   /* 1 GiB of address space, not disk */
+#define DB_ERRMSG_MAX 256
+
+typedef struct db db;
+
+typedef struct db_options {
+	const char *dir;        /* data dir; created (mode 0700, with parents) if missing */
+	size_t map_size;        /* initial LMDB map size in bytes (0: default); grows
+	                           when full, see db_put_batch */
+	bool sync;              /* false: MDB_NOSYNC|MDB_NOMETASYNC, for experiments only:
+	                           a crash may then lose acknowledged writes */
+} db_options;
+
+/* One record to write: cart id and its encoded full state.  Borrowed. */
+typedef struct db_record {
+	const char *id;
+	size_t id_len;
+	const uint8_t *val;
+	size_t val_len;
+} db_record;
+
+/* Fills o with the defaults: dir NULL, DB_DEFAULT_MAP_SIZE, sync on. */
+void db_options_default(db_options *o);
+
+/*
+ * Opens (creating if new) the data dir o->dir, checks its layout, creates
+ * the identity of a new dir, and bumps and syncs the boot epoch.
+ * On success *out is the handle (free with db_close).  epoch (may be NULL)
+ * receives the new boot epoch: 1 for a new dir.
+ * On failure *out = NULL, nothing is left open, and errbuf (may be NULL)
+ * receives a one-line message naming the dir and the cause.
+ * Errors: CARTD_EINVAL (o or o->dir missing), CARTD_EDATADIR (not a cartd
+ * data dir, unknown layout, locked by another process, identity record
+ * malformed, epoch exhausted), CARTD_ESTORAGE, CARTD_ENOMEM.
+ */
+int db_open(const db_options *o, db **out, uint32_t *epoch, char *errbuf, size_t errlen);
+
+/* Closes the environment and releases the lock.  NULL-safe.  No committer
+ * may still be using the handle. */
+void db_close(db *d);
+
+/* Identity fixed at open; any thread. */
+uint64_t db_replica_id(const db *d);
+uint32_t db_epoch(const db *d);
+/* True if this open created the data dir's identity. */
+bool db_created(const db *d);
+
+/* Message for the last failed call on d ("" if none).  Owned by d, valid
+ * until the next call on d; read it from the thread that made the call. */
+const char *db_last_error(const db *d);
+
+/*
+ * Writes the n records in one write transaction and commits it (synced
+ * unless the handle was opened with sync = false).  Records are put in
+ * order, so a later record for the same cart id replaces an earlier one.
+ * All or nothing: on error no record of the batch is stored.
+ * n == 0 writes nothing and returns 0.  Values are stored as given (the
+ * committer passes crdt_encode_cart output); db_load_all checks them.
+ * When the map is full the transaction is retried after doubling the map
+ * size (a few times at most), so map_size is a starting point, not a cap.
+ * Errors: CARTD_EID (an id that crdt_check_id refuses; nothing written),
+ * CARTD_ESTORAGE (disk full, I/O error, map still full).
+ */
+int db_put_batch(db *d, const db_record *recs, size_t n);
+
+/*
+ * Reads every cart record, decodes it strictly (crdt_cart_from_bytes) and
+ * joins it into store.  A record whose key is not a valid cart id or whose
+ * value does not decode is an error naming the cart (db_last_error); the
+ * store then holds the records read before it and should be discarded.
+ * Errors: CARTD_EDATADIR (corrupt record), CARTD_ESTORAGE, CARTD_ENOMEM.
+ */
+int db_load_all(db *d, crdt_store *store);
+
+/* Number of cart records (for logs and tests).  0 or CARTD_ESTORAGE. */
+int db_count(db *d, size_t *out);
+
+#endif
