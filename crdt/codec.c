@@ -279,10 +279,12 @@ static uint64_t load_le64(const unsigned char *p)
 	return v;
 }
 
-int crdt_cart_digest(const crdt_cart *c, buf_writer *scratch, uint64_t *out)
+int crdt_cart_digest(const char *id, size_t id_len, const crdt_cart *c,
+                     buf_writer *scratch, uint64_t *out)
 {
 	unsigned char h[crypto_shorthash_BYTES];
 	buf_writer_reset(scratch);
+	buf_put_str(scratch, id, id_len);
 	crdt_encode_cart(scratch, c);
 	if (scratch->err)
 		return scratch->err;

@@ -49,9 +49,13 @@ int crdt_decode_cart(buf_reader *r, crdt_cart *out);
 int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out);
 int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out);
 
-/* 64-bit digest of a cart's canonical encoding (SipHash-2-4, fixed key, the
- * same on every peer).  scratch is reused between calls to avoid allocation. */
-int crdt_cart_digest(const crdt_cart *c, buf_writer *scratch, uint64_t *out);
+/* 64-bit digest of a stored cart: SipHash-2-4 (fixed key, the same on every
+ * peer) of str(id) followed by the cart's canonical encoding.  The id is in
+ * the hash because bucket digests XOR their carts' digests: two carts with
+ * equal contents must not cancel out.  scratch is reused between calls to
+ * avoid allocation; it holds the encoding afterwards. */
+int crdt_cart_digest(const char *id, size_t id_len, const crdt_cart *c,
+                     buf_writer *scratch, uint64_t *out);
 /* Hash of a name (cart id) used for buckets and the store's table. */
 uint64_t crdt_name_hash(const char *s, size_t len);
 

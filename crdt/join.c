@@ -197,6 +197,96 @@ static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return 1;
 }
 
+/* True if src's context covers a live entry of dst outside line skip. */
+static bool covers_other_lines(const crdt_cart *dst, const crdt_cart *src, long skip)
+{
+	for (uint32_t i = 0; i < dst->n; i++) {
+		if ((long)i == skip)
+			continue;
+		const crdt_entry *e = crdt_line_entries(&dst->lines[i]);
+		for (uint16_t k = 0; k < dst->lines[i].n; k++)
+			if (crdt_ctx_contains(&src->ctx, crdt_entry_dot(&e[k])))
+				return true;
+	}
+	return false;
+}
+
+/* Installs the merged entries of line ai (or a new line at ai) in place;
+ * everything that can fail is done before dst is touched. */
+static int commit_one_line(crdt_cart *dst, long ai, bool found, const crdt_line *b,
+                           const crdt_entry *e, uint32_t n, crdt_ctx *ctx)
+{
+	crdt_line fresh;
+	if (!found) {
+		crdt_line *grown = realloc(dst->lines, (dst->n + 1) * sizeof *grown);
+		if (grown == NULL)
+			return CARTD_ENOMEM;
+		dst->lines = grown;
+		dst->cap = dst->n + 1;
+		if (cart_line_init(&fresh, b->sku, b->sku_len, e, (uint16_t)n))
+			return CARTD_ENOMEM;
+		memmove(&dst->lines[ai + 1], &dst->lines[ai], (dst->n - (size_t)ai) * sizeof fresh);
+		dst->lines[ai] = fresh;
+		dst->n++;
+	} else if (n == 0) {
+		cart_line_free(&dst->lines[ai]);
+		memmove(&dst->lines[ai], &dst->lines[ai + 1], (dst->n - (size_t)ai - 1) * sizeof fresh);
+		dst->n--;
+	} else {
+		fresh = dst->lines[ai];
+		if (cart_line_set_entries(&fresh, e, (uint16_t)n))
+			return CARTD_ENOMEM;
+		if (dst->lines[ai].cap)
+			free(dst->lines[ai].u.many);
+		dst->lines[ai] = fresh;
+	}
+	crdt_ctx_swap(&dst->ctx, ctx);
+	return 0;
+}
+
+/*
+ * The usual delta, one line whose context touches no other line of dst,
+ * joins in place: no new line array.  Returns 1 if handled, 0 if the
+ * general join is needed, or an error.
+ */
+static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	enum { STACK_ENTRIES = 32 };
+	const crdt_line *b = &src->lines[0];
+	bool found;
+	long ai = cart_find_index(dst, b->sku, b->sku_len, &found);
+	const crdt_line *a = found ? &dst->lines[ai] : NULL;
+	uint32_t cap = (a ? a->n : 0) + b->n;
+	if (src->n != 1 || (!found && dst->n >= CRDT_DECODE_MAX_LINES) ||
+	    covers_other_lines(dst, src, found ? ai : -1))
+		return 0;
+	crdt_entry stack[STACK_ENTRIES];
+	crdt_entry *e = cap <= STACK_ENTRIES ? stack : malloc(cap * sizeof *e);
+	crdt_ctx ctx;
+	crdt_ctx_init(&ctx);
+	int rc = e && crdt_ctx_copy(&ctx, &dst->ctx) == 0 &&
+	         crdt_ctx_join(&ctx, &src->ctx) == 0 ? 0 : CARTD_ENOMEM;
+	bool same = true;
+	uint32_t n = 0;
+	if (rc == 0) {
+		n = merge_entries(a ? crdt_line_entries(a) : e, a ? a->n : 0, &dst->ctx,
+		                  crdt_line_entries(b), b->n, &src->ctx, e, &same);
+		same = a ? same : n == 0;
+		bool ch = !same || !crdt_ctx_equal(&ctx, &dst->ctx);
+		if (n > CRDT_DECODE_MAX_ENTRIES)
+			rc = CARTD_ELIMIT;
+		else if (same)
+			crdt_ctx_swap(&dst->ctx, &ctx);
+		else
+			rc = commit_one_line(dst, ai, found, b, e, n, &ctx);
+		*changed = rc == 0 && ch;
+	}
+	if (e != stack)
+		free(e);
+	crdt_ctx_destroy(&ctx);
+	return rc ? rc : 1;
+}
+
 int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
 {
 	bool dummy;
@@ -206,6 +296,8 @@ int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	if (dst == src)
 		return 0;
 	int rc = join_ctx_only(dst, src, changed);
+	if (rc == 0 && src->n == 1)
+		rc = join_one_line(dst, src, changed);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 

@@ -149,10 +149,10 @@ static int redigest(crdt_store *s, store_node *n, uint32_t bucket)
 	uint64_t d;
 
 	buf_writer_reset(&s->scratch);
-	int rc = crdt_cart_digest(&n->cart, &s->scratch, &d);
+	int rc = crdt_cart_digest(n->id, n->id_len, &n->cart, &s->scratch, &d);
 	if (rc != 0)
 		return rc;
-	/* The digest leaves the encoding in scratch: its length is free. */
+	/* The digest leaves id and encoding in scratch: its length is free. */
 	if (s->scratch.len > s->max_enc)
 		s->max_enc = s->scratch.len;
 	s->digests[bucket] ^= n->digest ^ d;

@@ -60,12 +60,12 @@ static uint32_t qty_of(const crdt_store *s, const char *id, const char *sku)
 	return l ? crdt_line_qty(l) : 0;
 }
 
-static uint64_t digest_of(const crdt_cart *c)
+static uint64_t digest_of(const char *id, const crdt_cart *c)
 {
 	buf_writer w;
 	uint64_t d = 0;
 	buf_writer_init(&w);
-	ck_assert_int_eq(crdt_cart_digest(c, &w, &d), 0);
+	ck_assert_int_eq(crdt_cart_digest(id, strlen(id), c, &w, &d), 0);
 	buf_writer_destroy(&w);
 	return d;
 }
@@ -84,7 +84,7 @@ static int recompute_one(const crdt_item *it, void *arg)
 	T_ASSERT(it->id_len == strlen(it->id), "id %s length %zu", it->id, it->id_len);
 	T_ASSERT(it->bucket == crdt_store_bucket_of(r->s, it->id, it->id_len),
 	         "cart %s walked in bucket %u", it->id, (unsigned)it->bucket);
-	T_ASSERT(it->digest == digest_of(it->cart), "cart %s: stale digest", it->id);
+	T_ASSERT(it->digest == digest_of(it->id, it->cart), "cart %s: stale digest", it->id);
 	T_ASSERT(!crdt_cart_empty(it->cart), "cart %s stored empty", it->id);
 	r->xor[it->bucket] ^= it->digest;
 	r->n++;
@@ -170,7 +170,7 @@ START_TEST(test_create_get)
 	ck_assert_uint_eq(it.id_len, 2);
 	ck_assert_uint_eq(it.bucket, crdt_store_bucket_of(s, "c1", 2));
 	ck_assert_uint_eq(it.bucket, crdt_name_hash("c1", 2) % NB);
-	ck_assert_uint_eq(it.digest, digest_of(it.cart));
+	ck_assert_uint_eq(it.digest, digest_of(it.id, it.cart));
 	ck_assert_uint_eq(crdt_store_bucket_digests(s)[it.bucket], it.digest);
 	ck_assert_uint_eq(qty_of(s, "c1", "apple"), 2);
 	/* Near misses and ids that could never be stored are not found. */
@@ -733,6 +733,30 @@ START_TEST(test_lines_limit_unchanged)
 }
 END_TEST
 
+/*
+ * Carts with equal contents must not cancel in their bucket's XOR: two
+ * peers whose carts a and b both differ in the same way would otherwise see
+ * equal bucket digests and anti-entropy would never repair them.
+ */
+START_TEST(test_equal_carts_do_not_cancel)
+{
+	crdt_store *x, *y;
+	crdt_op add = { CRDT_OP_ADD, "sku", 3, 7, NULL };
+	ck_assert_int_eq(crdt_store_new(1, &x), 0);
+	ck_assert_int_eq(crdt_store_new(1, &y), 0);
+	ck_assert_int_eq(crdt_store_apply(x, "a", 1, 1, &add, NULL), 0);
+	ck_assert_int_eq(crdt_store_apply(x, "b", 1, 1, &add, NULL), 0);
+	ck_assert_uint_ne(crdt_store_bucket_digests(x)[0], 0);
+	/* y holds the same two carts with a different (equal) quantity. */
+	add.qty = 3;
+	ck_assert_int_eq(crdt_store_apply(y, "a", 1, 1, &add, NULL), 0);
+	ck_assert_int_eq(crdt_store_apply(y, "b", 1, 1, &add, NULL), 0);
+	ck_assert_uint_ne(crdt_store_bucket_digests(x)[0], crdt_store_bucket_digests(y)[0]);
+	crdt_store_free(x);
+	crdt_store_free(y);
+}
+END_TEST
+
 Suite *store_suite(void);
 
 Suite *store_suite(void)
@@ -752,6 +776,7 @@ Suite *store_suite(void)
 	tc = tcase_create("digests");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_digest_random);
+	tcase_add_test(tc, test_equal_carts_do_not_cancel);
 	tcase_add_test(tc, test_growth);
 	tcase_add_test(tc, test_converge_orders);
 	suite_add_tcase(s, tc);
