@@ -133,6 +133,8 @@ START_TEST(join_and_intersect_match_model)
 }
 END_TEST
 
+Suite *context_suite(void);
+
 Suite *context_suite(void)
 {
 	Suite *s = suite_create("context");

@@ -336,6 +336,8 @@ START_TEST(big_cart_travels_in_pieces)
 }
 END_TEST
 
+Suite *engine_suite(void);
+
 Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
