@@ -1,0 +1,132 @@
+/*
+ * test_node_cluster.c - two real peers in one event loop, over loopback
+ * UDP: writes replicate both ways, and fault injection blocks and then
+ * releases the traffic.
+ */
+#include <check.h>
+#include <string.h>
+
+#include "app/fault.h"
+#include "app/node.h"
+#include "crdt/error.h"
+#include "net/udp.h"
+#include "tests/test_node_peer.h"
+
+typedef struct pair {
+	struct event_base *base;
+	node *a, *b;
+	char dir_a[128], dir_b[128];
+} pair;
+
+/* A alone, then B seeded with A's bound address. */
+static void pair_start(pair *p, const char *tag, bool faults)
+{
+	char name[32];
+	node_config c;
+	p->base = event_base_new();
+	snprintf(name, sizeof name, "%s-a", tag);
+	tnp_config(&c, name, p->dir_a, sizeof p->dir_a);
+	c.fault_injection = faults;
+	c.fault_seed = 1;
+	ck_assert_int_eq(node_new(&c, p->base, &p->a), 0);
+	const char *seed[1] = { node_gossip_addr(p->a) };
+	snprintf(name, sizeof name, "%s-b", tag);
+	tnp_config(&c, name, p->dir_b, sizeof p->dir_b);
+	c.peers = seed;
+	c.npeers = 1;
+	ck_assert_int_eq(node_new(&c, p->base, &p->b), 0);
+}
+
+static void pair_stop(pair *p)
+{
+	node_free(p->a);
+	node_free(p->b);
+	event_base_free(p->base);
+}
+
+typedef struct want {
+	const node *n;
+	const char *cart, *sku;
+	uint32_t qty;
+} want;
+
+static bool has_qty(void *arg)
+{
+	want *w = arg;
+	return tnp_qty(w->n, w->cart, w->sku) == w->qty;
+}
+
+static bool answered(void *arg)
+{
+	return ((tnp_done *)arg)->calls > 0;
+}
+
+typedef struct until {
+	struct event_base *base;
+	uint64_t end_ms;
+	node *n;
+} until;
+
+static bool time_up(void *arg)
+{
+	until *u = arg;
+	return node_now_ms(u->n) >= u->end_ms;
+}
+
+START_TEST(replicates_both_ways)
+{
+	pair p;
+	pair_start(&p, "both", false);
+	tnp_done d = { 0, 1 };
+	ck_assert_int_eq(tnp_write(p.a, "c1", CRDT_OP_ADD, "apple", 2, &d), 0);
+	ck_assert(tnp_run_until(p.base, answered, &d) && d.rc == 0);
+	want w = { p.b, "c1", "apple", 2 };
+	ck_assert_msg(tnp_run_until(p.base, has_qty, &w), "A's write never reached B");
+	tnp_done e = { 0, 1 };
+	ck_assert_int_eq(tnp_write(p.b, "c1", CRDT_OP_SET, "apple", 7, &e), 0);
+	want v = { p.a, "c1", "apple", 7 };
+	ck_assert_msg(tnp_run_until(p.base, has_qty, &v), "B's write never reached A");
+	ck_assert_int_eq(e.rc, 0);
+	node_stats sa, sb;
+	node_stats_get(p.a, &sa);
+	node_stats_get(p.b, &sb);
+	ck_assert(sa.udp_rx_dgrams > 0 && sa.udp_tx_dgrams > 0 && sb.udp_rx_dgrams > 0);
+	ck_assert_uint_gt(sb.persist_submitted, 0);     /* A's cart written at B */
+	ck_assert(sa.udp_rx_truncated == 0 && sa.persist_failed == 0 && sa.fault_held == 0);
+	ck_assert(sa.writes_inflight == 0 && sa.writes_waiting == 0);
+	pair_stop(&p);
+}
+END_TEST
+
+START_TEST(blocked_then_released)
+{
+	pair p;
+	pair_start(&p, "block", true);
+	fault_state *f = node_faults(p.a);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_null(node_faults(p.b));
+	engine_addr b_addr;
+	ck_assert_int_eq(udp_resolve(node_gossip_addr(p.b), 0, &b_addr, NULL, 0), 0);
+	ck_assert_int_eq(fault_block_addr(f, &b_addr), 0);
+	tnp_done d = { 0, 1 };
+	ck_assert_int_eq(tnp_write(p.a, "c1", CRDT_OP_ADD, "kiwi", 4, &d), 0);
+	until u = { p.base, node_now_ms(p.a) + 400, p.a };
+	tnp_run_until(p.base, time_up, &u);
+	ck_assert_int_eq(d.rc, 0);          /* acknowledged locally all the same */
+	ck_assert_uint_eq(tnp_qty(p.b, "c1", "kiwi"), 0);
+	ck_assert_uint_gt(f->blocked, 0);
+	ck_assert_int_eq(fault_unblock_addr(f, &b_addr), 0);
+	ck_assert_int_eq(fault_set_rates(f, 0, 1, 20), 0);   /* duplicated, delayed */
+	want w = { p.b, "c1", "kiwi", 4 };
+	ck_assert_msg(tnp_run_until(p.base, has_qty, &w), "never healed");
+	ck_assert_uint_gt(f->duplicated, 0);
+	ck_assert_uint_gt(f->delayed, 0);
+	pair_stop(&p);
+}
+END_TEST
+
+void tnp_add_cluster_tests(TCase *tc)
+{
+	tcase_add_test(tc, replicates_both_ways);
+	tcase_add_test(tc, blocked_then_released);
+}
