@@ -1,0 +1,586 @@
+/*
+ * check_api.c - the HTTP API without HTTP: routing, percent-decoding, query
+ * strings, body validation and every 4xx that api_prepare decides, error
+ * body shape, context tokens, cart rendering, host:port parsing.
+ *
+ * No process, socket or node: these are the pure pieces (api.h,
+ * api_internal.h, token.h, api_addr.h).  The same paths through real
+ * processes are in check_cluster.c.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/api.h"
+#include "app/api_addr.h"
+#include "app/api_internal.h"
+#include "app/token.h"
+#include "crdt/codec.h"
+#include "crdt/error.h"
+#include "crdt/store.h"
+
+static const api_limits no_faults = { .fault_routes = false };
+static const api_limits with_faults = { .fault_routes = true };
+
+typedef struct prep {
+	api_call call;
+	api_response res;
+	enum api_action action;
+} prep;
+
+static void run(prep *p, const api_limits *lim, const char *method, const char *target,
+                const char *ctype, const char *body)
+{
+	api_request req = { method, target, ctype, body ? body : "", body ? strlen(body) : 0 };
+	memset(p, 0, sizeof *p);
+	api_call_init(&p->call);
+	p->action = api_prepare(lim, &req, &p->call, &p->res);
+}
+
+static void done(prep *p)
+{
+	api_call_destroy(&p->call);
+	api_response_destroy(&p->res);
+}
+
+/* Asserts an error response with this status and code, and the one body
+ * shape every error has. */
+static void expect_error(prep *p, unsigned status, const char *code)
+{
+	ck_assert_int_eq(p->action, API_A_NONE);
+	ck_assert_uint_eq(p->res.status, status);
+	ck_assert_ptr_nonnull(p->res.body);
+	json_error_t err;
+	json_t *v = json_loadb(p->res.body, p->res.body_len, 0, &err);
+	ck_assert_msg(v != NULL, "error body is not JSON: %s", p->res.body);
+	json_t *e = json_object_get(v, "error");
+	ck_assert(json_is_object(e));
+	ck_assert_uint_eq(json_object_size(v), 1);
+	ck_assert_msg(json_is_string(json_object_get(e, "message")), "no message");
+	const char *got = json_string_value(json_object_get(e, "code"));
+	ck_assert_msg(got && strcmp(got, code) == 0, "code %s, want %s (body %s)",
+	              got ? got : "(none)", code, p->res.body);
+	json_decref(v);
+}
+
+#define JSON "application/json"
+
+START_TEST(test_routes_match)
+{
+	api_span cart = { 0 }, sku = { 0 };
+	static const struct { const char *path; enum api_route r; } cases[] = {
+		{ "/carts/c1", API_R_CART }, { "/carts/c1/items", API_R_ITEMS },
+		{ "/carts/c1/items/apple", API_R_ITEM }, { "/cluster", API_R_CLUSTER },
+		{ "/health", API_R_HEALTH }, { "/metrics", API_R_METRICS },
+		{ "/admin/faults", API_R_FAULTS }, { "/", API_R_UNKNOWN },
+		{ "", API_R_UNKNOWN }, { "/carts", API_R_UNKNOWN },
+		{ "/carts/c1/", API_R_UNKNOWN }, { "/carts/c1/item", API_R_UNKNOWN },
+		{ "/carts/c1/items/a/b", API_R_UNKNOWN }, { "/health/", API_R_UNKNOWN },
+		{ "carts/c1", API_R_UNKNOWN }, { "/Carts/c1", API_R_UNKNOWN },
+		{ "/carts/a/items/b/c/d", API_R_UNKNOWN },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		enum api_route r = api_match_path(cases[i].path, strlen(cases[i].path), &cart, &sku);
+		ck_assert_msg(r == cases[i].r, "%s: route %d, want %d", cases[i].path, r, cases[i].r);
+	}
+	ck_assert_int_eq(api_match_path("/carts/x%2Fy/items/s", 20, &cart, &sku), API_R_ITEM);
+	ck_assert_uint_eq(cart.len, 5);
+	ck_assert(memcmp(cart.p, "x%2Fy", 5) == 0);
+	ck_assert_uint_eq(sku.len, 1);
+}
+END_TEST
+
+START_TEST(test_pct_decode)
+{
+	char out[8];
+	size_t n = 0;
+	ck_assert_int_eq(api_pct_decode("a%41b", 5, out, sizeof out, &n), 0);
+	ck_assert_str_eq(out, "aAb");
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(api_pct_decode("%2f%2F", 6, out, sizeof out, &n), 0);
+	ck_assert_str_eq(out, "//");
+	ck_assert_int_eq(api_pct_decode("a+b", 3, out, sizeof out, &n), 0);
+	ck_assert_str_eq(out, "a+b");
+	ck_assert_int_eq(api_pct_decode("%4", 2, out, sizeof out, &n), -1);
+	ck_assert_int_eq(api_pct_decode("%", 1, out, sizeof out, &n), -1);
+	ck_assert_int_eq(api_pct_decode("%zz", 3, out, sizeof out, &n), -1);
+	ck_assert_int_eq(api_pct_decode("abcdefgh", 8, out, sizeof out, &n), -2);
+	ck_assert_int_eq(api_pct_decode("abcdefg", 7, out, sizeof out, &n), 0);
+	ck_assert_int_eq(api_pct_decode("", 0, out, sizeof out, &n), 0);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+START_TEST(test_query_iter)
+{
+	const char *q = "a=1&&token=xy&flag&=v";
+	api_span s = { q, strlen(q) }, k, v;
+	size_t pos = 0;
+	ck_assert(api_query_next(s, &pos, &k, &v));
+	ck_assert(k.len == 1 && k.p[0] == 'a' && v.len == 1 && v.p[0] == '1');
+	ck_assert(api_query_next(s, &pos, &k, &v));
+	ck_assert(k.len == 5 && v.len == 2 && memcmp(v.p, "xy", 2) == 0);
+	ck_assert(api_query_next(s, &pos, &k, &v));
+	ck_assert(k.len == 4 && v.p == NULL);
+	ck_assert(api_query_next(s, &pos, &k, &v));
+	ck_assert(k.len == 0 && v.len == 1);
+	ck_assert(!api_query_next(s, &pos, &k, &v));
+}
+END_TEST
+
+START_TEST(test_prepare_reads)
+{
+	prep p;
+	run(&p, &no_faults, "GET", "/carts/c-1._~:@", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_GET_CART);
+	ck_assert_str_eq(p.call.cart, "c-1._~:@");
+	done(&p);
+	run(&p, &no_faults, "HEAD", "/carts/c%31", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_GET_CART);
+	ck_assert_str_eq(p.call.cart, "c1");
+	done(&p);
+	run(&p, &no_faults, "GET", "/cluster", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_CLUSTER);
+	done(&p);
+	run(&p, &no_faults, "GET", "/health", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_HEALTH);
+	done(&p);
+	run(&p, &no_faults, "GET", "/metrics", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_METRICS);
+	done(&p);
+}
+END_TEST
+
+START_TEST(test_prepare_writes)
+{
+	prep p;
+	crdt_op op;
+	run(&p, &no_faults, "POST", "/carts/c1/items", JSON, "{\"sku\":\"apple\",\"qty\":3}");
+	ck_assert_int_eq(p.action, API_A_WRITE);
+	api_call_op(&p.call, &op);
+	ck_assert_int_eq(op.kind, CRDT_OP_ADD);
+	ck_assert_uint_eq(op.qty, 3);
+	ck_assert_uint_eq(op.sku_len, 5);
+	ck_assert(memcmp(op.sku, "apple", 5) == 0);
+	ck_assert_ptr_null(op.observed);
+	done(&p);
+	run(&p, &no_faults, "PUT", "/carts/c1/items/apple", "application/json; charset=utf-8",
+	    "{\"qty\":0}");
+	ck_assert_int_eq(p.action, API_A_WRITE);
+	ck_assert_int_eq(p.call.op, CRDT_OP_SET);
+	ck_assert_uint_eq(p.call.qty, 0);
+	done(&p);
+	run(&p, &no_faults, "DELETE", "/carts/c1/items/apple", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_WRITE);
+	ck_assert_int_eq(p.call.op, CRDT_OP_REMOVE);
+	ck_assert(!p.call.has_token);
+	done(&p);
+	run(&p, &no_faults, "DELETE", "/carts/c1", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_WRITE);
+	ck_assert_int_eq(p.call.op, CRDT_OP_CLEAR);
+	done(&p);
+}
+END_TEST
+
+START_TEST(test_prepare_tokens)
+{
+	prep p;
+	crdt_ctx c;
+	char *tok = NULL, target[256], body[256];
+	crdt_ctx_init(&c);
+	ck_assert_int_eq(crdt_ctx_add_range(&c, 7, 1, 3), 0);
+	ck_assert_int_eq(token_encode(&c, &tok), 0);
+
+	snprintf(target, sizeof target, "/carts/c1/items/x?token=%s", tok);
+	run(&p, &no_faults, "DELETE", target, NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_WRITE);
+	ck_assert(p.call.has_token && crdt_ctx_equal(&p.call.token, &c));
+	done(&p);
+	snprintf(body, sizeof body, "{\"token\":\"%s\"}", tok);
+	run(&p, &no_faults, "DELETE", "/carts/c1", JSON, body);
+	ck_assert(p.action == API_A_WRITE && p.call.has_token);
+	done(&p);
+	snprintf(target, sizeof target, "/carts/c1?token=%s", tok);
+	run(&p, &no_faults, "DELETE", target, JSON, body);
+	expect_error(&p, 400, "bad_token");
+	done(&p);
+	run(&p, &no_faults, "DELETE", "/carts/c1?token=%%%", NULL, NULL);
+	expect_error(&p, 400, "bad_query");
+	done(&p);
+	run(&p, &no_faults, "DELETE", "/carts/c1?token=AB", NULL, NULL);
+	expect_error(&p, 400, "bad_token");
+	done(&p);
+	run(&p, &no_faults, "DELETE", "/carts/c1?tokn=AA", NULL, NULL);
+	expect_error(&p, 400, "bad_query");
+	done(&p);
+	run(&p, &no_faults, "DELETE", "/carts/c1", JSON, "{\"token\":5}");
+	expect_error(&p, 422, "bad_token");
+	done(&p);
+	free(tok);
+	crdt_ctx_destroy(&c);
+}
+END_TEST
+
+START_TEST(test_prepare_routing_errors)
+{
+	prep p;
+	run(&p, &no_faults, "GET", "/nope", NULL, NULL);
+	expect_error(&p, 404, "not_found");
+	done(&p);
+	run(&p, &no_faults, "GET", "/admin/faults", NULL, NULL);
+	expect_error(&p, 404, "not_found");
+	done(&p);
+	run(&p, &no_faults, "POST", "/carts/c1", JSON, "{}");
+	expect_error(&p, 405, "method_not_allowed");
+	ck_assert_str_eq(p.res.allow, "GET, HEAD, DELETE");
+	done(&p);
+	run(&p, &no_faults, "GET", "/carts/c1/items", NULL, NULL);
+	expect_error(&p, 405, "method_not_allowed");
+	ck_assert_str_eq(p.res.allow, "POST");
+	done(&p);
+	run(&p, &no_faults, "PATCH", "/carts/c1/items/x", NULL, NULL);
+	expect_error(&p, 405, "method_not_allowed");
+	ck_assert_str_eq(p.res.allow, "PUT, DELETE");
+	done(&p);
+	run(&p, &no_faults, "GET", "/carts/c1?x=1", NULL, NULL);
+	expect_error(&p, 400, "bad_query");
+	done(&p);
+	run(&p, &no_faults, "OPTIONS", "/health", NULL, NULL);
+	expect_error(&p, 405, "method_not_allowed");
+	ck_assert_str_eq(p.res.allow, "GET, HEAD");
+	done(&p);
+	run(&p, &no_faults, "DELETE", "/carts/c1?token", NULL, NULL);
+	expect_error(&p, 400, "bad_query");
+	done(&p);
+}
+END_TEST
+
+START_TEST(test_prepare_path_errors)
+{
+	prep p;
+	char target[600];
+	run(&p, &no_faults, "GET", "/carts/a%20b", NULL, NULL);
+	expect_error(&p, 422, "bad_id");
+	done(&p);
+	run(&p, &no_faults, "GET", "/carts/a%2Fb", NULL, NULL);
+	expect_error(&p, 422, "bad_id");
+	done(&p);
+	run(&p, &no_faults, "GET", "/carts/a%zzb", NULL, NULL);
+	expect_error(&p, 400, "bad_path");
+	done(&p);
+	run(&p, &no_faults, "GET", "/carts/", NULL, NULL);
+	expect_error(&p, 422, "bad_id");
+	done(&p);
+	memset(target, 0, sizeof target);
+	strcpy(target, "/carts/");
+	memset(target + 7, 'a', 129);
+	run(&p, &no_faults, "GET", target, NULL, NULL);
+	expect_error(&p, 422, "bad_id");
+	done(&p);
+	target[7 + 128] = '\0';
+	run(&p, &no_faults, "GET", target, NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_GET_CART);
+	done(&p);
+	run(&p, &no_faults, "PUT", "/carts/c1/items/%E2%82%AC", JSON, "{\"qty\":1}");
+	expect_error(&p, 422, "bad_sku");
+	done(&p);
+}
+END_TEST
+
+START_TEST(test_prepare_body_errors)
+{
+	static const struct {
+		const char *method, *target, *ctype, *body;
+		unsigned status;
+		const char *code;
+	} cases[] = {
+		{ "POST", "/carts/c1/items", "text/plain", "{\"sku\":\"a\",\"qty\":1}", 415, "unsupported_media_type" },
+		{ "POST", "/carts/c1/items", NULL, "{\"sku\":\"a\",\"qty\":1}", 415, "unsupported_media_type" },
+		{ "POST", "/carts/c1/items", "application/jsonx", "{}", 415, "unsupported_media_type" },
+		{ "POST", "/carts/c1/items", JSON, NULL, 422, "missing_body" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":", 400, "bad_json" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"sku\":\"b\",\"qty\":1}", 400, "bad_json" },
+		{ "POST", "/carts/c1/items", JSON, "[1]", 422, "bad_body" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":1,\"x\":1}", 422, "unknown_field" },
+		{ "POST", "/carts/c1/items", JSON, "{\"qty\":1}", 422, "bad_sku" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":7,\"qty\":1}", 422, "bad_sku" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a b\",\"qty\":1}", 422, "bad_sku" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"\",\"qty\":1}", 422, "bad_sku" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\"}", 422, "bad_qty" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":0}", 422, "bad_qty" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":-1}", 422, "bad_qty" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":1000001}", 422, "bad_qty" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":1.5}", 422, "bad_qty" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":\"2\"}", 422, "bad_qty" },
+		{ "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":99999999999999999999999}", 422, "bad_value" },
+		{ "PUT", "/carts/c1/items/a", JSON, "{}", 422, "bad_qty" },
+		{ "PUT", "/carts/c1/items/a", JSON, "{\"qty\":null}", 422, "bad_qty" },
+		{ "PUT", "/carts/c1/items/a", JSON, "{\"qty\":1,\"sku\":\"a\"}", 422, "unknown_field" },
+		{ "DELETE", "/carts/c1", "text/plain", "x", 415, "unsupported_media_type" },
+		{ "DELETE", "/carts/c1", JSON, "{\"tok\":\"AA\"}", 422, "unknown_field" },
+		{ "DELETE", "/carts/c1", JSON, "{\"token\":\"A=\"}", 400, "bad_token" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		prep p;
+		run(&p, &no_faults, cases[i].method, cases[i].target, cases[i].ctype, cases[i].body);
+		ck_assert_msg(p.action == API_A_NONE, "case %zu accepted", i);
+		ck_assert_msg(p.res.status == cases[i].status, "case %zu: status %u, want %u: %s",
+		              i, p.res.status, cases[i].status, p.res.body);
+		expect_error(&p, cases[i].status, cases[i].code);
+		done(&p);
+	}
+}
+END_TEST
+
+START_TEST(test_prepare_faults)
+{
+	prep p;
+	run(&p, &with_faults, "GET", "/admin/faults", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_FAULTS_GET);
+	done(&p);
+	run(&p, &with_faults, "DELETE", "/admin/faults", NULL, NULL);
+	ck_assert_int_eq(p.action, API_A_FAULTS_CLEAR);
+	done(&p);
+	run(&p, &with_faults, "POST", "/admin/faults", JSON,
+	    "{\"drop\":0.5,\"delay_ms\":20,\"block\":[\"00ff\",\"127.0.0.1:7000\",\"[::1]:9\"],"
+	    "\"unblock\":[\"ABC\"]}");
+	ck_assert_int_eq(p.action, API_A_FAULTS_SET);
+	ck_assert(p.call.faults.has_drop && p.call.faults.drop == 0.5);
+	ck_assert(!p.call.faults.has_duplicate && p.call.faults.has_delay);
+	ck_assert_uint_eq(p.call.faults.delay_ms, 20);
+	ck_assert_uint_eq(p.call.faults.nblock, 3);
+	ck_assert(p.call.faults.block[0].by_id && p.call.faults.block[0].id == 0xff);
+	ck_assert(!p.call.faults.block[1].by_id && p.call.faults.block[1].addr.port == 7000);
+	ck_assert_int_eq(p.call.faults.block[2].addr.family, AF_INET6);
+	ck_assert(p.call.faults.unblock[0].id == 0xabc);
+	done(&p);
+	static const char *const bad[] = {
+		"{\"drop\":1.5}", "{\"drop\":\"x\"}", "{\"duplicate\":-0.1}", "{\"delay_ms\":60001}",
+		"{\"block\":\"x\"}", "{\"block\":[\"xyz\"]}", "{\"block\":[\"0\"]}",
+		"{\"block\":[\"1.2.3.4\"]}", "{\"block\":[\"1.2.3.4:99999\"]}", "{\"block\":[1]}",
+		"{\"bogus\":1}", "{\"block\":[\"12345678901234567\"]}",
+	};
+	/* One entry past FAULT_MAX_BLOCKED. */
+	char many[2048] = "{\"block\":[";
+	for (int i = 0; i <= FAULT_MAX_BLOCKED; i++)
+		snprintf(many + strlen(many), sizeof many - strlen(many), "%s\"%x\"", i ? "," : "",
+		         i + 1);
+	strcat(many, "]}");
+	run(&p, &with_faults, "POST", "/admin/faults", JSON, many);
+	expect_error(&p, 422, "bad_value");
+	done(&p);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		run(&p, &with_faults, "POST", "/admin/faults", JSON, bad[i]);
+		ck_assert_msg(p.action == API_A_NONE && p.res.status == 422, "%s: %u", bad[i],
+		              p.res.status);
+		done(&p);
+	}
+}
+END_TEST
+
+START_TEST(test_token_roundtrip)
+{
+	crdt_ctx c, d;
+	char *tok = NULL;
+	crdt_ctx_init(&c);
+	crdt_ctx_init(&d);
+	ck_assert_int_eq(token_encode(&c, &tok), 0);
+	ck_assert_str_eq(tok, "AA");
+	ck_assert_int_eq(token_decode(tok, strlen(tok), &d), 0);
+	ck_assert(crdt_ctx_empty(&d));
+	free(tok);
+	ck_assert_int_eq(crdt_ctx_add_range(&c, 1, 1, 5), 0);
+	ck_assert_int_eq(crdt_ctx_add_range(&c, UINT64_MAX, 9, 9), 0);
+	ck_assert_int_eq(crdt_ctx_add_range(&c, 42, 1, 1000000), 0);
+	ck_assert_int_eq(token_encode(&c, &tok), 0);
+	ck_assert_uint_eq(strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+	                  strlen(tok));
+	ck_assert_int_eq(token_decode(tok, strlen(tok), &d), 0);
+	ck_assert(crdt_ctx_equal(&c, &d));
+	free(tok);
+	crdt_ctx_destroy(&c);
+	crdt_ctx_destroy(&d);
+}
+END_TEST
+
+START_TEST(test_token_strict)
+{
+	crdt_ctx d;
+	crdt_ctx_init(&d);
+	static const char *const bad[] = {
+		"", "A", "AA=", "AA==", " AA", "AA ", "AA\n", "AB", "A+", "A/", "AAA",
+		"AAAA", /* two zero bytes: a complete context then trailing bytes */
+		"AQ",   /* one range promised, none present */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(token_decode(bad[i], strlen(bad[i]), &d) == CARTD_ETOKEN,
+		              "token \"%s\" accepted", bad[i]);
+	ck_assert(crdt_ctx_empty(&d));
+	char *big = malloc(TOKEN_MAX_CHARS + 2);
+	memset(big, 'A', TOKEN_MAX_CHARS + 1);
+	ck_assert_int_eq(token_decode(big, TOKEN_MAX_CHARS + 1, &d), CARTD_ETOKEN);
+	free(big);
+	crdt_ctx_destroy(&d);
+}
+END_TEST
+
+/* A non-canonical encoding (a range split in two adjacent pieces) decodes
+ * as bytes but must be refused as a token. */
+START_TEST(test_token_noncanonical)
+{
+	uint8_t raw[64];
+	buf_writer w;
+	buf_writer_fixed(&w, raw, sizeof raw);
+	buf_put_varint(&w, 2);
+	buf_put_u64le(&w, 1);
+	buf_put_varint(&w, 1);
+	buf_put_varint(&w, 0);
+	buf_put_u64le(&w, 1);
+	buf_put_varint(&w, 2);
+	buf_put_varint(&w, 0);
+	ck_assert_int_eq(w.err, 0);
+	char tok[128];
+	sodium_bin2base64(tok, sizeof tok, raw, w.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	crdt_ctx d;
+	crdt_ctx_init(&d);
+	ck_assert_int_eq(token_decode(tok, strlen(tok), &d), CARTD_ETOKEN);
+	crdt_ctx_destroy(&d);
+}
+END_TEST
+
+START_TEST(test_render_cart)
+{
+	crdt_store *s = NULL;
+	api_response res = { 0 };
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	api_render_cart(s, "c1", 2, &res);
+	ck_assert_uint_eq(res.status, 200);
+	ck_assert_str_eq(res.body, "{\"cart\":\"c1\",\"items\":[],\"token\":\"AA\"}\n");
+	api_response_destroy(&res);
+
+	crdt_op op = { CRDT_OP_ADD, "pear", 4, 2, NULL };
+	ck_assert_int_eq(crdt_store_apply(s, "c1", 2, 5, &op, NULL), 0);
+	op.sku = "apple";
+	op.sku_len = 5;
+	op.qty = 1;
+	ck_assert_int_eq(crdt_store_apply(s, "c1", 2, 5, &op, NULL), 0);
+	ck_assert_int_eq(crdt_store_apply(s, "c1", 2, 5, &op, NULL), 0);
+	api_render_cart(s, "c1", 2, &res);
+	json_t *v = json_loadb(res.body, res.body_len, 0, NULL);
+	ck_assert_ptr_nonnull(v);
+	json_t *items = json_object_get(v, "items");
+	ck_assert_uint_eq(json_array_size(items), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "sku")), "apple");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(items, 0), "qty")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "sku")), "pear");
+	const char *tok = json_string_value(json_object_get(v, "token"));
+	crdt_ctx d;
+	crdt_item it;
+	crdt_ctx_init(&d);
+	ck_assert_int_eq(token_decode(tok, strlen(tok), &d), 0);
+	ck_assert_int_eq(crdt_store_get(s, "c1", 2, &it), 0);
+	ck_assert(crdt_ctx_equal(&d, &it.cart->ctx));
+	crdt_ctx_destroy(&d);
+	json_decref(v);
+	api_response_destroy(&res);
+	crdt_store_free(s);
+}
+END_TEST
+
+START_TEST(test_error_mapping)
+{
+	static const struct { int rc; unsigned status; } cases[] = {
+		{ CARTD_EID, 422 }, { CARTD_ESKU, 422 }, { CARTD_EQTY, 422 }, { CARTD_ELINES, 422 },
+		{ CARTD_ETOKEN, 400 }, { CARTD_ENOSPC, 503 }, { CARTD_ESHUTDOWN, 503 },
+		{ CARTD_ESTORAGE, 500 }, { CARTD_ENOMEM, 500 }, { CARTD_ECOUNTER, 500 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_uint_eq(api_status_of(cases[i].rc), cases[i].status);
+	api_response res = { 0 };
+	api_error_rc(&res, CARTD_ENOSPC, NULL);
+	ck_assert_uint_eq(res.status, 503);
+	ck_assert_uint_eq(res.retry_after, 1);
+	ck_assert_ptr_nonnull(strstr(res.body, "\"code\":\"nospc\""));
+	api_response_destroy(&res);
+	/* Client bytes in a message never break the JSON. */
+	api_error(&res, 422, "x", "bad \"%s\"", "\xff\x01\xe2\x82");
+	json_t *v = json_loadb(res.body, res.body_len, 0, NULL);
+	ck_assert_msg(v != NULL, "not JSON: %s", res.body);
+	json_decref(v);
+	api_response_destroy(&res);
+}
+END_TEST
+
+START_TEST(test_addr_parse)
+{
+	api_addr a, b;
+	char buf[API_ADDR_STRLEN];
+	ck_assert_int_eq(api_addr_parse("127.0.0.1:8080", &a), 0);
+	ck_assert_int_eq(a.family, AF_INET);
+	ck_assert_uint_eq(a.port, 8080);
+	api_addr_format(&a, buf, sizeof buf);
+	ck_assert_str_eq(buf, "127.0.0.1:8080");
+	ck_assert_int_eq(api_addr_parse("localhost:8080", &b), 0);
+	ck_assert(api_addr_equal(&a, &b));
+	ck_assert_int_eq(api_addr_parse(":0", &b), 0);
+	ck_assert_uint_eq(b.port, 0);
+	ck_assert_int_eq(api_addr_parse("[::1]:65535", &a), 0);
+	ck_assert_int_eq(a.family, AF_INET6);
+	api_addr_format(&a, buf, sizeof buf);
+	ck_assert_str_eq(buf, "[::1]:65535");
+	static const char *const bad[] = {
+		"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:8x",
+		"::1:80", "[::1]80", "[::1]:", "host.example:80", "1.2.3:80", "[1.2.3.4]:80",
+		"127.0.0.1:+80",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(api_addr_parse(bad[i], &a) != 0, "\"%s\" accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(test_hex64)
+{
+	char buf[17];
+	uint64_t v = 0;
+	api_hex64(0x0123456789abcdefull, buf);
+	ck_assert_str_eq(buf, "0123456789abcdef");
+	ck_assert_int_eq(api_parse_hex64(buf, 16, &v), 0);
+	ck_assert(v == 0x0123456789abcdefull);
+	ck_assert_int_eq(api_parse_hex64("FFFFFFFFFFFFFFFF", 16, &v), 0);
+	ck_assert(v == UINT64_MAX);
+	ck_assert_int_eq(api_parse_hex64("", 0, &v), -1);
+	ck_assert_int_eq(api_parse_hex64("g", 1, &v), -1);
+	ck_assert_int_eq(api_parse_hex64("00000000000000000", 17, &v), -1);
+}
+END_TEST
+
+Suite *api_suite(void);
+
+Suite *api_suite(void)
+{
+	Suite *s = suite_create("api");
+	TCase *t = tcase_create("routing");
+	tcase_add_test(t, test_routes_match);
+	tcase_add_test(t, test_pct_decode);
+	tcase_add_test(t, test_query_iter);
+	tcase_add_test(t, test_prepare_reads);
+	tcase_add_test(t, test_prepare_writes);
+	tcase_add_test(t, test_prepare_tokens);
+	tcase_add_test(t, test_prepare_routing_errors);
+	tcase_add_test(t, test_prepare_path_errors);
+	tcase_add_test(t, test_prepare_body_errors);
+	tcase_add_test(t, test_prepare_faults);
+	suite_add_tcase(s, t);
+	t = tcase_create("values");
+	tcase_add_test(t, test_token_roundtrip);
+	tcase_add_test(t, test_token_strict);
+	tcase_add_test(t, test_token_noncanonical);
+	tcase_add_test(t, test_render_cart);
+	tcase_add_test(t, test_error_mapping);
+	tcase_add_test(t, test_addr_parse);
+	tcase_add_test(t, test_hex64);
+	suite_add_tcase(s, t);
+	return s;
+}
