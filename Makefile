@@ -159,4 +159,6 @@ install: $(PROGS)
 clean:
 	rm -rf build build-san build-fuzz bench/out
 
+.SECONDARY:
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh - runs every benchmark program in $BUILD/bench (default
-# build/bench), in sorted order, after a header naming the machine and the
-# revision.  New bench/bench_*.c programs are picked up without editing this
-# file.  Exits non-zero if any program fails (a missed target is not a
-# failure: the tables say MISS).
+# build/bench) and every executable bench/bench_*.sh script, in order of
+# their names, after a header naming the machine and the revision.  New
+# bench/bench_*.c programs and bench_*.sh scripts are picked up without
+# editing this file.  Exits non-zero if any program fails (a missed target
+# is not a failure: the tables say MISS).
 set -uo pipefail
 
 build="${BUILD:-build}"
@@ -20,7 +21,9 @@ echo "  build:    $build"
 progs=()
 while IFS= read -r p; do
 	progs+=("$p")
-done < <(find "$dir" -maxdepth 1 -type f -name 'bench_*' ! -name '*.[od]' -perm -u+x 2>/dev/null | LC_ALL=C sort)
+done < <({ find "$dir" -maxdepth 1 -type f -name 'bench_*' ! -name '*.[od]' -perm -u+x
+	find "$(dirname "$0")" -maxdepth 1 -type f -name 'bench_*.sh' -perm -u+x; } 2>/dev/null |
+	awk -F/ '{ print $NF "\t" $0 }' | LC_ALL=C sort | cut -f2-)
 
 if [ ${#progs[@]} -eq 0 ]; then
 	echo "bench: no programs in $dir (run make bench)" >&2

@@ -32,6 +32,8 @@
 /* A join's encoding is at most the two inputs' encodings together: the
  * union of two range sets or entry sets never needs more bytes than both. */
 #define JOIN_SLACK 64u
+/* The digest also hashes str(id): a new cart's id is not yet in max_enc. */
+#define ID_BYTES(len) ((len) + 2u)
 
 struct crdt_store {
 	store_table t;
@@ -125,10 +127,11 @@ int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *o
 /*
  * Makes sure the next digest cannot fail for lack of memory: once a cart
  * has changed there is no way back, so its digest must not be the step that
- * fails.  Every stored cart encodes to at most max_enc bytes (each was
- * digested through scratch after its last change), so room for max_enc +
- * extra covers a cart that an operation or join lengthens by up to extra,
- * without measuring the cart: a duplicate delta costs nothing here.
+ * fails.  Every stored cart's digest input (its id and encoding) is at most
+ * max_enc bytes (each was digested through scratch after its last change),
+ * so room for max_enc + extra covers a cart that an operation or join
+ * lengthens by up to extra, without measuring the cart: a duplicate delta
+ * costs nothing here.
  */
 static int reserve_scratch(crdt_store *s, size_t extra)
 {
@@ -222,7 +225,7 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 	int rc = store_table_reserve(&s->t);
 
 	if (rc == 0)
-		rc = reserve_scratch(s, OP_SLACK);
+		rc = reserve_scratch(s, OP_SLACK + ID_BYTES(len));
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
 	if (rc != 0)
@@ -279,7 +282,8 @@ static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 		return 0;
 	rc = store_table_reserve(&s->t);
 	if (rc == 0)
-		rc = reserve_scratch(s, crdt_cart_encoded_size(delta) + JOIN_SLACK);
+		rc = reserve_scratch(s, crdt_cart_encoded_size(delta) + JOIN_SLACK +
+		                     ID_BYTES(len));
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
 	if (rc != 0)
