@@ -49,7 +49,8 @@ int engine_new(const engine_config *cfg, crdt_store *store, wire *w,
                const engine_callbacks *cb, engine **out)
 {
 	*out = NULL;
-	if (!cfg || !store || !w || !cb || !cb->send || !cb->persist || !config_ok(cfg))
+	if (!cfg || !store || !w || !cb || !cb->send || !cb->persist || !config_ok(cfg) ||
+	    wire_max_body(w) + wire_overhead() < ENGINE_MIN_DATAGRAM)
 		return CARTD_EINVAL;
 	engine *e = calloc(1, sizeof *e);
 	if (e == NULL)

@@ -99,9 +99,16 @@ typedef struct engine engine;
 /* Fills cfg with the defaults above (ids, epoch, seed zero). */
 void engine_config_init(engine_config *cfg);
 
+/* Smallest datagram the engine works with: the wire overhead (49), a DELTA
+ * header (3) and the largest cart id (129) must leave room for a piece of
+ * CRDT_MIN_PIECE_BUDGET bytes, or a large cart could never be sent. */
+#define ENGINE_MIN_DATAGRAM 437u
+
 /*
  * Creates an engine over store and w (both borrowed; they must outlive the
- * engine).  w's sender id and boot epoch must match cfg.  cb is copied.
+ * engine).  w's sender id and boot epoch must match cfg, and its datagrams
+ * must allow at least ENGINE_MIN_DATAGRAM bytes.  cb is copied.  The
+ * callbacks must not call back into the engine.
  * Errors: CARTD_EINVAL, CARTD_ENOMEM; on failure *out = NULL.
  */
 int engine_new(const engine_config *cfg, crdt_store *store, wire *w,

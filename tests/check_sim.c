@@ -1,0 +1,224 @@
+/*
+ * check_sim.c - the deterministic simulator as a test suite: a few hundred
+ * seeded schedules spread over the fault kinds (lossy network, isolated
+ * peer, halves, bridge, crashes, all mixed), a determinism check, and
+ * checks that the oracle itself catches divergence and lost writes.
+ *
+ * Environment:
+ *   CARTD_SIM_SEED=<seed>       run only that schedule (its kind is
+ *                               seed % 6; the other kinds' tests pass empty)
+ *   CARTD_SIM_SCHEDULES=<n>     schedules in all instead of 300 (30 under
+ *                               CARTD_TEST_SCALE=valgrind)
+ *   CARTD_SIM_VERBOSE=1         one line per schedule
+ * A failing schedule prints its parameters, the replay command and what
+ * differed; the test then fails naming every failing seed.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/error.h"
+#include "tests/sim.h"
+#include "tests/sim_internal.h"
+
+Suite *sim_suite(void);
+
+#define DEFAULT_SCHEDULES 300u
+#define MAX_LISTED 8u
+
+static const char *const kind_name[SIM_FAULT_KINDS] = {
+	"net", "isolate", "halves", "bridge", "crash", "mixed",
+};
+
+static bool env_u64(const char *name, uint64_t *out)
+{
+	const char *v = getenv(name);
+	if (v == NULL || *v == '\0')
+		return false;
+	*out = strtoull(v, NULL, 0);
+	return true;
+}
+
+static unsigned schedules_per_kind(void)
+{
+	uint64_t n = DEFAULT_SCHEDULES;
+	const char *scale = getenv("CARTD_TEST_SCALE");
+	if (!env_u64("CARTD_SIM_SCHEDULES", &n) && scale && strcmp(scale, "valgrind") == 0)
+		n = DEFAULT_SCHEDULES / 10;
+	return (unsigned)((n + SIM_FAULT_KINDS - 1) / SIM_FAULT_KINDS);
+}
+
+/* The i-th CI seed of a kind: fixed (CI is repeatable), and congruent to
+ * the kind mod SIM_FAULT_KINDS so that the seed alone says the kind. */
+static uint64_t kind_seed(unsigned kind, unsigned i)
+{
+	uint64_t x = UINT64_C(0xC0FFEE) * (kind + 1) + i;
+	uint64_t s = sim_mix(&x) >> 1;
+	return s - s % SIM_FAULT_KINDS + kind;
+}
+
+static void verbose_line(const sim_params *p, const sim_result *r)
+{
+	if (getenv("CARTD_SIM_VERBOSE") == NULL)
+		return;
+	const sim_stats *st = &r->stats;
+	fprintf(stderr, "sim %-7s seed=%-20" PRIu64 " peers=%u loss=%u%% acked=%" PRIu64
+	        " lost=%" PRIu64 " durable=%" PRIu64 " crashes=%" PRIu64 " dgrams=%" PRIu64
+	        " replays=%" PRIu64 " cut=%" PRIu64 " %s converged_in=%" PRIu64 "\n",
+	        kind_name[p->kind], p->seed, p->npeers, p->loss_pct, st->writes_acked,
+	        st->writes_lost, st->writes_durable, st->crashes, st->sent, st->rejected[0],
+	        st->cut, r->ok ? "ok" : "FAIL", r->converged ? r->converged_at - r->heal_at : 0);
+}
+
+/* Runs one seed; on failure prints the report and lists the seed. */
+static bool run_seed(uint64_t seed, char *failed, size_t cap, unsigned *nfailed)
+{
+	sim_params p;
+	static sim_result res;     /* 8 KiB report: keep it off the stack */
+	sim_params_from_seed(seed, &p);
+	sim_run_schedule(&p, &res);
+	verbose_line(&p, &res);
+	if (res.ok)
+		return true;
+	fprintf(stderr, "%s\n", res.report);
+	if ((*nfailed)++ < MAX_LISTED) {
+		size_t len = strlen(failed);
+		snprintf(failed + len, cap - len, " %" PRIu64, seed);
+	}
+	return false;
+}
+
+START_TEST(test_schedules)
+{
+	unsigned kind = (unsigned)_i, nfailed = 0;
+	char failed[512] = "";
+	uint64_t seed;
+	if (env_u64("CARTD_SIM_SEED", &seed)) {
+		if (seed % SIM_FAULT_KINDS == kind)
+			run_seed(seed, failed, sizeof failed, &nfailed);
+	} else {
+		unsigned n = schedules_per_kind();
+		for (unsigned i = 0; i < n; i++)
+			run_seed(kind_seed(kind, i), failed, sizeof failed, &nfailed);
+	}
+	ck_assert_msg(nfailed == 0, "%u %s schedule(s) failed; seeds:%s (replay one with "
+	              "CARTD_SIM_SEED=<seed> CK_RUN_SUITE=sim build/tests/check_runner)",
+	              nfailed, kind_name[kind], failed);
+}
+END_TEST
+
+/* Same seed, same run: final state and every counter. */
+START_TEST(test_deterministic)
+{
+	static sim_result a, b;
+	sim_params p;
+	sim_params_from_seed(kind_seed(SIM_FAULT_MIXED, 1000), &p);
+	sim_run_schedule(&p, &a);
+	sim_run_schedule(&p, &b);
+	ck_assert_msg(a.fingerprint == b.fingerprint, "fingerprints differ");
+	ck_assert_msg(memcmp(&a.stats, &b.stats, sizeof a.stats) == 0, "statistics differ");
+	ck_assert_uint_gt(a.stats.sent, 0);
+	ck_assert_uint_eq(a.stats.events, b.stats.events);
+	ck_assert_uint_eq(a.heal_at, b.heal_at);
+	ck_assert_uint_eq(a.converged_at, b.converged_at);
+}
+END_TEST
+
+/* A converged loss-free cluster with writes, for testing the oracle. */
+static sim *settled_cluster(void)
+{
+	sim_params p;
+	sim_params_from_seed(kind_seed(SIM_FAULT_NET, 7), &p);
+	p.loss_pct = p.dup_pct = 0;
+	p.writes = 150;
+	p.ncarts = 2;
+	p.nskus = 3;
+	sim *s;
+	ck_assert_int_eq(sim_new(&p, &s), 0);
+	sim_plan(s);
+	sim_run_until(s, p.active_ms);
+	sim_heal(s);
+	ck_assert(sim_run_until_converged(s, s->now + p.settle_ms, 100) != UINT64_MAX);
+	return s;
+}
+
+static unsigned verdict(sim *s)
+{
+	static char buf[SIM_REPORT_MAX];
+	sim_report r;
+	sim_report_init(&r, buf, sizeof buf);
+	sim_check(s, &r);
+	return r.problems;
+}
+
+/* A cart of the settled cluster that has lines (the writes are random). */
+static const char *cart_with_lines(sim *s, unsigned *idx)
+{
+	for (unsigned c = 0; c < s->p.ncarts; c++) {
+		crdt_item it;
+		const char *id = s->cart_ids[c];
+		if (crdt_store_get(s->peer[0].store, id, strlen(id), &it) == 0 && it.cart->n) {
+			*idx = c;
+			return id;
+		}
+	}
+	ck_abort_msg("no cart has lines");
+	return NULL;
+}
+
+/* The oracle passes a good cluster and catches a diverged peer, a lost
+ * acknowledged write and a removed entry that is live. */
+START_TEST(test_oracle_catches)
+{
+	unsigned c;
+	sim *s = settled_cluster();
+	ck_assert_uint_eq(verdict(s), 0);
+	crdt_op add = { .kind = CRDT_OP_ADD, .sku = "zz", .sku_len = 2, .qty = 1 };
+	ck_assert_int_eq(crdt_store_apply(s->peer[1].store, "cart-0", 6, s->peer[1].id, &add, NULL), 0);
+	ck_assert_uint_gt(verdict(s), 0);
+	sim_free(s);
+
+	/* every peer drops the cart's entries alike: identical, but acked
+	 * adds are gone without a client's remove */
+	s = settled_cluster();
+	const char *id = cart_with_lines(s, &c);
+	crdt_op clear = { .kind = CRDT_OP_CLEAR };
+	for (unsigned i = 0; i < s->n; i++)
+		ck_assert_int_eq(crdt_store_apply(s->peer[i].store, id, strlen(id), s->peer[i].id,
+		                                  &clear, NULL), 0);
+	ck_assert(sim_converged(s));
+	ck_assert_uint_gt(verdict(s), 0);
+	sim_free(s);
+
+	s = settled_cluster();
+	id = cart_with_lines(s, &c);
+	crdt_item it;
+	ck_assert_int_eq(crdt_store_get(s->peer[0].store, id, strlen(id), &it), 0);
+	crdt_dot d = crdt_entry_dot(crdt_line_entries(&it.cart->lines[0]));
+	ck_assert_int_eq(crdt_ctx_add(&s->oracle.removed[c], d), 0);
+	ck_assert_uint_gt(verdict(s), 0);
+	sim_free(s);
+}
+END_TEST
+
+Suite *sim_suite(void)
+{
+	Suite *s = suite_create("sim");
+	TCase *tc = tcase_create("schedules");
+	tcase_set_timeout(tc, 900);
+	tcase_add_loop_test(tc, test_schedules, 0, SIM_FAULT_KINDS);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("determinism");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_deterministic);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("oracle");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_oracle_catches);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,121 @@
+/*
+ * sim_internal.h - the simulator's state, shared by its files: sim.c (the
+ * event loop and the public driving calls), sim_net.c (the virtual
+ * network), sim_peer.c (boot, crash, writes, persistence), sim_plan.c
+ * (parameters and fault plans from a seed) and sim_oracle.c (the checks).
+ * Not for the tests themselves: they use sim.h.
+ */
+#ifndef TESTS_SIM_INTERNAL_H
+#define TESTS_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/store.h"
+#include "net/engine.h"
+#include "net/keyring.h"
+#include "net/wire.h"
+#include "tests/sim.h"
+#include "tests/sim_disk.h"
+#include "tests/sim_heap.h"
+#include "tests/sim_oracle.h"
+#include "tests/sim_rng.h"
+
+typedef struct sim_peer {
+	struct sim *sim;          /* back pointer for the engine callbacks */
+	unsigned idx;
+	uint64_t id;              /* replica id, kept across restarts */
+	bool up;
+	uint32_t gen;             /* lives so far: events of a past life are void */
+	crdt_store *store;
+	wire *w;
+	engine *e;
+	uint64_t tick_at;         /* queued engine timer, UINT64_MAX: none */
+	uint64_t last_commit;     /* commits complete in order, like a log */
+	unsigned pending;         /* local writes not yet durable */
+	unsigned side;            /* partition side mask */
+	sim_disk disk;
+	unsigned seeds[3];
+	unsigned nseeds;
+	unsigned hops;            /* watched cart: relay chain length, or ~0u */
+} sim_peer;
+
+/* One planned fault; SIM_EV_FAULT events name them by index. */
+enum sim_fault_op { SIM_OP_CUT, SIM_OP_MEND, SIM_OP_CRASH, SIM_OP_RESTART };
+#define SIM_BUSIEST 0xFFFFu   /* CRASH: the peer with most pending writes */
+typedef struct sim_fault {
+	uint8_t op;               /* enum sim_fault_op */
+	uint8_t shape;            /* CUT: SIM_FAULT_ISOLATE/HALVES/BRIDGE */
+	uint16_t peer;            /* CRASH/RESTART, or SIM_BUSIEST */
+	uint32_t down_ms;         /* CRASH: time until the restart */
+} sim_fault;
+
+struct sim {
+	sim_params p;
+	sim_rng rng;              /* network and client decisions */
+	uint64_t now;
+	sim_heap q;
+	sim_peer *peer;
+	unsigned n;
+	wire_keyring *ring;
+	uint32_t cluster_tag;
+	unsigned loss_pct, dup_pct;
+	sim_fault *faults;
+	size_t nfaults, faults_cap;
+	sim_oracle oracle;
+	sim_stats st;
+	char **cart_ids;          /* p.ncarts names the clients write to */
+	char *watch;              /* sim_watch, or NULL */
+	unsigned watch_reached;
+	unsigned watch_hops;
+	uint64_t watch_last;
+};
+
+/* A local write waiting for its commit (SIM_EV_COMMIT data). */
+typedef struct sim_commit {
+	crdt_cart delta;
+	size_t id_len;
+	char id[CRDT_MAX_NAME + 1];
+} sim_commit;
+
+/* sim.c */
+int sim_schedule(sim *s, const sim_event *ev);
+/* Queues the engine's next timer for p (after any call into the engine). */
+void sim_arm(sim *s, sim_peer *p);
+
+/* sim_net.c */
+void sim_net_send(void *arg, const engine_addr *to, const uint8_t *dgram, size_t len);
+void sim_net_deliver(sim *s, const sim_event *ev);
+void sim_net_cut(sim *s, enum sim_fault_kind shape);
+engine_addr sim_addr(unsigned idx);
+
+/* sim_peer.c */
+int sim_peer_boot(sim *s, sim_peer *p);
+void sim_peer_crash(sim *s, sim_peer *p);
+void sim_peer_persist(void *arg, const char *id, size_t id_len);
+void sim_peer_persisted(sim *s, const sim_event *ev);
+/* Writes the current state of cart id at p to p's disk. */
+void sim_peer_write_disk(sim *s, sim_peer *p, const char *id, size_t len);
+/* An impossible failure (allocation, a broken contract): abort loudly
+ * rather than let the run silently differ from its seed. */
+void sim_die(const char *what, int rc) __attribute__((noreturn));
+
+/* sim_write.c.  A SIM_EV_WRITE whose arg has SIM_RETRY set is a client
+ * retrying a lost write: at ev->peer (same life), cart arg & 0xFFFF. */
+#define SIM_RETRY 0x80000000u
+/* Plans retries at p, just restarted, of its last lost writes. */
+void sim_plan_retries(sim *s, sim_peer *p);
+void sim_peer_commit(sim *s, const sim_event *ev);
+void sim_peer_client_write(sim *s, const sim_event *ev);
+void sim_free_commit(void *commit);
+
+/* sim_check.c: the final verdict into r (sim_oracle.h lists the rules). */
+void sim_check(sim *s, sim_report *r);
+
+/* sim_plan.c */
+int sim_plan(sim *s);
+void sim_fault_run(sim *s, const sim_event *ev);
+void sim_heal(sim *s);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * sim_oracle.c - recording local writes and settling them on a crash (see
+ * sim_oracle.h).  The final verdict is in sim_check.c.
+ */
+#include "tests/sim_oracle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/error.h"
+
+#define REPORT_DETAILS 12u
+
+void sim_report_init(sim_report *r, char *buf, size_t cap)
+{
+	r->buf = buf;
+	r->cap = cap;
+	r->len = 0;
+	r->problems = 0;
+	if (cap)
+		buf[0] = '\0';
+}
+
+static void report_vsay(sim_report *r, const char *fmt, va_list ap)
+{
+	if (r->len + 1 >= r->cap)
+		return;
+	int n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+	if (n < 0)
+		return;
+	r->len += (size_t)n;
+	if (r->len + 1 >= r->cap) {
+		r->len = r->cap - 1;
+		return;
+	}
+	r->buf[r->len++] = '\n';
+	r->buf[r->len] = '\0';
+}
+
+void sim_say(sim_report *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report_vsay(r, fmt, ap);
+	va_end(ap);
+}
+
+void sim_problem(sim_report *r, const char *fmt, ...)
+{
+	if (r->problems++ >= REPORT_DETAILS)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	report_vsay(r, fmt, ap);
+	va_end(ap);
+}
+
+int sim_oracle_init(sim_oracle *o, unsigned ncarts)
+{
+	memset(o, 0, sizeof *o);
+	o->removed = calloc(ncarts ? ncarts : 1, sizeof *o->removed);
+	if (o->removed == NULL)
+		return CARTD_ENOMEM;
+	for (unsigned i = 0; i < ncarts; i++)
+		crdt_ctx_init(&o->removed[i]);
+	o->ncarts = ncarts;
+	return 0;
+}
+
+void sim_oracle_destroy(sim_oracle *o)
+{
+	for (size_t i = 0; i < o->nops; i++)
+		crdt_ctx_destroy(&o->ops[i].removed);
+	for (unsigned i = 0; i < o->ncarts; i++)
+		crdt_ctx_destroy(&o->removed[i]);
+	free(o->ops);
+	free(o->ent);
+	free(o->removed);
+	memset(o, 0, sizeof *o);
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 256;
+	while (c < need)
+		c *= 2;
+	void *p = realloc(*arr, c * size);
+	if (p == NULL)
+		return CARTD_ENOMEM;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+/* Appends the live entries of delta (the entries the write created) and
+ * removes their dots from *removed, which starts as the delta's context. */
+static int record_entries(sim_oracle *o, uint32_t cart, uint32_t op,
+                          const crdt_cart *delta, crdt_ctx *removed)
+{
+	for (uint32_t i = 0; i < delta->n; i++) {
+		const crdt_line *l = &delta->lines[i];
+		const crdt_entry *e = crdt_line_entries(l);
+		for (uint16_t k = 0; k < l->n; k++) {
+			if (grow((void **)&o->ent, &o->ent_cap, o->nent + 1, sizeof *o->ent) ||
+			    crdt_ctx_remove(removed, crdt_entry_dot(&e[k])))
+				return CARTD_ENOMEM;
+			sim_entry_rec *r = &o->ent[o->nent++];
+			memset(r, 0, sizeof *r);
+			r->cart = cart;
+			r->op = op;
+			r->e = e[k];
+			/* sim skus are short; longer ones are truncated, never compared
+			 * wrongly, because sku_len is kept whole */
+			r->sku_len = l->sku_len;
+			memcpy(r->sku, l->sku, l->sku_len < SIM_SKU_MAX ? l->sku_len : SIM_SKU_MAX);
+		}
+	}
+	return 0;
+}
+
+int sim_oracle_applied(sim_oracle *o, unsigned cart, unsigned peer, uint8_t kind,
+                       uint64_t now, const crdt_cart *delta, uint32_t *op)
+{
+	if (grow((void **)&o->ops, &o->ops_cap, o->nops + 1, sizeof *o->ops))
+		return CARTD_ENOMEM;
+	sim_op_rec *r = &o->ops[o->nops];
+	memset(r, 0, sizeof *r);
+	r->cart = cart;
+	r->peer = (uint16_t)peer;
+	r->state = SIM_OP_PENDING;
+	r->kind = kind;
+	r->at = now;
+	r->first = (uint32_t)o->nent;
+	crdt_ctx_init(&r->removed);
+	int rc = crdt_ctx_copy(&r->removed, &delta->ctx);
+	if (rc == 0)
+		rc = record_entries(o, cart, (uint32_t)o->nops, delta, &r->removed);
+	if (rc) {
+		crdt_ctx_destroy(&r->removed);
+		o->nent = r->first;
+		return rc;
+	}
+	r->nentries = (uint32_t)(o->nent - r->first);
+	*op = (uint32_t)o->nops++;
+	return 0;
+}
+
+int sim_oracle_acked(sim_oracle *o, uint32_t op)
+{
+	sim_op_rec *r = &o->ops[op];
+	r->state = SIM_OP_ACKED;
+	return crdt_ctx_join(&o->removed[r->cart], &r->removed);
+}
+
+bool sim_cart_has_live(const crdt_cart *c, crdt_dot d)
+{
+	for (uint32_t i = 0; i < c->n; i++) {
+		const crdt_entry *e = crdt_line_entries(&c->lines[i]);
+		for (uint16_t k = 0; k < c->lines[i].n; k++)
+			if (crdt_dot_cmp(crdt_entry_dot(&e[k]), d) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Did write r reach disk cart c?  A write reaches disk whole (one cart, one
+ * put), so its first new dot tells; a pure removal tells by every dot it
+ * removed being seen and not live there. */
+static bool reached_disk(const sim_oracle *o, const sim_op_rec *r, const crdt_cart *c)
+{
+	if (r->nentries)
+		return crdt_ctx_contains(&c->ctx, crdt_entry_dot(&o->ent[r->first].e));
+	const crdt_range *rg = crdt_ctx_ranges(&r->removed);
+	for (uint32_t i = 0; i < r->removed.n; i++)
+		for (uint64_t k = rg[i].lo; k <= rg[i].hi; k++) {
+			crdt_dot d = { rg[i].replica, k };
+			if (!crdt_ctx_contains(&c->ctx, d) || sim_cart_has_live(c, d))
+				return false;
+		}
+	return true;
+}
+
+int sim_oracle_crashed(sim_oracle *o, unsigned peer, const sim_disk *disk,
+                       char *const *cart_ids)
+{
+	crdt_cart c;
+	crdt_cart_init(&c);
+	int rc = 0;
+	for (size_t i = 0; i < o->nops && rc == 0; i++) {
+		sim_op_rec *r = &o->ops[i];
+		if (r->peer != peer || r->state != SIM_OP_PENDING)
+			continue;
+		const char *id = cart_ids[r->cart];
+		rc = sim_disk_read(disk, id, strlen(id), &c);
+		if (rc)
+			break;
+		if (reached_disk(o, r, &c)) {
+			r->state = SIM_OP_DURABLE;
+			rc = crdt_ctx_join(&o->removed[r->cart], &r->removed);
+		} else {
+			r->state = SIM_OP_LOST;
+		}
+	}
+	crdt_cart_destroy(&c);
+	return rc;
+}
+
+size_t sim_oracle_lost_carts(const sim_oracle *o, unsigned peer, uint32_t *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = o->nops; i-- > 0 && n < cap;)
+		if (o->ops[i].peer == peer && o->ops[i].state == SIM_OP_LOST)
+			out[n++] = o->ops[i].cart;
+	return n;
+}
+
+void sim_oracle_counts(const sim_oracle *o, uint64_t count[4])
+{
+	memset(count, 0, 4 * sizeof count[0]);
+	for (size_t i = 0; i < o->nops; i++)
+		count[o->ops[i].state]++;
+}
