@@ -68,6 +68,7 @@ struct engine {
 	size_t probe_cursor;
 	uint64_t next_probe;
 	struct relay relays[ENGINE_RELAYS];
+	uint64_t dead_gate;         /* no retry of a dead member before this */
 
 	/* push (push.c) */
 	crdt_store *queue;          /* local deltas coalesced by cart */

@@ -178,7 +178,8 @@ void members_fill_gossip(engine *e, msg_probe *p)
 			put_member(p, m);
 		}
 	}
-	for (size_t tries = 0; e->nmembers && tries < 8 && p->ngossip < MSG_MAX_GOSSIP; tries++) {
+	for (size_t tries = 0; e->nmembers && tries < 2 * MSG_MAX_GOSSIP &&
+	     p->ngossip < MSG_MAX_GOSSIP; tries++) {
 		struct member *m = &e->members[engine_rand(e) % e->nmembers];
 		bool dup = false;
 		for (size_t k = 1; k < p->ngossip; k++)

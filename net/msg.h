@@ -33,7 +33,7 @@ enum msg_type {
 };
 
 #define MSG_GROUP_SIZE 32u         /* buckets per group */
-#define MSG_MAX_GOSSIP 8u          /* member entries piggybacked per probe message */
+#define MSG_MAX_GOSSIP 16u         /* member entries piggybacked per probe message */
 #define MSG_MAX_HOPS 16u
 
 /* One membership rumour. */

@@ -78,6 +78,19 @@ static void advance_probe(engine *e)
 	}
 }
 
+/* Dead members are retried at most DEAD_PROBES_PER_PERIOD times per
+ * protocol period in all: after a partition of a large cluster every peer
+ * would otherwise probe hundreds of dead members at once.  Revival does not
+ * wait for our own retry: rumours and the dead members' own probes carry it
+ * too. */
+#define DEAD_PROBES_PER_PERIOD 8u
+
+static uint64_t dead_spacing(const engine *e)
+{
+	uint64_t gap = e->cfg.ping_interval_ms / DEAD_PROBES_PER_PERIOD;
+	return gap ? gap : 1;
+}
+
 /* Suspects whose time ran out die; dead members and seeds get a retry. */
 static void sweep_members(engine *e)
 {
@@ -85,7 +98,9 @@ static void sweep_members(engine *e)
 		struct member *m = &e->members[i];
 		if (m->state == MEMBER_SUSPECT && e->now >= m->state_since + e->cfg.suspect_ms)
 			members_set_state(e, m, MEMBER_DEAD, m->incarnation);
-		if (m->state == MEMBER_DEAD && m->addr.len && e->now >= m->next_retry) {
+		if (m->state == MEMBER_DEAD && m->addr.len && e->now >= m->next_retry &&
+		    e->now >= e->dead_gate) {
+			e->dead_gate = e->now + dead_spacing(e);
 			/* Jitter keeps a cluster's retries from synchronising. */
 			m->next_retry = e->now + e->cfg.dead_retry_ms +
 			                engine_rand(e) % (e->cfg.dead_retry_ms / 4 + 1);
@@ -119,6 +134,8 @@ uint64_t swim_deadline(const engine *e)
 		const struct member *m = &e->members[i];
 		uint64_t due = m->state == MEMBER_SUSPECT ? m->state_since + e->cfg.suspect_ms
 		             : m->state == MEMBER_DEAD && m->addr.len ? m->next_retry : 0;
+		if (due && m->state == MEMBER_DEAD && due < e->dead_gate)
+			due = e->dead_gate;
 		if (due && due < t)
 			t = due;
 	}
