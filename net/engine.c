@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/codec.h"
 #include "crdt/error.h"
 #include "net/engine_internal.h"
 
@@ -201,24 +202,29 @@ uint64_t engine_next_deadline(const engine *e, uint64_t now_ms)
 	return t > now_ms ? t : now_ms + 1;
 }
 
-static struct pending *pending_find(const engine *e, const char *id, size_t len)
+/* Writes in flight are few (bounded by the committer queue), so a scan of
+ * their hashes is cheaper than keeping a hash table in step. */
+static struct pending *pending_find(const engine *e, const char *id, size_t len, uint64_t h)
 {
-	for (size_t i = 0; i < e->npending; i++)
-		if (e->pending[i].len == len && memcmp(e->pending[i].id, id, len) == 0)
+	for (size_t i = 0; i < e->npending; i++) {
+		const struct pending *p = &e->pending[i];
+		if (p->hash == h && p->len == len && memcmp(p->id, id, len) == 0)
 			return &e->pending[i];
+	}
 	return NULL;
 }
 
 bool engine_is_pending(const engine *e, const char *id, size_t len)
 {
-	return pending_find(e, id, len) != NULL;
+	return e->npending && pending_find(e, id, len, crdt_name_hash(id, len)) != NULL;
 }
 
 int engine_write_begin(engine *e, const char *id, size_t len)
 {
 	if (crdt_check_id(id, len))
 		return CARTD_EID;
-	struct pending *p = pending_find(e, id, len);
+	uint64_t h = crdt_name_hash(id, len);
+	struct pending *p = pending_find(e, id, len, h);
 	if (p == NULL) {
 		if (e->npending == e->pending_cap) {
 			size_t cap = e->pending_cap ? e->pending_cap * 2 : 16;
@@ -229,6 +235,7 @@ int engine_write_begin(engine *e, const char *id, size_t len)
 			e->pending_cap = cap;
 		}
 		p = &e->pending[e->npending++];
+		p->hash = h;
 		memcpy(p->id, id, len);
 		p->id[len] = '\0';
 		p->len = (uint8_t)len;
@@ -243,7 +250,7 @@ int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *de
                       uint64_t now_ms)
 {
 	e->now = now_ms;
-	struct pending *p = pending_find(e, id, len);
+	struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
 	if (p == NULL)
 		return CARTD_EINVAL;
 	if (--p->count == 0)

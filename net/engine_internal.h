@@ -39,6 +39,7 @@ struct relay {
 
 /* Writes begun and not yet durable, per cart (engine_write_begin/done). */
 struct pending {
+	uint64_t hash;              /* crdt_name_hash(id): compared first */
 	char id[CRDT_MAX_NAME + 1];
 	uint8_t len;
 	uint32_t count;
