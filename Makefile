@@ -124,7 +124,9 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC)
+# The context-token decoder of the HTTP API reads untrusted bytes too.
+FUZZ_APP := app/token.c
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC) $(FUZZ_APP)
 	@mkdir -p build-fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm

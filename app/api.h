@@ -146,8 +146,10 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
  * its done callback; 0 renders the cart as it is now). */
 void api_write_result(node *n, const api_call *call, int rc, api_response *res);
 
-/* Renders cart id of store as the GET /carts/{cart} body (200). */
-void api_render_cart(const crdt_store *store, const char *id, size_t len, api_response *res);
+/* Renders cart id of store as the GET /carts/{cart} body (200).  eng (may be
+ * NULL) keeps this peer's writes that are not yet durable out of the token. */
+void api_render_cart(const crdt_store *store, const engine *eng, const char *id, size_t len,
+                     api_response *res);
 
 /* Fills res with a JSON error {"error":{"code":code,"message":...}}. */
 #if defined(__GNUC__)

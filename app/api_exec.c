@@ -14,7 +14,7 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
 
 	switch (call->action) {
 	case API_A_GET_CART:
-		api_render_cart(node_store(n), call->cart, call->cart_len, res);
+		api_render_cart(node_store(n), node_engine(n), call->cart, call->cart_len, res);
 		break;
 	case API_A_CLUSTER:
 	case API_A_HEALTH:
@@ -45,5 +45,5 @@ void api_write_result(node *n, const api_call *call, int rc, api_response *res)
 		api_error_rc(res, rc, NULL);
 		return;
 	}
-	api_render_cart(node_store(n), call->cart, call->cart_len, res);
+	api_render_cart(node_store(n), node_engine(n), call->cart, call->cart_len, res);
 }

@@ -234,8 +234,11 @@ int engine_write_begin(engine *e, const char *id, size_t len)
 			e->pending = v;
 			e->pending_cap = cap;
 		}
+		crdt_item it;
 		p = &e->pending[e->npending++];
 		p->hash = h;
+		p->durable_max = crdt_store_get(e->store, id, len, &it) == 0
+		               ? crdt_ctx_max(&it.cart->ctx, e->cfg.self_id) : 0;
 		memcpy(p->id, id, len);
 		p->id[len] = '\0';
 		p->len = (uint8_t)len;
@@ -253,12 +256,35 @@ int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *de
 	struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
 	if (p == NULL)
 		return CARTD_EINVAL;
+	/* Completions come in submission order, and dots were handed out in
+	 * that order: this write's dot and all below it are on disk now. */
+	uint64_t mine = delta ? crdt_ctx_max(&delta->ctx, e->cfg.self_id) : 0;
+	if (mine > p->durable_max)
+		p->durable_max = mine;
 	if (--p->count == 0)
 		*p = e->pending[--e->npending];
 	e->stats.pending_writes--;
 	if (delta == NULL || crdt_cart_empty(delta))
 		return 0;
 	return push_enqueue(e, id, len, delta);
+}
+
+int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx *ctx,
+                     crdt_ctx *out)
+{
+	if (crdt_ctx_copy(out, ctx))
+		return CARTD_ENOMEM;
+	const struct pending *p = e->npending ? pending_find(e, id, len, crdt_name_hash(id, len))
+	                                      : NULL;
+	if (p == NULL)
+		return 0;
+	uint64_t max = crdt_ctx_max(ctx, e->cfg.self_id);
+	for (uint64_t c = p->durable_max + 1; c <= max; c++) {
+		crdt_dot d = { e->cfg.self_id, c };
+		if (crdt_ctx_remove(out, d))
+			return CARTD_ENOMEM;
+	}
+	return 0;
 }
 
 const engine_stats *engine_get_stats(engine *e)

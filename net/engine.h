@@ -145,6 +145,17 @@ int engine_write_begin(engine *e, const char *id, size_t len);
 int engine_write_done(engine *e, const char *id, size_t len,
                       const crdt_cart *delta, uint64_t now_ms);
 
+/*
+ * The context a client's read token may carry for cart id: ctx minus the
+ * dots of our own writes that are not yet durable.  A read can show such a
+ * write, but its token must not cover the dot: after a crash the replica
+ * hands that dot out again, and a remove or clear under the old token would
+ * take away the new, unseen item.  out (initialised) is replaced.
+ * 0 or CARTD_ENOMEM.
+ */
+int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx *ctx,
+                     crdt_ctx *out);
+
 const engine_stats *engine_get_stats(engine *e);
 /* Fills up to cap members into out; returns how many there are in all. */
 size_t engine_members(const engine *e, engine_member_info *out, size_t cap);

@@ -43,6 +43,7 @@ struct pending {
 	char id[CRDT_MAX_NAME + 1];
 	uint8_t len;
 	uint32_t count;
+	uint64_t durable_max;       /* our highest counter in the cart known on disk */
 };
 
 struct engine {

@@ -336,6 +336,32 @@ START_TEST(big_cart_travels_in_pieces)
 }
 END_TEST
 
+/* A read token never covers our own dots that are not yet on disk. */
+START_TEST(token_leaves_out_undurable_dots)
+{
+	client_add(0, "t", "kept", 1);                  /* durable: dot 1 */
+	crdt_op op = { CRDT_OP_ADD, "new", 3, 1, NULL };
+	crdt_cart delta;
+	crdt_cart_init(&delta);
+	ck_assert_int_eq(engine_write_begin(peers[0].e, "t", 1), 0);
+	ck_assert_int_eq(crdt_store_apply(peers[0].store, "t", 1, 100, &op, &delta), 0);
+	crdt_item it;
+	ck_assert_int_eq(crdt_store_get(peers[0].store, "t", 1, &it), 0);
+	crdt_ctx tok;
+	crdt_ctx_init(&tok);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	crdt_dot d1 = { 100, 1 }, d2 = { 100, 2 };
+	ck_assert(crdt_ctx_contains(&tok, d1));
+	ck_assert(!crdt_ctx_contains(&tok, d2));        /* pending: left out */
+	ck_assert(crdt_ctx_contains(&it.cart->ctx, d2));
+	ck_assert_int_eq(engine_write_done(peers[0].e, "t", 1, &delta, now), 0);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	ck_assert(crdt_ctx_contains(&tok, d2));         /* durable now */
+	crdt_ctx_destroy(&tok);
+	crdt_cart_destroy(&delta);
+}
+END_TEST
+
 Suite *engine_suite(void);
 
 Suite *engine_suite(void)
@@ -351,6 +377,7 @@ Suite *engine_suite(void)
 	tcase_add_test(tc, failure_detection_and_rejoin);
 	tcase_add_test(tc, malformed_messages_change_nothing);
 	tcase_add_test(tc, big_cart_travels_in_pieces);
+	tcase_add_test(tc, token_leaves_out_undurable_dots);
 	suite_add_tcase(s, tc);
 	return s;
 }
