@@ -12,9 +12,10 @@
  *
  * An idle cluster exchanges one GROUPS and one STATUS per round; after a
  * partition the traffic is proportional to the differing buckets and carts.
- * Cart states sent for repair draw on a byte budget refilled at
+ * Everything a round sends beyond its first two messages (bucket digests,
+ * listings, cart states) draws on a byte budget refilled at
  * ae_bytes_per_sec, so repair never starves fresh writes: what is left out
- * is found again by the next round.  Carts with a write not yet durable are
+ * is found again by a later round.  Carts with a write not yet durable are
  * never sent (engine.h).
  */
 #include <stdlib.h>
@@ -55,6 +56,21 @@ static void send_digests(engine *e, const engine_addr *to, uint8_t type, uint32_
 		if (!w->err)
 			engine_send(e, to, type, w->data, w->len);
 	}
+}
+
+/* Takes bytes from the repair budget; false (and counted) when it is spent.
+ * Listings and bucket digests are charged too: under a steady write load
+ * every round finds buckets differing by deltas still in flight, and their
+ * listings would otherwise cost more than the pushes themselves. */
+static bool charge(engine *e, size_t bytes)
+{
+	if ((double)bytes > e->ae_tokens) {
+		e->stats.ae_throttled++;
+		return false;
+	}
+	e->ae_tokens -= (double)bytes;
+	e->stats.ae_bytes += bytes + wire_overhead();
+	return true;
 }
 
 static void refill_tokens(engine *e)
@@ -107,6 +123,7 @@ int ae_on_groups(engine *e, const engine_addr *from, uint64_t sender, const uint
 		return CARTD_EDECODE;
 	const uint64_t *b = crdt_store_bucket_digests(e->store);
 	uint32_t nb = crdt_store_nbuckets(e->store), differing = 0;
+	refill_tokens(e);
 	for (uint32_t i = 0; i < d.count; i++) {
 		uint32_t g = d.first + i;
 		if (msg_digest_at(&d, i) == group_digest(e, g))
@@ -114,7 +131,8 @@ int ae_on_groups(engine *e, const engine_addr *from, uint64_t sender, const uint
 		differing++;
 		uint32_t first = g * MSG_GROUP_SIZE;
 		uint32_t n = nb - first < MSG_GROUP_SIZE ? nb - first : MSG_GROUP_SIZE;
-		send_digests(e, from, MSG_AE_BUCKETS, d.round, first, b + first, n);
+		if (charge(e, DIGESTS_HEAD + 8u * n))
+			send_digests(e, from, MSG_AE_BUCKETS, d.round, first, b + first, n);
 	}
 	msg_status st = { d.round, differing };
 	buf_writer *w = engine_scratch(e);
@@ -153,7 +171,7 @@ static void listing_flush(struct listing *l)
 	if (l->count == 0 && !(l->flags & MSG_CARTS_REPLY))
 		return;
 	msg_end_carts(l->w, l->count);
-	if (!l->w->err)
+	if (!l->w->err && charge(l->e, l->w->len))
 		engine_send(l->e, l->to, MSG_AE_CARTS, l->w->data, l->w->len);
 	l->flags = 0;   /* only the first chunk asks for a reply */
 	l->count = 0;
@@ -177,6 +195,7 @@ static int listing_add(const crdt_item *it, void *arg)
 static void send_listing(engine *e, const engine_addr *to, uint32_t round, uint32_t b,
                          bool ask_reply)
 {
+	refill_tokens(e);
 	struct listing l = { e, to, round, b, ask_reply ? MSG_CARTS_REPLY : 0, 0, NULL };
 	l.w = engine_scratch(e);
 	msg_begin_carts(l.w, round, crdt_store_nbuckets(e->store), b, l.flags);
@@ -207,7 +226,7 @@ static void send_states(engine *e, const engine_addr *to, pack_item *items, size
 	for (; k < n; k++) {
 		double cost = (double)msg_cart_size(items[k].len, items[k].cart);
 		if (cost > e->ae_tokens) {
-			e->stats.ae_throttled += n - k;
+			e->stats.ae_throttled++;
 			break;
 		}
 		e->ae_tokens -= cost;
