@@ -28,7 +28,6 @@
  * Waits poll with deadlines; a failed wait prints what was last seen.
  */
 #include <check.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include <sys/stat.h>
 
 #include "tests/test_chaos.h"
+#include "tests/test_tmpdir.h"
 
 #define CONVERGE_MS 30000
 #define ACK_WAIT_MS 30000
@@ -45,21 +45,14 @@ static char parent[64];
 static tp_cluster cl;
 static tc_load *load;
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
 static void dir_setup(void)
 {
-	snprintf(parent, sizeof parent, "/tmp/cartd-check-chaos-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(parent));
+	tt_mkdtemp(parent, sizeof parent, "/tmp", "cartd-check-chaos");
 }
 
 static void dir_teardown(void)
 {
-	nftw(parent, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tt_rmtree(parent);
 }
 
 static void cl_setup(void)

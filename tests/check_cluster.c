@@ -17,7 +17,6 @@
  * when a forked test fails) holds each test's data dirs, keys and logs.
  */
 #include <check.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,27 +24,21 @@
 #include <sys/stat.h>
 
 #include "tests/test_proc.h"
+#include "tests/test_tmpdir.h"
 
 #define CONVERGE_MS 15000
 
 static char parent[64];
 static tp_cluster cl;
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
 static void dir_setup(void)
 {
-	snprintf(parent, sizeof parent, "/tmp/cartd-check-cluster-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(parent));
+	tt_mkdtemp(parent, sizeof parent, "/tmp", "cartd-check-cluster");
 }
 
 static void dir_teardown(void)
 {
-	nftw(parent, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tt_rmtree(parent);
 }
 
 static void cl_setup(void)

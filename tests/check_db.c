@@ -11,7 +11,6 @@
  */
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <lmdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"
+#include "tests/test_tmpdir.h"
 
 #define WAIT_MS 20000
 
@@ -33,19 +33,12 @@ static char base[64];
 
 static void base_setup(void)
 {
-	snprintf(base, sizeof base, "/tmp/cartd-check-db-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base));
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
+	tt_mkdtemp(base, sizeof base, "/tmp", "cartd-check-db");
 }
 
 static void base_teardown(void)
 {
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tt_rmtree(base);
 }
 
 /* base/name: a directory that does not exist yet. */

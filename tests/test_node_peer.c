@@ -12,7 +12,6 @@
 #include <check.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "net/udp.h"
 #include "tests/test_node.h"
 #include "tests/test_node_peer.h"
+#include "tests/test_tmpdir.h"
 
 static char base_dir[64];
 char tnp_key[128];
@@ -44,22 +44,15 @@ static void write_key(const char *path, mode_t mode)
 
 static void setup(void)
 {
-	snprintf(base_dir, sizeof base_dir, "/tmp/cartd-check-node-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(base_dir));
+	tt_mkdtemp(base_dir, sizeof base_dir, "/tmp", "cartd-check-node");
 	snprintf(tnp_key, sizeof tnp_key, "%s/key", base_dir);
 	write_key(tnp_key, 0600);
 	log_set_level(LOG_ERROR);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
 static void teardown(void)
 {
-	nftw(base_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tt_rmtree(base_dir);
 }
 
 void tnp_config(node_config *c, const char *dir_name, char *dir, size_t dirlen)

@@ -6,7 +6,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 
 #include "crdt/error.h"
 #include "net/keyring.h"
+#include "tests/test_tmpdir.h"
 
 #define START_TIMEOUT_MS 15000
 #define STOP_TIMEOUT_MS 10000
@@ -84,16 +84,9 @@ void tp_keygen(const char *path)
 void tp_cluster_init(tp_cluster *c, const char *parent)
 {
 	memset(c, 0, sizeof *c);
-	snprintf(c->base, sizeof c->base, "%s/cl-XXXXXX", parent);
-	ck_assert_ptr_nonnull(mkdtemp(c->base));
+	tt_mkdtemp(c->base, sizeof c->base, parent, "cl");
 	snprintf(c->key, sizeof c->key, "%s/cluster.key", c->base);
 	tp_keygen(c->key);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
 }
 
 static void print_log(const tp_peer *p)
@@ -142,7 +135,7 @@ void tp_cluster_destroy(tp_cluster *c)
 	if (bad >= 0)
 		print_log(&c->peers[bad]);
 	if (c->base[0])
-		nftw(c->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		tt_rmtree(c->base);
 	c->base[0] = '\0';
 	ck_assert_msg(bad < 0, "%s did not shut down cleanly on SIGTERM", bad >= 0 ?
 	              c->peers[bad].name : "");
