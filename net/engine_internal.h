@@ -60,6 +60,7 @@ struct engine {
 	size_t nmembers;
 	uint64_t incarnation;       /* ours: raised to refute suspicion */
 	uint32_t self_rumours;
+	size_t gossip_cursor;       /* where the next membership sweep goes on */
 
 	/* failure detection (swim.c) */
 	uint64_t probe_seq;

@@ -169,8 +169,9 @@ void members_fill_gossip(engine *e, msg_probe *p)
 	self->incarnation = e->incarnation;
 	if (e->self_rumours)
 		e->self_rumours--;
-	/* Fresh state changes first, then a few random members so that every
-	 * peer eventually learns the whole table. */
+	/* Fresh state changes first, then the next members of the table in
+	 * turn: a sweep, unlike random picks, shows a receiver the whole table
+	 * in about nmembers / MSG_MAX_GOSSIP messages. */
 	for (size_t i = 0; i < e->nmembers && p->ngossip < MSG_MAX_GOSSIP / 2; i++) {
 		struct member *m = &e->members[i];
 		if (m->id && m->addr.len && m->rumours) {
@@ -178,9 +179,8 @@ void members_fill_gossip(engine *e, msg_probe *p)
 			put_member(p, m);
 		}
 	}
-	for (size_t tries = 0; e->nmembers && tries < 2 * MSG_MAX_GOSSIP &&
-	     p->ngossip < MSG_MAX_GOSSIP; tries++) {
-		struct member *m = &e->members[engine_rand(e) % e->nmembers];
+	for (size_t seen = 0; seen < e->nmembers && p->ngossip < MSG_MAX_GOSSIP; seen++) {
+		struct member *m = &e->members[e->gossip_cursor++ % e->nmembers];
 		bool dup = false;
 		for (size_t k = 1; k < p->ngossip; k++)
 			dup = dup || p->gossip[k].id == m->id;
