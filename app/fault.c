@@ -8,15 +8,12 @@
 #include <string.h>
 
 #include "crdt/error.h"
+#include "crdt/splitmix.h"
 
-/* splitmix64 (Steele, Lea, Flood): tiny, seedable with any value, and good
- * enough to decide drops; reproducible from the seed alone. */
+/* Reproducible from the seed alone. */
 static uint64_t next_u64(fault_state *f)
 {
-	uint64_t z = (f->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return splitmix64_next(&f->rng);
 }
 
 /* Uniform in [0, 1) with 53 bits. */

@@ -11,6 +11,7 @@
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "net/engine_internal.h"
+#include "crdt/splitmix.h"
 
 void engine_config_init(engine_config *cfg)
 {
@@ -37,13 +38,9 @@ static int config_ok(const engine_config *c)
 	       c->dead_retry_ms >= 1 && c->max_members >= 1;
 }
 
-/* splitmix64: small, seedable, and good enough to pick peers. */
 uint64_t engine_rand(engine *e)
 {
-	uint64_t z = (e->rng += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
+	return splitmix64_next(&e->rng);
 }
 
 int engine_new(const engine_config *cfg, crdt_store *store, wire *w,

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crdt/splitmix.h"
+
 typedef struct sim_rng {
 	uint64_t s[4];
 } sim_rng;
@@ -19,10 +21,7 @@ typedef struct sim_rng {
 /* splitmix64 step: also used on its own to derive per-peer engine seeds. */
 static inline uint64_t sim_mix(uint64_t *x)
 {
-	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
+	return splitmix64_next(x);
 }
 
 static inline void sim_rng_seed(sim_rng *r, uint64_t seed)

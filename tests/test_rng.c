@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "crdt/splitmix.h"
 
 uint64_t test_seed;
 static const char *test_name = "";
@@ -20,10 +21,7 @@ void test_rng_seed(test_rng *r, uint64_t seed)
 
 uint64_t test_rng_next(test_rng *r)
 {
-	uint64_t z = (r->s += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
+	return splitmix64_next(&r->s);
 }
 
 uint64_t test_rng_below(test_rng *r, uint64_t n)
