@@ -146,6 +146,7 @@ static int dispatch(engine *e, const engine_addr *from, const wire_msg *m)
 	case MSG_AE_CARTS: return ae_on_carts(e, from, m->sender_id, p, n);
 	case MSG_AE_WANT: return ae_on_want(e, from, m->sender_id, p, n);
 	case MSG_AE_STATUS: return ae_on_status(e, from, m->sender_id, p, n);
+	case MSG_MEMBERS: return members_on_table(e, from, p, n);
 	default: return CARTD_EDECODE;
 	}
 }

@@ -72,6 +72,8 @@ struct engine {
 	uint64_t next_probe;
 	struct relay relays[ENGINE_RELAYS];
 	uint64_t dead_gate;         /* no retry of a dead member before this */
+	uint64_t next_table_sync;   /* next push of our table to a random member */
+	bool members_learnt;        /* a new member since the last push */
 
 	/* push (push.c) */
 	crdt_store *queue;          /* local deltas coalesced by cart */
@@ -122,6 +124,10 @@ void members_fill_gossip(engine *e, msg_probe *p);
 size_t members_live_count(const engine *e);
 struct member *members_live_at(engine *e, size_t i);
 void members_count_states(engine *e);
+/* Sends our member table to one peer (first contact, periodic push-pull). */
+void members_send_table(engine *e, const engine_addr *to);
+/* Handles a MEMBERS message. */
+int members_on_table(engine *e, const engine_addr *from, const uint8_t *p, size_t len);
 
 /* swim.c */
 void swim_tick(engine *e);

@@ -57,6 +57,7 @@ static struct member *add_member(engine *e, uint64_t id, const engine_addr *addr
 	m->state_since = e->now;
 	m->next_retry = e->now;
 	m->rumours = id ? rumour_budget(e) : 0;
+	e->members_learnt = e->members_learnt || id != 0;
 	return m;
 }
 
@@ -98,12 +99,15 @@ struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr)
 	if (m == NULL) {
 		/* A seed known by address only learns its id now. */
 		m = members_find_addr(e, addr);
-		if (m && m->id == 0)
+		if (m && m->id == 0) {
 			m->id = id;
-		else
+			e->members_learnt = true;
+		} else {
 			m = add_member(e, id, addr, MEMBER_ALIVE, 0);
+		}
 		if (m == NULL)
 			return NULL;
+		members_send_table(e, addr);   /* first contact: share what we know */
 	}
 	if (!addr_eq(&m->addr, addr)) {
 		struct member *stale = members_find_addr(e, addr);
@@ -215,4 +219,48 @@ void members_count_states(engine *e)
 	for (size_t i = 0; i < e->nmembers; i++)
 		if (e->members[i].addr.len)
 			e->stats.members[e->members[i].state]++;
+}
+
+/* Sends our whole member table (ourselves first) to one peer, in as many
+ * MEMBERS messages as it takes.  Used when we first hear a peer, so that a
+ * joining peer learns the cluster at once, and periodically with a random
+ * member (push-pull), so that a large cluster does not rely on rumours
+ * alone to learn its tail. */
+void members_send_table(engine *e, const engine_addr *to)
+{
+	msg_member self = { e->cfg.self_id, MEMBER_ALIVE, e->incarnation, { 0, { 0 } } };
+	buf_writer *w = engine_scratch(e);
+	uint32_t n = 1;
+	msg_begin_members(w);
+	msg_put_member(w, &self);
+	for (size_t i = 0; i < e->nmembers; i++) {
+		const struct member *m = &e->members[i];
+		if (m->id == 0 || m->addr.len == 0)
+			continue;
+		if (n == MSG_MAX_TABLE || w->len + MSG_MEMBER_MAX_BYTES > engine_max_body(e)) {
+			msg_end_members(w, n);
+			if (!w->err)
+				engine_send(e, to, MSG_MEMBERS, w->data, w->len);
+			w = engine_scratch(e);
+			msg_begin_members(w);
+			n = 0;
+		}
+		msg_member g = { m->id, (uint8_t)m->state, m->incarnation, m->addr };
+		msg_put_member(w, &g);
+		n++;
+	}
+	msg_end_members(w, n);
+	if (!w->err && n)
+		engine_send(e, to, MSG_MEMBERS, w->data, w->len);
+}
+
+int members_on_table(engine *e, const engine_addr *from, const uint8_t *p, size_t len)
+{
+	msg_member v[MSG_MAX_TABLE];
+	size_t n;
+	if (msg_get_members(p, len, v, &n))
+		return CARTD_EDECODE;
+	for (size_t i = 0; i < n; i++)
+		members_apply_rumour(e, &v[i], from);
+	return 0;
 }

@@ -10,6 +10,7 @@
  *   carts   := u32 round, u32 nbuckets, u32 bucket, u8 flags, u16 count,
  *              count * (str id, u64 digest)
  *   want    := u16 count, count * str id
+ *   members := u8 count (..MSG_MAX_TABLE), count * member
  *   status  := u32 round, u32 differing
  * Integers little-endian; str = varint length + bytes; cart per codec.h.
  */
@@ -77,42 +78,73 @@ static int end_check(const buf_reader *r)
 	return buf_left(r) == 0 ? 0 : CARTD_EDECODE;
 }
 
+void msg_put_member(buf_writer *w, const msg_member *m)
+{
+	buf_put_u64le(w, m->id);
+	buf_put_u8(w, m->state);
+	buf_put_u64le(w, m->incarnation);
+	put_addr(w, &m->addr);
+}
+
+static int get_member(buf_reader *r, msg_member *m)
+{
+	CHECK(buf_get_u64le(r, &m->id));
+	CHECK(buf_get_u8(r, &m->state));
+	CHECK(buf_get_u64le(r, &m->incarnation));
+	CHECK(get_addr(r, &m->addr));
+	return m->id == 0 || m->state > MEMBER_DEAD ? CARTD_EDECODE : 0;
+}
+
+/* n members, after a u8 count that must not exceed max. */
+static int get_members(buf_reader *r, size_t max, msg_member *out, size_t *n)
+{
+	uint8_t count;
+	CHECK(buf_get_u8(r, &count));
+	if (count > max)
+		return CARTD_EDECODE;
+	for (size_t i = 0; i < count; i++)
+		CHECK(get_member(r, &out[i]));
+	*n = count;
+	return 0;
+}
+
 void msg_put_probe(buf_writer *w, const msg_probe *p)
 {
 	buf_put_u64le(w, p->seq);
 	buf_put_u64le(w, p->subject);
 	put_addr(w, &p->target_addr);
 	buf_put_u8(w, (uint8_t)p->ngossip);
-	for (size_t i = 0; i < p->ngossip; i++) {
-		const msg_member *m = &p->gossip[i];
-		buf_put_u64le(w, m->id);
-		buf_put_u8(w, m->state);
-		buf_put_u64le(w, m->incarnation);
-		put_addr(w, &m->addr);
-	}
+	for (size_t i = 0; i < p->ngossip; i++)
+		msg_put_member(w, &p->gossip[i]);
 }
 
 int msg_get_probe(const uint8_t *p, size_t len, msg_probe *out)
 {
 	buf_reader r;
-	uint8_t n;
 	buf_reader_init(&r, p, len);
 	CHECK(buf_get_u64le(&r, &out->seq));
 	CHECK(buf_get_u64le(&r, &out->subject));
 	CHECK(get_addr(&r, &out->target_addr));
-	CHECK(buf_get_u8(&r, &n));
-	if (n > MSG_MAX_GOSSIP)
-		return CARTD_EDECODE;
-	out->ngossip = n;
-	for (size_t i = 0; i < n; i++) {
-		msg_member *m = &out->gossip[i];
-		CHECK(buf_get_u64le(&r, &m->id));
-		CHECK(buf_get_u8(&r, &m->state));
-		CHECK(buf_get_u64le(&r, &m->incarnation));
-		CHECK(get_addr(&r, &m->addr));
-		if (m->id == 0 || m->state > MEMBER_DEAD)
-			return CARTD_EDECODE;
-	}
+	CHECK(get_members(&r, MSG_MAX_GOSSIP, out->gossip, &out->ngossip));
+	return end_check(&r);
+}
+
+void msg_begin_members(buf_writer *w)
+{
+	buf_put_u8(w, 0);
+}
+
+void msg_end_members(buf_writer *w, uint32_t count)
+{
+	if (!w->err && w->len >= 1)
+		w->data[0] = (uint8_t)count;
+}
+
+int msg_get_members(const uint8_t *p, size_t len, msg_member *out, size_t *n)
+{
+	buf_reader r;
+	buf_reader_init(&r, p, len);
+	CHECK(get_members(&r, MSG_MAX_TABLE, out, n));
 	return end_check(&r);
 }
 

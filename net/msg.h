@@ -30,10 +30,13 @@ enum msg_type {
 	MSG_AE_CARTS = 7,    /* anti-entropy: (cart id, digest) of one bucket */
 	MSG_AE_WANT = 8,     /* anti-entropy: send me these carts */
 	MSG_AE_STATUS = 9,   /* anti-entropy: how a round compared */
+	MSG_MEMBERS = 10,    /* a chunk of the sender's member table */
 };
 
 #define MSG_GROUP_SIZE 32u         /* buckets per group */
 #define MSG_MAX_GOSSIP 16u         /* member entries piggybacked per probe message */
+#define MSG_MAX_TABLE 64u          /* member entries per MEMBERS message */
+#define MSG_MEMBER_MAX_BYTES (18u + 1u + ENGINE_ADDR_MAX)
 #define MSG_MAX_HOPS 16u
 
 /* One membership rumour. */
@@ -121,6 +124,13 @@ void msg_begin_want(buf_writer *w);
 void msg_end_want(buf_writer *w, uint32_t count);
 int msg_get_want(const uint8_t *p, size_t len, uint32_t *count, buf_reader *rest);
 int msg_next_id(buf_reader *r, const char **id, size_t *len);
+
+/* MEMBERS: msg_begin_members, msg_put_member per entry, msg_end_members. */
+void msg_begin_members(buf_writer *w);
+void msg_put_member(buf_writer *w, const msg_member *m);
+void msg_end_members(buf_writer *w, uint32_t count);
+/* out has room for MSG_MAX_TABLE entries. */
+int msg_get_members(const uint8_t *p, size_t len, msg_member *out, size_t *n);
 
 void msg_put_status(buf_writer *w, const msg_status *s);
 int msg_get_status(const uint8_t *p, size_t len, msg_status *out);

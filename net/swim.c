@@ -112,17 +112,39 @@ static void sweep_members(engine *e)
 			e->relays[i].expires = 0;
 }
 
+/* Each peer pushes its member table to one random live member, every
+ * protocol period while it keeps learning new members (a cluster forming
+ * or growing: knowledge then spreads like an epidemic, in about log n
+ * periods) and every TABLE_SYNC_PERIODS periods once its table is stable.
+ * Rumours alone leave the tail of a large cluster's table to chance.  Every
+ * peer pushes, so tables flow both ways without a reply that could echo. */
+#define TABLE_SYNC_PERIODS 10u
+
+static void sync_table(engine *e)
+{
+	size_t live = members_live_count(e);
+	uint64_t periods = e->members_learnt ? 1 : TABLE_SYNC_PERIODS;
+	e->members_learnt = false;
+	e->next_table_sync = e->now + periods * e->cfg.ping_interval_ms;
+	if (live)
+		members_send_table(e, &members_live_at(e, engine_rand(e) % live)->addr);
+}
+
 void swim_tick(engine *e)
 {
 	advance_probe(e);
 	sweep_members(e);
 	if (e->now >= e->next_probe)
 		start_probe(e);
+	if (e->now >= e->next_table_sync)
+		sync_table(e);
 }
 
 uint64_t swim_deadline(const engine *e)
 {
 	uint64_t t = e->next_probe;
+	if (e->next_table_sync < t)
+		t = e->next_table_sync;
 	if (e->probe.active && !e->probe.acked) {
 		uint64_t end = e->probe.started + e->cfg.ping_interval_ms;
 		uint64_t ind = e->probe.started + e->cfg.ping_timeout_ms;
