@@ -175,29 +175,8 @@ static void commit(crdt_cart *dst, struct join_plan *p, crdt_ctx *ctx)
 	crdt_ctx_swap(&dst->ctx, ctx);
 }
 
-/* Joins contexts only: src has no lines and its context covers no live
- * entry of dst, the usual shape of a duplicate or a pure removal of
- * nothing.  Returns 1 if handled, 0 if the full join is needed, <0 error. */
-static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool *changed)
-{
-	if (src->n != 0)
-		return 0;
-	for (uint32_t i = 0; i < dst->n; i++) {
-		const crdt_entry *e = crdt_line_entries(&dst->lines[i]);
-		for (uint16_t k = 0; k < dst->lines[i].n; k++)
-			if (crdt_ctx_contains(&src->ctx, crdt_entry_dot(&e[k])))
-				return 0;
-	}
-	uint64_t before = crdt_ctx_count(&dst->ctx);
-	uint32_t nbefore = dst->ctx.n;
-	int rc = crdt_ctx_join(&dst->ctx, &src->ctx);
-	if (rc)
-		return rc;
-	*changed = dst->ctx.n != nbefore || crdt_ctx_count(&dst->ctx) != before;
-	return 1;
-}
-
-/* True if src's context covers a live entry of dst outside line skip. */
+/* True if src's context covers a live entry of dst outside line skip
+ * (-1: in any line). */
 static bool covers_other_lines(const crdt_cart *dst, const crdt_cart *src, long skip)
 {
 	for (uint32_t i = 0; i < dst->n; i++) {
@@ -209,6 +188,22 @@ static bool covers_other_lines(const crdt_cart *dst, const crdt_cart *src, long 
 				return true;
 	}
 	return false;
+}
+
+/* Joins contexts only: src has no lines and its context covers no live
+ * entry of dst, the usual shape of a duplicate or a pure removal of
+ * nothing.  Returns 1 if handled, 0 if the full join is needed, <0 error. */
+static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	if (src->n != 0 || covers_other_lines(dst, src, -1))
+		return 0;
+	/* A join only adds dots: the context changed iff it holds more. */
+	uint64_t before = crdt_ctx_count(&dst->ctx);
+	int rc = crdt_ctx_join(&dst->ctx, &src->ctx);
+	if (rc)
+		return rc;
+	*changed = crdt_ctx_count(&dst->ctx) != before;
+	return 1;
 }
 
 /* Installs the merged entries of line ai (or a new line at ai) in place;

@@ -157,20 +157,8 @@ parse_args() {
 	done
 }
 
-find_cartctl() {
-	if [ -z "$CTL" ]; then
-		if [ -n "${CARTCTL:-}" ]; then
-			CTL=$CARTCTL
-		elif [ -x "$HERE/../build/cartctl" ]; then
-			CTL=$HERE/../build/cartctl
-		else
-			CTL=$(command -v cartctl || true)
-		fi
-	fi
-	[[ -n $CTL && -x $CTL ]] || die "cartctl not found (run make, or give --cartctl PATH)"
-	CTL=$(cd "$(dirname "$CTL")" && pwd)/${CTL##*/}
-	export CARTCTL=$CTL   # for partition.sh
-}
+# shellcheck source=scripts/find_cartctl.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/find_cartctl.sh"
 
 # random MIN-MAX: a number in that range (inclusive) from the seeded RANDOM.
 random_in() {

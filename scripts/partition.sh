@@ -134,20 +134,8 @@ parse_args() {
 	fi
 }
 
-find_cartctl() {
-	if [ -z "$CTL" ]; then
-		local here
-		here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-		if [ -n "${CARTCTL:-}" ]; then
-			CTL=$CARTCTL
-		elif [ -x "$here/../build/cartctl" ]; then
-			CTL=$here/../build/cartctl
-		else
-			CTL=$(command -v cartctl || true)
-		fi
-	fi
-	[[ -n $CTL && -x $CTL ]] || die "cartctl not found (run make, or give --cartctl PATH)"
-}
+# shellcheck source=scripts/find_cartctl.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/find_cartctl.sh"
 
 # Peers from DIR/cluster.env into HTTP[i] and GOSSIP[i], i = 1..NPEERS.
 declare -a HTTP=() GOSSIP=()

@@ -69,12 +69,10 @@ static void cl_teardown(void)
 	tp_cluster_destroy(&cl);
 }
 
+/* Asserts peer i shows cart as want within the deadline. */
 static void expect_items(int i, const char *cart, const char *want)
 {
-	char seen[1024];
-	bool ok = tp_wait_items(&cl, i, cart, want, CONVERGE_MS, seen, sizeof seen);
-	ck_assert_msg(ok, "%s: cart %s is \"%s\", want \"%s\" (after %d ms)",
-	              cl.peers[i].name, cart, seen, want, CONVERGE_MS);
+	tp_expect_items(&cl, i, cart, want, CONVERGE_MS);
 }
 
 /* Peer i shows cart as want now (no waiting: for "the cut holds"). */

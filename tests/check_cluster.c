@@ -55,10 +55,7 @@ static void cl_teardown(void)
 /* Asserts peer i shows cart as want within the deadline. */
 static void expect_items(int i, const char *cart, const char *want)
 {
-	char seen[1024];
-	bool ok = tp_wait_items(&cl, i, cart, want, CONVERGE_MS, seen, sizeof seen);
-	ck_assert_msg(ok, "%s: cart %s is \"%s\", want \"%s\" (after %d ms)",
-	              cl.peers[i].name, cart, seen, want, CONVERGE_MS);
+	tp_expect_items(&cl, i, cart, want, CONVERGE_MS);
 }
 
 static int write_json(int i, const char *method, const char *target, const char *body)

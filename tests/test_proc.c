@@ -354,6 +354,14 @@ void tp_items(tp_cluster *c, int i, const char *cart, char *buf, size_t cap)
 	json_decref(v);
 }
 
+void tp_expect_items(tp_cluster *c, int i, const char *cart, const char *want, int timeout_ms)
+{
+	char seen[1024];
+	bool ok = tp_wait_items(c, i, cart, want, timeout_ms, seen, sizeof seen);
+	ck_assert_msg(ok, "%s: cart %s is \"%s\", want \"%s\" (after %d ms)",
+	              c->peers[i].name, cart, seen, want, timeout_ms);
+}
+
 bool tp_wait_items(tp_cluster *c, int i, const char *cart, const char *want, int timeout_ms,
                    char *seen, size_t cap)
 {

@@ -85,6 +85,8 @@ void tp_items(tp_cluster *c, int i, const char *cart, char *buf, size_t cap);
  * in seen. */
 bool tp_wait_items(tp_cluster *c, int i, const char *cart, const char *want, int timeout_ms,
                    char *seen, size_t cap);
+/* tp_wait_items that fails the test, printing what was seen. */
+void tp_expect_items(tp_cluster *c, int i, const char *cart, const char *want, int timeout_ms);
 /* Value of one Prometheus sample ("name{labels}" exactly as printed), or
  * -1 when absent. */
 double tp_metric(tp_cluster *c, int i, const char *sample);
