@@ -111,7 +111,8 @@ check: $(RUNNER) $(PROGS)
 
 sanitize:
 	$(Q)scripts/deps.sh test
-	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined check
+	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-300} \
+	  $(MAKE) --no-print-directory SANITIZE=address,undefined check
 
 valgrind: $(RUNNER) $(PROGS)
 	$(Q)CK_FORK=no CARTD_BIN=$(abspath $(BUILD)) CARTD_TEST_SCALE=valgrind \

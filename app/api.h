@@ -110,7 +110,10 @@ typedef struct api_call {
 	size_t sku_len;
 	uint32_t qty;
 	bool has_token;            /* remove/clear limited to the token's context */
-	crdt_ctx token;
+	char *token_text;          /* the token as the client sent it (checked
+	                              characters, heap), opened by api_call_op */
+	size_t token_len;
+	crdt_ctx token;            /* what the opened token covers */
 	api_fault_change faults;   /* API_A_FAULTS_SET */
 } api_call;
 
@@ -130,8 +133,10 @@ void api_call_destroy(api_call *c);   /* frees the token; NULL-safe */
 enum api_action api_prepare(const api_limits *lim, const api_request *req,
                             api_call *call, api_response *res);
 
-/* The crdt_op of a write call; points into call, valid while call is. */
-void api_call_op(const api_call *call, crdt_op *op);
+/* The crdt_op of a write call; points into call, valid while call is.
+ * Opens the call's token, if any, with n's token keys (app/token.h): 0, or
+ * the token's error (nothing may be written then). */
+int api_call_op(node *n, api_call *call, crdt_op *op);
 
 /*
  * Builds the response of a non-write call against the peer.  metrics_text
@@ -146,9 +151,9 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
  * its done callback; 0 renders the cart as it is now). */
 void api_write_result(node *n, const api_call *call, int rc, api_response *res);
 
-/* Renders cart id of store as the GET /carts/{cart} body (200).  eng (may be
- * NULL) keeps this peer's writes that are not yet durable out of the token. */
-void api_render_cart(const crdt_store *store, const engine *eng, const char *id, size_t len,
+/* Renders cart id of store as the GET /carts/{cart} body (200), with token
+ * (a sealed token, see node_token_issue) as its "token". */
+void api_render_cart(const crdt_store *store, const char *id, size_t len, const char *token,
                      api_response *res);
 
 /* Fills res with a JSON error {"error":{"code":code,"message":...}}. */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 
 #include "app/api_internal.h"
-#include "app/token.h"
 #include "crdt/error.h"
 
 static json_t *items_json(const crdt_cart *c)
@@ -28,32 +27,17 @@ static json_t *items_json(const crdt_cart *c)
 	return arr;
 }
 
-void api_render_cart(const crdt_store *store, const engine *eng, const char *id, size_t len,
+void api_render_cart(const crdt_store *store, const char *id, size_t len, const char *token,
                      api_response *res)
 {
 	crdt_item it;
-	crdt_ctx empty, covered;
 	const crdt_cart *c = NULL;
-	char *tok = NULL;
 
-	crdt_ctx_init(&empty);
-	crdt_ctx_init(&covered);
 	if (crdt_store_get(store, id, len, &it) == 0)
 		c = it.cart;
-	/* The token leaves out our writes not yet on disk (engine_token_ctx). */
-	int rc = eng ? engine_token_ctx(eng, id, len, c ? &c->ctx : &empty, &covered)
-	             : crdt_ctx_copy(&covered, c ? &c->ctx : &empty);
-	if (rc == 0)
-		rc = token_encode(&covered, &tok);
-	crdt_ctx_destroy(&covered);
-	if (rc != 0) {
-		api_error_rc(res, CARTD_ENOMEM, NULL);
-		return;
-	}
 	json_t *items = items_json(c);
 	json_t *v = items ? json_pack("{s:s%,s:o,s:s}", "cart", id, len, "items", items,
-	                              "token", tok) : NULL;
-	free(tok);
+	                              "token", token) : NULL;
 	if (!v) {
 		api_error_rc(res, CARTD_ENOMEM, NULL);
 		return;

@@ -2,9 +2,23 @@
  * api_exec.c - runs a validated call against the peer: reads directly,
  * and the answer to a write once node_write has reported its outcome.
  */
+#include <stdlib.h>
+
 #include "app/api_internal.h"
 #include "app/node.h"
 #include "crdt/error.h"
+
+/* The cart as it is now, with a token sealed for it. */
+static void render_cart(node *n, const api_call *call, api_response *res)
+{
+	char *tok = NULL;
+	int rc = node_token_issue(n, call->cart, call->cart_len, &tok);
+	if (rc != 0)
+		api_error_rc(res, rc, NULL);
+	else
+		api_render_cart(node_store(n), call->cart, call->cart_len, tok, res);
+	free(tok);
+}
 
 void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *marg,
                  api_response *res)
@@ -14,7 +28,7 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
 
 	switch (call->action) {
 	case API_A_GET_CART:
-		api_render_cart(node_store(n), node_engine(n), call->cart, call->cart_len, res);
+		render_cart(n, call, res);
 		break;
 	case API_A_CLUSTER:
 	case API_A_HEALTH:
@@ -45,5 +59,5 @@ void api_write_result(node *n, const api_call *call, int rc, api_response *res)
 		api_error_rc(res, rc, NULL);
 		return;
 	}
-	api_render_cart(node_store(n), node_engine(n), call->cart, call->cart_len, res);
+	render_cart(n, call, res);
 }

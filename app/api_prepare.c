@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "app/api_internal.h"
+#include "app/node.h"
 #include "app/token.h"
 #include "crdt/error.h"
 
@@ -22,18 +23,26 @@ void api_call_init(api_call *c)
 
 void api_call_destroy(api_call *c)
 {
-	if (c)
-		crdt_ctx_destroy(&c->token);
+	if (!c)
+		return;
+	crdt_ctx_destroy(&c->token);
+	free(c->token_text);
+	c->token_text = NULL;
 }
 
-void api_call_op(const api_call *call, crdt_op *op)
+int api_call_op(node *n, api_call *call, crdt_op *op)
 {
 	memset(op, 0, sizeof *op);
 	op->kind = call->op;
 	op->sku = call->sku;
 	op->sku_len = call->sku_len;
 	op->qty = call->qty;
-	op->observed = call->has_token ? &call->token : NULL;
+	if (!call->has_token)
+		return 0;
+	int rc = node_token_open(n, call->cart, call->cart_len, call->token_text,
+	                         call->token_len, &call->token);
+	op->observed = rc == 0 ? &call->token : NULL;
+	return rc;
 }
 
 /* Decodes one path parameter and checks it with check (crdt_check_id or
@@ -60,11 +69,20 @@ static int set_token(api_call *call, const char *s, size_t len, api_response *re
 		api_error(res, 400, "bad_token", "token given both in the query and the body");
 		return -1;
 	}
-	int rc = token_decode(s, len, &call->token);
+	/* Only the characters are judged here; the MAC needs the peer's keys
+	 * and is checked by api_call_op, before anything is written. */
+	int rc = token_check_text(s, len);
+	char *copy = rc == 0 ? malloc(len + 1) : NULL;
+	if (rc == 0 && !copy)
+		rc = CARTD_ENOMEM;
 	if (rc != 0) {
 		api_error_rc(res, rc, NULL);
 		return -1;
 	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	call->token_text = copy;
+	call->token_len = len;
 	call->has_token = true;
 	return 0;
 }

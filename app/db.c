@@ -29,6 +29,7 @@ struct db {
 	MDB_env *env;
 	MDB_dbi meta;
 	MDB_dbi carts;
+	size_t upgraded;            /* 1 + carts rewritten when opening upgraded the layout */
 	int lock_fd;
 	uint64_t replica;
 	uint32_t epoch;
@@ -245,6 +246,61 @@ static int create_identity(db *d, MDB_txn *txn)
 	return rc;
 }
 
+/* Rewrites every cart of a layout-1 dir in cart format 2: the same bytes
+ * and one zero byte (no deferred removes; crdt/codec.h), each record
+ * checked first, and records the new layout, in the open transaction: the
+ * upgrade commits with the epoch bump or not at all. */
+static int upgrade_v1(db *d, MDB_txn *txn, const char *dir)
+{
+	MDB_cursor *cur;
+	int mrc = mdb_cursor_open(txn, d->carts, &cur);
+	if (mrc)
+		return lmdb_fail(d, mrc, "upgrading the data dir");
+	MDB_val k, v;
+	uint8_t *copy = NULL;
+	size_t ncarts = 0;
+	int rc = 0;
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		crdt_cart c;
+		crdt_cart_init(&c);
+		rc = crdt_check_id(k.mv_data, k.mv_size) ? CARTD_EID
+		   : crdt_cart_from_bytes_version(v.mv_data, v.mv_size, CRDT_CART_V1, &c);
+		crdt_cart_destroy(&c);
+		if (rc && rc != CARTD_ENOMEM) {
+			set_err(d, "data dir %s: corrupt record (%zu bytes) while upgrading: %s",
+			        dir, v.mv_size, cartd_strerror(rc));
+			rc = CARTD_EDATADIR;
+			break;
+		}
+		uint8_t *grown = rc ? NULL : realloc(copy, v.mv_size + 1);
+		if (!grown) {
+			rc = CARTD_ENOMEM;
+			break;
+		}
+		copy = grown;
+		memcpy(copy, v.mv_data, v.mv_size);
+		copy[v.mv_size] = 0;
+		/* Key and value point into the page being rewritten: pass copies. */
+		char key[CRDT_MAX_NAME];
+		memcpy(key, k.mv_data, k.mv_size);   /* a valid id: at most CRDT_MAX_NAME */
+		MDB_val nk = mval(key, k.mv_size), nv = mval(copy, v.mv_size + 1);
+		int prc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+		if (prc)
+			rc = lmdb_fail(d, prc, "upgrading a cart record");
+		ncarts++;
+	}
+	mdb_cursor_close(cur);
+	free(copy);
+	if (rc == 0 && mrc != MDB_NOTFOUND)
+		rc = lmdb_fail(d, mrc, "upgrading the data dir");
+	if (rc == 0)
+		rc = put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
+	if (rc == 0)
+		d->upgraded = ncarts + 1;
+	return rc;
+}
+
 static int check_layout(db *d, MDB_txn *txn, const char *dir)
 {
 	MDB_val v;
@@ -255,6 +311,8 @@ static int check_layout(db *d, MDB_txn *txn, const char *dir)
 	}
 	if (rc)
 		return rc;
+	if (v.mv_size == strlen(DB_LAYOUT_V1) && memcmp(v.mv_data, DB_LAYOUT_V1, v.mv_size) == 0)
+		return upgrade_v1(d, txn, dir);
 	if (v.mv_size != strlen(DB_LAYOUT) || memcmp(v.mv_data, DB_LAYOUT, v.mv_size)) {
 		char shown[64];
 		printable(shown, sizeof shown, &v);
@@ -436,6 +494,9 @@ void db_close(db *d)
 uint64_t db_replica_id(const db *d) { return d->replica; }
 uint32_t db_epoch(const db *d) { return d->epoch; }
 bool db_created(const db *d) { return d->created; }
+
+size_t db_upgraded(const db *d) { return d->upgraded ? d->upgraded - 1 : 0; }
+bool db_was_upgraded(const db *d) { return d->upgraded != 0; }
 const char *db_last_error(const db *d) { return d->err; }
 
 /* One write transaction for the whole batch; returns an LMDB code. */
@@ -501,7 +562,7 @@ static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v
 		        shown, k->mv_size);
 		return CARTD_EDATADIR;
 	}
-	int rc = crdt_cart_from_bytes(v->mv_data, v->mv_size, cart);
+	int rc = crdt_cart_from_bytes(v->mv_data, v->mv_size, cart);   /* format 2 */
 	if (rc == CARTD_ENOMEM)
 		return rc;
 	if (rc) {

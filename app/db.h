@@ -7,7 +7,12 @@
  *   meta   "layout"  -> DB_LAYOUT (bytes, no NUL): which layout this dir uses
  *          "replica" -> u64le replica id, never 0, chosen once at creation
  *          "epoch"   -> u32le boot epoch, bumped and synced at every open
- *   carts  cart id bytes -> crdt_encode_cart bytes (canonical, full state)
+ *   carts  cart id bytes -> crdt_encode_cart bytes (canonical, full state,
+ *          cart format 2)
+ *
+ * Layout 1 ("cartd-db-1") held carts in cart format 1; db_open upgrades
+ * such a dir in place (db_upgraded says so), so old data dirs keep their
+ * meaning.  A dir of any other layout is refused.
  *
  * The boot epoch is part of the AEAD nonce, so it must never repeat: db_open
  * makes the bumped epoch durable (forcing a sync even with sync = false)
@@ -37,7 +42,8 @@
 
 #include "crdt/store.h"
 
-#define DB_LAYOUT "cartd-db-1"
+#define DB_LAYOUT "cartd-db-2"
+#define DB_LAYOUT_V1 "cartd-db-1"
 #define DB_LOCK_FILE "cartd.lock"
 #define DB_DEFAULT_MAP_SIZE ((size_t)1 << 30)   /* 1 GiB of address space, not disk */
 #define DB_ERRMSG_MAX 256
@@ -85,6 +91,10 @@ uint64_t db_replica_id(const db *d);
 uint32_t db_epoch(const db *d);
 /* True if this open created the data dir's identity. */
 bool db_created(const db *d);
+/* Whether this open upgraded a layout-1 dir, and how many carts it
+ * rewrote. */
+bool db_was_upgraded(const db *d);
+size_t db_upgraded(const db *d);
 
 /* Message for the last failed call on d ("" if none).  Owned by d, valid
  * until the next call on d; read it from the thread that made the call. */

@@ -208,9 +208,10 @@ static enum MHD_Result start_write(http_req *r)
 {
 	http_server *s = r->srv;
 	crdt_op op;
-	api_call_op(&r->call, &op);
 	r->state = REQ_SUBMITTING;
-	int rc = node_write(s->n, r->call.cart, r->call.cart_len, &op, on_write_done, r);
+	int rc = api_call_op(s->n, &r->call, &op);
+	if (rc == 0)
+		rc = node_write(s->n, r->call.cart, r->call.cart_len, &op, on_write_done, r);
 	if (rc != 0) {
 		r->write_rc = rc;
 		metrics_count_write(&s->metrics, r->call.op, rc);

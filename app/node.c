@@ -67,6 +67,9 @@ static int open_storage(node *n, const node_config *c)
 		return rc;
 	}
 	n->self_id = db_replica_id(n->db);
+	if (db_was_upgraded(n->db))
+		log_event(LOG_INFO, "datadir_upgraded", "from=%s to=%s carts=%zu",
+		          DB_LAYOUT_V1, DB_LAYOUT, db_upgraded(n->db));
 	if ((rc = crdt_store_new(c->nbuckets, &n->store)) != 0)
 		return rc;
 	if ((rc = db_load_all(n->db, n->store)) != 0) {

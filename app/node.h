@@ -91,6 +91,18 @@ wire *node_wire(node *n);
 committer *node_committer(node *n);
 fault_state *node_faults(node *n);            /* NULL unless fault injection enabled */
 
+/*
+ * Read tokens (app/token.h), sealed and opened with the keyring's token
+ * keys.  issue: the token of cart id as this peer holds it now, leaving out
+ * its own writes that are not yet durable (engine_token_ctx), as a new heap
+ * string (*out; the caller frees it): 0 or CARTD_ENOMEM.  open: the context
+ * a client's token covers for cart id, into out (initialised, replaced):
+ * 0 or token_open's errors.
+ */
+int node_token_issue(node *n, const char *id, size_t len, char **out);
+int node_token_open(node *n, const char *id, size_t len, const char *tok, size_t tok_len,
+                    crdt_ctx *out);
+
 /* Formats an engine address as host:port into buf. */
 void node_format_addr(const engine_addr *a, char *buf, size_t len);
 
@@ -99,7 +111,7 @@ void node_format_addr(const engine_addr *a, char *buf, size_t len);
  * (rc = 0) or failed durably (rc < 0, e.g. CARTD_ESTORAGE).  Returns 0 when
  * done will be called, or an error now, in which case nothing changed and
  * done is not called: CARTD_EID, CARTD_ESKU, CARTD_EQTY, CARTD_ELINES,
- * CARTD_ECOUNTER, CARTD_ENOSPC (committer full: retry later),
+ * CARTD_ELINEFULL, CARTD_ETOKENFUTURE, CARTD_ECOUNTER, CARTD_ENOSPC (committer full: retry later),
  * CARTD_ESHUTDOWN, CARTD_ENOMEM.  A write that changes nothing (removing an
  * absent sku) still completes through done, after the current batch, so
  * acknowledgements stay ordered.

@@ -1,14 +1,28 @@
 /*
  * token.h - the opaque context token a client gets with every cart read and
- * may hand back to DELETE, so that a remove or clear takes away only what
- * the client saw (DESIGN.md section 3, docs/api.md "Context tokens").
+ * may hand back to DELETE, so that a remove or clear takes away exactly
+ * what the client saw (DESIGN.md section 3, docs/api.md "Context tokens").
  *
- * A token is the URL-safe base64, without padding, of the canonical
- * encoding of a cart's causal context (crdt_encode_ctx).  It is safe in a
- * path, a query string and JSON without escaping.  Decoding is strict: the
- * alphabet, the absence of padding and trailing characters, and the
- * canonical context encoding are all checked, so one context has exactly
- * one token.
+ * A token is the URL-safe base64, without padding, of
+ *
+ *   u8 version (2) | u32le key id | u32le cart tag | context | 16-byte MAC
+ *
+ * context is the canonical encoding of the observed causal context
+ * (crdt_encode_ctx); cart tag is the low 32 bits of crdt_name_hash(cart id);
+ * the MAC is keyed BLAKE2b-128, under the keyring's token key of that id,
+ * of a domain label, the cart id and every byte before the MAC.  So a token
+ * names its cart, cannot be edited, and verifies at every peer of the
+ * cluster (the token keys are cluster-wide, net/keyring.h).  The MAC is
+ * what makes deferred removes safe: a token could otherwise claim dots that
+ * were never issued and swallow future writes.
+ *
+ * Decoding is strict: alphabet, no padding, nothing trailing, canonical
+ * context.  Errors name what is wrong, checked in this order:
+ *   CARTD_ETOKEN       empty, too long, not base64url, too short, unknown
+ *                      version, or (after the MAC) a non-canonical context
+ *   CARTD_ETOKENKEY    sealed under a key this keyring no longer holds
+ *   CARTD_ETOKENCART   issued for another cart
+ *   CARTD_ETOKENMAC    the MAC does not verify: edited or forged
  */
 #ifndef APP_TOKEN_H
 #define APP_TOKEN_H
@@ -16,23 +30,36 @@
 #include <stddef.h>
 
 #include "crdt/context.h"
+#include "net/keyring.h"
 
 /* Longest token accepted (characters): bounds the work a request can ask
  * for before anything is allocated. */
 #define TOKEN_MAX_CHARS ((size_t)48 << 10)
+#define TOKEN_VERSION 2u
+#define TOKEN_MAC_BYTES 16u
+/* version, key id, cart tag, MAC: the bytes a token adds to its context. */
+#define TOKEN_OVERHEAD (1u + 4u + 4u + TOKEN_MAC_BYTES)
 
 /*
- * Encodes c as a NUL-terminated token in a new heap string (*out, the
- * caller frees it).  0 or CARTD_ENOMEM (*out = NULL).
+ * Seals context c for cart (cart_len bytes, a valid id) under ring's
+ * primary token key into a NUL-terminated token in a new heap string
+ * (*out, the caller frees it).  0 or CARTD_ENOMEM (*out = NULL).
  */
-int token_encode(const crdt_ctx *c, char **out);
+int token_seal(const wire_keyring *ring, const char *cart, size_t cart_len,
+               const crdt_ctx *c, char **out);
 
 /*
- * Decodes len characters of s (need not be NUL-terminated) into out, which
- * must be initialised and is replaced.  0, CARTD_ETOKEN (empty, too long,
- * not base64url, padded, or not a canonical context) or CARTD_ENOMEM; on
- * error out is empty.
+ * Checks only the characters of a token (length and alphabet): what can be
+ * judged without the keyring.  0 or CARTD_ETOKEN.
  */
-int token_decode(const char *s, size_t len, crdt_ctx *out);
+int token_check_text(const char *s, size_t len);
+
+/*
+ * Opens len characters of s (need not be NUL-terminated) as a token for
+ * cart into out, which must be initialised and is replaced.  0, the errors
+ * above, or CARTD_ENOMEM; on error out is empty.
+ */
+int token_open(const wire_keyring *ring, const char *cart, size_t cart_len,
+               const char *s, size_t len, crdt_ctx *out);
 
 #endif

@@ -62,6 +62,75 @@ void cart_line_free(crdt_line *l)
 	memset(l, 0, sizeof *l);
 }
 
+void cart_defers_free(crdt_defers *d)
+{
+	for (uint32_t i = 0; d && i < d->n; i++) {
+		free(d->v[i].sku);
+		crdt_ctx_destroy(&d->v[i].dots);
+	}
+	free(d);
+}
+
+crdt_defers *cart_defers_alloc(uint32_t n)
+{
+	crdt_defers *d = calloc(1, sizeof *d + (size_t)n * sizeof d->v[0]);
+	for (uint32_t i = 0; d && i < n; i++)
+		crdt_ctx_init(&d->v[i].dots);
+	return d;
+}
+
+int cart_defer_init(crdt_defer *d, const char *sku, size_t len, const crdt_ctx *dots)
+{
+	d->sku = malloc(len + 1);
+	if (d->sku == NULL)
+		return CARTD_ENOMEM;
+	memcpy(d->sku, sku, len);
+	d->sku[len] = '\0';
+	d->sku_len = (uint8_t)len;
+	crdt_ctx_init(&d->dots);
+	if (crdt_ctx_copy(&d->dots, dots)) {
+		free(d->sku);
+		d->sku = NULL;
+		return CARTD_ENOMEM;
+	}
+	return 0;
+}
+
+int cart_defers_copy(crdt_defers **out, const crdt_defers *src)
+{
+	*out = NULL;
+	if (src == NULL)
+		return 0;
+	crdt_defers *d = cart_defers_alloc(src->n);
+	if (d == NULL)
+		return CARTD_ENOMEM;
+	for (uint32_t i = 0; i < src->n; i++, d->n++) {
+		const crdt_defer *x = &src->v[i];
+		if (cart_defer_init(&d->v[i], x->sku, x->sku_len, &x->dots)) {
+			cart_defers_free(d);
+			return CARTD_ENOMEM;
+		}
+	}
+	*out = d;
+	return 0;
+}
+
+const crdt_defer *cart_find_defer(const crdt_defers *d, const char *sku, size_t len)
+{
+	long lo = 0, hi = d ? (long)d->n - 1 : -1;
+	while (lo <= hi) {
+		long mid = lo + (hi - lo) / 2;
+		int c = crdt_name_cmp(d->v[mid].sku, d->v[mid].sku_len, sku, len);
+		if (c == 0)
+			return &d->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
 void crdt_cart_destroy(crdt_cart *c)
 {
 	if (c == NULL)
@@ -69,6 +138,7 @@ void crdt_cart_destroy(crdt_cart *c)
 	for (uint32_t i = 0; i < c->n; i++)
 		cart_line_free(&c->lines[i]);
 	free(c->lines);
+	cart_defers_free(c->defer);
 	crdt_ctx_destroy(&c->ctx);
 	crdt_cart_init(c);
 }
@@ -128,6 +198,8 @@ int crdt_cart_copy(crdt_cart *dst, const crdt_cart *src)
 		if (cart_line_init(&t.lines[i], l->sku, l->sku_len, crdt_line_entries(l), l->n))
 			goto fail;
 	}
+	if (cart_defers_copy(&t.defer, src->defer))
+		goto fail;
 	crdt_cart_destroy(dst);
 	*dst = t;
 	return 0;
@@ -136,9 +208,21 @@ fail:
 	return CARTD_ENOMEM;
 }
 
+static bool defers_equal(const crdt_defers *a, const crdt_defers *b)
+{
+	uint32_t n = a ? a->n : 0;
+	if (n != (b ? b->n : 0))
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (crdt_name_cmp(a->v[i].sku, a->v[i].sku_len, b->v[i].sku, b->v[i].sku_len) ||
+		    !crdt_ctx_equal(&a->v[i].dots, &b->v[i].dots))
+			return false;
+	return true;
+}
+
 bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b)
 {
-	if (a->n != b->n || !crdt_ctx_equal(&a->ctx, &b->ctx))
+	if (a->n != b->n || !crdt_ctx_equal(&a->ctx, &b->ctx) || !defers_equal(a->defer, b->defer))
 		return false;
 	for (uint32_t i = 0; i < a->n; i++) {
 		const crdt_line *x = &a->lines[i], *y = &b->lines[i];
@@ -152,7 +236,7 @@ bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b)
 
 bool crdt_cart_empty(const crdt_cart *c)
 {
-	return c->n == 0 && crdt_ctx_empty(&c->ctx);
+	return c->n == 0 && c->defer == NULL && crdt_ctx_empty(&c->ctx);
 }
 
 long cart_find_index(const crdt_cart *c, const char *sku, size_t len, bool *found)
@@ -222,9 +306,30 @@ static bool line_valid(const crdt_cart *c, uint32_t i)
 	return true;
 }
 
+/* Deferred removes: sorted by sku, each a valid, non-empty set of dots the
+ * context has not seen. */
+static bool defers_valid(const crdt_cart *c)
+{
+	const crdt_defers *d = c->defer;
+	if (d == NULL)
+		return true;
+	if (d->n == 0 || d->n > CRDT_DECODE_MAX_LINES)
+		return false;
+	for (uint32_t i = 0; i < d->n; i++) {
+		const crdt_defer *x = &d->v[i];
+		if (crdt_check_sku(x->sku, x->sku_len) || !crdt_ctx_valid(&x->dots) ||
+		    crdt_ctx_empty(&x->dots) || !crdt_ctx_disjoint(&x->dots, &c->ctx))
+			return false;
+		if (i > 0 && crdt_name_cmp(d->v[i - 1].sku, d->v[i - 1].sku_len,
+		                           x->sku, x->sku_len) >= 0)
+			return false;
+	}
+	return true;
+}
+
 bool crdt_cart_valid(const crdt_cart *c)
 {
-	if (!crdt_ctx_valid(&c->ctx) || c->n > c->cap)
+	if (!crdt_ctx_valid(&c->ctx) || c->n > c->cap || !defers_valid(c))
 		return false;
 	size_t total = 0;
 	for (uint32_t i = 0; i < c->n; i++) {

@@ -12,6 +12,11 @@
  * operation removed.  Joining deltas in any order, any number of times, gives
  * the same cart as joining the full state.
  *
+ * A cart may also hold deferred removes (crdt_defer): a remove under a
+ * client's token names dots this replica has not received yet; an entry of
+ * that line with one of those dots is dropped when it arrives, and the dot
+ * leaves the deferred set as it enters the context (docs/semantics.md §5).
+ *
  * Atomicity: every function that modifies a cart either succeeds or returns
  * an error leaving the cart exactly as it was.  No I/O, clock or globals.
  */
@@ -32,7 +37,8 @@
 #define CRDT_MAX_NAME 128          /* cart id and sku length in bytes */
 #define CRDT_MAX_QTY 1000000u      /* quantity of a line, and of one operation */
 #define CRDT_MAX_LINES 1000u       /* distinct skus a local add may create */
-#define CRDT_MAX_ENTRIES 16u       /* live entries per line before a local add folds */
+#define CRDT_MAX_LINE_ENTRIES 1024u /* live entries of a line past which a local add
+                                      is refused (CARTD_ELINEFULL): set instead */
 #define CRDT_DECODE_MAX_LINES 262144u
 #define CRDT_DECODE_MAX_ENTRIES 65535u   /* crdt_line.n is 16 bits */
 
@@ -73,12 +79,33 @@ typedef struct crdt_line {
 	uint8_t sku_len;
 } crdt_line;
 
+/* Deferred remove of line sku: dots a token covered that the replica had
+ * not seen.  dots is non-empty and disjoint from the cart's context. */
+typedef struct crdt_defer {
+	char *sku;              /* NUL-terminated, sku_len bytes */
+	uint8_t sku_len;
+	crdt_ctx dots;
+} crdt_defer;
+
+/* The deferred removes of a cart, sorted by sku; one heap block, absent
+ * (NULL) in almost every cart, so carts pay 8 bytes for the feature. */
+typedef struct crdt_defers {
+	uint32_t n;             /* >= 1 */
+	crdt_defer v[];
+} crdt_defers;
+
 typedef struct crdt_cart {
 	crdt_ctx ctx;
 	crdt_line *lines;       /* sorted by sku (crdt_name_cmp) */
 	uint32_t n;
 	uint32_t cap;
+	crdt_defers *defer;     /* NULL when there is none */
 } crdt_cart;
+
+static inline uint32_t crdt_cart_ndefer(const crdt_cart *c)
+{
+	return c->defer ? c->defer->n : 0;
+}
 
 static inline const crdt_entry *crdt_line_entries(const crdt_line *l)
 {
@@ -100,7 +127,7 @@ void crdt_cart_destroy(crdt_cart *c);
  * success.  0 or CARTD_ENOMEM (dst unchanged). */
 int crdt_cart_copy(crdt_cart *dst, const crdt_cart *src);
 bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b);
-/* True if the cart has no lines and an empty context. */
+/* True if the cart has no lines, no deferred removes and an empty context. */
 bool crdt_cart_empty(const crdt_cart *c);
 /* Checks every invariant (order, non-empty lines, dots unique and covered by
  * the context, value bounds).  For tests and the decoder. */
@@ -116,16 +143,24 @@ uint32_t crdt_line_qty(const crdt_line *l);
  * initialised cart and is replaced with the operation's delta (left empty on
  * error or when the operation changed nothing).
  *
- * add: quantity n (1..CRDT_MAX_QTY) as a new ADD entry.  When the line already
- *   holds CRDT_MAX_ENTRIES live entries the add folds the line instead: it
- *   removes them and writes one SET entry of (observed quantity + n).
+ * add: quantity n (1..CRDT_MAX_QTY) as a new ADD entry.  Refused with
+ *   CARTD_ELINEFULL when the line already holds CRDT_MAX_LINE_ENTRIES live
+ *   entries: entries are never folded (two folds meeting by max lose adds),
+ *   so the client sets the quantity instead.
  * set: q (1..CRDT_MAX_QTY) replaces every observed entry of the sku with one
  *   SET entry; q == 0 is remove.
- * remove: removes the observed entries of the sku; with observed != NULL only
- *   those whose dots the observed context contains (a client's read token).
- * clear: removes every observed entry of the cart, likewise.
+ * remove: removes the observed entries of the sku.  With observed != NULL
+ *   (a client's read token) it removes exactly what observed covers: the
+ *   covered entries the cart holds now, and, as a deferred remove of this
+ *   sku, the covered dots the cart has not seen yet.
+ * clear: removes every observed entry of the cart; with observed, every
+ *   covered entry, and the covered dots not seen yet join the context, so
+ *   they arrive removed whatever their line.
+ * observed must only name dots that exist (tokens are authenticated and
+ * cover only durable writes: app/token.h); crdt_store_apply also refuses
+ * one naming the local replica's own future dots.
  * Errors: CARTD_ESKU, CARTD_EQTY, CARTD_ELINES (add/set creating a line past
- * CRDT_MAX_LINES), CARTD_ECOUNTER, CARTD_ENOMEM.
+ * CRDT_MAX_LINES), CARTD_ELINEFULL, CARTD_ECOUNTER, CARTD_ENOMEM.
  */
 int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
                   uint32_t n, crdt_cart *delta);
@@ -137,8 +172,10 @@ int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta);
 
 /*
  * dst := dst ⊔ src, the causal join: an entry survives if both sides hold it,
- * or one side holds it and the other's context has not seen its dot; contexts
- * union.  Commutative, associative, idempotent.  changed (may be NULL) is set
+ * or one side holds it and the other's context has not seen its dot, and no
+ * deferred remove of its line (either side's) names its dot; contexts union;
+ * deferred removes union, minus the joined context.  Commutative,
+ * associative, idempotent.  changed (may be NULL) is set
  * to whether dst changed.  0, CARTD_ENOMEM, or CARTD_ELIMIT when the result
  * would exceed CRDT_DECODE_MAX_LINES or _ENTRIES (dst unchanged).
  * src must be valid (crdt_cart_valid); the decoder guarantees that for

@@ -24,4 +24,17 @@ int cart_line_set_entries(crdt_line *l, const crdt_entry *e, uint16_t n);
  * would be inserted. */
 long cart_find_index(const crdt_cart *c, const char *sku, size_t len, bool *found);
 
+/* Deferred removes (cart.h).  alloc: n initialised, zeroed slots, ->n = 0
+ * (the caller counts what it fills), or NULL.  free: frees every slot below
+ * ->n and the block; NULL-safe. */
+crdt_defers *cart_defers_alloc(uint32_t n);
+void cart_defers_free(crdt_defers *d);
+/* Initialises d with copies of sku and dots.  0 or CARTD_ENOMEM (d then
+ * holds nothing to free). */
+int cart_defer_init(crdt_defer *d, const char *sku, size_t len, const crdt_ctx *dots);
+/* *out := deep copy of src (NULL stays NULL).  0 or CARTD_ENOMEM. */
+int cart_defers_copy(crdt_defers **out, const crdt_defers *src);
+/* The deferred remove of sku in d (may be NULL), or NULL. */
+const crdt_defer *cart_find_defer(const crdt_defers *d, const char *sku, size_t len);
+
 #endif

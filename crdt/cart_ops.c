@@ -104,14 +104,12 @@ int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
 		return rc;
 	if (n == 0 || n > CRDT_MAX_QTY)
 		return CARTD_EQTY;
+	/* Never fold: a fold is a SET, and two peers folding one line at once
+	 * meet by max and lose the adds only one of them had seen.  A full
+	 * line is the client's cue to set the quantity (docs/semantics.md §6). */
 	const crdt_line *l = crdt_cart_find(c, sku, len);
-	if (l && l->n >= CRDT_MAX_ENTRIES) {
-		/* Fold: one SET of what this replica sees, so lines that are only
-		 * ever added to stay small. */
-		uint64_t q = (uint64_t)crdt_line_qty(l) + n;
-		return write_entry(c, self, sku, len, CRDT_SET,
-		                   q > CRDT_MAX_QTY ? CRDT_MAX_QTY : (uint32_t)q, true, delta);
-	}
+	if (l && l->n >= CRDT_MAX_LINE_ENTRIES)
+		return CARTD_ELINEFULL;
 	return write_entry(c, self, sku, len, CRDT_ADD, n, false, delta);
 }
 
@@ -129,6 +127,24 @@ int crdt_cart_set(crdt_cart *c, uint64_t self, const char *sku, size_t len,
 	return write_entry(c, self, sku, len, CRDT_SET, q, true, delta);
 }
 
+/* d := the delta's deferred remove of sku: the dots of observed that c
+ * has not seen (none: d->defer stays NULL). */
+static int defer_unseen(const crdt_cart *c, const char *sku, size_t len,
+                        const crdt_ctx *observed, crdt_cart *d)
+{
+	crdt_ctx unseen;
+	crdt_ctx_init(&unseen);
+	int rc = crdt_ctx_subtract(&unseen, observed, &c->ctx);
+	if (rc == 0 && !crdt_ctx_empty(&unseen)) {
+		d->defer = cart_defers_alloc(1);
+		rc = d->defer ? cart_defer_init(&d->defer->v[0], sku, len, &unseen) : CARTD_ENOMEM;
+		if (rc == 0)
+			d->defer->n = 1;
+	}
+	crdt_ctx_destroy(&unseen);
+	return rc;
+}
+
 int crdt_cart_remove(crdt_cart *c, const char *sku, size_t len,
                      const crdt_ctx *observed, crdt_cart *delta)
 {
@@ -137,15 +153,22 @@ int crdt_cart_remove(crdt_cart *c, const char *sku, size_t len,
 	if (rc)
 		return rc;
 	const crdt_line *l = crdt_cart_find(c, sku, len);
-	if (l == NULL)
+	if (l == NULL && observed == NULL)
 		return 0;
 	crdt_cart d;
 	rc = build_replace(l, sku, len, NULL, observed, &d);
-	if (rc)
-		return rc;
-	if (crdt_ctx_empty(&d.ctx)) {
+	/* What the client saw and this replica has not received yet is
+	 * removed when it arrives: a deferred remove of this line only, since
+	 * an unknown dot may belong to any line. */
+	if (rc == 0 && observed)
+		rc = defer_unseen(c, sku, len, observed, &d);
+	if (rc == 0 && crdt_cart_empty(&d)) {
 		crdt_cart_destroy(&d);
 		return 0;
+	}
+	if (rc) {
+		crdt_cart_destroy(&d);
+		return rc;
 	}
 	return apply_delta(c, &d, delta);
 }
@@ -155,15 +178,21 @@ int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta)
 	clear_delta(delta);
 	crdt_cart d;
 	crdt_cart_init(&d);
-	for (uint32_t i = 0; i < c->n; i++) {
-		if (collect_dots(&d.ctx, &c->lines[i], observed)) {
-			crdt_cart_destroy(&d);
-			return CARTD_ENOMEM;
-		}
-	}
-	if (crdt_ctx_empty(&d.ctx)) {
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < c->n; i++)
+		rc = collect_dots(&d.ctx, &c->lines[i], observed);
+	/* A clear takes every line the client saw, so the dots it saw that
+	 * have not arrived join the context: they arrive removed. */
+	crdt_ctx unseen;
+	crdt_ctx_init(&unseen);
+	if (rc == 0 && observed)
+		rc = crdt_ctx_subtract(&unseen, observed, &c->ctx);
+	if (rc == 0)
+		rc = crdt_ctx_join(&d.ctx, &unseen);
+	crdt_ctx_destroy(&unseen);
+	if (rc || crdt_ctx_empty(&d.ctx)) {
 		crdt_cart_destroy(&d);
-		return 0;
+		return rc ? CARTD_ENOMEM : 0;
 	}
 	return apply_delta(c, &d, delta);
 }

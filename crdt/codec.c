@@ -78,6 +78,13 @@ void crdt_encode_cart(buf_writer *w, const crdt_cart *c)
 	p = raw_varint(p, c->n);
 	for (uint32_t i = 0; i < c->n; i++)
 		p = raw_line(p, &c->lines[i]);
+	p = raw_varint(p, crdt_cart_ndefer(c));
+	for (uint32_t i = 0; i < crdt_cart_ndefer(c); i++) {
+		const crdt_defer *d = &c->defer->v[i];
+		p = raw_varint(p, d->sku_len);
+		memcpy(p, d->sku, d->sku_len);
+		p = raw_ctx(p + d->sku_len, &d->dots);
+	}
 }
 
 size_t crdt_ctx_encoded_size(const crdt_ctx *c)
@@ -104,6 +111,11 @@ size_t crdt_cart_encoded_size(const crdt_cart *c)
 	size_t n = crdt_ctx_encoded_size(&c->ctx) + buf_varint_size(c->n);
 	for (uint32_t i = 0; i < c->n; i++)
 		n += crdt_line_encoded_size(&c->lines[i]);
+	n += buf_varint_size(crdt_cart_ndefer(c));
+	for (uint32_t i = 0; i < crdt_cart_ndefer(c); i++) {
+		const crdt_defer *d = &c->defer->v[i];
+		n += buf_varint_size(d->sku_len) + d->sku_len + crdt_ctx_encoded_size(&d->dots);
+	}
 	return n;
 }
 
@@ -192,19 +204,32 @@ static int decode_entry(buf_reader *r, const crdt_ctx *ctx, const crdt_entry *pr
 	return 0;
 }
 
+/* Reads an sku that must sort after prev (prev_len bytes; prev NULL for
+ * the first). */
+static int decode_sku(buf_reader *r, const char *prev, size_t prev_len, const char **sku,
+                      size_t *len)
+{
+	const uint8_t *p;
+	int rc = buf_get_str(r, CRDT_MAX_NAME, &p, len);
+	if (rc)
+		return rc;
+	*sku = (const char *)p;
+	if (crdt_check_sku(*sku, *len))
+		return CARTD_ESKU;
+	if (prev && crdt_name_cmp(prev, prev_len, *sku, *len) >= 0)
+		return CARTD_EORDER;
+	return 0;
+}
+
 static int decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev,
                        crdt_line *out)
 {
-	const uint8_t *sku;
+	const char *sku;
 	size_t len;
 	uint32_t n;
-	int rc = buf_get_str(r, CRDT_MAX_NAME, &sku, &len);
+	int rc = decode_sku(r, prev ? prev->sku : NULL, prev ? prev->sku_len : 0, &sku, &len);
 	if (rc)
 		return rc;
-	if (crdt_check_sku((const char *)sku, len))
-		return CARTD_ESKU;
-	if (prev && crdt_name_cmp(prev->sku, prev->sku_len, (const char *)sku, len) >= 0)
-		return CARTD_EORDER;
 	rc = get_count(r, CRDT_DECODE_MAX_ENTRIES, CRDT_MIN_ENTRY_BYTES, &n);
 	if (rc)
 		return rc;
@@ -216,7 +241,7 @@ static int decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev
 	for (uint32_t i = 0; i < n && rc == 0; i++)
 		rc = decode_entry(r, ctx, i ? &e[i - 1] : NULL, &e[i]);
 	if (rc == 0)
-		rc = cart_line_init(out, (const char *)sku, len, e, (uint16_t)n);
+		rc = cart_line_init(out, sku, len, e, (uint16_t)n);
 	if (e != &one)
 		free(e);
 	return rc;
@@ -250,7 +275,47 @@ static int check_unique_dots(const crdt_cart *c)
 	return rc;
 }
 
-int crdt_decode_cart(buf_reader *r, crdt_cart *out)
+static int decode_defer(buf_reader *r, const crdt_cart *c, const crdt_defer *prev,
+                        crdt_defer *out)
+{
+	const char *sku;
+	size_t len;
+	int rc = decode_sku(r, prev ? prev->sku : NULL, prev ? prev->sku_len : 0, &sku, &len);
+	if (rc)
+		return rc;
+	crdt_ctx dots;
+	crdt_ctx_init(&dots);
+	rc = crdt_decode_ctx(r, &dots);
+	/* Canonical: a deferred remove names at least one dot, and only dots
+	 * the context has not seen (seen ones have been applied). */
+	if (rc == 0 && (crdt_ctx_empty(&dots) || !crdt_ctx_disjoint(&dots, &c->ctx)))
+		rc = CARTD_ENONCANON;
+	if (rc == 0)
+		rc = cart_defer_init(out, sku, len, &dots);
+	crdt_ctx_destroy(&dots);
+	return rc;
+}
+
+static int decode_defers(buf_reader *r, crdt_cart *c)
+{
+	uint32_t n;
+	int rc = get_count(r, CRDT_DECODE_MAX_LINES, CRDT_MIN_DEFER_BYTES, &n);
+	if (rc || n == 0)
+		return rc;
+	c->defer = cart_defers_alloc(n);
+	if (c->defer == NULL)
+		return CARTD_ENOMEM;
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		rc = decode_defer(r, c, i ? &c->defer->v[i - 1] : NULL, &c->defer->v[i]);
+		if (rc == 0)
+			c->defer->n++;
+	}
+	return rc;
+}
+
+/* The cart grammar of codec.h; version 1 (CRDT_CART_V1) has no deferred
+ * removes section. */
+static int decode_cart(buf_reader *r, crdt_cart *out, int version)
 {
 	crdt_cart_destroy(out);
 	uint32_t n;
@@ -269,9 +334,21 @@ int crdt_decode_cart(buf_reader *r, crdt_cart *out)
 	}
 	if (rc == 0)
 		rc = check_unique_dots(out);
+	if (rc == 0 && version >= CRDT_CART_V2)
+		rc = decode_defers(r, out);
 	if (rc)
 		crdt_cart_destroy(out);
 	return rc;
+}
+
+int crdt_decode_cart(buf_reader *r, crdt_cart *out)
+{
+	return decode_cart(r, out, CRDT_CART_V2);
+}
+
+int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out)
+{
+	return crdt_cart_from_bytes_version(data, len, CRDT_CART_V2, out);
 }
 
 int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out)
@@ -286,11 +363,15 @@ int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out)
 	return rc;
 }
 
-int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out)
+int crdt_cart_from_bytes_version(const void *data, size_t len, int version, crdt_cart *out)
 {
+	if (version != CRDT_CART_V1 && version != CRDT_CART_V2) {
+		crdt_cart_destroy(out);
+		return CARTD_EINVAL;
+	}
 	buf_reader r;
 	buf_reader_init(&r, data, len);
-	int rc = crdt_decode_cart(&r, out);
+	int rc = decode_cart(&r, out, version);
 	if (rc == 0 && buf_left(&r) != 0) {
 		crdt_cart_destroy(out);
 		rc = CARTD_ETRAILING;

@@ -6,9 +6,16 @@
  * accepts only that form, so a cart's digest is a hash of its encoding.
  *
  *   ctx   := varint nranges, nranges * (u64le replica, varint lo, varint hi-lo)
- *   cart  := ctx, varint nlines, nlines * line
+ *   cart  := ctx, varint nlines, nlines * line, varint ndefer, ndefer * defer
  *   line  := varint sku_len, sku bytes, varint nentries,
  *            nentries * (u64le replica, varint counter, u8 kind, varint value)
+ *   defer := varint sku_len, sku bytes, ctx   (sorted by sku; ctx non-empty
+ *            and disjoint from the cart's)
+ *
+ * That is cart format version 2 (CRDT_CART_V2).  Version 1, written by cartd
+ * before deferred removes existed, ends after the lines; it is read only to
+ * load old data dirs (app/db.c upgrades them), and a version-1 cart encodes
+ * in version 2 as its bytes followed by one zero byte.
  *
  * The decoder reads through a buf_reader (cursor and end), checks the bytes
  * left before every read, checks every count against the bytes left before
@@ -30,6 +37,11 @@
 #define CRDT_MIN_RANGE_BYTES 10u
 #define CRDT_MIN_LINE_BYTES 3u
 #define CRDT_MIN_ENTRY_BYTES 11u
+#define CRDT_MIN_DEFER_BYTES 13u   /* 1-byte sku and a one-range context */
+
+/* Cart format versions (see above). */
+#define CRDT_CART_V1 1
+#define CRDT_CART_V2 2
 
 void crdt_encode_ctx(buf_writer *w, const crdt_ctx *c);
 void crdt_encode_cart(buf_writer *w, const crdt_cart *c);
@@ -48,6 +60,9 @@ int crdt_decode_cart(buf_reader *r, crdt_cart *out);
 /* Whole-buffer forms: as above, and CARTD_ETRAILING if bytes remain. */
 int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out);
 int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out);
+/* The same for a cart in format version (CRDT_CART_V1 or _V2; anything
+ * else: CARTD_EINVAL). */
+int crdt_cart_from_bytes_version(const void *data, size_t len, int version, crdt_cart *out);
 
 /* 64-bit digest of a stored cart: SipHash-2-4 (fixed key, the same on every
  * peer) of str(id) followed by the cart's canonical encoding.  The id is in

@@ -254,6 +254,61 @@ int crdt_ctx_intersect(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b)
 	return rc;
 }
 
+int crdt_ctx_subtract(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b)
+{
+	/* Each range of b splits at most one piece of a in two. */
+	size_t total = (size_t)a->n + b->n;
+	crdt_range *out = malloc((total ? total : 1) * sizeof *out);
+	if (out == NULL)
+		return CARTD_ENOMEM;
+	const crdt_range *x = crdt_ctx_ranges(a), *y = crdt_ctx_ranges(b);
+	uint32_t j = 0, n = 0;
+	for (uint32_t i = 0; i < a->n; i++) {
+		crdt_range cur = x[i];
+		/* b's ranges wholly before cur never matter again: a is sorted. */
+		while (j < b->n && (y[j].replica < cur.replica ||
+		                    (y[j].replica == cur.replica && y[j].hi < cur.lo)))
+			j++;
+		bool left = true;
+		for (uint32_t k = j; left && k < b->n && y[k].replica == cur.replica &&
+		                     y[k].lo <= cur.hi; k++) {
+			if (y[k].lo > cur.lo)
+				out[n++] = (crdt_range){ cur.replica, cur.lo, y[k].lo - 1 };
+			if (y[k].hi >= cur.hi)
+				left = false;
+			else
+				cur.lo = y[k].hi + 1;
+		}
+		if (left)
+			out[n++] = cur;
+	}
+	int rc = assign(dst, out, n);
+	free(out);
+	return rc;
+}
+
+bool crdt_ctx_disjoint(const crdt_ctx *a, const crdt_ctx *b)
+{
+	const crdt_range *x = crdt_ctx_ranges(a), *y = crdt_ctx_ranges(b);
+	uint32_t i = 0, j = 0;
+	while (i < a->n && j < b->n) {
+		if (x[i].replica != y[j].replica) {
+			if (x[i].replica < y[j].replica)
+				i++;
+			else
+				j++;
+			continue;
+		}
+		if (x[i].lo <= y[j].hi && y[j].lo <= x[i].hi)
+			return false;
+		if (x[i].hi < y[j].hi)
+			i++;
+		else
+			j++;
+	}
+	return true;
+}
+
 int crdt_ctx_remove(crdt_ctx *c, crdt_dot d)
 {
 	if (!crdt_ctx_contains(c, d))

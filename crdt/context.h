@@ -85,6 +85,11 @@ int crdt_ctx_add_range(crdt_ctx *c, uint64_t replica, uint64_t lo, uint64_t hi);
 int crdt_ctx_join(crdt_ctx *dst, const crdt_ctx *src);
 /* dst := a ∩ b (dst initialised, replaced).  0 or CARTD_ENOMEM. */
 int crdt_ctx_intersect(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b);
+/* dst := a \ b (dst initialised, replaced; it may not alias a or b).
+ * 0 or CARTD_ENOMEM (dst unchanged). */
+int crdt_ctx_subtract(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b);
+/* True if no dot is in both a and b. */
+bool crdt_ctx_disjoint(const crdt_ctx *a, const crdt_ctx *b);
 /* Removes one dot from c (splitting a range).  0 or CARTD_ENOMEM. */
 int crdt_ctx_remove(crdt_ctx *c, crdt_dot d);
 /* Checks the invariants (sorted, disjoint, non-adjacent, bounds). */

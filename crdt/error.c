@@ -23,6 +23,8 @@ static const struct err_desc descs[] = {
 	{ CARTD_EQTY, "bad_qty", "quantity must be an integer in 1..1000000" },
 	{ CARTD_ELINES, "too_many_lines", "cart already holds the maximum number of lines" },
 	{ CARTD_ECOUNTER, "counter", "dot counter exhausted for this cart" },
+	{ CARTD_ELINEFULL, "line_full", "line holds the most entries a line may; set its quantity instead of adding" },
+	{ CARTD_ETOKENFUTURE, "token_future", "token names writes this peer never made; read the cart again" },
 	{ CARTD_ETRUNC, "truncated", "input ends early" },
 	{ CARTD_EVARINT, "varint", "overlong or out-of-range varint" },
 	{ CARTD_EORDER, "order", "entries unsorted or duplicated" },
@@ -46,6 +48,9 @@ static const struct err_desc descs[] = {
 	{ CARTD_ECONFIG, "config", "invalid configuration" },
 	{ CARTD_EDATADIR, "datadir", "data directory unusable" },
 	{ CARTD_ESHUTDOWN, "shutdown", "shutting down" },
+	{ CARTD_ETOKENCART, "token_wrong_cart", "token was issued for another cart" },
+	{ CARTD_ETOKENKEY, "token_unknown_key", "token was sealed under a key this peer no longer has; read the cart again" },
+	{ CARTD_ETOKENMAC, "token_forged", "token fails authentication: it was edited or forged" },
 };
 
 static const struct err_desc *find(int rc)

@@ -28,6 +28,8 @@ enum cartd_err {
 	CARTD_EQTY = -30022,             /* quantity outside 1..CRDT_MAX_QTY */
 	CARTD_ELINES = -30023,           /* cart already has CRDT_MAX_LINES lines */
 	CARTD_ECOUNTER = -30024,         /* dot counter would exceed its maximum */
+	CARTD_ELINEFULL = -30025,        /* line holds CRDT_MAX_LINE_ENTRIES entries: set it */
+	CARTD_ETOKENFUTURE = -30026,     /* token names this replica's dots it never made */
 	CARTD_ETRUNC = -30030,           /* input ends before the value it promised */
 	CARTD_EVARINT = -30031,          /* varint overlong or out of range */
 	CARTD_EORDER = -30032,           /* entries unsorted or duplicated */
@@ -55,6 +57,9 @@ enum cartd_err {
 	CARTD_ECONFIG = -30201,          /* bad command-line option or setting */
 	CARTD_EDATADIR = -30202,         /* data dir unusable or from another layout */
 	CARTD_ESHUTDOWN = -30203,        /* refused: the peer is shutting down */
+	CARTD_ETOKENCART = -30204,       /* token was issued for another cart */
+	CARTD_ETOKENKEY = -30205,        /* token sealed under a key not in the keyring */
+	CARTD_ETOKENMAC = -30206,        /* token fails authentication: edited or forged */
 };
 
 /*

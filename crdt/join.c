@@ -282,14 +282,9 @@ static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return rc ? rc : 1;
 }
 
-int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
+/* The join of two carts without deferred removes. */
+static int join_plain(crdt_cart *dst, const crdt_cart *src, bool *changed)
 {
-	bool dummy;
-	if (changed == NULL)
-		changed = &dummy;
-	*changed = false;
-	if (dst == src)
-		return 0;
 	int rc = join_ctx_only(dst, src, changed);
 	if (rc == 0 && src->n == 1)
 		rc = join_one_line(dst, src, changed);
@@ -326,4 +321,155 @@ out:
 		free(flags);
 	crdt_ctx_destroy(&ctx);
 	return rc;
+}
+
+/* Deferred removes of a and b (either may be NULL) merged by sku, dots
+ * united, into *out (NULL when both are empty). */
+static int merge_defers(const crdt_defers *a, const crdt_defers *b, crdt_defers **out)
+{
+	*out = NULL;
+	uint32_t an = a ? a->n : 0, bn = b ? b->n : 0;
+	if (an + bn == 0)
+		return 0;
+	crdt_defers *m = cart_defers_alloc(an + bn);
+	if (m == NULL)
+		return CARTD_ENOMEM;
+	uint32_t i = 0, j = 0;
+	int rc = 0;
+	while (rc == 0 && (i < an || j < bn)) {
+		int cmp = i >= an ? 1 : j >= bn ? -1
+		          : crdt_name_cmp(a->v[i].sku, a->v[i].sku_len, b->v[j].sku, b->v[j].sku_len);
+		const crdt_defer *x = cmp <= 0 ? &a->v[i++] : &b->v[j++];
+		rc = cart_defer_init(&m->v[m->n], x->sku, x->sku_len, &x->dots);
+		if (rc == 0)
+			m->n++;
+		if (rc == 0 && cmp == 0)
+			rc = crdt_ctx_join(&m->v[m->n - 1].dots, &b->v[j++].dots);
+	}
+	if (rc) {
+		cart_defers_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+/* Drops from line l the entries whose dots dots holds.  0 or ENOMEM; the
+ * line is left consistent either way (n may become 0). */
+static int drop_dots(crdt_line *l, const crdt_ctx *dots)
+{
+	const crdt_entry *e = crdt_line_entries(l);
+	crdt_entry *keep = malloc((size_t)l->n * sizeof *keep);
+	if (keep == NULL)
+		return CARTD_ENOMEM;
+	uint16_t k = 0;
+	for (uint16_t i = 0; i < l->n; i++)
+		if (!crdt_ctx_contains(dots, crdt_entry_dot(&e[i])))
+			keep[k++] = e[i];
+	int rc = 0;
+	if (k != l->n) {
+		crdt_line fresh = *l;
+		rc = cart_line_set_entries(&fresh, keep, k);
+		if (rc == 0) {
+			if (l->cap)
+				free(l->u.many);
+			*l = fresh;
+		}
+	}
+	free(keep);
+	return rc;
+}
+
+/* Applies deferred removes d to c's lines, then removes from d what c's
+ * context now holds (such a dot has arrived: dropped above if it was of the
+ * deferred line, kept if it was of another).  *d becomes NULL when empty. */
+static int apply_defers(crdt_cart *c, crdt_defers **d)
+{
+	crdt_defers *m = *d;
+	int rc = 0;
+	for (uint32_t i = 0; m && rc == 0 && i < c->n; i++) {
+		crdt_line *l = &c->lines[i];
+		const crdt_defer *x = cart_find_defer(m, l->sku, l->sku_len);
+		if (x)
+			rc = drop_dots(l, &x->dots);
+	}
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (c->lines[i].n == 0)
+			cart_line_free(&c->lines[i]);
+		else
+			c->lines[w++] = c->lines[i];
+	}
+	c->n = w;
+	for (uint32_t i = 0; m && rc == 0 && i < m->n; i++) {
+		crdt_ctx left;
+		crdt_ctx_init(&left);
+		rc = crdt_ctx_subtract(&left, &m->v[i].dots, &c->ctx);
+		crdt_ctx_swap(&left, &m->v[i].dots);
+		crdt_ctx_destroy(&left);
+	}
+	if (rc || m == NULL)
+		return rc;
+	w = 0;
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (crdt_ctx_empty(&m->v[i].dots)) {
+			free(m->v[i].sku);
+			crdt_ctx_destroy(&m->v[i].dots);
+		} else {
+			m->v[w++] = m->v[i];
+		}
+	}
+	m->n = w;
+	if (w == 0) {
+		cart_defers_free(m);
+		*d = NULL;
+	}
+	return 0;
+}
+
+/*
+ * A join where either side holds deferred removes: rare (a remove under a
+ * token that named writes not yet received), so it favours plainness over
+ * speed: it joins into a copy of dst, applies the united deferred removes,
+ * and installs the copy only if everything succeeded.
+ */
+static int join_deferred(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	crdt_cart t, plain_src = *src;   /* src without its deferred removes */
+	plain_src.defer = NULL;
+	crdt_cart_init(&t);
+	crdt_defers *m = NULL;
+	bool ignored;
+	int rc = crdt_cart_copy(&t, dst);
+	if (rc == 0)
+		rc = merge_defers(t.defer, src->defer, &m);
+	cart_defers_free(t.defer);
+	t.defer = NULL;
+	if (rc == 0)
+		rc = join_plain(&t, &plain_src, &ignored);
+	if (rc == 0)
+		rc = apply_defers(&t, &m);
+	if (rc) {
+		cart_defers_free(m);
+		crdt_cart_destroy(&t);
+		return rc;
+	}
+	t.defer = m;
+	*changed = !crdt_cart_equal(&t, dst);
+	crdt_cart_destroy(dst);
+	*dst = t;
+	return 0;
+}
+
+int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	bool dummy;
+	if (changed == NULL)
+		changed = &dummy;
+	*changed = false;
+	if (dst == src)
+		return 0;
+	if (dst->defer || src->defer)
+		return join_deferred(dst, src, changed);
+	return join_plain(dst, src, changed);
 }

@@ -44,7 +44,7 @@ static crdt_cart *open_piece(struct pieces *ps)
 		ps->cap = cap;
 	}
 	crdt_cart_init(&ps->v[ps->n]);
-	ps->used = 2 * COUNT_BYTES;
+	ps->used = 3 * COUNT_BYTES;   /* ranges, lines, deferred removes */
 	return &ps->v[ps->n++];
 }
 
@@ -140,6 +140,47 @@ static int pack_removed(struct pieces *ps, const crdt_cart *c)
 	return rc;
 }
 
+/* Packs the deferred removes, each split by ranges as needed, in pieces of
+ * their own: a deferred remove is safe alone (it drops only entries of its
+ * line that the source's client saw removed). */
+static int pack_defers(struct pieces *ps, const crdt_cart *c)
+{
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < crdt_cart_ndefer(c); i++) {
+		const crdt_defer *d = &c->defer->v[i];
+		const crdt_range *r = crdt_ctx_ranges(&d->dots);
+		size_t head = buf_varint_size(d->sku_len) + d->sku_len + COUNT_BYTES;
+		crdt_ctx part;
+		crdt_ctx_init(&part);
+		for (uint32_t k = 0; rc == 0 && k < d->dots.n; ) {
+			crdt_cart *p = open_piece(ps);
+			if (p == NULL) {
+				rc = CARTD_ENOMEM;
+				break;
+			}
+			size_t used = ps->used + head;
+			crdt_ctx_destroy(&part);
+			do {
+				used += 8 + buf_varint_size(r[k].lo) + buf_varint_size(r[k].hi - r[k].lo);
+				rc = crdt_ctx_add_range(&part, r[k].replica, r[k].lo, r[k].hi);
+				k++;
+			} while (rc == 0 && k < d->dots.n &&
+			         used + 8 + buf_varint_size(r[k].lo) +
+			         buf_varint_size(r[k].hi - r[k].lo) <= ps->budget);
+			p->defer = rc == 0 ? cart_defers_alloc(1) : NULL;
+			if (rc == 0 && p->defer == NULL)
+				rc = CARTD_ENOMEM;
+			if (rc == 0)
+				rc = cart_defer_init(&p->defer->v[0], d->sku, d->sku_len, &part);
+			if (rc == 0)
+				p->defer->n = 1;
+			ps->used = used;
+		}
+		crdt_ctx_destroy(&part);
+	}
+	return rc;
+}
+
 void crdt_pieces_free(crdt_cart *pieces, size_t count)
 {
 	for (size_t i = 0; pieces && i < count; i++)
@@ -159,6 +200,8 @@ int crdt_cart_split(const crdt_cart *c, size_t budget, crdt_cart **pieces, size_
 		rc = pack_line(&ps, &c->lines[i]);
 	if (rc == 0)
 		rc = pack_removed(&ps, c);
+	if (rc == 0)
+		rc = pack_defers(&ps, c);
 	if (rc) {
 		crdt_pieces_free(ps.v, ps.n);
 		return rc;

@@ -181,8 +181,24 @@ static int link_new(crdt_store *s, store_ref r, uint64_t h)
 	return 0;
 }
 
+/* Scratch room an operation on c may need beyond max_enc: a remove or
+ * clear under a token may add up to the token's dots, fragmented by c's
+ * context, as deferred removes or context. */
+static size_t op_slack(const crdt_cart *c, const crdt_op *op)
+{
+	size_t n = OP_SLACK;
+	if ((op->kind == CRDT_OP_REMOVE || op->kind == CRDT_OP_CLEAR) && op->observed)
+		n += crdt_ctx_encoded_size(op->observed) + (c ? crdt_ctx_encoded_size(&c->ctx) : 0);
+	return n;
+}
+
 static int run_op(crdt_cart *c, uint64_t self, const crdt_op *op, crdt_cart *delta)
 {
+	/* A token naming this replica's dots beyond those it has made would
+	 * defer-remove (or pre-remove) its own next writes. */
+	if ((op->kind == CRDT_OP_REMOVE || op->kind == CRDT_OP_CLEAR) && op->observed &&
+	    crdt_ctx_max(op->observed, self) > crdt_ctx_max(&c->ctx, self))
+		return CARTD_ETOKENFUTURE;
 	switch (op->kind) {
 	case CRDT_OP_ADD:
 		return crdt_cart_add(c, self, op->sku, op->sku_len, op->qty, delta);
@@ -199,7 +215,7 @@ static int run_op(crdt_cart *c, uint64_t self, const crdt_op *op, crdt_cart *del
 static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
                           uint64_t self, const crdt_op *op, crdt_cart *delta)
 {
-	int rc = reserve_scratch(s, OP_SLACK);
+	int rc = reserve_scratch(s, op_slack(&n->cart, op));
 
 	if (rc == 0)
 		rc = run_op(&n->cart, self, op, delta);
@@ -225,7 +241,7 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 	int rc = store_table_reserve(&s->t);
 
 	if (rc == 0)
-		rc = reserve_scratch(s, OP_SLACK + ID_BYTES(len));
+		rc = reserve_scratch(s, op_slack(NULL, op) + ID_BYTES(len));
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
 	if (rc != 0)
@@ -259,10 +275,21 @@ int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
 	return rc;
 }
 
+/* Scratch room a join of delta into c may need beyond max_enc.  Deferred
+ * removes lose the dots the joined context holds, which can split their
+ * ranges: at most one more range per range of either context. */
+static size_t join_slack(const crdt_cart *c, const crdt_cart *delta)
+{
+	size_t n = crdt_cart_encoded_size(delta) + JOIN_SLACK;
+	if (delta->defer || (c && c->defer))
+		n += crdt_ctx_encoded_size(&delta->ctx) + (c ? crdt_ctx_encoded_size(&c->ctx) : 0);
+	return n;
+}
+
 static int join_existing(crdt_store *s, store_node *n, uint32_t bucket,
                          const crdt_cart *delta, bool *changed)
 {
-	int rc = reserve_scratch(s, crdt_cart_encoded_size(delta) + JOIN_SLACK);
+	int rc = reserve_scratch(s, join_slack(&n->cart, delta));
 
 	if (rc == 0)
 		rc = crdt_cart_join(&n->cart, delta, changed);
@@ -282,8 +309,7 @@ static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 		return 0;
 	rc = store_table_reserve(&s->t);
 	if (rc == 0)
-		rc = reserve_scratch(s, crdt_cart_encoded_size(delta) + JOIN_SLACK +
-		                     ID_BYTES(len));
+		rc = reserve_scratch(s, join_slack(NULL, delta) + ID_BYTES(len));
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
 	if (rc != 0)

@@ -22,16 +22,27 @@ _Static_assert(WIRE_KEY_LINE_MAX == KEY_B64_LEN + 2, "base64, newline, NUL");
 
 static const char gen_comment[] =
 	"# cartd keyring: one base64 key per line. The first key seals what this\n"
-	"# peer sends; every key opens what it receives. Keep it secret (0600).\n";
+	"# peer sends; every key opens what it receives. 'token' lines hold the\n"
+	"# keys of read tokens, likewise. Keep it secret (0600).\n";
+static const char token_word[] = "token";
+#define TOKEN_WORD_LEN (sizeof(token_word) - 1)
 
-_Static_assert(sizeof(gen_comment) - 1 + WIRE_KEY_LINE_MAX <= WIRE_KEYRING_TEXT_MAX,
-	       "generated keyring fits its advertised size");
+_Static_assert(sizeof(gen_comment) - 1 + 2 * WIRE_KEY_LINE_MAX + TOKEN_WORD_LEN + 1 <=
+	       WIRE_KEYRING_TEXT_MAX, "generated keyring fits its advertised size");
 
+/* Transport keys and token keys share one sodium_malloc'd block:
+ * slots [0, WIRE_KEYRING_MAX) and [WIRE_KEYRING_MAX, 2 * WIRE_KEYRING_MAX). */
 struct wire_keyring {
-	size_t n;
-	uint8_t *keys;                  /* n * WIRE_KEY_BYTES, sodium_malloc */
+	size_t n, ntok;
+	uint8_t *keys;
 	uint32_t ids[WIRE_KEYRING_MAX];
+	uint32_t tok_ids[WIRE_KEYRING_MAX];
 };
+
+static uint8_t *token_slot(const wire_keyring *ring, size_t i)
+{
+	return ring->keys + (WIRE_KEYRING_MAX + i) * WIRE_KEY_BYTES;
+}
 
 uint32_t wire_key_id(const uint8_t key[WIRE_KEY_BYTES])
 {
@@ -65,29 +76,61 @@ static int decode_key(const char *p, size_t n, uint8_t *key)
 	return 0;
 }
 
+/* Decodes the key at [p, p+n) into slot and appends its id to ids (of
+ * *count), refusing a repeated key or id. */
+static int add_key(uint8_t *slot, uint32_t *ids, size_t *count, const char *p, size_t n)
+{
+	if (*count == WIRE_KEYRING_MAX || decode_key(p, n, slot) != 0)
+		return CARTD_EKEYRING;
+	uint32_t id = wire_key_id(slot);
+	for (size_t i = 0; i < *count; i++)
+		if (ids[i] == id)   /* same key twice, or an id collision */
+			return CARTD_EKEYRING;
+	ids[(*count)++] = id;
+	return 0;
+}
+
 /* Adds the key on line [p, p+n) to ring, unless the line is blank or a
- * comment. */
+ * comment: a transport key, or "token KEY". */
 static int add_line(wire_keyring *ring, const char *p, size_t n)
 {
-	uint8_t *slot;
-	uint32_t id;
-
 	while (n > 0 && is_blank(*p))
 		p++, n--;
 	while (n > 0 && is_blank(p[n - 1]))
 		n--;
 	if (n == 0 || *p == '#')
 		return 0;
+	if (n > TOKEN_WORD_LEN && memcmp(p, token_word, TOKEN_WORD_LEN) == 0 &&
+	    is_blank(p[TOKEN_WORD_LEN])) {
+		p += TOKEN_WORD_LEN, n -= TOKEN_WORD_LEN;
+		while (n > 0 && is_blank(*p))
+			p++, n--;
+		if (ring->ntok == WIRE_KEYRING_MAX)
+			return CARTD_EKEYRING;
+		return add_key(token_slot(ring, ring->ntok), ring->tok_ids, &ring->ntok, p, n);
+	}
 	if (ring->n == WIRE_KEYRING_MAX)
 		return CARTD_EKEYRING;
-	slot = ring->keys + ring->n * WIRE_KEY_BYTES;
-	if (decode_key(p, n, slot) != 0)
-		return CARTD_EKEYRING;
-	id = wire_key_id(slot);
-	for (size_t i = 0; i < ring->n; i++)
-		if (ring->ids[i] == id)   /* same key twice, or an id collision */
-			return CARTD_EKEYRING;
-	ring->ids[ring->n++] = id;
+	return add_key(ring->keys + ring->n * WIRE_KEY_BYTES, ring->ids, &ring->n, p, n);
+}
+
+/* A keyring written before token keys existed gets one per transport key,
+ * derived from it (keyed BLAKE2b), so its peers still agree on token keys
+ * and rotating the transport keys rotates them too. */
+static int derive_token_keys(wire_keyring *ring)
+{
+	static const char label[] = "cartd token key v1";
+	for (size_t i = 0; i < ring->n; i++) {
+		uint8_t *slot = token_slot(ring, i);
+		crypto_generichash(slot, WIRE_KEY_BYTES, (const unsigned char *)label,
+		                   sizeof(label) - 1, ring->keys + i * WIRE_KEY_BYTES,
+		                   WIRE_KEY_BYTES);
+		ring->tok_ids[i] = wire_key_id(slot);
+		for (size_t k = 0; k < i; k++)
+			if (ring->tok_ids[k] == ring->tok_ids[i])
+				return CARTD_EKEYRING;
+	}
+	ring->ntok = ring->n;
 	return 0;
 }
 
@@ -104,7 +147,9 @@ static int parse_lines(wire_keyring *ring, const char *text, size_t len)
 			return rc;
 		p = nl != NULL ? nl + 1 : end;
 	}
-	return ring->n == 0 ? CARTD_EKEYRING : 0;
+	if (ring->n == 0)
+		return CARTD_EKEYRING;
+	return ring->ntok == 0 ? derive_token_keys(ring) : 0;
 }
 
 int wire_keyring_parse(const char *text, size_t len, wire_keyring **out)
@@ -122,7 +167,7 @@ int wire_keyring_parse(const char *text, size_t len, wire_keyring **out)
 	ring = calloc(1, sizeof(*ring));
 	if (ring == NULL)
 		return CARTD_ENOMEM;
-	ring->keys = sodium_malloc(WIRE_KEYRING_MAX * WIRE_KEY_BYTES);
+	ring->keys = sodium_malloc(2 * WIRE_KEYRING_MAX * WIRE_KEY_BYTES);
 	if (ring->keys == NULL) {
 		free(ring);
 		return CARTD_ENOMEM;
@@ -171,6 +216,26 @@ const uint8_t *wire_keyring_find(const wire_keyring *ring, uint32_t id)
 	return NULL;
 }
 
+size_t wire_keyring_token_count(const wire_keyring *ring)
+{
+	return ring->ntok;
+}
+
+const uint8_t *wire_keyring_token_primary(const wire_keyring *ring, uint32_t *id)
+{
+	if (id != NULL)
+		*id = ring->tok_ids[0];
+	return token_slot(ring, 0);
+}
+
+const uint8_t *wire_keyring_token_find(const wire_keyring *ring, uint32_t id)
+{
+	for (size_t i = 0; i < ring->ntok; i++)
+		if (ring->tok_ids[i] == id)
+			return token_slot(ring, i);
+	return NULL;
+}
+
 int wire_key_format(const uint8_t key[WIRE_KEY_BYTES], char *out, size_t cap)
 {
 	if (cap < WIRE_KEY_LINE_MAX)
@@ -194,6 +259,14 @@ int wire_keyring_generate(char *out, size_t cap)
 	randombytes_buf(key, sizeof(key));
 	memcpy(out, gen_comment, n);
 	rc = wire_key_format(key, out + n, cap - n);
+	n += WIRE_KEY_LINE_MAX - 1;
+	if (rc == 0) {
+		randombytes_buf(key, sizeof(key));
+		memcpy(out + n, token_word, TOKEN_WORD_LEN);
+		out[n + TOKEN_WORD_LEN] = ' ';
+		n += TOKEN_WORD_LEN + 1;
+		rc = wire_key_format(key, out + n, cap - n);
+	}
 	sodium_memzero(key, sizeof(key));
 	return rc;
 }

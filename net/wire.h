@@ -31,7 +31,7 @@
 #define WIRE_MUST_CHECK
 #endif
 
-#define WIRE_VERSION 1u
+#define WIRE_VERSION 2u
 #define WIRE_TYPE_MAX 15u          /* types are 1..15; meanings: net/msg.h */
 #define WIRE_F_DEFLATE 0x01u       /* payload is raw deflate (RFC 1951) */
 #define WIRE_HEADER_LEN 33u

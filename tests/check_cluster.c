@@ -60,28 +60,17 @@ static void expect_items(int i, const char *cart, const char *want)
 
 static int write_json(int i, const char *method, const char *target, const char *body)
 {
-	int status;
-	json_t *v = tp_json(&cl, i, method, target, body, &status);
-	json_decref(v);
-	return status;
+	return tp_write(&cl, i, method, target, body);
 }
 
 static void add(int i, const char *cart, const char *sku, int qty)
 {
-	char target[256], body[256];
-	snprintf(target, sizeof target, "/carts/%s/items", cart);
-	snprintf(body, sizeof body, "{\"sku\":\"%s\",\"qty\":%d}", sku, qty);
-	ck_assert_int_eq(write_json(i, "POST", target, body), 200);
+	tp_add(&cl, i, cart, sku, qty);
 }
 
 static char *token_of(int i, const char *cart)
 {
-	char target[256];
-	snprintf(target, sizeof target, "/carts/%s", cart);
-	json_t *v = tp_json(&cl, i, "GET", target, NULL, NULL);
-	char *t = strdup(json_string_value(json_object_get(v, "token")));
-	json_decref(v);
-	return t;
+	return tp_token(&cl, i, cart);
 }
 
 START_TEST(test_replicate)
@@ -364,6 +353,7 @@ START_TEST(test_partition)
 END_TEST
 
 Suite *cluster_suite(void);
+TCase *cluster_carts_tcase(void);   /* tests/test_cluster_carts.c */
 
 Suite *cluster_suite(void)
 {
@@ -380,5 +370,6 @@ Suite *cluster_suite(void)
 	tcase_add_test(t, test_wrong_key);
 	tcase_add_test(t, test_partition);
 	suite_add_tcase(s, t);
+	suite_add_tcase(s, cluster_carts_tcase());
 	return s;
 }

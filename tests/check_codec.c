@@ -81,17 +81,24 @@ static void expect_ctx(tb *b, int want, const char *what)
 
 /* Decodes b as a cart into a non-empty output; on success checks that the
  * cart is valid and re-encodes to the same bytes. */
-static void expect_cart(tb *b, int want, const char *what)
+/*
+ * The carts below are written in cart format 1 (no deferred removes
+ * section; codec.h), whose grammar format 2 shares up to the lines: b is
+ * decoded as format 1, and when it is valid, b plus the empty deferred
+ * removes section must decode as format 2 and re-encode to those bytes.
+ * The deferred removes section has tests of its own (cart_defer_forms).
+ */
+static void expect_cart_version(tb *b, int version, int want, const char *what)
 {
 	crdt_cart out;
 	crdt_cart_init(&out);
 	tu_add(&out, 42, "prefilled", 1, NULL);
-	int rc = crdt_cart_from_bytes(b->p, b->len, &out);
-	ck_assert_msg(rc == want, "%s: got %d (%s), want %d; input %s", what, rc,
-	              cartd_errname(rc), want, tb_hex(b->p, b->len));
+	int rc = crdt_cart_from_bytes_version(b->p, b->len, version, &out);
+	ck_assert_msg(rc == want, "%s (format %d): got %d (%s), want %d; input %s", what,
+	              version, rc, cartd_errname(rc), want, tb_hex(b->p, b->len));
 	if (rc) {
 		tu_assert_empty(&out, what);
-	} else {
+	} else if (version == CRDT_CART_V2) {
 		tb again;
 		tb_init(&again);
 		tu_encode(&out, &again);
@@ -101,6 +108,22 @@ static void expect_cart(tb *b, int want, const char *what)
 		tb_free(&again);
 	}
 	crdt_cart_destroy(&out);
+}
+
+static void expect_cart(tb *b, int want, const char *what)
+{
+	expect_cart_version(b, CRDT_CART_V1, want, what);
+	if (want == 0) {
+		tb_varint(b, 0);
+		expect_cart_version(b, CRDT_CART_V2, 0, what);
+	}
+	b->len = 0;
+}
+
+/* Format 2 carts (b holds one, deferred removes included). */
+static void expect_cart2(tb *b, int want, const char *what)
+{
+	expect_cart_version(b, CRDT_CART_V2, want, what);
 	b->len = 0;
 }
 
@@ -245,6 +268,69 @@ static void one_entry_cart(tb *b, const char *sku, uint64_t rep, uint64_t ctr, u
 	line_head(b, sku, 1);
 	entry(b, rep, ctr, kind, value);
 }
+
+/* The deferred removes section of format 2: sorted skus, each with a
+ * non-empty context disjoint from the cart's (ctx_ab: RA 1..10, RB 1..10). */
+START_TEST(cart_defer_forms)
+{
+	tb b;
+	tb_init(&b);
+	ctx_ab(&b);
+	tb_varint(&b, 0);
+	tb_varint(&b, 2);
+	tb_str(&b, "a", 1);
+	tb_varint(&b, 1);
+	range(&b, RA, 11, 0);
+	tb_str(&b, "b", 1);
+	tb_varint(&b, 2);
+	range(&b, RA, 20, 10);
+	range(&b, RB, 12, 0);
+	expect_cart2(&b, 0, "two deferred removes");
+	static const struct { const char *sku; uint64_t rep, lo, hi; int want; const char *what; } one[] = {
+		{ "a", RA, 10, 11, CARTD_ENONCANON, "deferred dot the context has" },
+		{ "a", RB, 1, 1, CARTD_ENONCANON, "deferred dot the context has (other replica)" },
+		{ "a b", RA, 11, 11, CARTD_ESKU, "bad sku" },
+		{ "a", RA, 0, 3, CARTD_EBADVALUE, "counter 0" },
+	};
+	for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+		ctx_ab(&b);
+		tb_varint(&b, 0);
+		tb_varint(&b, 1);
+		tb_str(&b, one[i].sku, strlen(one[i].sku));
+		tb_varint(&b, 1);
+		range(&b, one[i].rep, one[i].lo, one[i].hi - one[i].lo);
+		expect_cart2(&b, one[i].want, one[i].what);
+	}
+	ctx_ab(&b);
+	tb_varint(&b, 0);
+	tb_varint(&b, 1);
+	tb_str(&b, "a", 1);
+	tb_varint(&b, 0);
+	tb_raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0", 12);   /* passes the count check */
+	expect_cart2(&b, CARTD_ENONCANON, "empty deferred remove");
+	for (int dup = 0; dup <= 1; dup++) {
+		ctx_ab(&b);
+		tb_varint(&b, 0);
+		tb_varint(&b, 2);
+		tb_str(&b, "b", 1);
+		tb_varint(&b, 1);
+		range(&b, RA, 11, 0);
+		tb_str(&b, dup ? "b" : "a", 1);
+		tb_varint(&b, 1);
+		range(&b, RA, 12, 0);
+		expect_cart2(&b, CARTD_EORDER, dup ? "repeated sku" : "unsorted skus");
+	}
+	ctx_ab(&b);
+	tb_varint(&b, 0);
+	tb_varint(&b, UINT32_MAX);
+	tb_str(&b, "a", 1);
+	expect_cart2(&b, CARTD_ELIMIT, "count larger than the bytes left");
+	ctx_ab(&b);
+	tb_varint(&b, 0);
+	expect_cart2(&b, CARTD_ETRUNC, "format 1 bytes read as format 2");
+	tb_free(&b);
+}
+END_TEST
 
 START_TEST(cart_bad_entries)
 {
@@ -454,6 +540,7 @@ END_TEST
 /* Decodes b (which must be valid) into c. */
 static void decode_into(tb *b, crdt_cart *c)
 {
+	tb_varint(b, 0);   /* no deferred removes */
 	crdt_cart_init(c);
 	ck_assert_int_eq(crdt_cart_from_bytes(b->p, b->len, c), 0);
 	b->len = 0;
@@ -496,7 +583,9 @@ START_TEST(join_refuses_past_decode_limits)
 	crdt_cart_init(&extra);
 	tu_add(&extra, 2, "x", 1, NULL);                /* one more entry */
 	expect_join_refused(&big, &extra, "entry past CRDT_DECODE_MAX_ENTRIES");
-	tu_add(&big, RA, "x", 1, NULL);                 /* a local add folds */
+	/* A local add to that line is refused; a set compacts it. */
+	ck_assert_int_eq(crdt_cart_add(&big, RA, "x", 1, 1, NULL), CARTD_ELINEFULL);
+	tu_set(&big, RA, "x", 1, NULL);
 	ck_assert_uint_eq(tu_entries(&big, "x"), 1);
 	crdt_cart_destroy(&big);
 	crdt_cart_destroy(&extra);
@@ -546,10 +635,10 @@ static int concurrent_writers(unsigned writers, unsigned adds, bool distinct, un
  * Every cart that replicas can reach must survive its own encoding, since
  * peers persist carts that way and reload them with this decoder at start.
  * The local limits hold per replica only: concurrent writers, each within
- * CRDT_MAX_LINES and CRDT_MAX_ENTRIES, together exceed them, and joins
+ * CRDT_MAX_LINES and CRDT_MAX_LINE_ENTRIES, together exceed them, and joins
  * accept the result.  9 writers of 1000 new lines each reach 9000 lines
- * (> CRDT_DECODE_MAX_LINES); 65 writers of 16 adds to one sku reach 1040
- * entries (> CRDT_DECODE_MAX_ENTRIES).
+ * (> CRDT_MAX_LINES); 60 writers of 1024 adds to one sku reach 61440
+ * entries (> CRDT_MAX_LINE_ENTRIES, within CRDT_DECODE_MAX_ENTRIES).
  */
 START_TEST(reachable_states_roundtrip)
 {
@@ -557,11 +646,11 @@ START_TEST(reachable_states_roundtrip)
 	bool same1, same2;
 	int rc1 = concurrent_writers(9, CRDT_MAX_LINES, true, &lines, &entries, &same1);
 	ck_assert_uint_eq(lines, 9 * CRDT_MAX_LINES);
-	int rc2 = concurrent_writers(65, CRDT_MAX_ENTRIES, false, &lines, &entries, &same2);
-	ck_assert_uint_eq(entries, 65 * CRDT_MAX_ENTRIES);
+	int rc2 = concurrent_writers(60, CRDT_MAX_LINE_ENTRIES, false, &lines, &entries, &same2);
+	ck_assert_uint_eq(entries, 60 * CRDT_MAX_LINE_ENTRIES);
 	ck_assert_msg(rc1 == 0 && same1, "a valid cart of 9000 lines reached by joins does not "
 	              "decode from its own encoding: %d (%s)", rc1, cartd_errname(rc1));
-	ck_assert_msg(rc2 == 0 && same2, "a valid line of 1040 entries reached by joins does not "
+	ck_assert_msg(rc2 == 0 && same2, "a valid line of 61440 entries reached by joins does not "
 	              "decode from its own encoding: %d (%s)", rc2, cartd_errname(rc2));
 }
 END_TEST
@@ -572,6 +661,7 @@ START_TEST(decode_stops_at_value_end)
 	tb b;
 	tb_init(&b);
 	one_entry_cart(&b, "x", RA, 1, CRDT_ADD, 1);
+	tb_varint(&b, 0);
 	size_t end = b.len;
 	tb_raw(&b, "\x01\x02\x03", 3);
 	buf_reader r;
@@ -609,6 +699,7 @@ Suite *codec_suite(void)
 	tcase_add_test(tc, cart_line_order);
 	tcase_add_test(tc, cart_entry_order);
 	tcase_add_test(tc, cart_counts_and_trailing);
+	tcase_add_test(tc, cart_defer_forms);
 	tcase_add_test(tc, decode_limits);
 	tcase_add_test(tc, join_refuses_past_decode_limits);
 	tcase_add_test(tc, decode_stops_at_value_end);

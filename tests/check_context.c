@@ -133,6 +133,52 @@ START_TEST(join_and_intersect_match_model)
 }
 END_TEST
 
+/* A random context of ranges (1..12 dots long) and its bitmap. */
+static void random_ranges(crdt_ctx *c, bool bits[4][MODEL_MAX + 1], int nranges)
+{
+	crdt_ctx_init(c);
+	for (int i = 0; i < nranges; i++) {
+		uint64_t r = 1 + (uint64_t)(rand() % 3), lo = 1 + (uint64_t)(rand() % MODEL_MAX);
+		uint64_t hi = lo + (uint64_t)(rand() % 12);
+		hi = hi > MODEL_MAX ? MODEL_MAX : hi;
+		ck_assert_int_eq(crdt_ctx_add_range(c, r, lo, hi), 0);
+		for (uint64_t k = lo; k <= hi; k++)
+			bits[r][k] = true;
+	}
+}
+
+/* a \ b and "a and b share no dot" against the bitmaps, for contexts of
+ * every density (deferred removes are token dots minus a cart's context). */
+START_TEST(subtract_and_disjoint_match_model)
+{
+	srand(3000 + (unsigned)_i);
+	bool a[4][MODEL_MAX + 1] = { { 0 } }, b[4][MODEL_MAX + 1] = { { 0 } };
+	crdt_ctx x, y, z;
+	random_ranges(&x, a, rand() % 12);
+	random_ranges(&y, b, rand() % 12);
+	crdt_ctx_init(&z);
+	ck_assert_int_eq(crdt_ctx_add_range(&z, 2, 5, 9), 0);   /* replaced */
+	ck_assert_int_eq(crdt_ctx_subtract(&z, &x, &y), 0);
+	bool shared = false;
+	for (int r = 0; r < 4; r++)
+		for (int k = 0; k <= MODEL_MAX; k++) {
+			model[r][k] = a[r][k] && !b[r][k];
+			shared |= a[r][k] && b[r][k];
+		}
+	check_matches_model(&z);
+	ck_assert(crdt_ctx_disjoint(&x, &y) == !shared);
+	ck_assert(crdt_ctx_disjoint(&y, &x) == !shared);
+	ck_assert(crdt_ctx_disjoint(&z, &y));
+	/* (a \ b) joined with b is a joined with b. */
+	ck_assert_int_eq(crdt_ctx_join(&z, &y), 0);
+	ck_assert_int_eq(crdt_ctx_join(&x, &y), 0);
+	ck_assert(crdt_ctx_equal(&x, &z));
+	crdt_ctx_destroy(&x);
+	crdt_ctx_destroy(&y);
+	crdt_ctx_destroy(&z);
+}
+END_TEST
+
 Suite *context_suite(void);
 
 Suite *context_suite(void)
@@ -143,6 +189,7 @@ Suite *context_suite(void)
 	tcase_add_test(tc, add_range_rejects_bad_bounds);
 	tcase_add_loop_test(tc, random_ops_match_model, 0, 50);
 	tcase_add_loop_test(tc, join_and_intersect_match_model, 0, 200);
+	tcase_add_loop_test(tc, subtract_and_disjoint_match_model, 0, 300);
 	suite_add_tcase(s, tc);
 	return s;
 }

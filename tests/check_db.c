@@ -169,21 +169,28 @@ START_TEST(test_locked_dir)
 END_TEST
 
 /* Rewrites one meta value of a closed data dir with raw LMDB. */
-static void poke_meta(const char *dir, const char *key, const void *val, size_t n)
+/* Writes one record of named database dbname straight into the dir. */
+static void poke(const char *dir, const char *dbname, const char *key, size_t klen,
+                 const void *val, size_t n)
 {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi meta;
+	MDB_dbi dbi;
 	ck_assert_int_eq(mdb_env_create(&env), 0);
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 2), 0);
 	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
 	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	MDB_val k = { strlen(key), (void *)(uintptr_t)key };
+	ck_assert_int_eq(mdb_dbi_open(txn, dbname, 0, &dbi), 0);
+	MDB_val k = { klen, (void *)(uintptr_t)key };
 	MDB_val v = { n, (void *)(uintptr_t)val };
-	ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
+}
+
+static void poke_meta(const char *dir, const char *key, const void *val, size_t n)
+{
+	poke(dir, "meta", key, strlen(key), val, n);
 }
 
 static void expect_refused(const char *dir, const char *needle)
@@ -205,6 +212,59 @@ START_TEST(test_unknown_layout)
 	expect_refused(dir, "unknown layout 'cartd-db-99'");
 	poke_meta(dir, "layout", DB_LAYOUT, strlen(DB_LAYOUT));
 	db_close(open_ok(dir, true, NULL));
+}
+END_TEST
+
+/* A layout-1 dir (carts in cart format 1, a folded SET entry among them)
+ * is upgraded in place when opened: every cart reads the same, the layout
+ * record moves on, and a corrupt format-1 record refuses the whole open. */
+START_TEST(test_upgrade_layout1)
+{
+	char dir[128];
+	sub(dir, sizeof dir, "upgrade");
+	db_close(open_ok(dir, true, NULL));
+	crdt_cart c;
+	crdt_cart_init(&c);
+	ck_assert_int_eq(crdt_cart_add(&c, 7, "apple", 5, 2, NULL), 0);
+	ck_assert_int_eq(crdt_cart_set(&c, 9, "pear", 4, 17, NULL), 0);
+	ck_assert_int_eq(crdt_cart_add(&c, 7, "pear", 4, 3, NULL), 0);
+	buf_writer w;
+	buf_writer_init(&w);
+	crdt_encode_cart(&w, &c);
+	ck_assert_int_eq(w.err, 0);
+	poke(dir, "carts", "old-cart", 8, w.data, w.len - 1);   /* format 1 bytes */
+	poke(dir, "carts", "other", 5, w.data, w.len - 1);
+	poke_meta(dir, "layout", DB_LAYOUT_V1, strlen(DB_LAYOUT_V1));
+	db *d = open_ok(dir, true, NULL);
+	ck_assert(db_was_upgraded(d));
+	ck_assert_uint_eq(db_upgraded(d), 2);
+	crdt_store *s;
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	int rc = db_load_all(d, s);
+	ck_assert_msg(rc == 0, "load after upgrade: %s", db_last_error(d));
+	crdt_item it;
+	ck_assert_int_eq(crdt_store_get(s, "old-cart", 8, &it), 0);
+	ck_assert(crdt_cart_equal(it.cart, &c));
+	ck_assert_uint_eq(crdt_line_qty(crdt_cart_find(it.cart, "pear", 4)), 20);
+	crdt_store_free(s);
+	db_close(d);
+	d = open_ok(dir, true, NULL);          /* upgraded once, then a plain open */
+	ck_assert(!db_was_upgraded(d));
+	db_close(d);
+	/* A record that is not format 1 stops the upgrade, changing nothing:
+	 * once it is mended, the upgrade goes through. */
+	sub(dir, sizeof dir, "upgrade-bad");
+	db_close(open_ok(dir, true, NULL));
+	poke(dir, "carts", "good", 4, w.data, w.len - 1);
+	poke(dir, "carts", "zz-bad", 6, w.data, w.len);     /* format 2 bytes */
+	poke_meta(dir, "layout", DB_LAYOUT_V1, strlen(DB_LAYOUT_V1));
+	expect_refused(dir, "corrupt record");
+	poke(dir, "carts", "zz-bad", 6, w.data, w.len - 1);
+	d = open_ok(dir, true, NULL);
+	ck_assert_uint_eq(db_upgraded(d), 2);
+	db_close(d);
+	buf_writer_destroy(&w);
+	crdt_cart_destroy(&c);
 }
 END_TEST
 
@@ -574,7 +634,7 @@ START_TEST(test_corrupt_record)
 	char dir[128];
 	const uint8_t junk[] = { 0xff, 0xff, 0xff };
 	expect_corrupt(sub(dir, sizeof dir, "corrupt1"), junk, sizeof junk);
-	const uint8_t trailing[] = { 0, 0, 0 };   /* empty cart plus one byte */
+	const uint8_t trailing[] = { 0, 0, 0, 0 };   /* empty cart plus one byte */
 	expect_corrupt(sub(dir, sizeof dir, "corrupt2"), trailing, sizeof trailing);
 	expect_corrupt(sub(dir, sizeof dir, "corrupt3"), NULL, 0);
 }
@@ -590,6 +650,7 @@ Suite *db_suite(void)
 	tcase_add_test(ident, test_new_dir_identity);
 	tcase_add_test(ident, test_locked_dir);
 	tcase_add_test(ident, test_unknown_layout);
+	tcase_add_test(ident, test_upgrade_layout1);
 	tcase_add_test(ident, test_epoch_exhausted);
 	tcase_add_test(ident, test_foreign_dir);
 	suite_add_tcase(s, ident);

@@ -2,7 +2,8 @@
  * check_semantics.c - the user-visible semantics of a cart, example by
  * example: one test per row of the concurrency table (DESIGN.md §3 and
  * docs/semantics.md), the quantity rule, decrement, set-to-zero, and remove
- * and clear under a client's observed-context token.  Folding, dots and
+ * and clear under a client's observed-context token, also at a peer that has
+ * not received what the token covers.  Lines, dots and
  * limits are in test_sem_*.c.
  *
  * Every table row runs with two replicas of distinct ids.  The start state
@@ -16,6 +17,7 @@
 
 #include "crdt/codec.h"
 #include "crdt/error.h"
+#include "crdt/store.h"
 #include "tests/test_rng.h"
 #include "tests/test_sem.h"
 #include "tests/test_util.h"
@@ -462,30 +464,137 @@ END_TEST
  * survives when it arrives (documented in docs/semantics.md: a token covers
  * only what the peer that applies it has too).
  */
-START_TEST(token_from_other_peer_covers_only_what_this_peer_has)
+/* Read at B (the token covers a1 and b1), remove at A, which has not yet
+ * received b1: the remove reaches b1 when it arrives, at every peer, in
+ * either order (docs/semantics.md §5, "removes reach what the client saw"). */
+START_TEST(token_remove_reaches_writes_not_yet_received)
 {
-	crdt_cart a, b, d, db;
+	crdt_cart a, b, c, d, db;
 	crdt_ctx tok;
 	crdt_cart_init(&a);
 	crdt_cart_init(&b);
+	crdt_cart_init(&c);
 	crdt_cart_init(&d);
 	crdt_cart_init(&db);
 	tu_add(&a, SEM_A, "X", 1, &d);
 	tu_join(&b, &d);
+	tu_join(&c, &d);
 	tu_add(&b, SEM_B, "X", 2, &db);
 	read_token(&b, &tok);               /* covers a1 and b1 */
 	tu_remove(&a, "X", &tok, &d);       /* A has only a1 */
 	ck_assert_uint_eq(tu_qty(&a, "X"), 0);
-	ck_assert_uint_eq(crdt_ctx_count(&d.ctx), 1);
-	tu_join(&a, &db);
-	tu_join(&b, &d);
-	ck_assert_uint_eq(tu_qty(&a, "X"), 2);
-	tu_assert_converged(&a, &b, "token from another peer");
+	ck_assert_ptr_nonnull(d.defer);     /* b1 is deferred for line X */
+	ck_assert(crdt_ctx_contains(&d.defer->v[0].dots, (crdt_dot){ SEM_B, 1 }));
+	tu_join(&a, &db);                   /* b1 arrives at A: dropped */
+	ck_assert_uint_eq(tu_qty(&a, "X"), 0);
+	ck_assert_ptr_null(a.defer);        /* settled: b1 is in the context */
+	tu_join(&b, &d);                    /* the remove arrives at B, which holds b1 */
+	ck_assert_uint_eq(tu_qty(&b, "X"), 0);
+	tu_join(&c, &d);                    /* C: the remove first, then b1 */
+	ck_assert_ptr_nonnull(c.defer);
+	tu_join(&c, &db);
+	ck_assert_uint_eq(tu_qty(&c, "X"), 0);
+	tu_assert_converged(&a, &b, "token remove at a lagging peer");
+	tu_assert_converged(&a, &c, "token remove at a lagging peer, third replica");
 	crdt_ctx_destroy(&tok);
+	crdt_cart_destroy(&c);
 	crdt_cart_destroy(&d);
 	crdt_cart_destroy(&db);
 	crdt_cart_destroy(&a);
 	crdt_cart_destroy(&b);
+}
+END_TEST
+
+/* The deferred remove belongs to its line: the token also covers y1, an add
+ * to another line that A has not received, and y1 survives everywhere
+ * (merging the token into A's context would have dropped it). */
+START_TEST(token_remove_spares_other_lines_not_yet_received)
+{
+	crdt_cart a, b, d, dy;
+	crdt_ctx tok;
+	crdt_cart_init(&a);
+	crdt_cart_init(&b);
+	crdt_cart_init(&d);
+	crdt_cart_init(&dy);
+	tu_add(&a, SEM_A, "X", 1, &d);
+	tu_join(&b, &d);
+	tu_add(&b, SEM_B, "Y", 1, &dy);
+	read_token(&b, &tok);               /* covers a1 (X) and y1 (Y) */
+	tu_remove(&a, "X", &tok, &d);
+	tu_join(&a, &dy);
+	tu_join(&b, &d);
+	ck_assert_uint_eq(tu_qty(&a, "X"), 0);
+	ck_assert_uint_eq(tu_qty(&a, "Y"), 1);
+	ck_assert_uint_eq(tu_qty(&b, "Y"), 1);
+	ck_assert_ptr_null(a.defer);
+	tu_assert_converged(&a, &b, "token remove of X spares Y");
+	crdt_ctx_destroy(&tok);
+	crdt_cart_destroy(&d);
+	crdt_cart_destroy(&dy);
+	crdt_cart_destroy(&a);
+	crdt_cart_destroy(&b);
+}
+END_TEST
+
+/* A clear under a token takes every line the client saw, received or not,
+ * and nothing added after the read. */
+START_TEST(token_clear_reaches_writes_not_yet_received)
+{
+	crdt_cart a, b, d, dy, dz;
+	crdt_ctx tok;
+	crdt_cart_init(&a);
+	crdt_cart_init(&b);
+	crdt_cart_init(&d);
+	crdt_cart_init(&dy);
+	crdt_cart_init(&dz);
+	tu_add(&a, SEM_A, "X", 1, &d);
+	tu_join(&b, &d);
+	tu_add(&b, SEM_B, "Y", 1, &dy);
+	read_token(&b, &tok);               /* X and Y */
+	tu_add(&b, SEM_B, "Z", 1, &dz);     /* after the read */
+	tu_clear(&a, &tok, &d);             /* A lacks y1 */
+	tu_join(&a, &dy);
+	tu_join(&a, &dz);
+	tu_join(&b, &d);
+	ck_assert_uint_eq(tu_qty(&a, "X") + tu_qty(&a, "Y"), 0);
+	ck_assert_uint_eq(tu_qty(&a, "Z"), 1);
+	tu_assert_converged(&a, &b, "token clear at a lagging peer");
+	crdt_ctx_destroy(&tok);
+	crdt_cart_destroy(&d);
+	crdt_cart_destroy(&dy);
+	crdt_cart_destroy(&dz);
+	crdt_cart_destroy(&a);
+	crdt_cart_destroy(&b);
+}
+END_TEST
+
+/* A token naming the applying replica's own dots beyond those it made would
+ * swallow its next writes: the store refuses it and changes nothing. */
+START_TEST(token_naming_own_future_writes_refused)
+{
+	crdt_store *s = NULL;
+	ck_assert_int_eq(crdt_store_new(4, &s), 0);
+	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL };
+	ck_assert_int_eq(crdt_store_apply(s, "c", 1, SEM_A, &add, NULL), 0);
+	crdt_ctx tok;
+	crdt_ctx_init(&tok);
+	ck_assert_int_eq(crdt_ctx_add_range(&tok, SEM_A, 1, 2), 0);
+	crdt_op rm = { CRDT_OP_REMOVE, "X", 1, 0, &tok };
+	crdt_item before, after;
+	ck_assert_int_eq(crdt_store_get(s, "c", 1, &before), 0);
+	uint64_t digest = before.digest;
+	ck_assert_int_eq(crdt_store_apply(s, "c", 1, SEM_A, &rm, NULL), CARTD_ETOKENFUTURE);
+	rm.kind = CRDT_OP_CLEAR;
+	ck_assert_int_eq(crdt_store_apply(s, "c", 1, SEM_A, &rm, NULL), CARTD_ETOKENFUTURE);
+	ck_assert_int_eq(crdt_store_apply(s, "new", 3, SEM_A, &rm, NULL), CARTD_ETOKENFUTURE);
+	ck_assert_int_eq(crdt_store_get(s, "c", 1, &after), 0);
+	ck_assert_uint_eq(after.digest, digest);
+	ck_assert_int_eq(crdt_store_get(s, "new", 3, &after), CARTD_ENOTFOUND);
+	/* Another replica may apply it: those are A's real writes to come. */
+	rm.kind = CRDT_OP_REMOVE;
+	ck_assert_int_eq(crdt_store_apply(s, "c", 1, SEM_B, &rm, NULL), 0);
+	crdt_ctx_destroy(&tok);
+	crdt_store_free(s);
 }
 END_TEST
 
@@ -563,11 +672,14 @@ Suite *semantics_suite(void)
 	tcase_add_test(tc, set_zero_is_remove);
 	tcase_add_test(tc, remove_with_token_spares_unobserved_add);
 	tcase_add_test(tc, clear_with_token_spares_unobserved_adds);
-	tcase_add_test(tc, token_from_other_peer_covers_only_what_this_peer_has);
+	tcase_add_test(tc, token_remove_reaches_writes_not_yet_received);
+	tcase_add_test(tc, token_remove_spares_other_lines_not_yet_received);
+	tcase_add_test(tc, token_clear_reaches_writes_not_yet_received);
+	tcase_add_test(tc, token_naming_own_future_writes_refused);
 	tcase_add_test(tc, delta_contents);
 	suite_add_tcase(s, tc);
 
-	suite_add_tcase(s, sem_fold_tcase());
+	suite_add_tcase(s, sem_lines_tcase());
 	suite_add_tcase(s, sem_dots_tcase());
 	suite_add_tcase(s, sem_limits_tcase());
 	return s;

@@ -25,7 +25,7 @@
 
 Suite *sim_suite(void);
 
-#define DEFAULT_SCHEDULES 300u
+#define DEFAULT_SCHEDULES 1800u
 #define MAX_LISTED 8u
 
 static const char *const kind_name[SIM_FAULT_KINDS] = {
@@ -66,20 +66,33 @@ static void verbose_line(const sim_params *p, const sim_result *r)
 	const sim_stats *st = &r->stats;
 	fprintf(stderr, "sim %-7s seed=%-20" PRIu64 " peers=%u loss=%u%% acked=%" PRIu64
 	        " lost=%" PRIu64 " durable=%" PRIu64 " crashes=%" PRIu64 " dgrams=%" PRIu64
-	        " replays=%" PRIu64 " cut=%" PRIu64 " %s converged_in=%" PRIu64 "\n",
+	        " replays=%" PRIu64 " cut=%" PRIu64 " hot=%" PRIu64 "+%" PRIu64 " full=%" PRIu64
+	        " deferred=%" PRIu64 " old_tokens=%" PRIu64 " %s converged_in=%" PRIu64 "\n",
 	        kind_name[p->kind], p->seed, p->npeers, p->loss_pct, st->writes_acked,
 	        st->writes_lost, st->writes_durable, st->crashes, st->sent, st->rejected[0],
-	        st->cut, r->ok ? "ok" : "FAIL", r->converged ? r->converged_at - r->heal_at : 0);
+	        st->cut, st->hot_acked, st->hot_landed, st->refused_full, st->deferred_removes,
+	        st->old_tokens, r->ok ? "ok" : "FAIL",
+	        r->converged ? r->converged_at - r->heal_at : 0);
 }
 
+/* What a kind's schedules reached, summed: the hard shapes must occur. */
+struct reached {
+	uint64_t hot, full, deferred, old_tokens;
+};
+
 /* Runs one seed; on failure prints the report and lists the seed. */
-static bool run_seed(uint64_t seed, char *failed, size_t cap, unsigned *nfailed)
+static bool run_seed(uint64_t seed, char *failed, size_t cap, unsigned *nfailed,
+                     struct reached *sum)
 {
 	sim_params p;
 	static sim_result res;     /* 8 KiB report: keep it off the stack */
 	sim_params_from_seed(seed, &p);
 	sim_run_schedule(&p, &res);
 	verbose_line(&p, &res);
+	sum->hot += res.stats.hot_acked;
+	sum->full += res.stats.refused_full;
+	sum->deferred += res.stats.deferred_removes;
+	sum->old_tokens += res.stats.old_tokens;
 	if (res.ok)
 		return true;
 	fprintf(stderr, "%s\n", res.report);
@@ -92,20 +105,29 @@ static bool run_seed(uint64_t seed, char *failed, size_t cap, unsigned *nfailed)
 
 START_TEST(test_schedules)
 {
-	unsigned kind = (unsigned)_i, nfailed = 0;
+	unsigned kind = (unsigned)_i, nfailed = 0, n = 0;
 	char failed[512] = "";
+	struct reached sum = { 0 };
 	uint64_t seed;
 	if (env_u64("CARTD_SIM_SEED", &seed)) {
 		if (seed % SIM_FAULT_KINDS == kind)
-			run_seed(seed, failed, sizeof failed, &nfailed);
+			run_seed(seed, failed, sizeof failed, &nfailed, &sum);
 	} else {
-		unsigned n = schedules_per_kind();
+		n = schedules_per_kind();
 		for (unsigned i = 0; i < n; i++)
-			run_seed(kind_seed(kind, i), failed, sizeof failed, &nfailed);
+			run_seed(kind_seed(kind, i), failed, sizeof failed, &nfailed, &sum);
 	}
 	ck_assert_msg(nfailed == 0, "%u %s schedule(s) failed; seeds:%s (replay one with "
 	              "CARTD_SIM_SEED=<seed> CK_RUN_SUITE=sim build/tests/check_runner)",
 	              nfailed, kind_name[kind], failed);
+	/* Hot lines (some past CRDT_MAX_LINE_ENTRIES), deferred removes and
+	 * tokens kept across faults must all occur in a full run. */
+	if (n >= 200)
+		ck_assert_msg(sum.hot > 0 && sum.full > 0 && sum.deferred > 0 && sum.old_tokens > 0,
+		              "%s schedules never reached a hard shape: hot adds %" PRIu64
+		              ", line_full %" PRIu64 ", deferred removes %" PRIu64
+		              ", kept tokens %" PRIu64, kind_name[kind], sum.hot, sum.full,
+		              sum.deferred, sum.old_tokens);
 }
 END_TEST
 

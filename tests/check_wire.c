@@ -136,7 +136,7 @@ static size_t hand_seal(const uint8_t key[WIRE_KEY_BYTES], uint8_t flags,
 
 	out[0] = 'C';
 	out[1] = 'T';
-	out[2] = 1;
+	out[2] = WIRE_VERSION;
 	out[3] = 7;
 	out[4] = flags;
 	put_le(out + 5, wire_key_id(key), 4);
@@ -157,7 +157,7 @@ static size_t hand_seal(const uint8_t key[WIRE_KEY_BYTES], uint8_t flags,
  * authenticate under it. */
 static int predicted(const uint8_t *h, uint64_t self, const wire_keyring *r)
 {
-	if (h[0] != 'C' || h[1] != 'T' || h[2] != 1 || h[3] == 0 || h[3] > 15 ||
+	if (h[0] != 'C' || h[1] != 'T' || h[2] != WIRE_VERSION || h[3] == 0 || h[3] > 15 ||
 	    (h[4] & 0xfe) != 0 || le64(h + 25) == 0)
 		return CARTD_EHEADER;
 	if (le32(h + 9) != tag_test())

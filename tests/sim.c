@@ -116,7 +116,8 @@ static void make_peers(sim *s)
 static int make_cart_ids(sim *s)
 {
 	s->cart_ids = calloc(s->p.ncarts + 1, sizeof *s->cart_ids);
-	if (s->cart_ids == NULL)
+	s->kept = calloc(s->p.ncarts + 1, sizeof *s->kept);
+	if (s->cart_ids == NULL || s->kept == NULL)
 		return CARTD_ENOMEM;
 	for (unsigned i = 0; i < s->p.ncarts; i++) {
 		s->cart_ids[i] = malloc(16);
@@ -177,6 +178,9 @@ void sim_free(sim *s)
 	for (unsigned i = 0; s->cart_ids && i < s->p.ncarts; i++)
 		free(s->cart_ids[i]);
 	free(s->cart_ids);
+	for (unsigned i = 0; s->kept && i < s->p.ncarts; i++)
+		crdt_ctx_destroy(&s->kept[i]);
+	free(s->kept);
 	if (s->oracle.removed)
 		sim_oracle_destroy(&s->oracle);
 	free(s->faults);

@@ -74,6 +74,11 @@ typedef struct sim_params {
 	uint32_t nbuckets;        /* store buckets, same on every peer (0: default) */
 	bool no_disk;             /* bench: no persistence (no crashes allowed) */
 	unsigned max_seeds;       /* seeds per peer: 1..max_seeds (default 3) */
+	unsigned hot_skus;        /* 0, or skus h0.. of the hot cart (the last one),
+	                           * which gets adds only, at every peer */
+	unsigned hot_writes;      /* adds to the hot cart, besides writes */
+	unsigned token_keep_pct;  /* removes and clears with a token that use one
+	                           * read earlier (across cuts and crashes) */
 } sim_params;
 
 typedef struct sim_stats {
@@ -88,6 +93,10 @@ typedef struct sim_stats {
 	uint64_t writes_skipped;               /* no peer was up */
 	uint64_t crashes, restarts, partitions;
 	uint64_t disk_writes;
+	uint64_t refused_full;                 /* adds refused: line_full */
+	uint64_t deferred_removes;             /* token removes that deferred some dots */
+	uint64_t old_tokens;                   /* removes and clears under a kept token */
+	uint64_t hot_acked, hot_landed;        /* hot-cart quantity, acked and not */
 } sim_stats;
 
 typedef struct sim_result {

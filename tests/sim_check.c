@@ -103,7 +103,7 @@ static void check_live(sim *s, unsigned cart, const crdt_cart *c, sim_report *r)
 		const crdt_entry *x = crdt_line_entries(l);
 		for (uint16_t k = 0; k < l->n; k++) {
 			crdt_dot d = crdt_entry_dot(&x[k]);
-			if (crdt_ctx_contains(&o->removed[cart], d))
+			if (sim_oracle_removed(o, cart, l->sku, l->sku_len, d))
 				sim_problem(r, "%s/%s: dot (%016" PRIx64 ",%" PRIu64 ") was removed "
 				            "but is live again", s->cart_ids[cart], l->sku, d.replica,
 				            d.counter);
@@ -131,7 +131,7 @@ static void check_acked(sim *s, unsigned cart, const crdt_cart *c, sim_report *r
 		const sim_op_rec *op = &o->ops[x->op];
 		crdt_dot d = crdt_entry_dot(&x->e);
 		if (x->cart != cart || op->state != SIM_OP_ACKED ||
-		    crdt_ctx_contains(&o->removed[cart], d))
+		    sim_oracle_removed(o, cart, x->sku, x->sku_len, d))
 			continue;
 		const crdt_line *l = crdt_cart_find(c, x->sku, x->sku_len);
 		bool found = false;
@@ -147,6 +147,36 @@ static void check_acked(sim *s, unsigned cart, const crdt_cart *c, sim_report *r
 	}
 }
 
+/* The hot cart only ever gets adds: each line is exactly the acknowledged
+ * adds plus the unacknowledged ones that landed (DURABLE), clamped. */
+static void check_hot(sim *s, unsigned cart, const crdt_cart *c, sim_report *r)
+{
+	const sim_oracle *o = &s->oracle;
+	for (unsigned h = 0; h < s->p.hot_skus; h++) {
+		char sku[16];
+		size_t len = (size_t)snprintf(sku, sizeof sku, "h%u", h);
+		uint64_t acked = 0, landed = 0;
+		for (size_t e = 0; e < o->nent; e++) {
+			const sim_entry_rec *x = &o->ent[e];
+			if (x->cart != cart || x->sku_len != len || memcmp(x->sku, sku, len) != 0)
+				continue;
+			uint8_t st = o->ops[x->op].state;
+			acked += st == SIM_OP_ACKED ? crdt_entry_value(&x->e) : 0;
+			landed += st == SIM_OP_DURABLE ? crdt_entry_value(&x->e) : 0;
+		}
+		uint64_t want = acked + landed;
+		want = want > CRDT_MAX_QTY ? CRDT_MAX_QTY : want;
+		const crdt_line *l = crdt_cart_find(c, sku, len);
+		uint32_t got = l ? crdt_line_qty(l) : 0;
+		s->st.hot_acked += acked;
+		s->st.hot_landed += landed;
+		if (got != want)
+			sim_problem(r, "%s/%s: quantity %u, but %" PRIu64 " was acknowledged and "
+			            "%" PRIu64 " more landed unacknowledged", s->cart_ids[cart], sku,
+			            got, acked, landed);
+	}
+}
+
 static void check_oracle(sim *s, sim_report *r)
 {
 	crdt_cart empty;
@@ -159,6 +189,8 @@ static void check_oracle(sim *s, sim_report *r)
 			cart = it.cart;
 		check_live(s, c, cart, r);
 		check_acked(s, c, cart, r);
+		if (s->p.hot_skus && c == s->p.ncarts - 1)
+			check_hot(s, c, cart, r);
 	}
 }
 

@@ -66,6 +66,7 @@ struct sim {
 	sim_oracle oracle;
 	sim_stats st;
 	char **cart_ids;          /* p.ncarts names the clients write to */
+	crdt_ctx *kept;           /* per cart: a token read earlier, kept for later */
 	char *watch;              /* sim_watch, or NULL */
 	unsigned watch_reached;
 	unsigned watch_hops;
@@ -104,6 +105,8 @@ void sim_die(const char *what, int rc) __attribute__((noreturn));
 /* sim_write.c.  A SIM_EV_WRITE whose arg has SIM_RETRY set is a client
  * retrying a lost write: at ev->peer (same life), cart arg & 0xFFFF. */
 #define SIM_RETRY 0x80000000u
+/* A SIM_EV_WRITE whose arg is SIM_HOT is an add to the hot cart. */
+#define SIM_HOT 0x40000000u
 /* Plans retries at p, just restarted, of its last lost writes. */
 void sim_plan_retries(sim *s, sim_peer *p);
 void sim_peer_commit(sim *s, const sim_event *ev);

@@ -60,23 +60,34 @@ int sim_oracle_init(sim_oracle *o, unsigned ncarts)
 {
 	memset(o, 0, sizeof *o);
 	o->removed = calloc(ncarts ? ncarts : 1, sizeof *o->removed);
-	if (o->removed == NULL)
+	o->deferred = calloc(ncarts ? ncarts : 1, sizeof *o->deferred);
+	if (o->removed == NULL || o->deferred == NULL) {
+		free(o->removed);
+		free(o->deferred);
 		return CARTD_ENOMEM;
-	for (unsigned i = 0; i < ncarts; i++)
+	}
+	for (unsigned i = 0; i < ncarts; i++) {
 		crdt_ctx_init(&o->removed[i]);
+		crdt_cart_init(&o->deferred[i]);
+	}
 	o->ncarts = ncarts;
 	return 0;
 }
 
 void sim_oracle_destroy(sim_oracle *o)
 {
-	for (size_t i = 0; i < o->nops; i++)
+	for (size_t i = 0; i < o->nops; i++) {
 		crdt_ctx_destroy(&o->ops[i].removed);
-	for (unsigned i = 0; i < o->ncarts; i++)
+		crdt_cart_destroy(&o->ops[i].deferred);
+	}
+	for (unsigned i = 0; i < o->ncarts; i++) {
 		crdt_ctx_destroy(&o->removed[i]);
+		crdt_cart_destroy(&o->deferred[i]);
+	}
 	free(o->ops);
 	free(o->ent);
 	free(o->removed);
+	free(o->deferred);
 	memset(o, 0, sizeof *o);
 }
 
@@ -121,6 +132,32 @@ static int record_entries(sim_oracle *o, uint32_t cart, uint32_t op,
 	return 0;
 }
 
+/* A view of c's deferred removes alone (no lines, empty context), borrowed
+ * from c: joining it never settles them, so a cart joined from such views
+ * keeps every deferred remove it ever got. */
+static crdt_cart deferred_view(const crdt_cart *c)
+{
+	crdt_cart v;
+	crdt_cart_init(&v);
+	v.defer = c->defer;
+	return v;
+}
+
+static int keep_deferred(const crdt_cart *delta, crdt_cart *out)
+{
+	crdt_cart v = deferred_view(delta);
+	return crdt_cart_join(out, &v, NULL);
+}
+
+/* The write took effect: its removes and deferred removes count. */
+static int took_effect(sim_oracle *o, const sim_op_rec *r)
+{
+	int rc = crdt_ctx_join(&o->removed[r->cart], &r->removed);
+	if (rc == 0 && r->deferred.defer)
+		rc = keep_deferred(&r->deferred, &o->deferred[r->cart]);
+	return rc;
+}
+
 int sim_oracle_applied(sim_oracle *o, unsigned cart, unsigned peer, uint8_t kind,
                        uint64_t now, const crdt_cart *delta, uint32_t *op)
 {
@@ -135,11 +172,15 @@ int sim_oracle_applied(sim_oracle *o, unsigned cart, unsigned peer, uint8_t kind
 	r->at = now;
 	r->first = (uint32_t)o->nent;
 	crdt_ctx_init(&r->removed);
+	crdt_cart_init(&r->deferred);
 	int rc = crdt_ctx_copy(&r->removed, &delta->ctx);
 	if (rc == 0)
 		rc = record_entries(o, cart, (uint32_t)o->nops, delta, &r->removed);
+	if (rc == 0 && delta->defer)
+		rc = keep_deferred(delta, &r->deferred);
 	if (rc) {
 		crdt_ctx_destroy(&r->removed);
+		crdt_cart_destroy(&r->deferred);
 		o->nent = r->first;
 		return rc;
 	}
@@ -152,7 +193,54 @@ int sim_oracle_acked(sim_oracle *o, uint32_t op)
 {
 	sim_op_rec *r = &o->ops[op];
 	r->state = SIM_OP_ACKED;
-	return crdt_ctx_join(&o->removed[r->cart], &r->removed);
+	return took_effect(o, r);
+}
+
+bool sim_cart_defers(const crdt_cart *c, const char *sku, size_t len, crdt_dot d)
+{
+	for (uint32_t i = 0; i < crdt_cart_ndefer(c); i++) {
+		const crdt_defer *x = &c->defer->v[i];
+		if (x->sku_len == len && memcmp(x->sku, sku, len) == 0)
+			return crdt_ctx_contains(&x->dots, d);
+	}
+	return false;
+}
+
+bool sim_oracle_removed(const sim_oracle *o, unsigned cart, const char *sku, size_t len,
+                        crdt_dot d)
+{
+	return crdt_ctx_contains(&o->removed[cart], d) ||
+	       sim_cart_defers(&o->deferred[cart], sku, len, d);
+}
+
+/* True if c holds a live entry of line sku with dot d. */
+static bool line_has_live(const crdt_cart *c, const char *sku, size_t len, crdt_dot d)
+{
+	const crdt_line *l = crdt_cart_find(c, sku, len);
+	for (uint16_t k = 0; l && k < l->n; k++)
+		if (crdt_dot_cmp(crdt_entry_dot(&crdt_line_entries(l)[k]), d) == 0)
+			return true;
+	return false;
+}
+
+/* Did r's deferred removes reach disk cart c?  Each (line, dot) is there
+ * as a deferred remove, or settled: the dot seen and not live in that line. */
+static bool deferred_on_disk(const sim_op_rec *r, const crdt_cart *c)
+{
+	for (uint32_t i = 0; i < crdt_cart_ndefer(&r->deferred); i++) {
+		const crdt_defer *x = &r->deferred.defer->v[i];
+		const crdt_range *rg = crdt_ctx_ranges(&x->dots);
+		for (uint32_t j = 0; j < x->dots.n; j++)
+			for (uint64_t k = rg[j].lo; k <= rg[j].hi; k++) {
+				crdt_dot d = { rg[j].replica, k };
+				bool there = sim_cart_defers(c, x->sku, x->sku_len, d) ||
+				             (crdt_ctx_contains(&c->ctx, d) &&
+				              !line_has_live(c, x->sku, x->sku_len, d));
+				if (!there)
+					return false;
+			}
+	}
+	return true;
 }
 
 bool sim_cart_has_live(const crdt_cart *c, crdt_dot d)
@@ -173,6 +261,8 @@ static bool reached_disk(const sim_oracle *o, const sim_op_rec *r, const crdt_ca
 {
 	if (r->nentries)
 		return crdt_ctx_contains(&c->ctx, crdt_entry_dot(&o->ent[r->first].e));
+	if (!deferred_on_disk(r, c))
+		return false;
 	const crdt_range *rg = crdt_ctx_ranges(&r->removed);
 	for (uint32_t i = 0; i < r->removed.n; i++)
 		for (uint64_t k = rg[i].lo; k <= rg[i].hi; k++) {
@@ -199,7 +289,7 @@ int sim_oracle_crashed(sim_oracle *o, unsigned peer, const sim_disk *disk,
 			break;
 		if (reached_disk(o, r, &c)) {
 			r->state = SIM_OP_DURABLE;
-			rc = crdt_ctx_join(&o->removed[r->cart], &r->removed);
+			rc = took_effect(o, r);
 		} else {
 			r->state = SIM_OP_LOST;
 		}

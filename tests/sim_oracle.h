@@ -14,9 +14,15 @@
  *   - all peers have identical bucket digests and byte-identical encodings
  *     of every cart, and every cart is valid;
  *   - every entry of an ACKED write is live everywhere, with its sku, kind
- *     and value, unless an ACKED or DURABLE write removed its dot;
- *   - no live entry has a removed dot (nothing removed comes back), and
- *     every live entry is one some non-LOST write created, content and all.
+ *     and value, unless an ACKED or DURABLE write removed its dot, or
+ *     deferred-removed it for its line (a remove under a token naming a dot
+ *     that peer had not received);
+ *   - no live entry has a removed dot, or one deferred for its line (nothing
+ *     removed comes back), and every live entry is one some non-LOST write
+ *     created, content and all;
+ *   - on the hot cart, where clients only ever add, each line's quantity is
+ *     exactly the sum of the ACKED adds and of the DURABLE (unacknowledged
+ *     but landed) adds, clamped.
  */
 #ifndef TESTS_SIM_ORACLE_H
 #define TESTS_SIM_ORACLE_H
@@ -52,6 +58,7 @@ typedef struct sim_op_rec {
 	uint64_t at;             /* virtual ms it was applied */
 	uint32_t first, nentries;
 	crdt_ctx removed;
+	crdt_cart deferred;      /* the delta's deferred removes only (else empty) */
 } sim_op_rec;
 
 typedef struct sim_oracle {
@@ -60,6 +67,7 @@ typedef struct sim_oracle {
 	sim_entry_rec *ent;
 	size_t nent, ent_cap;
 	crdt_ctx *removed;       /* per cart: dots removed by ACKED/DURABLE writes */
+	crdt_cart *deferred;     /* per cart: their deferred removes, never settled */
 	unsigned ncarts;
 } sim_oracle;
 
@@ -96,5 +104,10 @@ void sim_oracle_counts(const sim_oracle *o, uint64_t count[4]);
 
 /* True if c holds a live entry with dot d. */
 bool sim_cart_has_live(const crdt_cart *c, crdt_dot d);
+/* True if c defers the removal of dot d for line sku. */
+bool sim_cart_defers(const crdt_cart *c, const char *sku, size_t len, crdt_dot d);
+/* True if an ACKED or DURABLE write removed dot d of line sku of cart. */
+bool sim_oracle_removed(const sim_oracle *o, unsigned cart, const char *sku, size_t len,
+                        crdt_dot d);
 
 #endif

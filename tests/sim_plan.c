@@ -70,6 +70,14 @@ void sim_params_from_seed(uint64_t seed, sim_params *p)
 	p->nbuckets = buckets[sim_below(&r, 4)];
 	/* small datagrams make carts travel as join-decomposition pieces */
 	p->max_datagram = sim_pct(&r, 33) ? (size_t)sim_range(&r, ENGINE_MIN_DATAGRAM, 700) : 0;
+	/* a third of the schedules also have a hot cart: a few lines added to
+	 * at every peer at once, sometimes past CRDT_MAX_LINE_ENTRIES */
+	if (sim_pct(&r, 33)) {
+		p->hot_skus = (unsigned)sim_range(&r, 1, 3);
+		p->hot_writes = (unsigned)sim_range(&r, 300, 1500);
+		p->ncarts++;
+	}
+	p->token_keep_pct = 50;
 }
 
 void sim_params_format(const sim_params *p, char *buf, size_t cap)
@@ -78,12 +86,12 @@ void sim_params_format(const sim_params *p, char *buf, size_t cap)
 	         "seed=%" PRIu64 " kind=%s peers=%u carts=%u skus=%u adds=%u%%<=%u writes=%u "
 	         "active=%" PRIu64 "ms loss=%u%% dup=%u%% delay=%u+%ums straggle=%u%% "
 	         "commit<=%ums persist<=%ums cuts=%u crashes=%u full_push_max=%u fanout=%u "
-	         "buckets=%u max_datagram=%zu",
+	         "buckets=%u max_datagram=%zu hot=%u/%u",
 	         p->seed, p->kind < SIM_FAULT_KINDS ? kind_names[p->kind] : "?", p->npeers,
 	         p->ncarts, p->nskus, p->add_pct, p->max_add, p->writes, p->active_ms,
 	         p->loss_pct, p->dup_pct, p->delay_ms, p->jitter_ms, p->straggle_pct,
 	         p->commit_ms, p->persist_ms, p->nfaults, p->ncrashes, p->full_push_max,
-	         p->fanout, p->nbuckets, p->max_datagram);
+	         p->fanout, p->nbuckets, p->max_datagram, p->hot_skus, p->hot_writes);
 }
 
 static void plan_fault(sim *s, uint64_t at, const sim_fault *f)
@@ -144,6 +152,11 @@ int sim_plan(sim *s)
 		if (i == 0 || !sim_pct(&s->rng, 33))
 			at = sim_below(&s->rng, s->p.active_ms);
 		sim_event ev = { .at = at, .kind = SIM_EV_WRITE };
+		sim_schedule(s, &ev);
+	}
+	for (unsigned i = 0; i < s->p.hot_writes; i++) {
+		sim_event ev = { .at = sim_below(&s->rng, s->p.active_ms), .kind = SIM_EV_WRITE,
+		                 .arg = SIM_HOT };
 		sim_schedule(s, &ev);
 	}
 	s->loss_pct = s->p.loss_pct;

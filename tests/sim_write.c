@@ -2,10 +2,12 @@
  * sim_write.c - client writes at simulated peers and their commits (the
  * durability rule is described in sim_peer.c).
  *
- * Random writes favour few skus per cart, so lines pile up entries and
- * reach the fold limit, and a third of the removes and clears carry a
- * client's read token taken from some live peer: the client's
- * observation, not the writing peer's.
+ * Random writes favour few skus per cart, so lines pile up entries, and a
+ * third of the removes and clears carry a client's read token taken from
+ * some live peer (what that peer would hand out: only durable dots), or,
+ * half of the time, one read earlier and kept across cuts and crashes: the
+ * client's observation, not the writing peer's.  The hot cart, the last
+ * one when the schedule has it, only gets adds, at every peer.
  *
  * Clients whose write was lost in a crash retry it at the same peer as
  * soon as it is back: the restarted replica then makes its next dots for
@@ -36,10 +38,14 @@ static int apply_write(sim *s, sim_peer *p, const char *id, size_t len, const cr
 	crdt_cart_init(&c->delta);
 	int rc = crdt_store_apply(p->store, id, len, p->id, op, &c->delta);
 	if (rc) {
+		/* line_full is a refusal like any other: nothing changed, and
+		 * the client was told (the add-only oracle counts acks only). */
 		s->st.writes_failed++;
+		s->st.refused_full += rc == CARTD_ELINEFULL;
 		sim_free_commit(c);
 		return rc;
 	}
+	s->st.deferred_removes += c->delta.defer != NULL;
 	if ((rc = engine_write_begin(p->e, id, len)) != 0)
 		sim_die("engine_write_begin", rc);
 	uint32_t cart = cart_index(s, id, len), op_no = SIM_NO_OP;
@@ -105,14 +111,45 @@ static unsigned pick_up(sim *s)
 	return s->n;
 }
 
-/* A read token: cart's context at a random live peer (empty if absent). */
-static void read_token(sim *s, const char *id, crdt_ctx *out)
+/* A read token: what a random live peer would hand out for the cart (its
+ * context less its own writes not yet durable: engine_token_ctx; empty if
+ * it has no such cart).  Half of the time it is kept for a later write. */
+static void read_token(sim *s, unsigned cart, crdt_ctx *out)
 {
 	crdt_item it;
+	crdt_ctx empty;
+	crdt_ctx_init(&empty);
+	const char *id = s->cart_ids[cart];
 	sim_peer *p = &s->peer[pick_up(s)];
-	if (crdt_store_get(p->store, id, strlen(id), &it) == 0 &&
-	    crdt_ctx_copy(out, &it.cart->ctx) != 0)
+	const crdt_ctx *ctx = crdt_store_get(p->store, id, strlen(id), &it) == 0 ? &it.cart->ctx
+	                                                                          : &empty;
+	if (engine_token_ctx(p->e, id, strlen(id), ctx, out) != 0 ||
+	    (sim_pct(&s->rng, 50) && crdt_ctx_copy(&s->kept[cart], out) != 0))
 		sim_die("token", CARTD_ENOMEM);
+}
+
+/* The token of a remove or clear: a kept one (read before cuts, crashes
+ * and other writes), or one read now. */
+static void client_token(sim *s, unsigned cart, crdt_ctx *out)
+{
+	if (!crdt_ctx_empty(&s->kept[cart]) && sim_pct(&s->rng, s->p.token_keep_pct)) {
+		s->st.old_tokens++;
+		if (crdt_ctx_copy(out, &s->kept[cart]) != 0)
+			sim_die("token", CARTD_ENOMEM);
+		return;
+	}
+	read_token(s, cart, out);
+}
+
+/* An add of 1..max_add to a random line of the hot cart. */
+static void hot_add(sim *s, unsigned peer)
+{
+	char sku[16];
+	snprintf(sku, sizeof sku, "h%u", (unsigned)sim_below(&s->rng, s->p.hot_skus));
+	crdt_op op = { .kind = CRDT_OP_ADD, .sku = sku, .sku_len = strlen(sku),
+	               .qty = (uint32_t)sim_range(&s->rng, 1, s->p.max_add) };
+	const char *id = s->cart_ids[s->p.ncarts - 1];
+	apply_write(s, &s->peer[peer], id, strlen(id), &op);
 }
 
 void sim_plan_retries(sim *s, sim_peer *p)
@@ -134,8 +171,13 @@ void sim_peer_client_write(sim *s, const sim_event *ev)
 		s->st.writes_skipped++;
 		return;
 	}
-	const char *id = s->cart_ids[ev->arg & SIM_RETRY ? ev->arg & 0xFFFFu
-	                                                 : sim_below(&s->rng, s->p.ncarts)];
+	unsigned cold = s->p.ncarts - (s->p.hot_skus ? 1 : 0);
+	unsigned cart = ev->arg & SIM_RETRY ? ev->arg & 0xFFFFu : (unsigned)sim_below(&s->rng, cold);
+	if (ev->arg == SIM_HOT || cart >= cold) {
+		hot_add(s, pi);
+		return;
+	}
+	const char *id = s->cart_ids[cart];
 	char sku[16];
 	snprintf(sku, sizeof sku, "s%u", (unsigned)sim_below(&s->rng, s->p.nskus));
 	crdt_op op = { .sku = sku, .sku_len = strlen(sku) };
@@ -149,7 +191,7 @@ void sim_peer_client_write(sim *s, const sim_event *ev)
 	crdt_ctx token;
 	crdt_ctx_init(&token);
 	if ((op.kind == CRDT_OP_REMOVE || op.kind == CRDT_OP_CLEAR) && sim_pct(&s->rng, 33)) {
-		read_token(s, id, &token);
+		client_token(s, cart, &token);
 		op.observed = &token;
 	}
 	apply_write(s, &s->peer[pi], id, strlen(id), &op);

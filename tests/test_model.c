@@ -41,10 +41,29 @@ void tm_state_clear(tm_state *s)
 	memset(s, 0, sizeof *s);
 }
 
-void tm_join(tm_state *dst, const tm_state *src)
+/* A dot seen now and deferred for its own sku is removed; deferred dots
+ * that are seen leave the deferred sets. */
+static void settle_defers(const tm_world *w, tm_state *s)
+{
+	for (unsigned r = 0; r < w->nrep; r++)
+		for (uint64_t c = 1; c <= w->top[r]; c++) {
+			if (!tm_has(&s->seen, r, c))
+				continue;
+			unsigned sku = w->made[r][c].sku;
+			if (tm_has(&s->defer[sku], r, c))
+				tm_put(&s->removed, r, c);
+			for (unsigned k = 0; k < TM_MAX_SKUS; k++)
+				s->defer[k].w[r][c / 64] &= ~(UINT64_C(1) << (c % 64));
+		}
+}
+
+void tm_join(const tm_world *w, tm_state *dst, const tm_state *src)
 {
 	tm_union(&dst->seen, &src->seen);
 	tm_union(&dst->removed, &src->removed);
+	for (unsigned k = 0; k < TM_MAX_SKUS; k++)
+		tm_union(&dst->defer[k], &src->defer[k]);
+	settle_defers(w, dst);
 }
 
 bool tm_live(const tm_state *s, unsigned r, uint64_t c)
@@ -129,19 +148,18 @@ static void write_delta(tm_state *delta, const tm_set *rm, int r, uint64_t c)
 		tm_put(&delta->seen, (unsigned)r, c);
 }
 
-void tm_add(tm_world *w, tm_state *s, unsigned r, unsigned sku, uint32_t n, tm_state *delta)
+bool tm_add(tm_world *w, tm_state *s, unsigned r, unsigned sku, uint32_t n, tm_state *delta)
 {
 	tm_set rm;
 	memset(&rm, 0, sizeof rm);
+	if (delta)
+		tm_state_clear(delta);
+	if (tm_nlive(w, s, sku) >= CRDT_MAX_LINE_ENTRIES)
+		return false;
 	tm_entry e = { (uint8_t)sku, CRDT_ADD, n };
-	if (tm_nlive(w, s, sku) >= CRDT_MAX_ENTRIES) {
-		uint64_t q = (uint64_t)tm_qty(w, s, sku) + n;
-		e.kind = CRDT_SET;
-		e.value = q > CRDT_MAX_QTY ? CRDT_MAX_QTY : (uint32_t)q;
-		remove_where(w, s, (int)sku, NULL, &rm);
-	}
 	uint64_t c = make_dot(w, s, r, e);
 	write_delta(delta, &rm, (int)r, c);
+	return true;
 }
 
 void tm_set_qty(tm_world *w, tm_state *s, unsigned r, unsigned sku, uint32_t q, tm_state *delta)
@@ -158,18 +176,42 @@ void tm_set_qty(tm_world *w, tm_state *s, unsigned r, unsigned sku, uint32_t q, 
 	write_delta(delta, &rm, (int)r, c);
 }
 
+/* unseen := token minus what s has seen. */
+static void unseen_of(const tm_world *w, const tm_state *s, const tm_set *token, tm_set *unseen)
+{
+	memset(unseen, 0, sizeof *unseen);
+	for (unsigned r = 0; r < w->nrep; r++)
+		for (uint64_t c = 1; c <= w->top[r]; c++)
+			if (tm_has(token, r, c) && !tm_has(&s->seen, r, c))
+				tm_put(unseen, r, c);
+}
+
 void tm_remove(const tm_world *w, tm_state *s, unsigned sku, const tm_set *token, tm_state *delta)
 {
-	tm_set rm;
+	tm_set rm, unseen;
 	memset(&rm, 0, sizeof rm);
+	memset(&unseen, 0, sizeof unseen);
 	remove_where(w, s, (int)sku, token, &rm);
+	if (token)
+		unseen_of(w, s, token, &unseen);
+	tm_union(&s->defer[sku], &unseen);
 	write_delta(delta, &rm, -1, 0);
+	if (delta)
+		delta->defer[sku] = unseen;
 }
 
 void tm_clear(const tm_world *w, tm_state *s, const tm_set *token, tm_state *delta)
 {
-	tm_set rm;
+	tm_set rm, unseen;
 	memset(&rm, 0, sizeof rm);
+	memset(&unseen, 0, sizeof unseen);
 	remove_where(w, s, -1, token, &rm);
+	/* What the token saw and s has not arrives removed, whatever its sku. */
+	if (token)
+		unseen_of(w, s, token, &unseen);
+	tm_union(&rm, &unseen);
+	tm_union(&s->seen, &unseen);
+	tm_union(&s->removed, &unseen);
+	settle_defers(w, s);
 	write_delta(delta, &rm, -1, 0);
 }

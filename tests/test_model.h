@@ -6,7 +6,9 @@
  * kind, value).  A replica's state is two sets of dots: the dots it has seen
  * and the dots it knows were removed; its live entries are seen minus
  * removed.  Joining two states is the union of both sets, which is exactly
- * what an observed-remove set means once every dot is unique.  Quantities are
+ * what an observed-remove set means once every dot is unique.  A remove
+ * under a token also names dots not seen yet, per sku (defer): once such a
+ * dot is seen, it is removed if the model knows it as an entry of that sku.  Quantities are
  * recomputed from the live entries by the rule of DESIGN.md §3, and the
  * canonical encoding is produced straight from codec.h's grammar, without
  * any crdt/ code, so the implementation is compared byte for byte.
@@ -32,6 +34,7 @@ typedef struct tm_set {
 typedef struct tm_state {
 	tm_set seen;
 	tm_set removed;
+	tm_set defer[TM_MAX_SKUS];   /* disjoint from seen */
 } tm_state;
 
 typedef struct tm_entry {
@@ -55,7 +58,7 @@ void tm_union(tm_set *dst, const tm_set *src);
 bool tm_set_empty(const tm_set *s);
 
 void tm_state_clear(tm_state *s);
-void tm_join(tm_state *dst, const tm_state *src);
+void tm_join(const tm_world *w, tm_state *dst, const tm_state *src);
 bool tm_live(const tm_state *s, unsigned r, uint64_t c);
 /* Live entries of sku, and the line quantity by the rule (clamped). */
 unsigned tm_nlive(const tm_world *w, const tm_state *s, unsigned sku);
@@ -64,7 +67,9 @@ uint32_t tm_qty(const tm_world *w, const tm_state *s, unsigned sku);
 /* Local operations of replica r on state s; delta (may be NULL) receives
  * the operation's delta.  Inputs are assumed valid.  token NULL: no
  * client-supplied observed context. */
-void tm_add(tm_world *w, tm_state *s, unsigned r, unsigned sku, uint32_t n, tm_state *delta);
+/* add returns false, changing nothing, when the line is full
+ * (CRDT_MAX_LINE_ENTRIES live entries). */
+bool tm_add(tm_world *w, tm_state *s, unsigned r, unsigned sku, uint32_t n, tm_state *delta);
 void tm_set_qty(tm_world *w, tm_state *s, unsigned r, unsigned sku, uint32_t q, tm_state *delta);
 void tm_remove(const tm_world *w, tm_state *s, unsigned sku, const tm_set *token, tm_state *delta);
 void tm_clear(const tm_world *w, tm_state *s, const tm_set *token, tm_state *delta);

@@ -110,6 +110,15 @@ void tm_encode(const tm_world *w, const tm_state *s, tb *out)
 	for (unsigned i = 0; i < w->nsku; i++)
 		if (tm_nlive(w, s, order[i]) > 0)
 			encode_line(w, s, order[i], out);
+	unsigned defers = 0;
+	for (unsigned i = 0; i < w->nsku; i++)
+		defers += !tm_set_empty(&s->defer[i]);
+	tb_varint(out, defers);
+	for (unsigned i = 0; i < w->nsku; i++)
+		if (!tm_set_empty(&s->defer[order[i]])) {
+			tb_str(out, w->sku[order[i]], strlen(w->sku[order[i]]));
+			encode_ctx(w, &s->defer[order[i]], out);
+		}
 }
 
 /* Formats where two byte strings first differ. */

@@ -333,6 +333,36 @@ json_t *tp_json(tp_cluster *c, int i, const char *method, const char *target,
 	return v;
 }
 
+int tp_write(tp_cluster *c, int i, const char *method, const char *target, const char *body)
+{
+	int status;
+	json_t *v = tp_json(c, i, method, target, body, &status);
+	json_decref(v);
+	return status;
+}
+
+void tp_add(tp_cluster *c, int i, const char *cart, const char *sku, int qty)
+{
+	char target[256], body[256];
+	snprintf(target, sizeof target, "/carts/%s/items", cart);
+	snprintf(body, sizeof body, "{\"sku\":\"%s\",\"qty\":%d}", sku, qty);
+	int status = tp_write(c, i, "POST", target, body);
+	ck_assert_msg(status == 200, "add %s %d to %s at %s: %d", sku, qty, cart,
+	              c->peers[i].name, status);
+}
+
+char *tp_token(tp_cluster *c, int i, const char *cart)
+{
+	char target[256];
+	snprintf(target, sizeof target, "/carts/%s", cart);
+	json_t *v = tp_json(c, i, "GET", target, NULL, NULL);
+	const char *t = json_string_value(json_object_get(v, "token"));
+	ck_assert_msg(t != NULL, "GET %s at %s: no token", target, c->peers[i].name);
+	char *copy = strdup(t);
+	json_decref(v);
+	return copy;
+}
+
 void tp_items(tp_cluster *c, int i, const char *cart, char *buf, size_t cap)
 {
 	char target[300];

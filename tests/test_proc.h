@@ -78,6 +78,12 @@ void tp_http(tp_cluster *c, int i, const ctl_http_request *req, ctl_http_respons
 json_t *tp_json(tp_cluster *c, int i, const char *method, const char *target,
                 const char *body, int *status);
 
+/* A JSON request whose answer is not needed: returns the status. */
+int tp_write(tp_cluster *c, int i, const char *method, const char *target, const char *body);
+/* POST /carts/cart/items {"sku","qty"}; asserts a 200. */
+void tp_add(tp_cluster *c, int i, const char *cart, const char *sku, int qty);
+/* The token of a GET /carts/cart at peer i (heap; the caller frees). */
+char *tp_token(tp_cluster *c, int i, const char *cart);
 /* A cart's items as "sku:qty,sku:qty" (sorted as served) into buf. */
 void tp_items(tp_cluster *c, int i, const char *cart, char *buf, size_t cap);
 /* Polls until peer i shows cart with exactly want (tp_items format) or the

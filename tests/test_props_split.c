@@ -33,10 +33,23 @@ static bool holds(const crdt_cart *c, const crdt_line *sku, const crdt_entry *e)
 	return false;
 }
 
-/* True if c's context has seen e's dot but c does not hold e. */
+/* True if c's deferred removes name dot d for line sku. */
+static bool deferred_in(const crdt_cart *c, const char *sku, size_t len, crdt_dot d)
+{
+	for (uint32_t i = 0; i < crdt_cart_ndefer(c); i++) {
+		const crdt_defer *x = &c->defer->v[i];
+		if (x->sku_len == len && memcmp(x->sku, sku, len) == 0)
+			return crdt_ctx_contains(&x->dots, d);
+	}
+	return false;
+}
+
+/* True if c removed e: its context has seen e's dot but c does not hold
+ * e, or a deferred remove of e's line names it. */
 static bool removed_in(const crdt_cart *c, const crdt_line *sku, const crdt_entry *e)
 {
-	return crdt_ctx_contains(&c->ctx, crdt_entry_dot(e)) && !holds(c, sku, e);
+	return (crdt_ctx_contains(&c->ctx, crdt_entry_dot(e)) && !holds(c, sku, e)) ||
+	       deferred_in(c, sku->sku, sku->sku_len, crdt_entry_dot(e));
 }
 
 static void live_dots(const crdt_cart *c, crdt_ctx *out)
@@ -70,6 +83,17 @@ static void check_piece(const crdt_cart *s, const crdt_ctx *live, const crdt_car
 		         "piece with entries carries %llu dots for %llu entries",
 		         (unsigned long long)crdt_ctx_count(&p->ctx), (unsigned long long)entries);
 		return;
+	}
+	/* A deferred-remove piece carries nothing else, and only what the
+	 * source defers for that line. */
+	for (uint32_t i = 0; i < crdt_cart_ndefer(p); i++) {
+		const crdt_defer *x = &p->defer->v[i];
+		const crdt_range *q = crdt_ctx_ranges(&x->dots);
+		T_ASSERT(crdt_ctx_empty(&p->ctx), "deferred-remove piece carries a context");
+		for (uint32_t j = 0; j < x->dots.n; j++)
+			for (uint64_t k = q[j].lo; k <= q[j].hi; k++)
+				T_ASSERT(deferred_in(s, x->sku, x->sku_len, (crdt_dot){ q[j].replica, k }),
+				         "deferred-remove piece names a dot the source does not defer");
 	}
 	const crdt_range *r = crdt_ctx_ranges(&p->ctx);
 	for (uint32_t i = 0; i < p->ctx.n; i++)

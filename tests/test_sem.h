@@ -1,6 +1,6 @@
 /*
  * test_sem.h - the parts of the semantics suite (check_semantics.c) that
- * live in their own files: folding and dots, and the limits.
+ * live in their own files: lines, dots and limits.
  */
 #ifndef TEST_SEM_H
 #define TEST_SEM_H
@@ -14,7 +14,7 @@
 #define SEM_C UINT64_C(0x5000)
 
 TCase *sem_dots_tcase(void);
-TCase *sem_fold_tcase(void);
+TCase *sem_lines_tcase(void);
 TCase *sem_limits_tcase(void);
 
 #endif

@@ -61,7 +61,7 @@ void tw_init(tw *w, test_rng *rng, unsigned nrep)
 		crdt_cart_init(&w->cart[r]);
 	w->loss = (unsigned)test_rng_below(rng, 60);
 	w->dup = (unsigned)test_rng_below(rng, 30);
-	/* Some universes mostly add (to few skus), so lines reach the fold. */
+	/* Some universes mostly add (to few skus), so lines pile up entries. */
 	w->adds = test_rng_pct(rng, 25) ? (unsigned)test_rng_range(rng, 75, 95) : 40;
 	w->check = true;
 }
@@ -119,7 +119,8 @@ void tw_join(tw *w, unsigned r, const crdt_cart *c, const tm_state *m)
 	bool changed = false;
 	int rc = crdt_cart_join(&w->cart[r], c, &changed);
 	T_ASSERT(rc == 0, "crdt_cart_join returned %d", rc);
-	tm_join(&w->st[r], m);
+	tm_join(w->m, &w->st[r], m);
+	w->stats.deferred += w->cart[r].defer != NULL;
 	bool mchanged = memcmp(&before, &w->st[r], sizeof before) != 0;
 	T_ASSERT(changed || !mchanged, "join into replica %u changed it but reported no change", r);
 	T_ASSERT(!w->strict_changed || changed == mchanged,

@@ -33,7 +33,7 @@ typedef struct tw_token {
 
 /* Coverage counters, to assert the generator reaches the cases it should. */
 typedef struct tw_stats {
-	unsigned long ops, deliveries, folds, token_ops, clouds, clamps;
+	unsigned long ops, deliveries, deferred, token_ops, clouds, clamps;
 	unsigned long spurious_changed;     /* joins that said changed but were not */
 } tw_stats;
 

@@ -7,6 +7,7 @@
 
 #include "crdt/buf.h"
 #include "crdt/codec.h"
+#include "crdt/error.h"
 #include "tests/test_world.h"
 
 static uint32_t rand_add(test_rng *rng)
@@ -72,9 +73,10 @@ static int op_add(tw *w, unsigned r, unsigned s, crdt_cart *d, tm_state *md)
 {
 	const char *sku = w->m->sku[s];
 	uint32_t n = rand_add(w->rng);
-	w->stats.folds += tm_nlive(w->m, &w->st[r], s) >= CRDT_MAX_ENTRIES;
-	tm_add(w->m, &w->st[r], r, s, n, md);
-	return crdt_cart_add(&w->cart[r], w->m->ids[r], sku, strlen(sku), n, d);
+	bool ok = tm_add(w->m, &w->st[r], r, s, n, md);
+	int rc = crdt_cart_add(&w->cart[r], w->m->ids[r], sku, strlen(sku), n, d);
+	/* A full line refuses the add, exactly when the model says so. */
+	return !ok && rc == CARTD_ELINEFULL ? 0 : rc;
 }
 
 static int op_set(tw *w, unsigned r, unsigned s, uint32_t q, crdt_cart *d, tm_state *md)
