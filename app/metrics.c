@@ -122,6 +122,9 @@ static void http_series(buf_writer *w, const metrics_http *m)
 			    k ? "error" : "ok", (unsigned long long)m->writes[op][k]);
 	scalar(w, "cartd_http_writes_waiting", "gauge", "Write requests waiting for their commit.",
 	       m->suspended);
+	scalar(w, "cartd_http_header_timeouts_total", "counter",
+	       "Connections closed because a request header was not complete within "
+	       "--header-timeout-ms.", m->header_timeouts);
 }
 
 static void traffic_series(buf_writer *w, const engine_stats *e, const wire_stats *ws)

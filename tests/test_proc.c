@@ -177,6 +177,8 @@ static void exec_peer(const tp_cluster *c, const tp_peer *p, const char *cartd)
 		args[a++] = fast_args[k];
 	if (p->faults)
 		args[a++] = "--enable-fault-injection";
+	for (int k = 0; c->extra_args && c->extra_args[k] && a < 63; k++)
+		args[a++] = c->extra_args[k];
 	args[a] = NULL;
 
 	/* Die with the test process, even if it is killed or _exits. */

@@ -41,6 +41,7 @@ typedef struct tp_cluster {
 	char key[256];             /* the shared keyring */
 	tp_peer peers[TP_MAX_PEERS];
 	int n;
+	const char *const *extra_args;  /* more cartd flags for every peer, NULL-ended */
 } tp_cluster;
 
 /* True (and a note printed once) when CARTD_TEST_SCALE=valgrind. */
