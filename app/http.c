@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "app/api.h"
-#include "app/api_addr.h"
+#include "net/hostport.h"
 #include "app/api_internal.h"
 #include "app/http_conn.h"
 #include "app/http_edge.h"
@@ -426,11 +426,11 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static int start_daemon(http_server *s, const api_addr *a)
+static int start_daemon(http_server *s, const hostport_ip *a)
 {
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	api_addr_to_sockaddr(a, &ss);
+	hostport_ip_to_sockaddr(a, &ss);
 	if (a->family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The logger goes first so that MHD reports option errors through it. */
@@ -460,13 +460,13 @@ static int start_daemon(http_server *s, const api_addr *a)
 
 int http_new(struct event_base *base, node *n, const http_config *cfg, http_server **out)
 {
-	api_addr a;
+	hostport_ip a;
 	char q[160];
 	*out = NULL;
 	if (!base || !n || !cfg)
 		return CARTD_EINVAL;
 	const char *listen = cfg->listen ? cfg->listen : HTTP_DEFAULT_LISTEN;
-	if (api_addr_parse(listen, &a) != 0) {
+	if (hostport_parse_ip(listen, &a) != 0) {
 		log_event(LOG_ERROR, "http_config", "listen=%s msg=\"not a numeric host:port\"",
 		          log_quote(listen, q, sizeof q));
 		return CARTD_ECONFIG;

@@ -3,13 +3,15 @@
  * sockets: requests that are malformed as HTTP (RFC 9112) get a 400 with
  * the API's JSON error and change nothing; well-formed variants still
  * work; a client that trickles its header is cut off by the header
- * deadline (--header-timeout-ms), and the cut is counted.
+ * deadline (--header-timeout-ms), and the cut is counted.  A bad address
+ * on the command line stops cartd before it touches its data dir.
  *
  * The API's own 4xx answers (routes, ids, bodies) are in check_cluster.c
  * and check_api.c; this file is about what reaches the API at all.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/test_proc.h"
@@ -250,6 +253,62 @@ START_TEST(test_header_deadline)
 }
 END_TEST
 
+/* Runs cartd with args (NULL-ended, after argv[0]) and returns its exit
+ * status; its output goes to log. */
+static int run_cartd(const char *const *args, const char *log)
+{
+	const char *argv[16] = { tp_cartd() };
+	ck_assert_ptr_nonnull(argv[0]);
+	for (int i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execv(argv[0], (char *const *)argv);
+		}
+		_exit(127);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A bad address is a usage error (exit 2) found before the data dir is
+ * touched, whichever flag carries it. */
+START_TEST(test_bad_address_no_side_effect)
+{
+	char dir[256], log[256], msg[512] = "";
+	snprintf(dir, sizeof dir, "%s/never", cl.base);
+	snprintf(log, sizeof log, "%s/bad-address.log", cl.base);
+	static const char *const cases[][2] = {
+		{ "--http", "somehost:18080" }, { "--http", "127.0.0.1:" }, { "--gossip", "a_b:1" },
+		{ "--peer", "127.0.0.1:0" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *args[] = { "--data-dir", dir, "--key-file", cl.key, cases[i][0],
+		                       cases[i][1], NULL };
+		int status = run_cartd(args, log);
+		FILE *f = fopen(log, "r");
+		if (f) {
+			size_t n = fread(msg, 1, sizeof msg - 1, f);
+			msg[n] = '\0';
+			fclose(f);
+		}
+		ck_assert_msg(status == 2, "%s %s: exit %d, output: %s", cases[i][0], cases[i][1],
+		              status, msg);
+		ck_assert_msg(strstr(msg, cases[i][0]), "%s %s: output: %s", cases[i][0],
+		              cases[i][1], msg);
+		ck_assert_msg(access(dir, F_OK) != 0, "%s %s created the data dir", cases[i][0],
+		              cases[i][1]);
+	}
+}
+END_TEST
+
 Suite *edge_suite(void);
 
 Suite *edge_suite(void)
@@ -262,6 +321,7 @@ Suite *edge_suite(void)
 	tcase_add_test(t, test_malformed);
 	tcase_add_test(t, test_wellformed);
 	tcase_add_test(t, test_header_deadline);
+	tcase_add_test(t, test_bad_address_no_side_effect);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -241,7 +241,7 @@ static void start(tp_cluster *c, tp_peer *p, bool pick_ports)
 			p->http_port = free_port(SOCK_STREAM);
 			p->gossip_port = free_port(SOCK_DGRAM);
 		}
-		api_addr_parse("127.0.0.1:0", &p->http);
+		hostport_parse_ip("127.0.0.1:0", &p->http);
 		p->http.port = (uint16_t)p->http_port;
 		p->pid = spawn(c, p, cartd);
 		int r = wait_health(p);
