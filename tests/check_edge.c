@@ -196,6 +196,18 @@ START_TEST(test_wellformed)
 	ck_assert_int_eq(raw(R("GET /carts/w1 HTTP/1.1\r\nhost:x\r\nX-A:  b \t\r\n\r\n"),
 	                     code, sizeof code), 200);
 	ck_assert_int_eq(raw(R("GET /carts/w1 HTTP/1.1\nHost: x\n\n"), code, sizeof code), 200);
+	/* Big headers, which make the server grow its buffer while parsing,
+	 * are no NUL in disguise. */
+	static char big[24000];
+	size_t n = (size_t)snprintf(big, sizeof big, "GET /carts/w1 HTTP/1.1\r\nHost: x\r\n");
+	for (int k = 0; k < 40; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "X-H%d: v%d\r\n", k, k);
+	n += (size_t)snprintf(big + n, sizeof big - n, "X-Big: ");
+	memset(big + n, 'b', 20000);
+	n += 20000;
+	n += (size_t)snprintf(big + n, sizeof big - n, "\r\nX-After: 1\r\n\r\n");
+	ck_assert_uint_lt(n, sizeof big);
+	ck_assert_int_eq(raw(big, n, code, sizeof code), 200);
 	/* The query string reaches the API (which refuses this one). */
 	ck_assert_int_eq(raw(R("GET /carts/w1?a=1&b HTTP/1.1\r\nHost: x\r\n\r\n"), code,
 	                     sizeof code), 400);
