@@ -217,6 +217,18 @@ static void drive_writes(void)
 	expect(p, N(p), "writes at peer0");
 }
 
+/* Sets a fault at peer 0, writes until the probes are met, clears it. */
+static void fault_round(const char *fault, probe *p, size_t n, int writes)
+{
+	take(p, n);
+	faults(0, fault);
+	for (int k = 0; k < writes; k++)
+		ck_assert_int_eq(write_json(0, "POST", "/carts/f1/items",
+		                            "{\"sku\":\"a\",\"qty\":1}"), 200);
+	expect(p, n, fault);
+	faults(0, NULL);
+}
+
 /* Datagrams duplicated, delayed and dropped by fault injection. */
 static void drive_faults(void)
 {
@@ -225,33 +237,17 @@ static void drive_faults(void)
 		{ 0, "cartd_fault_duplicate_ratio", EQ, 1 },
 		{ 0, "cartd_fault_injection_enabled", EQ, 1 },
 	};
-	take(dup, N(dup));
-	faults(0, "{\"duplicate\":1.0}");
-	ck_assert_int_eq(write_json(0, "POST", "/carts/f1/items", "{\"sku\":\"a\",\"qty\":1}"), 200);
-	expect(dup, N(dup), "duplicate 1.0");
-	faults(0, NULL);
-
+	fault_round("{\"duplicate\":1.0}", dup, N(dup), 1);
 	probe delay[] = {
 		{ 0, "cartd_fault_datagrams_total{action=\"delayed\"}", UP, 0 },
 		{ 0, "cartd_fault_delay_ms", EQ, 20 },
 	};
-	take(delay, N(delay));
-	faults(0, "{\"delay_ms\":20}");
-	ck_assert_int_eq(write_json(0, "POST", "/carts/f2/items", "{\"sku\":\"a\",\"qty\":1}"), 200);
-	expect(delay, N(delay), "delay 20 ms");
-	faults(0, NULL);
-
+	fault_round("{\"delay_ms\":20}", delay, N(delay), 1);
 	probe drop[] = {
 		{ 0, "cartd_fault_datagrams_total{action=\"dropped\"}", UP, 0 },
 		{ 0, "cartd_fault_drop_ratio", EQ, 0.5 },
 	};
-	take(drop, N(drop));
-	faults(0, "{\"drop\":0.5}");
-	for (int k = 0; k < 8; k++)
-		ck_assert_int_eq(write_json(0, "POST", "/carts/f3/items",
-		                            "{\"sku\":\"a\",\"qty\":1}"), 200);
-	expect(drop, N(drop), "drop 0.5");
-	faults(0, NULL);
+	fault_round("{\"drop\":0.5}", drop, N(drop), 8);
 }
 
 /* Peer 0 cut off from both others, written to, then healed: failure
