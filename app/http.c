@@ -96,11 +96,10 @@ static void list_remove(http_server *s, http_req *r)
 }
 
 /* The header-deadline record of a connection (set by on_connection). */
-static http_conn *conn_of(http_server *s, struct MHD_Connection *conn)
+static http_conn *conn_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	(void)s;
 	return ci ? ci->socket_context : NULL;
 }
 
@@ -139,10 +138,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	http_req *r = *con_cls;
-	http_server *s = cls;
-	(void)toe;
+	(void)cls; (void)toe;
 	*con_cls = NULL;
-	http_conn_request_done(conn_of(s, conn));
+	http_conn_request_done(conn_of(conn));
 	if (!r)
 		return;
 	r->conn = NULL;
@@ -357,7 +355,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	switch (r->state) {
 	case REQ_NEW: {
 		r->state = REQ_BODY;
-		http_conn_header_done(conn_of(r->srv, conn));
+		http_conn_header_done(conn_of(conn));
 		/* RFC 9112 framing and NUL bytes, before anything of the body is
 		 * read or any route sees the request. */
 		api_response res = { 0 };

@@ -34,7 +34,7 @@ int http_conns_init(http_conns *c, struct event_base *base, uint32_t deadline_ms
 void http_conns_destroy(http_conns *c);
 
 /* A new connection on socket fd: its header clock starts.  NULL when out
- * of memory (the connection is then not bounded, only counted nowhere). */
+ * of memory: that connection then has only MHD's inactivity timeout. */
 http_conn *http_conn_open(http_conns *c, int fd);
 /* The connection went away.  NULL-safe. */
 void http_conn_close(http_conns *c, http_conn *h);
