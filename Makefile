@@ -2,6 +2,9 @@
 #
 #   make            build libraries, cartd and cartctl into build/
 #   make test       build and run every Check suite (one runner, one summary)
+#   make check      the same without installing packages; first `make layers`
+#   make layers     check the layering rules on sources and objects
+#   make layers-selftest   prove `make layers` catches an injected violation
 #   make sanitize   the same tests under ASan+UBSan (separate build dir)
 #   make valgrind   the test runner under valgrind memcheck
 #   make fuzz       libFuzzer harnesses (clang); FUZZ_SECONDS per harness
@@ -63,7 +66,7 @@ RUNNER   := $(BUILD)/tests/check_runner
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 SUITES   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(filter tests/check_%.c,$(TEST_SRC))))
 
-.PHONY: all check test sanitize valgrind fuzz bench bench-run demo install clean deps
+.PHONY: all check layers layers-selftest test sanitize valgrind fuzz bench bench-run demo install clean deps
 all: $(PROGS)
 
 # The targets a new user runs install what they need first (scripts/deps.sh
@@ -106,7 +109,15 @@ test:
 	$(Q)scripts/deps.sh test
 	$(Q)$(MAKE) --no-print-directory check
 
-check: $(RUNNER) $(PROGS)
+# Layering (DESIGN.md section 2), on the sources and on the objects: crdt/
+# uses nothing of net/ or app/, net/ nothing of app/, and crdt/ and the
+# engine no socket, clock or randomness.  Prints each violation.
+layers: $(LIBS)
+	$(Q)scripts/check_layers.sh . $(BUILD)
+layers-selftest: $(LIBS)
+	$(Q)CC=$(CC) scripts/check_layers.sh --self-test $(BUILD)
+
+check: layers $(RUNNER) $(PROGS)
 	$(Q)CARTD_BIN=$(abspath $(BUILD)) $(RUNNER)
 
 sanitize:

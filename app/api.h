@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app/api_addr.h"
+#include "net/hostport.h"
 #include "app/fault.h"
 #include "crdt/cart.h"
 #include "crdt/context.h"
@@ -86,7 +86,7 @@ typedef struct api_response {
 typedef struct api_fault_peer {
 	bool by_id;
 	uint64_t id;
-	api_addr addr;
+	hostport_ip addr;
 } api_fault_peer;
 
 typedef struct api_fault_change {

@@ -28,7 +28,7 @@ static json_t *ago(uint64_t now, uint64_t t)
 
 static json_t *member_json(const engine_member_info *m, uint64_t now)
 {
-	char id[17], addr[API_ADDR_STRLEN + 8];
+	char id[17], addr[HOSTPORT_IP_STRLEN + 8];
 	api_hex64(m->id, id);
 	node_format_addr(&m->addr, addr, sizeof addr);
 	return json_pack("{s:s?,s:s,s:s,s:I,s:o,s:o,s:I}",

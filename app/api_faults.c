@@ -16,7 +16,7 @@
 static json_t *state_json(const fault_state *f)
 {
 	json_t *blocked = json_array();
-	char buf[API_ADDR_STRLEN + 8];
+	char buf[HOSTPORT_IP_STRLEN + 8];
 	for (size_t i = 0; blocked && i < f->nblocked_ids; i++) {
 		api_hex64(f->blocked_ids[i], buf);
 		json_array_append_new(blocked, json_string(buf));
@@ -35,7 +35,7 @@ static json_t *state_json(const fault_state *f)
 
 /* The engine address of a member whose address equals a; the engine's
  * encoding is the UDP adapter's business, so compare the parsed text form. */
-static int find_member_addr(node *n, const api_addr *a, engine_addr *out)
+static int find_member_addr(node *n, const hostport_ip *a, engine_addr *out)
 {
 	engine *e = node_engine(n);
 	size_t count = engine_members(e, NULL, 0);
@@ -44,10 +44,10 @@ static int find_member_addr(node *n, const api_addr *a, engine_addr *out)
 	if (m)
 		count = engine_members(e, m, count);
 	for (size_t i = 0; m && i < count && rc == CARTD_ENOTFOUND; i++) {
-		char text[API_ADDR_STRLEN + 8];
-		api_addr parsed;
+		char text[HOSTPORT_IP_STRLEN + 8];
+		hostport_ip parsed;
 		node_format_addr(&m[i].addr, text, sizeof text);
-		if (api_addr_parse(text, &parsed) == 0 && api_addr_equal(&parsed, a)) {
+		if (hostport_parse_ip(text, &parsed) == 0 && hostport_ip_equal(&parsed, a)) {
 			*out = m[i].addr;
 			rc = 0;
 		}
@@ -69,8 +69,8 @@ static int apply_peer(node *n, fault_state *f, const api_fault_peer *p, bool blo
 			rc = block ? fault_block_addr(f, &ea) : fault_unblock_addr(f, &ea);
 	}
 	if (rc == CARTD_ENOTFOUND && !p->by_id) {
-		char text[API_ADDR_STRLEN];
-		api_addr_format(&p->addr, text, sizeof text);
+		char text[HOSTPORT_IP_STRLEN];
+		hostport_ip_format(&p->addr, text, sizeof text);
 		api_error(res, 422, "unknown_peer", "no member has the address %s", text);
 	} else if (rc == CARTD_ENOSPC) {
 		api_error(res, 422, "too_many_blocked", "at most %u peers can be blocked",

@@ -20,7 +20,7 @@ static int parse_peer(json_t *v, const char *field, api_fault_peer *p, api_respo
 	size_t len = s ? json_string_length(v) : 0;
 	memset(p, 0, sizeof *p);
 	if (s && memchr(s, ':', len)) {
-		if (strlen(s) == len && api_addr_parse(s, &p->addr) == 0)
+		if (strlen(s) == len && hostport_parse_ip(s, &p->addr) == 0)
 			return 0;
 	} else if (s && api_parse_hex64(s, len, &p->id) == 0 && p->id != 0) {
 		p->by_id = true;

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "app/api_addr.h"
+#include "net/hostport.h"
 #include "app/cartctl_http.h"
 
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
@@ -24,8 +24,8 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 #define CTL_DEFAULT_PEER "127.0.0.1:8080"
 
 typedef struct ctl_opts {
-	api_addr peer;
-	char peer_text[API_ADDR_STRLEN];
+	hostport_ip peer;
+	char peer_text[HOSTPORT_IP_STRLEN];
 	bool json;              /* print the server's JSON instead of text */
 	int timeout_ms;
 	const char *argv0;      /* for finding cartd next to cartctl */

@@ -218,7 +218,7 @@ static void tail_log(const char *dir, int i)
  * deadline passes. */
 static int wait_ready(const up_opts *u, int i, pid_t pid, long long deadline)
 {
-	api_addr a = { .family = AF_INET, .ip = { 127, 0, 0, 1 },
+	hostport_ip a = { .family = AF_INET, .ip = { 127, 0, 0, 1 },
 	               .port = (uint16_t)(u->base + (unsigned)i - 1) };
 	ctl_http_request req = { .method = "GET", .target = "/health", .timeout_ms = 500 };
 	while (ms_now() < deadline) {

@@ -40,10 +40,10 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-static int connect_to(const api_addr *peer, int64_t deadline, char *err, size_t errlen)
+static int connect_to(const hostport_ip *peer, int64_t deadline, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = api_addr_to_sockaddr(peer, &ss);
+	socklen_t sl = hostport_ip_to_sockaddr(peer, &ss);
 	int fd = socket(peer->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -125,10 +125,10 @@ static int recv_all(int fd, char **out, size_t *out_len, int64_t deadline, char 
 	return -1;
 }
 
-static char *build_request(const api_addr *peer, const ctl_http_request *req, size_t *len)
+static char *build_request(const hostport_ip *peer, const ctl_http_request *req, size_t *len)
 {
-	char host[API_ADDR_STRLEN], clen[48] = "", ctype[160] = "";
-	api_addr_format(peer, host, sizeof host);
+	char host[HOSTPORT_IP_STRLEN], clen[48] = "", ctype[160] = "";
+	hostport_ip_format(peer, host, sizeof host);
 	if (req->body && !req->no_length)
 		snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", req->body_len);
 	if (req->content_type)
@@ -187,7 +187,7 @@ static int parse_response(char *raw, size_t len, bool head_only, ctl_http_respon
 	return 0;
 }
 
-int ctl_http_do(const api_addr *peer, const ctl_http_request *req, ctl_http_response *out,
+int ctl_http_do(const hostport_ip *peer, const ctl_http_request *req, ctl_http_response *out,
                 char *err, size_t errlen)
 {
 	int64_t deadline = now_ms() + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
@@ -246,7 +246,7 @@ const char *ctl_http_header(const ctl_http_response *r, const char *name, char *
 	return NULL;
 }
 
-int ctl_parse_peer(const char *s, api_addr *peer)
+int ctl_parse_peer(const char *s, hostport_ip *peer)
 {
 	char tmp[128];
 	if (strncmp(s, "http://", 7) == 0)
@@ -256,5 +256,5 @@ int ctl_parse_peer(const char *s, api_addr *peer)
 		return -1;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
-	return api_addr_parse(tmp, peer) == 0 ? 0 : -1;
+	return hostport_parse_ip(tmp, peer) == 0 ? 0 : -1;
 }

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "app/api_addr.h"
+#include "net/hostport.h"
 
 #define CTL_HTTP_MAX_RESPONSE ((size_t)64 << 20)
 
@@ -43,7 +43,7 @@ typedef struct ctl_http_request {
  * message in err: connection refused, timeout, malformed or oversized
  * answer.  On failure *out is empty.
  */
-int ctl_http_do(const api_addr *peer, const ctl_http_request *req, ctl_http_response *out,
+int ctl_http_do(const hostport_ip *peer, const ctl_http_request *req, ctl_http_response *out,
                 char *err, size_t errlen);
 
 void ctl_http_response_free(ctl_http_response *r);   /* NULL-safe */
@@ -52,6 +52,6 @@ void ctl_http_response_free(ctl_http_response *r);   /* NULL-safe */
 const char *ctl_http_header(const ctl_http_response *r, const char *name, char *buf, size_t cap);
 
 /* Parses "http://host:port[/]" or "host:port" into peer.  0 or -1. */
-int ctl_parse_peer(const char *s, api_addr *peer);
+int ctl_parse_peer(const char *s, hostport_ip *peer);
 
 #endif

@@ -136,7 +136,7 @@ static int take_globals(int argc, char **argv, ctl_opts *o)
 	if (ctl_parse_peer(peer, &o->peer) != 0)
 		return ctl_usage_error("--peer: \"%s\" is not host:port (numeric address, or "
 		                       "localhost)", peer), -1;
-	api_addr_format(&o->peer, o->peer_text, sizeof o->peer_text);
+	hostport_ip_format(&o->peer, o->peer_text, sizeof o->peer_text);
 	return out;
 }
 

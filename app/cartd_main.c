@@ -84,7 +84,8 @@ static int start(app *a, const cartd_config *cfg)
 	int rc = node_new(&cfg->node, a->base, &a->node);
 	if (rc)
 		return rc;     /* node_new logged why */
-	http_config hc = { cfg->http_listen, cfg->node.fault_injection, cfg->http_max_body };
+	http_config hc = { cfg->http_listen, cfg->node.fault_injection, cfg->http_max_body,
+	                   cfg->http_header_ms };
 	rc = http_new(a->base, a->node, &hc, &a->http);
 	if (rc)
 		return rc;     /* http_new logged why */

@@ -15,13 +15,15 @@
 #include <string.h>
 
 #include "crdt/error.h"
+#include "net/hostport.h"
 #include "net/udp.h"
 #include "net/wire.h"
 
 enum opt_kind {
 	OPT_STR,        /* non-empty string */
-	OPT_ADDR,       /* host:port, syntax only (resolved at start) */
-	OPT_PEER,       /* host:port, repeatable */
+	OPT_LISTEN,     /* IP:port, no names (the HTTP address) */
+	OPT_ADDR,       /* host:port; a name must resolve */
+	OPT_PEER,       /* host:port, port not 0, repeatable; a name must resolve */
 	OPT_U32, OPT_SIZE, OPT_INT, OPT_U64,  /* decimal in [min, max] */
 	OPT_ONOFF,      /* "on" or "off" into a bool */
 	OPT_FLAG,       /* no value; sets a bool */
@@ -42,7 +44,7 @@ typedef struct opt_def {
 
 static const opt_def opts[] = {
 	{ "name", OPT_STR, NODE(name), 0, 0 },
-	{ "http", OPT_ADDR, offsetof(cartd_config, http_listen), 0, 0 },
+	{ "http", OPT_LISTEN, offsetof(cartd_config, http_listen), 0, 0 },
 	{ "gossip", OPT_ADDR, NODE(gossip_addr), 0, 0 },
 	{ "peer", OPT_PEER, 0, 0, 0 },
 	{ "data-dir", OPT_STR, NODE(data_dir), 0, 0 },
@@ -57,6 +59,7 @@ static const opt_def opts[] = {
 	{ "buckets", OPT_U32, NODE(nbuckets), 1, CRDT_MAX_BUCKETS },
 	{ "max-pending", OPT_SIZE, NODE(max_pending), 1, 1000000 },
 	{ "max-body", OPT_SIZE, offsetof(cartd_config, http_max_body), 1024, 16u << 20 },
+	{ "header-timeout-ms", OPT_U32, offsetof(cartd_config, http_header_ms), 100, 600000 },
 	{ "socket-buffer", OPT_SIZE, NODE(udp_sockbuf), 0, 1u << 30 },
 	{ "flush-delay-ms", OPT_U32, ENG(flush_delay_ms), 0, 10000 },
 	{ "full-push-max", OPT_U32, ENG(full_push_max), 1, 100000 },
@@ -92,6 +95,7 @@ void config_init(cartd_config *cfg)
 	cfg->node.cluster = CONFIG_DEFAULT_CLUSTER;
 	cfg->http_listen = CONFIG_DEFAULT_HTTP;
 	cfg->http_max_body = CONFIG_DEFAULT_MAX_BODY;
+	cfg->http_header_ms = CONFIG_DEFAULT_HEADER_MS;
 	cfg->log_level = LOG_INFO;
 }
 
@@ -149,13 +153,29 @@ static int add_peer(cartd_config *cfg, const char *v)
 	return 0;
 }
 
+/* Every address is checked here, names resolved included, so that a typo
+ * fails before the data dir is opened or its boot epoch bumped.  The
+ * grammar is net/hostport.h's. */
 static int check_addr(const opt_def *o, const char *v, char *err, size_t errlen)
 {
-	char host[UDP_HOST_MAX];
+	char host[HOSTPORT_HOST_MAX], why[256];
 	uint16_t port;
-	if (udp_split_hostport(v, host, sizeof host, &port) != 0)
-		return fail(err, errlen, "--%s: '%s' is not HOST:PORT or [IPV6]:PORT "
+	enum hostport_kind kind;
+	if (o->kind == OPT_LISTEN) {
+		hostport_ip ip;
+		if (hostport_parse_ip(v, &ip) != 0)
+			return fail(err, errlen, "--%s: '%s' is not IPV4:PORT, [IPV6]:PORT, "
+			            "localhost:PORT or :PORT (no other names; port 0..65535)", o->name, v);
+		return 0;
+	}
+	if (hostport_split(v, host, sizeof host, &port, &kind) != 0)
+		return fail(err, errlen, "--%s: '%s' is not HOST:PORT, [IPV6]:PORT or :PORT "
 		            "(port 0..65535)", o->name, v);
+	if (o->kind == OPT_PEER && port == 0)
+		return fail(err, errlen, "--%s: '%s': a peer's port cannot be 0", o->name, v);
+	engine_addr a;
+	if (kind == HOSTPORT_NAME && udp_resolve(v, 0, &a, why, sizeof why) != 0)
+		return fail(err, errlen, "--%s: %s", o->name, why);
 	return 0;
 }
 
@@ -185,6 +205,7 @@ static int apply_value(cartd_config *cfg, const opt_def *o, const char *v,
 	uint64_t n = 0;
 	int rc;
 	switch (o->kind) {
+	case OPT_LISTEN:
 	case OPT_ADDR:
 		if ((rc = check_addr(o, v, err, errlen)) != 0)
 			return rc;

@@ -28,8 +28,10 @@
 #include <unistd.h>
 
 #include "app/api.h"
-#include "app/api_addr.h"
+#include "net/hostport.h"
 #include "app/api_internal.h"
+#include "app/http_conn.h"
+#include "app/http_edge.h"
 #include "app/log.h"
 #include "app/metrics.h"
 #include "crdt/error.h"
@@ -47,6 +49,7 @@ typedef struct http_req {
 	http_server *srv;          /* NULL once the server is gone */
 	struct MHD_Connection *conn;
 	char *target;
+	const char *raw_target;    /* MHD's own copy, in its read buffer */
 	char *body;
 	size_t body_len, body_cap;
 	bool too_large;
@@ -66,6 +69,7 @@ struct http_server {
 	api_limits lim;
 	size_t max_body;
 	unsigned port;
+	http_conns conns;
 	metrics_http metrics;
 	http_req *suspended;
 };
@@ -91,6 +95,28 @@ static void list_remove(http_server *s, http_req *r)
 	r->prev = r->next = NULL;
 }
 
+/* The header-deadline record of a connection (set by on_connection). */
+static http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	http_server *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? http_conn_open(&s->conns, ci->connect_fd) : NULL;
+	} else {
+		http_conn_close(&s->conns, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	http_req *r = calloc(1, sizeof *r);
@@ -98,7 +124,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (!r)
 		return NULL;
 	r->srv = cls;
-	r->target = strdup(uri);
+	r->raw_target = uri;
+	r->target = strdup(uri ? uri : "");
 	api_call_init(&r->call);
 	if (!r->target) {
 		req_free(r);
@@ -111,8 +138,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	http_req *r = *con_cls;
-	(void)cls; (void)conn; (void)toe;
+	(void)cls; (void)toe;
 	*con_cls = NULL;
+	http_conn_request_done(conn_of(conn));
 	if (!r)
 		return;
 	r->conn = NULL;
@@ -273,6 +301,7 @@ static void take_body(http_req *r, const char *data, size_t len)
 static int metrics_text(void *arg, char **text, size_t *len)
 {
 	http_server *s = arg;
+	s->metrics.header_timeouts = s->conns.expired;
 	return metrics_render(s->n, &s->metrics, text, len);
 }
 
@@ -311,7 +340,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
 	http_req *r = *con_cls;
-	(void)cls; (void)url; (void)version;
+	(void)cls; (void)url;
 	if (!r) {
 		/* on_uri could not allocate: nothing to keep state in. */
 		static char oom[] = "{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}\n";
@@ -325,8 +354,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	r->conn = conn;
 	switch (r->state) {
-	case REQ_NEW:
+	case REQ_NEW: {
 		r->state = REQ_BODY;
+		http_conn_header_done(conn_of(conn));
+		/* RFC 9112 framing and NUL bytes, before anything of the body is
+		 * read or any route sees the request. */
+		api_response res = { 0 };
+		http_edge_req q = { conn, method, version, r->raw_target, r->target,
+		                    strlen(r->target) };
+		if (http_edge_check(&q, &res) != 0)
+			return send_response(r, &res);
 		/* Refuse a declared oversize body before MHD sends 100 Continue
 		 * or reads any of it. */
 		if (content_length(conn) > (long long)r->srv->max_body) {
@@ -334,6 +371,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return dispatch(r, method);
 		}
 		return MHD_YES;
+	}
 	case REQ_BODY:
 		if (*upload_data_size) {
 			take_body(r, upload_data, *upload_data_size);
@@ -387,11 +425,11 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static int start_daemon(http_server *s, const api_addr *a)
+static int start_daemon(http_server *s, const hostport_ip *a)
 {
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	api_addr_to_sockaddr(a, &ss);
+	hostport_ip_to_sockaddr(a, &ss);
 	if (a->family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The logger goes first so that MHD reports option errors through it. */
@@ -400,6 +438,7 @@ static int start_daemon(http_server *s, const api_addr *a)
 	                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	                        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 	                        MHD_OPTION_END);
@@ -420,13 +459,13 @@ static int start_daemon(http_server *s, const api_addr *a)
 
 int http_new(struct event_base *base, node *n, const http_config *cfg, http_server **out)
 {
-	api_addr a;
+	hostport_ip a;
 	char q[160];
 	*out = NULL;
 	if (!base || !n || !cfg)
 		return CARTD_EINVAL;
 	const char *listen = cfg->listen ? cfg->listen : HTTP_DEFAULT_LISTEN;
-	if (api_addr_parse(listen, &a) != 0) {
+	if (hostport_parse_ip(listen, &a) != 0) {
 		log_event(LOG_ERROR, "http_config", "listen=%s msg=\"not a numeric host:port\"",
 		          log_quote(listen, q, sizeof q));
 		return CARTD_ECONFIG;
@@ -438,7 +477,13 @@ int http_new(struct event_base *base, node *n, const http_config *cfg, http_serv
 	s->n = n;
 	s->lim.fault_routes = cfg->fault_routes;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
-	int rc = start_daemon(s, &a);
+	int rc = http_conns_init(&s->conns, base, cfg->header_timeout_ms ? cfg->header_timeout_ms
+	                                                                 : HTTP_DEFAULT_HEADER_MS);
+	if (rc != 0) {
+		http_free(s);
+		return rc;
+	}
+	rc = start_daemon(s, &a);
 	if (rc != 0) {
 		log_event(LOG_ERROR, "http_start", "listen=%s msg=\"cannot serve HTTP here "
 		          "(address in use or not local?)\"", log_quote(listen, q, sizeof q));
@@ -484,6 +529,7 @@ void http_free(http_server *s)
 		if (lfd != MHD_INVALID_SOCKET)
 			close(lfd);
 	}
+	http_conns_destroy(&s->conns);
 	if (s->ev_io)
 		event_free(s->ev_io);
 	if (s->ev_timer)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -21,6 +22,7 @@
 
 #define HTTP_DEFAULT_LISTEN "127.0.0.1:8080"
 #define HTTP_DEFAULT_MAX_BODY ((size_t)64 << 10)
+#define HTTP_DEFAULT_HEADER_MS 5000u
 
 typedef struct http_server http_server;
 
@@ -28,6 +30,9 @@ typedef struct http_config {
 	const char *listen;     /* "host:port", IPv4 or [IPv6] literal; NULL = default */
 	bool fault_routes;      /* serve /admin/faults (else 404) */
 	size_t max_body;        /* request body cap in bytes; 0 = default (64 KiB) */
+	uint32_t header_timeout_ms;  /* a request header must be complete within
+	                         * this of the connection opening or of the
+	                         * previous request ending; 0 = default (5 s) */
 } http_config;
 
 /*

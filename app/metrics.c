@@ -122,6 +122,9 @@ static void http_series(buf_writer *w, const metrics_http *m)
 			    k ? "error" : "ok", (unsigned long long)m->writes[op][k]);
 	scalar(w, "cartd_http_writes_waiting", "gauge", "Write requests waiting for their commit.",
 	       m->suspended);
+	scalar(w, "cartd_http_header_timeouts_total", "counter",
+	       "Connections closed because a request header was not complete within "
+	       "--header-timeout-ms.", m->header_timeouts);
 }
 
 static void traffic_series(buf_writer *w, const engine_stats *e, const wire_stats *ws)
@@ -188,9 +191,12 @@ static void engine_series(buf_writer *w, const engine_stats *e)
 	scalars(w, s, sizeof s / sizeof s[0]);
 }
 
-/* Replication lag: the longest time since a live member last had an
- * anti-entropy round that found nothing to repair.  Members never synced
- * are counted apart, since "never" has no number of seconds. */
+/* The longest time since an anti-entropy round last found a live member in
+ * sync.  Rounds go round-robin, one member each, so in a healthy cluster
+ * this sits at about members x --ae-interval-ms: it is the age of the
+ * last proof of agreement, not how late a write becomes visible (that is
+ * milliseconds, by push; bench/bench_repl.sh measures it).  Members never
+ * synced are counted apart, since "never" has no number of seconds. */
 static void member_series(buf_writer *w, node *n, const engine_stats *e)
 {
 	static const char *const states[3] = { "alive", "suspect", "dead" };
@@ -213,10 +219,43 @@ static void member_series(buf_writer *w, node *n, const engine_stats *e)
 			lag = now - ms[i].last_sync_ms;
 	}
 	free(ms);
-	family(w, "cartd_replication_lag_seconds", "gauge",
-	       "Longest time since a live member was last found in sync.");
-	put(w, "cartd_replication_lag_seconds %.3f\n", (double)lag / 1000.0);
+	family(w, "cartd_anti_entropy_sync_age_seconds", "gauge",
+	       "Longest time since an anti-entropy round last found a live member in sync.");
+	put(w, "cartd_anti_entropy_sync_age_seconds %.3f\n", (double)lag / 1000.0);
 	scalar(w, "cartd_members_never_synced", "gauge", "Live members not yet found in sync.", never);
+}
+
+/* The node's own counters: the UDP socket's drops and the persistence of
+ * replicated carts. */
+static void node_series(buf_writer *w, const node *n)
+{
+	node_stats st;
+	node_stats_get(n, &st);
+	const struct { const char *cause; uint64_t v; } drops[] = {
+		{ "rx_truncated", st.udp_rx_truncated }, { "rx_badaddr", st.udp_rx_badaddr },
+		{ "rx_error", st.udp_rx_errors }, { "tx_full", st.udp_tx_dropped },
+		{ "tx_error", st.udp_tx_errors },
+	};
+	family(w, "cartd_udp_dropped_total", "counter",
+	       "Datagrams the UDP socket dropped, by cause.");
+	for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
+		put(w, "cartd_udp_dropped_total{cause=\"%s\"} %llu\n", drops[i].cause,
+		    (unsigned long long)drops[i].v);
+	const series s[] = {
+		{ "cartd_persist_submitted_total", "counter",
+		  "Carts changed by replication handed to the committer.", st.persist_submitted },
+		{ "cartd_persist_failed_total", "counter",
+		  "Replicated carts whose commit failed (retried).", st.persist_failed },
+		{ "cartd_persist_lost_total", "counter",
+		  "Replicated carts not even queued for a retry (out of memory).", st.persist_lost },
+		{ "cartd_persist_waiting", "gauge",
+		  "Replicated carts waiting to be handed to the committer.", st.persist_waiting },
+		{ "cartd_write_commit_failed_total", "counter",
+		  "Commits of local writes that failed (retried).", st.write_commit_failed },
+		{ "cartd_fault_held_datagrams", "gauge",
+		  "Datagrams held back by an injected delay.", st.fault_held },
+	};
+	scalars(w, s, sizeof s / sizeof s[0]);
 }
 
 static void latency_series(buf_writer *w, const node *n)
@@ -322,6 +361,7 @@ int metrics_render(node *n, const metrics_http *m, char **text, size_t *len)
 	rejection_series(&w, e, ws);
 	engine_series(&w, e);
 	member_series(&w, n, e);
+	node_series(&w, n);
 	latency_series(&w, n);
 	committer_series(&w, n);
 	fault_series(&w, n);

@@ -23,6 +23,7 @@ typedef struct metrics_http {
 	uint64_t requests[API_R_COUNT][METRICS_NCODES];
 	uint64_t writes[4][2];          /* by crdt_op_kind: [0] acknowledged, [1] failed */
 	uint64_t suspended;             /* requests waiting for the disk now (gauge) */
+	uint64_t header_timeouts;       /* connections cut by the header deadline */
 } metrics_http;
 
 /* Counts one answered request. */

@@ -288,6 +288,9 @@ int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx
 const engine_stats *engine_get_stats(engine *e)
 {
 	members_count_states(e);
+	/* A gauge of what waits now: read from the queues, not kept up to
+	 * date on every enqueue and flush. */
+	e->stats.push_queue_carts = crdt_store_count(e->queue) + crdt_store_count(e->relay_queue);
 	return &e->stats;
 }
 

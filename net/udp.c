@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crdt/error.h"
+#include "net/hostport.h"
 #include "net/wire.h"
 
 struct udp_sock {
@@ -108,9 +109,9 @@ static int alloc_bufs(udp_sock *u)
 
 static int open_socket(udp_sock *u, const udp_options *o, char *err, size_t errlen)
 {
-	char host[UDP_HOST_MAX], port[8];
+	char host[HOSTPORT_HOST_MAX], port[8];
 	uint16_t p;
-	if (udp_split_hostport(o->bind, host, sizeof host, &p) != 0) {
+	if (hostport_split(o->bind, host, sizeof host, &p, NULL) != 0) {
 		snprintf(err, errlen, "'%s' is not host:port or [ipv6]:port", o->bind);
 		return CARTD_EINVAL;
 	}

@@ -39,7 +39,6 @@
 #define UDP_ADDR_V6_LEN 19u
 /* "[ffff:...:255.255.255.255]:65535" and its NUL fit. */
 #define UDP_ADDRSTR_MAX 64u
-#define UDP_HOST_MAX 256u            /* host part of host:port, NUL included */
 
 #define UDP_RECV_BATCH 32u           /* datagrams per recvmmsg call */
 #define UDP_RECV_BUDGET_DEFAULT 256u /* datagrams per udp_receive call */
@@ -66,16 +65,7 @@ typedef struct udp_stats {
 } udp_stats;
 
 /*
- * Splits "host:port" or "[ipv6]:port" into host (NUL-terminated, brackets
- * removed) and port.  The port is 0..65535 in decimal digits only; the
- * host is non-empty; an IPv6 literal must be bracketed (":" in an
- * unbracketed host is refused as ambiguous).
- * Returns 0 or CARTD_EINVAL (malformed, or host longer than hostcap - 1).
- */
-int udp_split_hostport(const char *s, char *host, size_t hostcap, uint16_t *port);
-
-/*
- * Resolves host:port (getaddrinfo with AI_NUMERICSERV: names such as
+ * Resolves host:port (syntax: net/hostport.h; getaddrinfo with AI_NUMERICSERV: names such as
  * "localhost" are looked up, ports must be numeric) to an engine address.
  * prefer is UDP_FAMILY_V4, UDP_FAMILY_V6 or 0: the first result of that
  * family is chosen, else the first result.  err (may be NULL) receives a

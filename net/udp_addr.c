@@ -1,6 +1,7 @@
 /*
- * udp_addr.c - host:port parsing, name resolution, and the conversions
- * between socket addresses and engine addresses (layout in udp.h).
+ * udp_addr.c - name resolution (the host:port syntax is net/hostport.c's)
+ * and the conversions between socket addresses and engine addresses
+ * (layout in udp.h).
  *
  * Everything here validates its input fully: engine addresses also arrive
  * in membership gossip from peers, so a malformed one must be refused, not
@@ -15,53 +16,7 @@
 #include <string.h>
 
 #include "crdt/error.h"
-
-/* Decimal 0..65535, digits only: no sign, blanks or hex that strtoul
- * would let through. */
-static int parse_port(const char *s, uint16_t *port)
-{
-	uint32_t v = 0;
-	size_t n = 0;
-	for (; s[n]; n++) {
-		if (s[n] < '0' || s[n] > '9' || n >= 5)
-			return CARTD_EINVAL;
-		v = v * 10 + (uint32_t)(s[n] - '0');
-	}
-	if (n == 0 || v > 65535)
-		return CARTD_EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-int udp_split_hostport(const char *s, char *host, size_t hostcap, uint16_t *port)
-{
-	if (!s || !host || !port || hostcap == 0)
-		return CARTD_EINVAL;
-	const char *h = s, *colon;
-	size_t hlen;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':')
-			return CARTD_EINVAL;
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return CARTD_EINVAL;
-		hlen = (size_t)(colon - s);
-		if (memchr(s, ':', hlen))   /* an unbracketed IPv6 literal */
-			return CARTD_EINVAL;
-	}
-	if (hlen == 0 || hlen >= hostcap || memchr(h, '[', hlen) || memchr(h, ']', hlen))
-		return CARTD_EINVAL;
-	if (parse_port(colon + 1, port) != 0)
-		return CARTD_EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	return 0;
-}
+#include "net/hostport.h"
 
 static void put_port(engine_addr *a, uint16_t port)
 {
@@ -173,11 +128,11 @@ static unsigned family_of(int af)
 int udp_resolve(const char *hostport, unsigned prefer, engine_addr *out,
                 char *err, size_t errlen)
 {
-	char host[UDP_HOST_MAX], port[8];
+	char host[HOSTPORT_HOST_MAX], port[8];
 	uint16_t p;
 	if (err && errlen)
 		err[0] = '\0';
-	if (!out || udp_split_hostport(hostport, host, sizeof host, &p) != 0) {
+	if (!out || hostport_split(hostport, host, sizeof host, &p, NULL) != 0) {
 		if (err)
 			snprintf(err, errlen, "'%s' is not host:port or [ipv6]:port", hostport ? hostport : "");
 		return CARTD_EINVAL;

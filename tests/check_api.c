@@ -1,11 +1,11 @@
 /*
  * check_api.c - the HTTP API without HTTP: routing, percent-decoding, query
  * strings, body validation and every 4xx that api_prepare decides, error
- * body shape, context tokens, cart rendering, host:port parsing.
+ * body shape, context tokens, cart rendering.
  *
  * No process, socket or node: these are the pure pieces (api.h,
- * api_internal.h, token.h, api_addr.h).  The same paths through real
- * processes are in check_cluster.c.
+ * api_internal.h, token.h).  The same paths through real processes are
+ * in check_cluster.c and check_edge.c.
  */
 #include <check.h>
 #include <jansson.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "app/api.h"
-#include "app/api_addr.h"
 #include "app/api_internal.h"
 #include "app/token.h"
 #include "crdt/codec.h"
@@ -436,33 +435,6 @@ START_TEST(test_error_mapping)
 }
 END_TEST
 
-START_TEST(test_addr_parse)
-{
-	api_addr a, b;
-	char buf[API_ADDR_STRLEN];
-	ck_assert_int_eq(api_addr_parse("127.0.0.1:8080", &a), 0);
-	ck_assert_int_eq(a.family, AF_INET);
-	ck_assert_uint_eq(a.port, 8080);
-	api_addr_format(&a, buf, sizeof buf);
-	ck_assert_str_eq(buf, "127.0.0.1:8080");
-	ck_assert_int_eq(api_addr_parse("localhost:8080", &b), 0);
-	ck_assert(api_addr_equal(&a, &b));
-	ck_assert_int_eq(api_addr_parse(":0", &b), 0);
-	ck_assert_uint_eq(b.port, 0);
-	ck_assert_int_eq(api_addr_parse("[::1]:65535", &a), 0);
-	ck_assert_int_eq(a.family, AF_INET6);
-	api_addr_format(&a, buf, sizeof buf);
-	ck_assert_str_eq(buf, "[::1]:65535");
-	static const char *const bad[] = {
-		"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:8x",
-		"::1:80", "[::1]80", "[::1]:", "host.example:80", "1.2.3:80", "[1.2.3.4]:80",
-		"127.0.0.1:+80",
-	};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		ck_assert_msg(api_addr_parse(bad[i], &a) != 0, "\"%s\" accepted", bad[i]);
-}
-END_TEST
-
 START_TEST(test_hex64)
 {
 	char buf[17];
@@ -500,7 +472,6 @@ Suite *api_suite(void)
 	t = tcase_create("values");
 	tcase_add_test(t, test_render_cart);
 	tcase_add_test(t, test_error_mapping);
-	tcase_add_test(t, test_addr_parse);
 	tcase_add_test(t, test_hex64);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, api_token_tcase());

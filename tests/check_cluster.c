@@ -248,7 +248,7 @@ START_TEST(test_metrics)
 		before[k] = tp_metric(&cl, 0, series[k]);
 	ck_assert(tp_metric(&cl, 0, "cartd_datagrams_rejected_total{cause=\"auth\"}") >= 0);
 	ck_assert(tp_metric(&cl, 0, "cartd_members{state=\"alive\"}") >= 0);
-	ck_assert(tp_metric(&cl, 0, "cartd_replication_lag_seconds") >= 0);
+	ck_assert(tp_metric(&cl, 0, "cartd_anti_entropy_sync_age_seconds") >= 0);
 	ck_assert(tp_metric(&cl, 0, "cartd_committer_commits_total") >= 0);
 	ck_assert(tp_metric(&cl, 0, "cartd_anti_entropy_rounds_total") >= 0);
 	ck_assert(tp_metric(&cl, 0, "cartd_fault_injection_enabled") == 0);

@@ -25,7 +25,7 @@ typedef struct tc_thread {
 
 struct tc_load {
 	char prefix[32];
-	api_addr targets[TP_MAX_PEERS];
+	hostport_ip targets[TP_MAX_PEERS];
 	int ntargets;
 	int max_writes;
 	int nthreads;
@@ -53,7 +53,7 @@ static enum tc_outcome write_one(tc_load *l, int t, int k)
 		.body = body, .body_len = strlen(body), .timeout_ms = WRITE_TIMEOUT_MS,
 	};
 	ctl_http_response res;
-	const api_addr *peer = &l->targets[(t + k) % l->ntargets];
+	const hostport_ip *peer = &l->targets[(t + k) % l->ntargets];
 	if (ctl_http_do(peer, &req, &res, err, sizeof err) != 0)
 		return strstr(err, "refused") ? TC_REFUSED : TC_UNKNOWN;
 	enum tc_outcome o = res.status == 200 ? TC_ACKED : TC_REJECTED;

@@ -63,7 +63,7 @@ START_TEST(every_flag)
 	char err[CONFIG_ERR_MAX];
 	const char *args[] = {
 		REQ, "--name", "alpha", "--http=[::1]:0", "--gossip", "localhost:7000",
-		"--peer", "10.0.0.1:7946", "--peer=[fe80::1]:1", "--peer", "host.example:65535",
+		"--peer", "10.0.0.1:7946", "--peer=[fe80::1]:1", "--peer", "localhost:65535",
 		"--cluster", "shop", "--log-level", "debug", "--sync", "off",
 		"--enable-fault-injection", "--fault-seed", "18446744073709551615",
 		"--max-datagram", "65507", "--deflate-level=0", "--buckets", "65536",
@@ -78,7 +78,7 @@ START_TEST(every_flag)
 	ck_assert_str_eq(c.node.gossip_addr, "localhost:7000");
 	ck_assert_uint_eq(c.node.npeers, 3);
 	ck_assert_str_eq(c.node.peers[1], "[fe80::1]:1");
-	ck_assert_str_eq(c.node.peers[2], "host.example:65535");
+	ck_assert_str_eq(c.node.peers[2], "localhost:65535");
 	ck_assert_str_eq(c.node.cluster, "shop");
 	ck_assert_int_eq(c.log_level, LOG_DEBUG);
 	ck_assert(!c.node.sync && c.node.fault_injection);

@@ -52,13 +52,41 @@ END_TEST
 START_TEST(bad_addresses)
 {
 	const char *flags[] = { "--http", "--gossip", "--peer" };
-	const char *bad[] = { "localhost", "127.0.0.1:", ":80", "host:65536", "host:-1",
+	const char *bad[] = { "localhost", "127.0.0.1:", ":", "host:65536", "host:-1",
 	                      "host:+1", "host:1x", "::1:80", "[::1]80", "[::1", "[]:1",
-	                      "host:123456", "" };
+	                      "host:123456", "", "a b:1", "-a:1", "a..b:1", "1.2.3:1",
+	                      "[1.2.3.4]:1", "[fe80::1%lo]:1", "a_b:1" };
 	for (size_t f = 0; f < 3; f++)
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 			refused(flags[f], bad[i], flags[f]);
-	refused("--peer", "x", "--peer: 'x' is not HOST:PORT or [IPV6]:PORT");
+	refused("--peer", "x", "--peer: 'x' is not HOST:PORT, [IPV6]:PORT or :PORT");
+	/* The HTTP address takes no names: it is refused here, not after the
+	 * data dir was opened. */
+	refused("--http", "somehost:18080", "--http: 'somehost:18080' is not IPV4:PORT");
+	refused("--peer", "127.0.0.1:0", "a peer's port cannot be 0");
+	refused("--peer", ":0", "a peer's port cannot be 0");
+}
+END_TEST
+
+/* The forms each address flag takes (names only where they resolve without
+ * a network: localhost). */
+START_TEST(good_addresses)
+{
+	static const struct { const char *flag, *value; } ok[] = {
+		{ "--http", ":8080" }, { "--http", "localhost:0" }, { "--http", "[::1]:8080" },
+		{ "--http", "0.0.0.0:80" }, { "--gossip", ":7946" }, { "--gossip", "localhost:0" },
+		{ "--gossip", "[::]:7946" }, { "--peer", ":7946" }, { "--peer", "localhost:7946" },
+		{ "--peer", "[::1]:1" }, { "--peer", "10.1.2.3:65535" },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		cartd_config c;
+		enum config_action act;
+		char err[CONFIG_ERR_MAX];
+		const char *args[] = { REQ, ok[i].flag, ok[i].value, NULL };
+		ck_assert_msg(tnc_parse(&c, &act, err, sizeof err, args) == 0, "%s %s: %s",
+		              ok[i].flag, ok[i].value, err);
+		config_destroy(&c);
+	}
 }
 END_TEST
 
@@ -151,6 +179,7 @@ TCase *node_config_bad_tcase(void)
 	int n = (int)(sizeof numeric / sizeof numeric[0]);
 	tcase_add_test(tc, malformed_arguments);
 	tcase_add_test(tc, bad_addresses);
+	tcase_add_test(tc, good_addresses);
 	tcase_add_test(tc, required_and_combined);
 	tcase_add_loop_test(tc, numeric_ranges, 0, n);
 	tcase_add_loop_test(tc, numeric_ends_accepted, 0, n);

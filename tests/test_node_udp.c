@@ -1,6 +1,7 @@
 /*
- * test_node_udp.c - the UDP adapter (net/udp*.c): host:port splitting,
- * resolution, the engine address layout and its validation, formatting,
+ * test_node_udp.c - the UDP adapter (net/udp*.c): name resolution (the
+ * host:port grammar is in check_hostport.c), the engine address layout and
+ * its validation, formatting,
  * and real sockets on loopback: ephemeral ports, batched receive under a
  * budget, oversized datagrams dropped and counted, family checks on send.
  */
@@ -15,40 +16,6 @@
 #include "crdt/error.h"
 #include "net/udp.h"
 #include "tests/test_node.h"
-
-START_TEST(split_good)
-{
-	struct { const char *in, *host; unsigned port; } ok[] = {
-		{ "127.0.0.1:7946", "127.0.0.1", 7946 }, { "[::1]:0", "::1", 0 },
-		{ "localhost:65535", "localhost", 65535 }, { "h:00080", "h", 80 },
-		{ "[fe80::1%eth0]:9", "fe80::1%eth0", 9 }, { "a.b-c_d:1", "a.b-c_d", 1 },
-	};
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-		char host[UDP_HOST_MAX];
-		uint16_t port = 1234;
-		ck_assert_msg(udp_split_hostport(ok[i].in, host, sizeof host, &port) == 0, "%s", ok[i].in);
-		ck_assert_str_eq(host, ok[i].host);
-		ck_assert_uint_eq(port, ok[i].port);
-	}
-}
-END_TEST
-
-START_TEST(split_bad)
-{
-	const char *bad[] = { "", "host", "host:", ":80", "host:65536", "host:-1", "host:+1",
-	                      "host: 1", "host:1 ", "::1:80", "[::1]80", "[::1]", "[::1",
-	                      "[]:80", "host:123456", "[a]b]:1", "a[b:1", "host:0x1" };
-	char host[UDP_HOST_MAX];
-	uint16_t port;
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		ck_assert_msg(udp_split_hostport(bad[i], host, sizeof host, &port) == CARTD_EINVAL,
-		              "'%s' accepted", bad[i]);
-	char small[4];
-	ck_assert_int_eq(udp_split_hostport("abcd:1", small, sizeof small, &port), CARTD_EINVAL);
-	ck_assert_int_eq(udp_split_hostport("abc:1", small, sizeof small, &port), 0);
-	ck_assert_int_eq(udp_split_hostport(NULL, host, sizeof host, &port), CARTD_EINVAL);
-}
-END_TEST
 
 START_TEST(resolve)
 {
@@ -129,8 +96,6 @@ END_TEST
 TCase *node_udp_addr_tcase(void)
 {
 	TCase *tc = tcase_create("udp_addr");
-	tcase_add_test(tc, split_good);
-	tcase_add_test(tc, split_bad);
 	tcase_add_test(tc, resolve);
 	tcase_add_test(tc, sockaddr_round_trip);
 	tcase_add_test(tc, validate_and_format);

@@ -177,6 +177,8 @@ static void exec_peer(const tp_cluster *c, const tp_peer *p, const char *cartd)
 		args[a++] = fast_args[k];
 	if (p->faults)
 		args[a++] = "--enable-fault-injection";
+	for (int k = 0; c->extra_args && c->extra_args[k] && a < 63; k++)
+		args[a++] = c->extra_args[k];
 	args[a] = NULL;
 
 	/* Die with the test process, even if it is killed or _exits. */
@@ -239,7 +241,7 @@ static void start(tp_cluster *c, tp_peer *p, bool pick_ports)
 			p->http_port = free_port(SOCK_STREAM);
 			p->gossip_port = free_port(SOCK_DGRAM);
 		}
-		api_addr_parse("127.0.0.1:0", &p->http);
+		hostport_parse_ip("127.0.0.1:0", &p->http);
 		p->http.port = (uint16_t)p->http_port;
 		p->pid = spawn(c, p, cartd);
 		int r = wait_health(p);

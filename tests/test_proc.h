@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "app/api_addr.h"
+#include "net/hostport.h"
 #include "app/cartctl_http.h"
 
 #define TP_MAX_PEERS 8
@@ -26,7 +26,7 @@
 typedef struct tp_peer {
 	pid_t pid;                 /* 0 when not running */
 	unsigned http_port, gossip_port;
-	api_addr http;
+	hostport_ip http;
 	char name[16];
 	char dir[256];             /* data dir */
 	char log[256];
@@ -41,6 +41,7 @@ typedef struct tp_cluster {
 	char key[256];             /* the shared keyring */
 	tp_peer peers[TP_MAX_PEERS];
 	int n;
+	const char *const *extra_args;  /* more cartd flags for every peer, NULL-ended */
 } tp_cluster;
 
 /* True (and a note printed once) when CARTD_TEST_SCALE=valgrind. */

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Checks the layering rules of DESIGN.md section 2 on the sources and, when
+# given, on the compiled objects:
+#
+#   1. crdt/ includes and links nothing from net/ or app/;
+#   2. net/ includes and links nothing from app/;
+#   3. crdt/ and the replication engine (net/engine*, ae, push, swim,
+#      members, msg) touch no socket, clock or randomness: none of the
+#      headers that declare them, no call to them, no such undefined symbol
+#      in their objects.
+#
+# Usage: scripts/check_layers.sh [SRCDIR [OBJDIR]]   (default: . and none)
+#        scripts/check_layers.sh --self-test OBJDIR
+# Prints every violation (file:line and what) and exits 1 when there is one.
+# --self-test copies the tree to a temporary directory, injects one
+# violation of each kind in turn and fails unless each is caught (and the
+# clean copy passes), so a check that silently stopped matching is noticed.
+set -uo pipefail
+
+ENGINE_GLOB='net/engine*.[ch] net/ae.c net/push.c net/swim.c net/members.c net/msg.[ch]'
+# Headers that declare sockets, clocks, randomness or file I/O.
+BAD_HEADERS='sys/socket\.h|netinet/[a-z_]+\.h|arpa/inet\.h|netdb\.h|sys/un\.h|time\.h|sys/time\.h|sys/random\.h|unistd\.h|fcntl\.h|poll\.h|sys/epoll\.h|event2/[a-z_]+\.h'
+BAD_CALLS='socket|socketpair|bind|connect|accept|send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg|clock_gettime|clock|gettimeofday|time|rand|rand_r|srand|random|srandom|drand48|lrand48|getrandom|getentropy|arc4random|randombytes|randombytes_[a-z_]+'
+
+fail=0
+report() { echo "layers: $*"; fail=1; }
+
+# Prints file:line:text for every line of the given files that, with
+# comments and string literals blanked, matches the regex $1.
+grep_code() {   # regex files...
+	local re=$1; shift
+	[ $# -gt 0 ] || return 0
+	RE="$re" perl -0777 -ne '
+		s{/\*.*?\*/}{ my $c = $&; $c =~ s/[^\n]//g; $c }gse;
+		s{//[^\n]*}{}g; s{"(?:\\.|[^"\\\n])*"}{""}g;
+		my $n = 0;
+		for my $l (split /\n/, $_, -1) { $n++; print "$ARGV:$n:$l\n" if $l =~ /$ENV{RE}/; }
+	' "$@"
+}
+
+check_includes() {   # dir pattern what
+	local dir=$1 pat=$2 what=$3 f
+	for f in "$SRC"/$dir/*.[ch]; do
+		[ -e "$f" ] || continue
+		grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]($pat)/" "$f" |
+		while IFS= read -r hit; do
+			echo "layers: ${f#"$SRC"/}:${hit%%:*}: $what: ${hit#*:}"
+		done
+	done
+}
+
+check_pure_sources() {
+	local files=() f rel hit
+	for rel in crdt/*.[ch] $ENGINE_GLOB; do
+		for f in "$SRC"/$rel; do
+			[ -e "$f" ] && files+=("$f")
+		done
+	done
+	grep_code "^\\s*#\\s*include\\s*<($BAD_HEADERS)>" "${files[@]}" |
+	while IFS= read -r hit; do
+		echo "layers: ${hit#"$SRC"/}: I/O header in a pure module"
+	done
+	grep_code "(^|[^A-Za-z0-9_.>])($BAD_CALLS)\\s*\\(" "${files[@]}" |
+	while IFS= read -r hit; do
+		echo "layers: ${hit#"$SRC"/}: socket/clock/random call in a pure module"
+	done
+}
+
+# Undefined symbols of the objects in $1 (a glob) that objects in $2 define.
+check_links() {   # objs providers what
+	local objs
+	objs=$(ls $1 2>/dev/null) || return 0
+	[ -n "$objs" ] || return 0
+	nm -A -u $objs | awk -v what="$3" -v obj="$OBJ/" '
+		NR == FNR { def[$1] = 1; next }
+		($NF in def) { f = $1; sub(/:$/, "", f); sub(obj, "", f);
+		               print "layers: " f ": " what ": uses " $NF }' \
+		<(nm --defined-only -g $2 2>/dev/null | awk 'NF == 3 { print $3 }') -
+}
+
+check_pure_objects() {
+	local objs
+	objs=$(cd "$OBJ" && ls crdt/*.o $(echo "$ENGINE_GLOB" | sed 's/\.\[ch\]/.o/g; s/\.c/.o/g') 2>/dev/null)
+	[ -n "$objs" ] || return 0
+	(cd "$OBJ" && nm -A -u $objs) | awk -v re="^($BAD_CALLS)$" '
+		$NF ~ re { f = $1; sub(/:$/, "", f);
+		           print "layers: " f ": socket/clock/random symbol in a pure module: " $NF }'
+}
+
+run_checks() {
+	local out
+	out=$({
+		check_includes crdt 'net|app|tests' 'crdt/ includes a higher layer'
+		check_includes net 'app|tests' 'net/ includes app/'
+		check_pure_sources
+		if [ -n "$OBJ" ]; then
+			check_links "$OBJ/crdt/*.o" "$OBJ/net/*.o $OBJ/app/*.o" 'crdt/ links a higher layer'
+			check_links "$OBJ/net/*.o" "$OBJ/app/*.o" 'net/ links app/'
+			check_pure_objects
+		fi
+	})
+	if [ -n "$out" ]; then
+		echo "$out"
+		echo "layers: FAILED (DESIGN.md section 2: app -> net -> crdt; crdt/ and the engine do no I/O)"
+		return 1
+	fi
+	echo "layers: ok (crdt/ and net/ point down only; crdt/ and the engine do no I/O)"
+	return 0
+}
+
+self_test() {
+	local objdir=$1 rc=0 name
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/cartd-layers.XXXXXX") || exit 1
+	trap 'rm -rf "$tmp"' EXIT
+	mkdir -p "$tmp/src" "$tmp/obj"
+	cp -r crdt net app "$tmp/src/"
+	for d in crdt net app; do
+		mkdir -p "$tmp/obj/$d"
+		cp "$objdir/$d"/*.o "$tmp/obj/$d/" 2>/dev/null
+	done
+	expect() {   # name, then what the run must do: pass or fail
+		local out
+		out=$(SRC="$tmp/src" OBJ="$tmp/obj" run_checks)
+		local got=$?
+		if { [ "$2" = fail ] && [ $got -eq 0 ]; } || { [ "$2" = pass ] && [ $got -ne 0 ]; }; then
+			echo "layers self-test: $1: expected $2, got:"; echo "$out"; rc=1
+		else
+			echo "layers self-test: $1: ${2/%pass/passe}s as it should${out:+ (${out%%$'\n'*})}"
+		fi
+	}
+	inject() {   # file, line to append
+		cp "$tmp/src/$1" "$tmp/src/$1.orig"; printf '%s\n' "$2" >> "$tmp/src/$1"
+	}
+	restore() { mv "$tmp/src/$1.orig" "$tmp/src/$1"; }
+
+	expect "clean tree" pass
+	for name in 'crdt/cart.c|#include "net/engine.h"' 'crdt/store.h|#include "app/node.h"' \
+	            'net/wire.c|#include "app/log.h"' 'net/push.c|#include <sys/socket.h>' \
+	            'net/swim.c|#include <time.h>' \
+	            'net/ae.c|static long now_of(void) { return (long)time (0); }' \
+	            'crdt/join.c|static void r(void *b) { randombytes_buf(b, 8); }'; do
+		inject "${name%%|*}" "${name#*|}"
+		expect "${name%%|*} + ${name#*|}" fail
+		restore "${name%%|*}"
+	done
+	# Link level: an object in crdt/ that calls into app/, and one in the
+	# engine that reads the clock, without any include to give it away.
+	if [ -e "$objdir/app/node.o" ]; then
+		printf 'int node_new(void);\nint crdt_x(void) { return node_new(); }\n' > "$tmp/x.c"
+		${CC:-cc} -c -o "$tmp/obj/crdt/x.o" "$tmp/x.c"
+		expect "crdt object calling node_new" fail
+		rm -f "$tmp/obj/crdt/x.o"
+		printf 'long gettimeofday(void *, void *);\nlong eng_x(void) { return gettimeofday(0, 0); }\n' > "$tmp/y.c"
+		${CC:-cc} -c -o "$tmp/obj/net/msg.o" "$tmp/y.c"
+		expect "engine object calling gettimeofday" fail
+	fi
+	return $rc
+}
+
+if [ "${1:-}" = "--self-test" ]; then
+	self_test "${2:?usage: $0 --self-test OBJDIR}"
+	exit $?
+fi
+SRC=${1:-.}
+OBJ=${2:-}
+run_checks
