@@ -5,9 +5,10 @@
  * The HTTP layer (app/http.h) talks to the peer only through this header.
  * Everything here runs on the loop thread.
  *
- * Write path: node_write applies the operation to the in-memory store, marks
- * the cart as holding a non-durable write (engine_write_begin), submits the
- * cart's new state to the group committer, and calls the caller back once
+ * Write path: node_write marks the cart as holding a non-durable write and
+ * applies the operation to the in-memory store, in that order and in one
+ * call (engine_local_write), submits the cart's new state to the group
+ * committer, and calls the caller back once
  * the record is synced; only then is the delta handed to the engine for
  * push.  So an acknowledged write is on disk, and no dot leaves the peer
  * before it is.  Before applying, node_write checks that the committer has

@@ -146,14 +146,8 @@ int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
 	w->done = done;
 	w->arg = arg;
 	w->start_ns = node_mono_ns();
-	if ((rc = engine_write_begin(n->eng, id, id_len)) != 0) {
-		write_free(w);
-		return rc;
-	}
-	rc = crdt_store_apply(n->store, id, id_len, n->self_id, op, &w->delta);
-	if (rc) {   /* nothing changed: clear the mark (delta is empty) */
-		engine_write_done(n->eng, id, id_len, &w->delta, node_now_ms(n));
-		write_free(w);
+	if ((rc = engine_local_write(n->eng, id, id_len, op, &w->delta)) != 0) {
+		write_free(w);   /* nothing changed, and no mark is left */
 		return rc;
 	}
 	list_push(&n->waiting, w);

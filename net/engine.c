@@ -247,6 +247,24 @@ int engine_write_begin(engine *e, const char *id, size_t len)
 	return 0;
 }
 
+int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
+                       crdt_cart *delta)
+{
+	/* Mark first: the mark records the durable counter before the write,
+	 * so neither a token nor anti-entropy can cover the new dot. */
+	int rc = engine_write_begin(e, id, len);
+	if (rc)
+		return rc;
+	rc = crdt_store_apply(e->store, id, len, e->cfg.self_id, op, delta);
+	if (rc) {
+		struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
+		if (--p->count == 0)
+			*p = e->pending[--e->npending];
+		e->stats.pending_writes--;
+	}
+	return rc;
+}
+
 int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *delta,
                       uint64_t now_ms)
 {

@@ -10,13 +10,16 @@
  * config.  One engine drives one crdt_store and one wire object, both
  * borrowed.
  *
- * Local writes: the host applies the operation to the store itself
- * (crdt_store_apply), calls engine_write_begin() for the cart, persists it,
- * and once the write is durable calls engine_write_done() with the delta,
- * which is then queued for push.  Between the two the engine sends no state
- * of that cart (not in anti-entropy either), so no dot leaves the peer before
- * it is on disk: a crash cannot make the restarted replica reuse a dot that
- * others have already seen.
+ * Local writes: the host calls engine_local_write(), which marks the cart as
+ * holding a write that is not yet durable and then applies the operation to
+ * the store, in that order; the host persists the cart, and once the write is
+ * durable calls engine_write_done() with the delta, which is then queued for
+ * push.  Between the two the engine sends no state of that cart (not in
+ * anti-entropy either) and read tokens leave the new dot out
+ * (engine_token_ctx), so no dot leaves the peer before it is on disk: a crash
+ * cannot make the restarted replica reuse a dot that others have already
+ * seen, nor a token name it.  The mark must come first: it records the
+ * highest durable dot of the cart as it was before the write.
  *
  * Time is in milliseconds on any monotonic scale chosen by the host.
  * Not thread-safe: one thread drives an engine.
@@ -135,12 +138,19 @@ void engine_tick(engine *e, uint64_t now_ms);
 uint64_t engine_next_deadline(const engine *e, uint64_t now_ms);
 
 /*
- * Local writes (see the header comment).  write_begin marks cart id as
- * holding a write that is not yet durable; write_done clears one such mark
- * and queues delta for push (delta is copied; it may be empty, e.g. after a
- * failed write, in which case only the mark is cleared).
+ * Local writes (see the header comment).  local_write marks cart id and
+ * applies op to the store as this replica: delta receives the operation's
+ * delta (crdt_store_apply); on error nothing changed and no mark is left.
+ * 0 or crdt_store_apply's errors.
+ *
+ * write_begin alone marks cart id as holding a write that is not yet
+ * durable (local_write calls it; hosts use local_write); write_done clears
+ * one such mark and queues delta for push (delta is copied; it may be
+ * empty, in which case only the mark is cleared).
  * 0, CARTD_EID or CARTD_ENOMEM (write_done never fails for a begun write).
  */
+int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
+                       crdt_cart *delta);
 int engine_write_begin(engine *e, const char *id, size_t len);
 int engine_write_done(engine *e, const char *id, size_t len,
                       const crdt_cart *delta, uint64_t now_ms);

@@ -12,7 +12,7 @@
  * Clients whose write was lost in a crash retry it at the same peer as
  * soon as it is back: the restarted replica then makes its next dots for
  * that cart at once, which is when a dot that escaped before the crash
- * would be reused (the hazard engine_write_begin exists to prevent).
+ * would be reused (the hazard engine_local_write's mark exists to prevent).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@ static int apply_write(sim *s, sim_peer *p, const char *id, size_t len, const cr
 	if (c == NULL || len > CRDT_MAX_NAME)
 		sim_die("write", CARTD_ENOMEM);
 	crdt_cart_init(&c->delta);
-	int rc = crdt_store_apply(p->store, id, len, p->id, op, &c->delta);
+	int rc = engine_local_write(p->e, id, len, op, &c->delta);
 	if (rc) {
 		/* line_full is a refusal like any other: nothing changed, and
 		 * the client was told (the add-only oracle counts acks only). */
@@ -46,8 +46,6 @@ static int apply_write(sim *s, sim_peer *p, const char *id, size_t len, const cr
 		return rc;
 	}
 	s->st.deferred_removes += c->delta.defer != NULL;
-	if ((rc = engine_write_begin(p->e, id, len)) != 0)
-		sim_die("engine_write_begin", rc);
 	uint32_t cart = cart_index(s, id, len), op_no = SIM_NO_OP;
 	if (cart != SIM_NO_OP &&
 	    (rc = sim_oracle_applied(&s->oracle, cart, p->idx, (uint8_t)op->kind, s->now,
