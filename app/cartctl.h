@@ -4,7 +4,7 @@
  *   cartctl_main.c     global options, command dispatch, --help
  *   cartctl_cmds.c     the API commands and their human-readable output
  *   cartctl_cluster.c  cluster up / cluster down of a local cluster
- *   cartctl_keygen.c   keygen
+ *   cartctl_keygen.c   keygen, issue
  *   cartctl_http.c     the HTTP client
  *
  * Exit statuses: CTL_OK, CTL_FAIL (the request failed or the server
@@ -45,8 +45,11 @@ int ctl_cmd_info(const ctl_opts *o, int argc, char **argv);    /* cluster, healt
 int ctl_cmd_faults(const ctl_opts *o, int argc, char **argv);
 
 int ctl_cmd_keygen(int argc, char **argv);
+int ctl_cmd_issue(int argc, char **argv);
 /* Writes a new keyring to path (NULL: stdout); quiet skips the notice. */
 int ctl_keygen_file(const char *path, bool force, bool quiet);
+/* Writes a peer keyring certified by the cluster keyring at cluster. */
+int ctl_issue_file(const char *cluster, const char *path, bool force, bool quiet);
 int ctl_cmd_cluster_up(const ctl_opts *o, int argc, char **argv);
 int ctl_cmd_cluster_down(int argc, char **argv);
 

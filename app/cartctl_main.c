@@ -57,9 +57,17 @@ static const char usage_text[] =
 "                              Options not given keep their current value.\n"
 "\n"
 "LOCAL CLUSTER AND KEYS\n"
-"    keygen [FILE] [--force]   Write a new keyring (one random key) to FILE with\n"
-"                              mode 0600, or to stdout.  An existing FILE is kept\n"
-"                              unless --force.\n"
+"    keygen [FILE] [--force]   Write a new cluster keyring to FILE with mode 0600,\n"
+"                              or to stdout: a fresh cluster signing key (secret\n"
+"                              and public) and token key.  Peers may share it\n"
+"                              (each certifies itself), or keep it offline and\n"
+"                              issue one keyring per peer.  An existing FILE is\n"
+"                              kept unless --force.\n"
+"    issue CLUSTER-KEYRING [FILE] [--force]\n"
+"                              Write the keyring of one new peer, certified by\n"
+"                              CLUSTER-KEYRING: its own key pair and certificate,\n"
+"                              the cluster's public keys and token keys, no\n"
+"                              cluster secret.  Prints the new peer's id.\n"
 "    cluster up N [--base-port P] [--dir D] [--fault-injection] [--cartd PATH]\n"
 "               [-- CARTD-OPTIONS...]\n"
 "                              Start N (1..100) cartd peers on 127.0.0.1 in the\n"
@@ -159,6 +167,8 @@ static int dispatch(const ctl_opts *o, int argc, char **argv)
 		return ctl_cmd_faults(o, argc, argv);
 	if (strcmp(c, "keygen") == 0)
 		return ctl_cmd_keygen(argc, argv);
+	if (strcmp(c, "issue") == 0)
+		return ctl_cmd_issue(argc, argv);
 	return ctl_usage_error("unknown command \"%s\"", c);
 }
 

@@ -150,8 +150,12 @@ static void traffic_series(buf_writer *w, const engine_stats *e, const wire_stat
 static void rejection_series(buf_writer *w, const engine_stats *e, const wire_stats *ws)
 {
 	const struct { const char *cause; uint64_t v; } rej[] = {
-		{ "header", ws->rej_header }, { "cluster", ws->rej_cluster }, { "self", ws->rej_self },
-		{ "key", ws->rej_key }, { "auth", ws->rej_auth }, { "replay", ws->rej_replay },
+		{ "header", ws->rej_header }, { "version", ws->rej_version },
+		{ "cluster", ws->rej_cluster }, { "self", ws->rej_self },
+		{ "receiver", ws->rej_receiver }, { "cert", ws->rej_cert },
+		{ "revoked", ws->rej_revoked }, { "session", ws->rej_session },
+		{ "epoch", ws->rej_epoch }, { "seq_jump", ws->rej_jump },
+		{ "auth", ws->rej_auth }, { "replay", ws->rej_replay },
 		{ "oversize", ws->rej_oversize }, { "inflate", ws->rej_inflate },
 		{ "decode", e->rej_decode },
 	};
@@ -183,6 +187,15 @@ static void engine_series(buf_writer *w, const engine_stats *e)
 		{ "cartd_swim_deaths_total", "counter", "Members declared dead.", e->deaths },
 		{ "cartd_swim_revivals_total", "counter",
 		  "Dead or suspect members seen alive again.", e->revivals },
+		{ "cartd_handshakes_sent_total", "counter",
+		  "HELLOs sent to start a session.", e->hellos_sent },
+		{ "cartd_handshakes_answered_total", "counter",
+		  "HELLOs answered.", e->hellos_answered },
+		{ "cartd_addresses_verified_total", "counter",
+		  "Peer addresses that answered our challenge.", e->addr_verified },
+		{ "cartd_no_session_drops_total", "counter",
+		  "Messages not sent for want of a session (a HELLO went instead).",
+		  e->no_session_drops },
 		{ "cartd_push_queue_carts", "gauge",
 		  "Carts waiting for the next push flush.", e->push_queue_carts },
 		{ "cartd_pending_writes", "gauge",

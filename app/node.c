@@ -66,10 +66,16 @@ static int open_storage(node *n, const node_config *c)
 		log_event(LOG_ERROR, "datadir_error", "reason=%s", log_quote(err, q, sizeof q));
 		return rc;
 	}
-	n->self_id = db_replica_id(n->db);
+	n->replica_id = db_replica_id(n->db);
 	if (db_was_upgraded(n->db))
 		log_event(LOG_INFO, "datadir_upgraded", "from=%s to=%s carts=%zu",
 		          DB_LAYOUT_V1, DB_LAYOUT, db_upgraded(n->db));
+	/* A development keyring (one shared cluster-secret) gives each replica
+	 * an identity of its own, derived from the replica id. */
+	if (!wire_keyring_has_identity(n->ring) &&
+	    (rc = wire_keyring_derive_identity(n->ring, n->replica_id)) != 0)
+		return rc;
+	n->self_id = wire_keyring_self_id(n->ring);
 	if ((rc = crdt_store_new(c->nbuckets, &n->store)) != 0)
 		return rc;
 	if ((rc = db_load_all(n->db, n->store)) != 0) {
@@ -89,8 +95,8 @@ static int open_wire(node *n, const node_config *c)
 {
 	wire_config wc;
 	wire_config_init(&wc);
-	wc.sender_id = n->self_id;
 	wc.boot_epoch = n->epoch;
+	randombytes_buf(wc.boot_nonce, sizeof wc.boot_nonce);
 	wc.cluster_tag = wire_cluster_tag(c->cluster);
 	wc.max_datagram = c->max_datagram;
 	wc.deflate_level = c->deflate_level;
@@ -143,6 +149,7 @@ static int open_engine(node *n, const node_config *c)
 {
 	engine_config ec = c->engine;
 	ec.self_id = n->self_id;
+	ec.replica_id = n->replica_id;
 	ec.boot_epoch = n->epoch;
 	randombytes_buf(&ec.seed, sizeof ec.seed);
 	engine_callbacks cb = { node_cb_send, node_cb_persist, node_cb_member, n };
@@ -171,11 +178,12 @@ static void log_started(const node *n)
 {
 	char q[256];
 	const udp_stats *us = udp_get_stats(n->udp);
-	log_event(LOG_INFO, "node_started", "name=%s replica=%016llx epoch=%u carts=%zu "
-	          "gossip=%s keys=%zu primary_key=%08x rcvbuf=%d sndbuf=%d",
-	          log_quote(n->name, q, sizeof q), (unsigned long long)n->self_id, n->epoch,
-	          crdt_store_count(n->store), n->gossip, wire_keyring_count(n->ring),
-	          (unsigned)wire_keyring_primary_id(n->ring), us->rcvbuf, us->sndbuf);
+	log_event(LOG_INFO, "node_started", "name=%s id=%016llx replica=%016llx epoch=%u "
+	          "carts=%zu gossip=%s protocol=%u revoked=%zu rcvbuf=%d sndbuf=%d",
+	          log_quote(n->name, q, sizeof q), (unsigned long long)n->self_id,
+	          (unsigned long long)n->replica_id, n->epoch, crdt_store_count(n->store),
+	          n->gossip, (unsigned)WIRE_VERSION, wire_keyring_revoked_count(n->ring),
+	          us->rcvbuf, us->sndbuf);
 }
 
 int node_new(const node_config *cfg, struct event_base *base, node **out)
@@ -269,13 +277,22 @@ int node_reload_keys(node *n)
 {
 	wire_keyring *ring;
 	int rc = node_read_keyring(n->key_file, &ring);
-	if (rc)
-		return rc;
-	engine_set_keyring(n->eng, ring);   /* the old ring is unused from here */
+	if (!rc && !wire_keyring_has_identity(ring))
+		rc = wire_keyring_derive_identity(ring, n->replica_id);
+	if (!rc)
+		rc = engine_set_keyring(n->eng, ring);   /* the old ring is unused from here */
+	if (rc) {
+		if (rc == CARTD_EKEYRING && ring)
+			log_event(LOG_ERROR, "keyring_error", "reason=\"the keyring holds another "
+			          "identity; restart the peer to change its identity\"");
+		wire_keyring_free(ring);
+		return rc == CARTD_ENOMEM ? rc : CARTD_EKEYRING;
+	}
 	wire_keyring_free(n->ring);
 	n->ring = ring;
-	log_event(LOG_INFO, "keyring_loaded", "keys=%zu primary_key=%08x",
-	          wire_keyring_count(ring), (unsigned)wire_keyring_primary_id(ring));
+	log_event(LOG_INFO, "keyring_loaded", "id=%016llx revoked=%zu tokens=%zu",
+	          (unsigned long long)n->self_id, wire_keyring_revoked_count(ring),
+	          wire_keyring_token_count(ring));
 	return 0;
 }
 

@@ -67,6 +67,30 @@ static int slurp(int fd, const struct stat *st, char **out, size_t *len, const c
 	return 0;
 }
 
+/* What to tell the operator about a keyring that did not parse. */
+static const char *keyring_hint(int rc, const char *text, size_t len)
+{
+	if (rc != CARTD_EKEYRING)
+		return cartd_strerror(rc);
+	/* Version 1 files were bare base64 keys, one per line. */
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')
+			continue;
+		if (text[i] == '#') {
+			while (i < len && text[i] != '\n')
+				i++;
+			continue;
+		}
+		const char *sp = memchr(text + i, ' ', len - i), *nl = memchr(text + i, '\n', len - i);
+		if (!sp || (nl && nl < sp))
+			return "a line without a kind: a version 1 keyring (one shared key)? "
+			       "make a new one with 'cartctl keygen'";
+		break;
+	}
+	return "malformed keyring: needs a cluster-key or cluster-secret, and a peer-secret "
+	       "with its peer-cert or a cluster-secret; see docs/operations.md";
+}
+
 int node_read_keyring(const char *path, wire_keyring **out)
 {
 	char qpath[512];
@@ -85,10 +109,11 @@ int node_read_keyring(const char *path, wire_keyring **out)
 		rc = slurp(fd, &st, &text, &len, qpath);
 	close(fd);
 	if (rc == 0) {
-		rc = wire_keyring_parse(text, len, out);
+		size_t line = 0;
+		rc = wire_keyring_parse(text, len, out, &line);
 		if (rc)
-			log_event(LOG_ERROR, "keyring_error", "file=%s reason=\"%s\"", qpath,
-			          cartd_strerror(rc));
+			log_event(LOG_ERROR, "keyring_error", "file=%s line=%zu reason=\"%s\"", qpath,
+			          line, keyring_hint(rc, text, len));
 		sodium_memzero(text, len);
 	}
 	free(text);

@@ -2,11 +2,16 @@
  * bench_wire.c - cost of the datagram framing against its raw primitives.
  *
  * On the same ~1100-byte cart-delta payloads, in the same run, measures:
- *   seal  = wire_seal (deflate + XChaCha20-Poly1305 + header + counters)
- *   open  = wire_open (checks, AEAD verify, replay window, inflate)
+ *   seal  = wire_seal (session lookup, deflate + XChaCha20-Poly1305 under
+ *           the pair's key, header, counters)
+ *   open  = wire_open (checks, session lookup, AEAD verify, the session's
+ *           replay window, inflate)
  * and the primitives alone, with the same parameters and reused streams:
  *   deflate+encrypt, decrypt+inflate, and each primitive on its own.
  * ratio = framing time / raw primitives time (target <= 1.15).
+ * It also measures what a new pair of peers costs: one HELLO signed by its
+ * sender and verified by its receiver (certificate, signature, crypto_kx,
+ * key derivation); a handshake is three of them.
  *
  * Each operation runs REPS times, interleaved so that drift of the machine
  * hits all rows alike, and the median is reported.  Table on stdout, CSV in
@@ -50,10 +55,14 @@ typedef struct ctx {
 	uint8_t zout[PAYLOAD_LEN], sealed[WIRE_MAX_DATAGRAM_DEFAULT];
 	uint8_t plain[WIRE_MAX_DATAGRAM_DEFAULT], out[WIRE_MAX_PAYLOAD_DEFAULT];
 	uint8_t ad[WIRE_HEADER_LEN], fixed_nonce[24];
-	const uint8_t *key;
-	wire_keyring *ring;
+	uint8_t key[32];                            /* raw rows' key */
+	uint8_t (*raw)[WIRE_MAX_DATAGRAM_DEFAULT];  /* PASS datagrams sealed raw */
+	size_t raw_len[PASS];
+	wire_keyring *ring[4];                      /* rx, tx, sealer, handshake */
 	wire_config rx_cfg;
-	wire *tx, *rx;
+	wire *tx, *rx, *hs;
+	uint8_t hello[WIRE_HELLO_LEN];              /* sealer's, to a fresh rx */
+	uint64_t rx_id, hs_id;
 	z_stream def, inf;
 	z_stream sweep[NSWEEP];                     /* one per zparams row */
 	uint64_t sink;
@@ -142,7 +151,7 @@ static size_t step_seal(ctx *c, const op *o, size_t i)
 	size_t len = 0;
 
 	(void)o;
-	if (wire_seal(c->tx, 1, c->payload[i % VARIANTS], PAYLOAD_LEN,
+	if (wire_seal(c->tx, c->rx_id, 1, c->payload[i % VARIANTS], PAYLOAD_LEN,
 		      c->sealed, sizeof(c->sealed), &len) != 0)
 		die("seal failed");
 	return len;
@@ -150,10 +159,31 @@ static size_t step_seal(ctx *c, const op *o, size_t i)
 
 static void prep_open(ctx *c)
 {
+	wire_msg m;
+
+	/* a fresh receiver, in the same boot: the sealer's HELLO gives it the
+	 * session the datagrams were sealed under, with an empty window */
 	wire_free(c->rx);
 	c->rx = NULL;
-	if (wire_new(&c->rx_cfg, c->ring, &c->rx) != 0)
+	if (wire_new(&c->rx_cfg, c->ring[0], &c->rx) != 0)
 		die("wire_new");
+	if (wire_open(c->rx, c->hello, sizeof(c->hello), &m) != 0)
+		die("hello to a fresh receiver");
+}
+
+/* One HELLO made and verified, for a pair the receiver does not know. */
+static size_t step_hello(ctx *c, const op *o, size_t i)
+{
+	uint8_t chal[WIRE_CHALLENGE_LEN] = {(uint8_t)i};
+	wire_msg m;
+	size_t len = 0;
+
+	(void)o;
+	wire_forget(c->rx, c->hs_id);
+	if (wire_hello(c->hs, c->rx_id, 0, chal, NULL, c->sealed, sizeof(c->sealed), &len) != 0 ||
+	    wire_open(c->rx, c->sealed, len, &m) != 0)
+		die("hello");
+	return len;
 }
 
 static size_t step_open(ctx *c, const op *o, size_t i)
@@ -226,8 +256,8 @@ static size_t decrypt_dg(ctx *c, size_t i)
 	unsigned long long n = 0;
 
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(c->plain, &n, NULL,
-			c->dg[i] + WIRE_HEADER_LEN, c->dg_len[i] - WIRE_HEADER_LEN,
-			c->dg[i], WIRE_HEADER_LEN, c->nonce[i], c->key) != 0)
+			c->raw[i] + WIRE_HEADER_LEN, c->raw_len[i] - WIRE_HEADER_LEN,
+			c->raw[i], WIRE_HEADER_LEN, c->nonce[i], c->key) != 0)
 		die("decrypt");
 	return (size_t)n;
 }
@@ -262,20 +292,60 @@ static void streams_init(ctx *c, int level, int wbits, int memlevel)
 		die("zlib init");
 }
 
-static wire *new_wire(ctx *c, uint64_t sender)
+/* A wire with identity k (derived from one development keyring). */
+static wire *new_wire(ctx *c, const char *text, int k)
 {
 	wire_config cfg;
 	wire *w = NULL;
 
+	if (wire_keyring_parse(text, strlen(text), &c->ring[k], NULL) != 0 ||
+	    wire_keyring_derive_identity(c->ring[k], (uint64_t)k + 1) != 0)
+		die("keyring");
 	wire_config_init(&cfg);
-	cfg.sender_id = sender;
 	cfg.boot_epoch = 1;
 	cfg.cluster_tag = wire_cluster_tag("bench");
-	if (wire_new(&cfg, c->ring, &w) != 0)
+	randombytes_buf(cfg.boot_nonce, sizeof(cfg.boot_nonce));
+	if (wire_new(&cfg, c->ring[k], &w) != 0)
 		die("wire_new");
-	if (sender == 1)
+	if (k == 0)
 		c->rx_cfg = cfg;
 	return w;
+}
+
+/* HELLO from a to b (stored in out when not NULL), opened by b. */
+static void hello(wire *a, wire *b, uint8_t *out)
+{
+	uint8_t d[WIRE_HELLO_LEN], chal[WIRE_CHALLENGE_LEN] = {0};
+	size_t n;
+	wire_msg m;
+
+	if (wire_hello(a, wire_self_id(b), 0, chal, NULL, d, sizeof(d), &n) != 0 ||
+	    wire_open(b, d, n, &m) != 0)
+		die("handshake");
+	if (out != NULL)
+		memcpy(out, d, n);
+}
+
+/* The raw rows seal the same deflated payloads under a key of their own,
+ * with the same header as associated data and nonces as wire.c builds. */
+static void raw_seal_all(ctx *c)
+{
+	randombytes_buf(c->key, sizeof(c->key));
+	c->raw = malloc(PASS * sizeof(*c->raw));
+	if (c->raw == NULL)
+		die("out of memory");
+	for (size_t i = 0; i < PASS; i++) {
+		unsigned long long n = 0;
+
+		memcpy(c->raw[i], c->dg[i], WIRE_HEADER_LEN);
+		/* nonce = sequence (header bytes 33..40) || 16 zeros */
+		memset(c->nonce[i], 0, sizeof(c->nonce[i]));
+		memcpy(c->nonce[i], c->dg[i] + 33, 8);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(c->raw[i] + WIRE_HEADER_LEN, &n,
+			c->zbuf[i % VARIANTS], c->zlen[i % VARIANTS], c->raw[i],
+			WIRE_HEADER_LEN, NULL, c->nonce[i], c->key);
+		c->raw_len[i] = WIRE_HEADER_LEN + (size_t)n;
+	}
 }
 
 static void setup(ctx *c)
@@ -283,26 +353,28 @@ static void setup(ctx *c)
 	char text[WIRE_KEYRING_TEXT_MAX];
 	wire *sealer;
 
-	if (sodium_init() < 0 || wire_keyring_generate(text, sizeof(text)) != 0 ||
-	    wire_keyring_parse(text, strlen(text), &c->ring) != 0)
+	if (sodium_init() < 0 || wire_keyring_generate(text, sizeof(text)) != 0)
 		die("keyring");
-	c->key = wire_keyring_primary(c->ring, NULL);
 	c->dg = malloc(PASS * sizeof(*c->dg));
 	if (c->dg == NULL)
 		die("out of memory");
 	for (uint32_t v = 0; v < VARIANTS; v++)
 		make_payload(c->payload[v], v);
-	c->tx = new_wire(c, 2);
-	c->rx = new_wire(c, 1);
-	sealer = new_wire(c, 3);
+	c->rx = new_wire(c, text, 0);
+	c->tx = new_wire(c, text, 1);
+	sealer = new_wire(c, text, 2);
+	c->hs = new_wire(c, text, 3);
+	c->rx_id = wire_self_id(c->rx);
+	c->hs_id = wire_self_id(c->hs);
+	hello(c->tx, c->rx, NULL);
+	hello(c->rx, c->tx, NULL);
+	hello(sealer, c->rx, c->hello);
+	hello(c->rx, sealer, NULL);
 	for (size_t i = 0; i < PASS; i++) {
-		if (wire_seal(sealer, 1, c->payload[i % VARIANTS], PAYLOAD_LEN, c->dg[i],
+		if (wire_seal(sealer, c->rx_id, 1, c->payload[i % VARIANTS], PAYLOAD_LEN, c->dg[i],
 			      sizeof(c->dg[i]), &c->dg_len[i]) != 0 ||
 		    !(c->dg[i][4] & WIRE_F_DEFLATE))
 			die("pre-seal");
-		/* nonce = header bytes 13..32 (sender, epoch, seq) || 4 zeros */
-		memcpy(c->nonce[i], c->dg[i] + 13, 20);
-		memset(c->nonce[i] + 20, 0, 4);
 	}
 	wire_free(sealer);
 	memcpy(c->ad, c->dg[0], sizeof(c->ad));
@@ -312,6 +384,7 @@ static void setup(ctx *c)
 		c->zlen[v] = raw_deflate(c, c->payload[v], PAYLOAD_LEN);
 		memcpy(c->zbuf[v], c->zout, c->zlen[v]);
 	}
+	raw_seal_all(c);
 }
 
 /* ---- measuring ---------------------------------------------------------- */
@@ -516,6 +589,7 @@ int main(int argc, char **argv)
 		{"raw: aead encrypt alone", NULL, step_encrypt, 0, 0, 0},
 		{"raw: aead decrypt alone", NULL, step_decrypt, 0, 0, 0},
 		{"raw: inflate alone", NULL, step_inflate, 0, 0, 0},
+		{"handshake: one HELLO, new pair", NULL, step_hello, 0, 0, 0},
 	};
 	size_t wire_total = 0;
 	FILE *csv;
@@ -542,7 +616,10 @@ int main(int argc, char **argv)
 	inflateEnd(&c.inf);
 	wire_free(c.tx);
 	wire_free(c.rx);
-	wire_keyring_free(c.ring);
+	wire_free(c.hs);
+	for (int k = 0; k < 4; k++)
+		wire_keyring_free(c.ring[k]);
 	free(c.dg);
+	free(c.raw);
 	return c.sink == 0;   /* uses the sink, so no step is optimised away */
 }

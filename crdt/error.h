@@ -51,6 +51,13 @@ enum cartd_err {
 	CARTD_EKEYRING = -30108,         /* keyring file malformed */
 	CARTD_ESELF = -30109,            /* datagram claims to come from us */
 	CARTD_ECRYPTO = -30110,          /* libsodium failed to initialise */
+	CARTD_EVERSION = -30111,         /* another protocol version */
+	CARTD_ECERT = -30112,            /* certificate not signed by a trusted cluster key */
+	CARTD_EREVOKED = -30113,         /* peer id on the revocation list */
+	CARTD_ESESSION = -30114,         /* no session with this sender (handshake first) */
+	CARTD_EEPOCH = -30115,           /* boot epoch stale, regressed or jumping too far */
+	CARTD_EJUMP = -30116,            /* sequence jumps beyond the bound */
+	CARTD_ERECEIVER = -30117,        /* datagram addressed to another peer */
 
 	/* app/ (-30200 .. -30299) */
 	CARTD_ESTORAGE = -30200,         /* LMDB reported an error */

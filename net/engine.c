@@ -35,7 +35,7 @@ static int config_ok(const engine_config *c)
 	       c->fanout >= 1 && c->ae_interval_ms >= 1 && c->ae_bytes_per_sec >= 1024 &&
 	       c->ping_interval_ms >= 1 && c->ping_timeout_ms >= 1 &&
 	       c->ping_timeout_ms < c->ping_interval_ms && c->suspect_ms >= 1 &&
-	       c->dead_retry_ms >= 1 && c->max_members >= 1;
+	       c->dead_retry_ms >= 1 && c->max_members >= 1 && c->boot_epoch != 0;
 }
 
 uint64_t engine_rand(engine *e)
@@ -48,12 +48,15 @@ int engine_new(const engine_config *cfg, crdt_store *store, wire *w,
 {
 	*out = NULL;
 	if (!cfg || !store || !w || !cb || !cb->send || !cb->persist || !config_ok(cfg) ||
+	    wire_self_id(w) != cfg->self_id ||
 	    wire_max_body(w) + wire_overhead() < ENGINE_MIN_DATAGRAM)
 		return CARTD_EINVAL;
 	engine *e = calloc(1, sizeof *e);
 	if (e == NULL)
 		return CARTD_ENOMEM;
 	e->cfg = *cfg;
+	if (e->cfg.replica_id == 0)
+		e->cfg.replica_id = cfg->self_id;
 	e->store = store;
 	e->w = w;
 	e->cb = *cb;
@@ -63,6 +66,7 @@ int engine_new(const engine_config *cfg, crdt_store *store, wire *w,
 	e->dgram = malloc(e->dgram_cap);
 	e->members = calloc(cfg->max_members, sizeof *e->members);
 	buf_writer_init(&e->payload);
+	hello_init(e);
 	if (e->dgram == NULL || e->members == NULL || push_init(e)) {
 		engine_free(e);
 		return CARTD_ENOMEM;
@@ -102,17 +106,43 @@ buf_writer *engine_scratch(engine *e)
 	return &e->payload;
 }
 
-int engine_send(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
-                size_t len)
+static bool addr_eq(const engine_addr *a, const engine_addr *b)
 {
-	size_t n;
-	int rc = wire_seal(e->w, type, payload, len, e->dgram, e->dgram_cap, &n);
+	return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
+}
+
+uint64_t engine_peer_at(engine *e, const engine_addr *to)
+{
+	if (e->cur_from && addr_eq(to, e->cur_from))
+		return e->cur_sender;
+	struct member *m = members_find_addr(e, to);
+	return m ? m->id : 0;
+}
+
+int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
+                      size_t len, size_t *sent)
+{
+	size_t n = 0;
+	uint64_t id = engine_peer_at(e, to);
+	int rc = wire_seal(e->w, id, type, payload, len, e->dgram, e->dgram_cap, &n);
+	if (sent)
+		*sent = n;
+	if (rc == CARTD_ESESSION) {
+		e->stats.no_session_drops++;
+		hello_send(e, to, id);
+	}
 	if (rc)
 		return rc;
 	e->cb.send(e->cb.arg, to, e->dgram, n);
 	e->stats.dgrams_out++;
 	e->stats.bytes_out += n;
 	return 0;
+}
+
+int engine_send(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
+                size_t len)
+{
+	return engine_send_sized(e, to, type, payload, len, NULL);
 }
 
 /* Parses a probe-family message and hands it to swim.c. */
@@ -159,13 +189,22 @@ int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
 		return CARTD_EINVAL;
 	wire_msg m;
 	int rc = wire_open(e->w, dgram, len, &m);
+	if (rc == CARTD_ESESSION || rc == CARTD_EEPOCH)
+		hello_on_stale(e, from);
 	if (rc)
 		return rc;
 	e->stats.dgrams_in++;
 	e->stats.bytes_in += len;
-	/* Any authentic datagram is first-hand proof that its sender lives. */
-	members_heard(e, m.sender_id, from);
-	rc = dispatch(e, from, &m);
+	e->cur_from = from;
+	e->cur_sender = m.sender_id;
+	if (m.type == WIRE_TYPE_HELLO) {
+		hello_on_hello(e, from, &m);
+	} else {
+		/* Any authentic datagram is first-hand proof that its sender lives. */
+		members_heard(e, m.sender_id, from);
+		rc = dispatch(e, from, &m);
+	}
+	e->cur_from = NULL;
 	if (rc == CARTD_EDECODE)
 		e->stats.rej_decode++;
 	return rc;
@@ -236,7 +275,7 @@ int engine_write_begin(engine *e, const char *id, size_t len)
 		p = &e->pending[e->npending++];
 		p->hash = h;
 		p->durable_max = crdt_store_get(e->store, id, len, &it) == 0
-		               ? crdt_ctx_max(&it.cart->ctx, e->cfg.self_id) : 0;
+		               ? crdt_ctx_max(&it.cart->ctx, e->cfg.replica_id) : 0;
 		memcpy(p->id, id, len);
 		p->id[len] = '\0';
 		p->len = (uint8_t)len;
@@ -255,7 +294,7 @@ int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
 	int rc = engine_write_begin(e, id, len);
 	if (rc)
 		return rc;
-	rc = crdt_store_apply(e->store, id, len, e->cfg.self_id, op, delta);
+	rc = crdt_store_apply(e->store, id, len, e->cfg.replica_id, op, delta);
 	if (rc) {
 		struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
 		if (--p->count == 0)
@@ -274,7 +313,7 @@ int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *de
 		return CARTD_EINVAL;
 	/* Completions come in submission order, and dots were handed out in
 	 * that order: this write's dot and all below it are on disk now. */
-	uint64_t mine = delta ? crdt_ctx_max(&delta->ctx, e->cfg.self_id) : 0;
+	uint64_t mine = delta ? crdt_ctx_max(&delta->ctx, e->cfg.replica_id) : 0;
 	if (mine > p->durable_max)
 		p->durable_max = mine;
 	if (--p->count == 0)
@@ -294,9 +333,9 @@ int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx
 	                                      : NULL;
 	if (p == NULL)
 		return 0;
-	uint64_t max = crdt_ctx_max(ctx, e->cfg.self_id);
+	uint64_t max = crdt_ctx_max(ctx, e->cfg.replica_id);
 	for (uint64_t c = p->durable_max + 1; c <= max; c++) {
-		crdt_dot d = { e->cfg.self_id, c };
+		crdt_dot d = { e->cfg.replica_id, c };
 		if (crdt_ctx_remove(out, d))
 			return CARTD_ENOMEM;
 	}
@@ -325,7 +364,10 @@ size_t engine_members(const engine *e, engine_member_info *out, size_t cap)
 	return e->nmembers;
 }
 
-void engine_set_keyring(engine *e, const wire_keyring *ring)
+int engine_set_keyring(engine *e, const wire_keyring *ring)
 {
-	wire_set_keyring(e->w, ring);
+	int rc = wire_set_keyring(e->w, ring);
+	if (rc == 0)
+		members_drop_revoked(e, ring);
+	return rc;
 }

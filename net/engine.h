@@ -47,7 +47,8 @@ typedef struct engine_addr {
 enum engine_member_state { MEMBER_ALIVE, MEMBER_SUSPECT, MEMBER_DEAD };
 
 typedef struct engine_config {
-	uint64_t self_id;           /* this replica's id (also the wire sender id) */
+	uint64_t self_id;           /* this peer's id: wire_self_id() of its wire */
+	uint64_t replica_id;        /* the replica id of its dots (0: self_id) */
 	uint32_t boot_epoch;        /* this peer's boot number, from storage */
 	uint64_t seed;              /* randomness for peer choice and jitter */
 	uint32_t flush_delay_ms;    /* push: max time a local delta waits (default 5) */
@@ -79,6 +80,9 @@ typedef struct engine_stats {
 	uint64_t dgrams_in, dgrams_out, bytes_in, bytes_out;
 	uint64_t deltas_out, deltas_in, carts_changed_in;
 	uint64_t rej_decode;          /* authentic datagrams whose payload failed to parse */
+	uint64_t hellos_sent, hellos_answered; /* handshakes started / answered */
+	uint64_t no_session_drops;    /* messages dropped for want of a session */
+	uint64_t addr_verified;       /* addresses that answered our challenge */
 	uint64_t ae_rounds, ae_carts_sent, ae_carts_repaired, ae_bytes, ae_throttled;
 	uint64_t pings_out, acks_in, indirect_out, suspicions, deaths, revivals;
 	uint64_t push_queue_carts;    /* carts waiting for the next flush (gauge) */
@@ -102,14 +106,14 @@ typedef struct engine engine;
 /* Fills cfg with the defaults above (ids, epoch, seed zero). */
 void engine_config_init(engine_config *cfg);
 
-/* Smallest datagram the engine works with: the wire overhead (49), a DELTA
+/* Smallest datagram the engine works with: the wire overhead (57), a DELTA
  * header (3) and the largest cart id (129) must leave room for a piece of
  * CRDT_MIN_PIECE_BUDGET bytes, or a large cart could never be sent. */
-#define ENGINE_MIN_DATAGRAM 437u
+#define ENGINE_MIN_DATAGRAM 445u
 
 /*
  * Creates an engine over store and w (both borrowed; they must outlive the
- * engine).  w's sender id and boot epoch must match cfg, and its datagrams
+ * engine).  w's id and boot epoch must match cfg, and its datagrams
  * must allow at least ENGINE_MIN_DATAGRAM bytes.  cb is copied.  The
  * callbacks must not call back into the engine.
  * Errors: CARTD_EINVAL, CARTD_ENOMEM; on failure *out = NULL.
@@ -169,7 +173,9 @@ int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx
 const engine_stats *engine_get_stats(engine *e);
 /* Fills up to cap members into out; returns how many there are in all. */
 size_t engine_members(const engine *e, engine_member_info *out, size_t cap);
-/* Swap the keyring (SIGHUP): forwarded to the wire object. */
-void engine_set_keyring(engine *e, const wire_keyring *ring);
+/* Swap the keyring (SIGHUP): forwarded to the wire object (wire_set_keyring:
+ * 0 or CARTD_EKEYRING when the ring holds another identity).  Members the
+ * new ring revokes are dropped from the table. */
+int engine_set_keyring(engine *e, const wire_keyring *ring);
 
 #endif

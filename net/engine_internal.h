@@ -24,6 +24,7 @@ struct member {
 	uint64_t next_retry;        /* dead or unknown: when to probe again */
 	uint32_t differing;         /* groups that differed in the last round */
 	uint32_t rumours;           /* times its state is still to be piggybacked */
+	uint64_t hello_at;          /* when we last sent it a HELLO; 0 = never */
 	bool seed;
 };
 
@@ -92,6 +93,11 @@ struct engine {
 	struct pending *pending;
 	size_t npending, pending_cap;
 
+	/* handshake (hello.c) */
+	uint8_t chal_key[32];       /* keys the challenges we send, per address */
+	const engine_addr *cur_from;  /* the datagram being handled: its source */
+	uint64_t cur_sender;        /* and its sender, so replies need no lookup */
+
 	buf_writer payload;         /* scratch for building payloads */
 	uint8_t *dgram;             /* one sealed datagram */
 	size_t dgram_cap;
@@ -99,9 +105,16 @@ struct engine {
 
 /* engine.c */
 uint64_t engine_rand(engine *e);
-/* Seals payload as type and sends it to addr.  0 or the wire error. */
+/* Seals payload as type and sends it to addr.  0 or the wire error; a
+ * peer we have no session with is sent a HELLO instead (CARTD_ESESSION).
+ * *sent (may be NULL) receives the datagram size, or on CARTD_EOVERSIZE the
+ * size it would have needed. */
 int engine_send(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
                 size_t len);
+int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
+                      size_t len, size_t *sent);
+/* The id of the peer at addr, as far as we know (0: none). */
+uint64_t engine_peer_at(engine *e, const engine_addr *to);
 /* The payload scratch, emptied. */
 buf_writer *engine_scratch(engine *e);
 bool engine_is_pending(const engine *e, const char *id, size_t len);
@@ -116,6 +129,8 @@ struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr);
 int members_add_seed(engine *e, const engine_addr *addr);
 void members_set_state(engine *e, struct member *m, enum engine_member_state st,
                        uint64_t incarnation);
+/* Removes the members ring revokes (SIGHUP). */
+void members_drop_revoked(engine *e, const wire_keyring *ring);
 /* Applies a piggybacked rumour. */
 void members_apply_rumour(engine *e, const msg_member *r, const engine_addr *from);
 /* Fills p->gossip with rumours to piggyback (ours first). */
@@ -128,6 +143,16 @@ void members_count_states(engine *e);
 void members_send_table(engine *e, const engine_addr *to);
 /* Handles a MEMBERS message. */
 int members_on_table(engine *e, const engine_addr *from, const uint8_t *p, size_t len);
+
+/* hello.c */
+void hello_init(engine *e);
+/* Sends a HELLO to addr (peer id `to` or 0), at most once per ping timeout
+ * per member. */
+void hello_send(engine *e, const engine_addr *addr, uint64_t to);
+/* Handles an opened HELLO from addr. */
+void hello_on_hello(engine *e, const engine_addr *from, const wire_msg *m);
+/* A datagram from addr was refused for want of a (current) session. */
+void hello_on_stale(engine *e, const engine_addr *from);
 
 /* swim.c */
 void swim_tick(engine *e);

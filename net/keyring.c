@@ -1,8 +1,10 @@
 /*
- * keyring.c - parsing, formatting and generating keyring text.
+ * keyring.c - parsing keyring text and answering for the keys it holds.
+ * Generating keyrings is keyring_gen.c.
  *
- * All keys of a ring share one sodium_malloc'd block, made read-only once
- * loaded so that a stray write faults instead of silently changing a key.
+ * The secrets of a ring share one sodium_malloc'd block, made read-only
+ * once loaded so that a stray write faults instead of silently changing a
+ * key; the public parts live in the plain struct.
  */
 #include "net/keyring.h"
 
@@ -12,36 +14,103 @@
 #include <sodium.h>
 
 #include "crdt/error.h"
+#include "net/cert.h"
+#include "net/keyring_internal.h"
 
-#define B64_VARIANT sodium_base64_VARIANT_ORIGINAL
-#define KEY_B64_LEN (sodium_base64_ENCODED_LEN(WIRE_KEY_BYTES, B64_VARIANT) - 1)
-
-_Static_assert(WIRE_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-	       "keyring keys are the AEAD keys");
-_Static_assert(WIRE_KEY_LINE_MAX == KEY_B64_LEN + 2, "base64, newline, NUL");
-
-static const char gen_comment[] =
-	"# cartd keyring: one base64 key per line. The first key seals what this\n"
-	"# peer sends; every key opens what it receives. 'token' lines hold the\n"
-	"# keys of read tokens, likewise. Keep it secret (0600).\n";
-static const char token_word[] = "token";
-#define TOKEN_WORD_LEN (sizeof(token_word) - 1)
-
-_Static_assert(sizeof(gen_comment) - 1 + 2 * WIRE_KEY_LINE_MAX + TOKEN_WORD_LEN + 1 <=
-	       WIRE_KEYRING_TEXT_MAX, "generated keyring fits its advertised size");
-
-/* Transport keys and token keys share one sodium_malloc'd block:
- * slots [0, WIRE_KEYRING_MAX) and [WIRE_KEYRING_MAX, 2 * WIRE_KEYRING_MAX). */
-struct wire_keyring {
-	size_t n, ntok;
-	uint8_t *keys;
-	uint32_t ids[WIRE_KEYRING_MAX];
-	uint32_t tok_ids[WIRE_KEYRING_MAX];
-};
-
-static uint8_t *token_slot(const wire_keyring *ring, size_t i)
+static int is_blank(char c)
 {
-	return ring->keys + (WIRE_KEYRING_MAX + i) * WIRE_KEY_BYTES;
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Decodes base64 of exactly n bytes: anything else is more likely a pasting
+ * accident than a key. */
+static int decode_b64(const char *p, size_t len, uint8_t *out, size_t n)
+{
+	size_t got = 0;
+
+	if (len != sodium_base64_ENCODED_LEN(n, KEYRING_B64) - 1)
+		return CARTD_EKEYRING;
+	if (sodium_base642bin(out, n, p, len, NULL, &got, NULL, KEYRING_B64) != 0 || got != n)
+		return CARTD_EKEYRING;
+	return 0;
+}
+
+/* Exactly 16 hex digits, not all zero. */
+static int decode_id(const char *p, size_t len, uint64_t *id)
+{
+	uint64_t v = 0;
+
+	if (len != 16)
+		return CARTD_EKEYRING;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return CARTD_EKEYRING;
+		v = v << 4 | (uint64_t)d;
+	}
+	*id = v;
+	return v != 0 ? 0 : CARTD_EKEYRING;
+}
+
+static int add_cluster_pk(wire_keyring *r, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < r->ncluster; i++)
+		if (memcmp(r->cluster_pk[i], pk, 32) == 0)
+			return 0;   /* the secret's own key, also listed: fine */
+	if (r->ncluster == WIRE_CLUSTER_KEYS_MAX)
+		return CARTD_EKEYRING;
+	memcpy(r->cluster_pk[r->ncluster++], pk, 32);
+	return 0;
+}
+
+static int set_cluster_secret(wire_keyring *r, const char *v, size_t n)
+{
+	uint8_t seed[32], pk[32];
+	int rc;
+
+	if (r->has_cluster_secret)
+		return CARTD_EKEYRING;
+	rc = decode_b64(v, n, seed, sizeof seed);
+	if (rc == 0) {
+		crypto_sign_seed_keypair(pk, r->s->cluster_sk, seed);
+		r->has_cluster_secret = true;
+		rc = add_cluster_pk(r, pk);
+	}
+	sodium_memzero(seed, sizeof seed);
+	return rc;
+}
+
+static int set_peer_secret(wire_keyring *r, const char *v, size_t n)
+{
+	uint8_t raw[64];
+	int rc;
+
+	if (r->has_peer_secret)
+		return CARTD_EKEYRING;
+	rc = decode_b64(v, n, raw, sizeof raw);
+	if (rc == 0) {
+		keyring_set_identity_keys(r, raw);
+		r->has_peer_secret = true;
+	}
+	sodium_memzero(raw, sizeof raw);
+	return rc;
+}
+
+static int add_revoked(wire_keyring *r, const char *v, size_t n)
+{
+	uint64_t id;
+
+	if (decode_id(v, n, &id) != 0 || r->nrevoked == WIRE_REVOKED_MAX)
+		return CARTD_EKEYRING;
+	if (r->revoked == NULL) {
+		r->revoked = malloc(WIRE_REVOKED_MAX * sizeof *r->revoked);
+		if (r->revoked == NULL)
+			return CARTD_ENOMEM;
+	}
+	r->revoked[r->nrevoked++] = id;
+	return 0;
 }
 
 uint32_t wire_key_id(const uint8_t key[WIRE_KEY_BYTES])
@@ -56,43 +125,76 @@ uint32_t wire_key_id(const uint8_t key[WIRE_KEY_BYTES])
 	return id;
 }
 
-static int is_blank(char c)
+/* Appends the token key now in slot ntokens, refusing a repeated id (the
+ * same key twice, or an id collision). */
+static int commit_token(wire_keyring *r)
 {
-	return c == ' ' || c == '\t' || c == '\r';
-}
+	uint32_t id = wire_key_id(r->s->tokens[r->ntokens]);
 
-/* Decodes one trimmed, non-comment line into key.  Only the exact padded
- * form of WIRE_KEY_BYTES bytes is accepted: anything else is more likely a
- * pasting accident than a key. */
-static int decode_key(const char *p, size_t n, uint8_t *key)
-{
-	size_t got = 0;
-
-	if (n != KEY_B64_LEN)
-		return CARTD_EKEYRING;
-	if (sodium_base642bin(key, WIRE_KEY_BYTES, p, n, NULL, &got, NULL,
-			      B64_VARIANT) != 0 || got != WIRE_KEY_BYTES)
-		return CARTD_EKEYRING;
-	return 0;
-}
-
-/* Decodes the key at [p, p+n) into slot and appends its id to ids (of
- * *count), refusing a repeated key or id. */
-static int add_key(uint8_t *slot, uint32_t *ids, size_t *count, const char *p, size_t n)
-{
-	if (*count == WIRE_KEYRING_MAX || decode_key(p, n, slot) != 0)
-		return CARTD_EKEYRING;
-	uint32_t id = wire_key_id(slot);
-	for (size_t i = 0; i < *count; i++)
-		if (ids[i] == id)   /* same key twice, or an id collision */
+	for (size_t i = 0; i < r->ntokens; i++)
+		if (r->token_ids[i] == id)
 			return CARTD_EKEYRING;
-	ids[(*count)++] = id;
+	r->token_ids[r->ntokens++] = id;
 	return 0;
 }
 
-/* Adds the key on line [p, p+n) to ring, unless the line is blank or a
- * comment: a transport key, or "token KEY". */
-static int add_line(wire_keyring *ring, const char *p, size_t n)
+static int add_token(wire_keyring *r, const char *v, size_t n)
+{
+	if (r->ntokens == WIRE_TOKEN_KEYS_MAX)
+		return CARTD_EKEYRING;
+	if (decode_b64(v, n, r->s->tokens[r->ntokens], WIRE_KEY_BYTES) != 0)
+		return CARTD_EKEYRING;
+	return commit_token(r);
+}
+
+/* No token line: one token key from the cluster secret, the same at every
+ * peer sharing it. */
+static int derive_token(wire_keyring *r)
+{
+	static const char label[] = "cartd token key v1";
+
+	if (!r->has_cluster_secret)
+		return CARTD_EKEYRING;
+	crypto_generichash(r->s->tokens[0], WIRE_KEY_BYTES, (const uint8_t *)label,
+			   sizeof label - 1, r->s->cluster_sk, 32);
+	return commit_token(r);
+}
+
+/* Applies one trimmed, non-comment line "kind value". */
+static int add_entry(wire_keyring *r, const char *p, size_t n)
+{
+	size_t k = 0, v;
+	uint8_t pk[32];
+
+	while (k < n && !is_blank(p[k]))
+		k++;
+	v = k;
+	while (v < n && is_blank(p[v]))
+		v++;
+	if (v == k || v == n)
+		return CARTD_EKEYRING;   /* a kind with no value (or a v1 bare key) */
+#define KIND(s) (k == sizeof(s) - 1 && memcmp(p, s, k) == 0)
+	if (KIND("cluster-key"))
+		return decode_b64(p + v, n - v, pk, 32) != 0 ? CARTD_EKEYRING : add_cluster_pk(r, pk);
+	if (KIND("cluster-secret"))
+		return set_cluster_secret(r, p + v, n - v);
+	if (KIND("peer-secret"))
+		return set_peer_secret(r, p + v, n - v);
+	if (KIND("peer-cert")) {
+		if (r->has_cert)
+			return CARTD_EKEYRING;
+		r->has_cert = true;
+		return decode_b64(p + v, n - v, r->cert, WIRE_CERT_LEN);
+	}
+	if (KIND("revoke"))
+		return add_revoked(r, p + v, n - v);
+	if (KIND("token"))
+		return add_token(r, p + v, n - v);
+#undef KIND
+	return CARTD_EKEYRING;
+}
+
+static int add_line(wire_keyring *r, const char *p, size_t n)
 {
 	while (n > 0 && is_blank(*p))
 		p++, n--;
@@ -100,63 +202,73 @@ static int add_line(wire_keyring *ring, const char *p, size_t n)
 		n--;
 	if (n == 0 || *p == '#')
 		return 0;
-	if (n > TOKEN_WORD_LEN && memcmp(p, token_word, TOKEN_WORD_LEN) == 0 &&
-	    is_blank(p[TOKEN_WORD_LEN])) {
-		p += TOKEN_WORD_LEN, n -= TOKEN_WORD_LEN;
-		while (n > 0 && is_blank(*p))
-			p++, n--;
-		if (ring->ntok == WIRE_KEYRING_MAX)
-			return CARTD_EKEYRING;
-		return add_key(token_slot(ring, ring->ntok), ring->tok_ids, &ring->ntok, p, n);
-	}
-	if (ring->n == WIRE_KEYRING_MAX)
-		return CARTD_EKEYRING;
-	return add_key(ring->keys + ring->n * WIRE_KEY_BYTES, ring->ids, &ring->n, p, n);
+	return add_entry(r, p, n);
 }
 
-/* A keyring written before token keys existed gets one per transport key,
- * derived from it (keyed BLAKE2b), so its peers still agree on token keys
- * and rotating the transport keys rotates them too. */
-static int derive_token_keys(wire_keyring *ring)
-{
-	static const char label[] = "cartd token key v1";
-	for (size_t i = 0; i < ring->n; i++) {
-		uint8_t *slot = token_slot(ring, i);
-		crypto_generichash(slot, WIRE_KEY_BYTES, (const unsigned char *)label,
-		                   sizeof(label) - 1, ring->keys + i * WIRE_KEY_BYTES,
-		                   WIRE_KEY_BYTES);
-		ring->tok_ids[i] = wire_key_id(slot);
-		for (size_t k = 0; k < i; k++)
-			if (ring->tok_ids[k] == ring->tok_ids[i])
-				return CARTD_EKEYRING;
-	}
-	ring->ntok = ring->n;
-	return 0;
-}
-
-static int parse_lines(wire_keyring *ring, const char *text, size_t len)
+static int parse_lines(wire_keyring *r, const char *text, size_t len, size_t *line)
 {
 	const char *p = text, *end = text + len;
 
+	*line = 0;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl != NULL ? nl : end;
-		int rc = add_line(ring, p, (size_t)(eol - p));
+		int rc;
 
+		++*line;
+		rc = add_line(r, p, (size_t)(eol - p));
 		if (rc != 0)
 			return rc;
 		p = nl != NULL ? nl + 1 : end;
 	}
-	if (ring->n == 0)
-		return CARTD_EKEYRING;
-	return ring->ntok == 0 ? derive_token_keys(ring) : 0;
+	*line = 0;
+	return 0;
 }
 
-int wire_keyring_parse(const char *text, size_t len, wire_keyring **out)
+/* Whole-ring rules, once every line is in. */
+static int check_ring(wire_keyring *r)
 {
-	wire_keyring *ring;
+	if (r->ncluster == 0 || r->has_peer_secret != r->has_cert)
+		return CARTD_EKEYRING;
+	if (r->ntokens == 0 && derive_token(r) != 0)
+		return CARTD_EKEYRING;
+	if (!r->has_peer_secret)
+		return r->has_cluster_secret ? 0 : CARTD_EKEYRING;
+	/* the certificate must name this secret's keys and be trusted */
+	if (memcmp(r->cert + WIRE_CERT_SIGN_PK, r->s->sign_sk + 32, 32) != 0 ||
+	    memcmp(r->cert + WIRE_CERT_KX_PK, r->kx_pk, 32) != 0 ||
+	    wire_cert_verify(r->cert, r->cluster_pk[0], r->ncluster) != 0)
+		return CARTD_EKEYRING;
+	r->has_identity = true;
+	r->self_id = wire_cert_id(r->cert);
+	return 0;
+}
+
+int keyring_alloc(wire_keyring **out)
+{
+	wire_keyring *r = calloc(1, sizeof *r);
+
+	*out = NULL;
+	if (r == NULL)
+		return CARTD_ENOMEM;
+	r->s = sodium_malloc(sizeof *r->s);
+	if (r->s == NULL) {
+		free(r);
+		return CARTD_ENOMEM;
+	}
+	memset(r->s, 0, sizeof *r->s);
+	*out = r;
+	return 0;
+}
+
+int wire_keyring_parse(const char *text, size_t len, wire_keyring **out, size_t *errline)
+{
+	wire_keyring *r;
+	size_t line = 0;
 	int rc;
 
+	if (errline != NULL)
+		*errline = 0;
 	if (out == NULL)
 		return CARTD_EINVAL;
 	*out = NULL;
@@ -164,109 +276,112 @@ int wire_keyring_parse(const char *text, size_t len, wire_keyring **out)
 		return CARTD_EINVAL;
 	if (sodium_init() < 0)
 		return CARTD_ECRYPTO;
-	ring = calloc(1, sizeof(*ring));
-	if (ring == NULL)
-		return CARTD_ENOMEM;
-	ring->keys = sodium_malloc(2 * WIRE_KEYRING_MAX * WIRE_KEY_BYTES);
-	if (ring->keys == NULL) {
-		free(ring);
-		return CARTD_ENOMEM;
-	}
-	rc = len > 0 ? parse_lines(ring, text, len) : CARTD_EKEYRING;
+	rc = keyring_alloc(&r);
+	if (rc != 0)
+		return rc;
+	rc = len > 0 ? parse_lines(r, text, len, &line) : CARTD_EKEYRING;
+	if (rc == 0)
+		rc = check_ring(r);
 	if (rc != 0) {
-		wire_keyring_free(ring);
+		if (errline != NULL)
+			*errline = line;
+		wire_keyring_free(r);
 		return rc;
 	}
-	(void)sodium_mprotect_readonly(ring->keys);  /* hardening only; may be unsupported */
-	*out = ring;
+	(void)sodium_mprotect_readonly(r->s);  /* hardening only; may be unsupported */
+	*out = r;
 	return 0;
 }
 
-void wire_keyring_free(wire_keyring *ring)
+void wire_keyring_free(wire_keyring *r)
 {
-	if (ring == NULL)
+	if (r == NULL)
 		return;
-	sodium_free(ring->keys);   /* makes it writable again and wipes it */
-	sodium_memzero(ring, sizeof(*ring));
-	free(ring);
+	sodium_free(r->s);   /* makes it writable again and wipes it */
+	free(r->revoked);
+	sodium_memzero(r, sizeof *r);
+	free(r);
 }
 
-size_t wire_keyring_count(const wire_keyring *ring)
+void keyring_set_identity_keys(wire_keyring *r, const uint8_t raw[64])
 {
-	return ring->n;
+	uint8_t pk[32];
+
+	crypto_sign_seed_keypair(pk, r->s->sign_sk, raw);
+	memcpy(r->s->kx_sk, raw + 32, 32);
+	crypto_scalarmult_base(r->kx_pk, r->s->kx_sk);
 }
 
-uint32_t wire_keyring_primary_id(const wire_keyring *ring)
+bool wire_keyring_has_identity(const wire_keyring *r)
 {
-	return ring->ids[0];
+	return r->has_identity;
 }
 
-const uint8_t *wire_keyring_primary(const wire_keyring *ring, uint32_t *id)
+bool wire_keyring_can_certify(const wire_keyring *r)
+{
+	return r->has_cluster_secret;
+}
+
+uint64_t wire_keyring_self_id(const wire_keyring *r)
+{
+	return r->has_identity ? r->self_id : 0;
+}
+
+const uint8_t *wire_keyring_cert(const wire_keyring *r)
+{
+	return r->has_identity ? r->cert : NULL;
+}
+
+const uint8_t *wire_keyring_sign_sk(const wire_keyring *r)
+{
+	return r->has_identity ? r->s->sign_sk : NULL;
+}
+
+const uint8_t *wire_keyring_kx_sk(const wire_keyring *r)
+{
+	return r->has_identity ? r->s->kx_sk : NULL;
+}
+
+const uint8_t *wire_keyring_cluster_keys(const wire_keyring *r, size_t *n)
+{
+	*n = r->ncluster;
+	return r->cluster_pk[0];
+}
+
+bool wire_keyring_revoked(const wire_keyring *r, uint64_t id)
+{
+	for (size_t i = 0; i < r->nrevoked; i++)
+		if (r->revoked[i] == id)
+			return true;
+	return false;
+}
+
+size_t wire_keyring_revoked_count(const wire_keyring *r)
+{
+	return r->nrevoked;
+}
+
+size_t wire_keyring_token_count(const wire_keyring *r)
+{
+	return r->ntokens;
+}
+
+const uint8_t *wire_keyring_token(const wire_keyring *r, size_t i)
+{
+	return i < r->ntokens ? r->s->tokens[i] : NULL;
+}
+
+const uint8_t *wire_keyring_token_primary(const wire_keyring *r, uint32_t *id)
 {
 	if (id != NULL)
-		*id = ring->ids[0];
-	return ring->keys;
+		*id = r->token_ids[0];
+	return r->s->tokens[0];
 }
 
-const uint8_t *wire_keyring_find(const wire_keyring *ring, uint32_t id)
+const uint8_t *wire_keyring_token_find(const wire_keyring *r, uint32_t id)
 {
-	for (size_t i = 0; i < ring->n; i++)
-		if (ring->ids[i] == id)
-			return ring->keys + i * WIRE_KEY_BYTES;
+	for (size_t i = 0; i < r->ntokens; i++)
+		if (r->token_ids[i] == id)
+			return r->s->tokens[i];
 	return NULL;
-}
-
-size_t wire_keyring_token_count(const wire_keyring *ring)
-{
-	return ring->ntok;
-}
-
-const uint8_t *wire_keyring_token_primary(const wire_keyring *ring, uint32_t *id)
-{
-	if (id != NULL)
-		*id = ring->tok_ids[0];
-	return token_slot(ring, 0);
-}
-
-const uint8_t *wire_keyring_token_find(const wire_keyring *ring, uint32_t id)
-{
-	for (size_t i = 0; i < ring->ntok; i++)
-		if (ring->tok_ids[i] == id)
-			return token_slot(ring, i);
-	return NULL;
-}
-
-int wire_key_format(const uint8_t key[WIRE_KEY_BYTES], char *out, size_t cap)
-{
-	if (cap < WIRE_KEY_LINE_MAX)
-		return CARTD_ENOSPC;
-	sodium_bin2base64(out, cap, key, WIRE_KEY_BYTES, B64_VARIANT);
-	out[KEY_B64_LEN] = '\n';
-	out[KEY_B64_LEN + 1] = '\0';
-	return 0;
-}
-
-int wire_keyring_generate(char *out, size_t cap)
-{
-	uint8_t key[WIRE_KEY_BYTES];
-	size_t n = sizeof(gen_comment) - 1;
-	int rc;
-
-	if (out == NULL || cap < WIRE_KEYRING_TEXT_MAX)
-		return CARTD_ENOSPC;
-	if (sodium_init() < 0)
-		return CARTD_ECRYPTO;
-	randombytes_buf(key, sizeof(key));
-	memcpy(out, gen_comment, n);
-	rc = wire_key_format(key, out + n, cap - n);
-	n += WIRE_KEY_LINE_MAX - 1;
-	if (rc == 0) {
-		randombytes_buf(key, sizeof(key));
-		memcpy(out + n, token_word, TOKEN_WORD_LEN);
-		out[n + TOKEN_WORD_LEN] = ' ';
-		n += TOKEN_WORD_LEN + 1;
-		rc = wire_key_format(key, out + n, cap - n);
-	}
-	sodium_memzero(key, sizeof(key));
-	return rc;
 }

@@ -46,7 +46,7 @@ static uint32_t rumour_budget(const engine *e)
 static struct member *add_member(engine *e, uint64_t id, const engine_addr *addr,
                                  enum engine_member_state st, uint64_t inc)
 {
-	if (e->nmembers >= e->cfg.max_members)
+	if (e->nmembers >= e->cfg.max_members || (id != 0 && wire_peer_revoked(e->w, id)))
 		return NULL;
 	struct member *m = &e->members[e->nmembers++];
 	memset(m, 0, sizeof *m);
@@ -119,6 +119,22 @@ struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr)
 	if (m->state != MEMBER_ALIVE)
 		members_set_state(e, m, MEMBER_ALIVE, m->incarnation);
 	return m;
+}
+
+void members_drop_revoked(engine *e, const wire_keyring *ring)
+{
+	for (size_t i = 0; i < e->nmembers;) {
+		struct member *m = &e->members[i];
+		if (m->id == 0 || !wire_keyring_revoked(ring, m->id)) {
+			i++;
+			continue;
+		}
+		if (e->probe.target == m->id)
+			e->probe.active = false;
+		*m = e->members[--e->nmembers];
+	}
+	e->gossip_cursor = 0;
+	e->probe_cursor = 0;
 }
 
 /* Does rumour (st, inc) override what we know of m?  (SWIM's rules.) */

@@ -55,18 +55,26 @@ int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta)
 static size_t send_payload(engine *e, const engine_addr *const *to, size_t nto,
                            const buf_writer *w, int *rc)
 {
-	size_t n;
-	*rc = wire_seal(e->w, MSG_DELTA, w->data, w->len, e->dgram, e->dgram_cap, &n);
-	if (*rc)
+	size_t n = 0, total = 0, last = 0;
+	*rc = 0;
+	/* Sealed once per target: each pair has its own key. */
+	for (size_t i = 0; i < nto; i++) {
+		int r = engine_send_sized(e, to[i], MSG_DELTA, w->data, w->len, &n);
+		if (r == CARTD_EOVERSIZE) {
+			*rc = r;   /* the same for every target: the caller splits */
+			return total;
+		}
+		if (r == 0) {
+			total += n;
+			last = n;
+		}
+	}
+	if (total == 0)
 		return 0;
-	for (size_t i = 0; i < nto; i++)
-		e->cb.send(e->cb.arg, to[i], e->dgram, n);
-	e->stats.dgrams_out += nto;
-	e->stats.bytes_out += n * nto;
 	/* Learn how much raw payload a datagram holds after deflate. */
-	double ratio = (double)w->len / (double)(n - wire_overhead());
+	double ratio = (double)w->len / (double)(last - wire_overhead());
 	e->pack_ratio = 0.8 * e->pack_ratio + 0.2 * (ratio < 1.0 ? 1.0 : ratio > 8.0 ? 8.0 : ratio);
-	return n * nto;
+	return total;
 }
 
 /* Encodes items[0..n) as one DELTA and sends it; halves the group when

@@ -70,6 +70,8 @@ static void advance_probe(engine *e)
 	if (!e->probe.indirect_sent && e->now >= e->probe.started + e->cfg.ping_timeout_ms) {
 		e->probe.indirect_sent = true;
 		send_indirect(e, m);
+		/* Our session may have outlived its boot: ask for a fresh one. */
+		hello_send(e, &m->addr, m->id);
 	}
 	if (e->now >= e->probe.started + e->cfg.ping_interval_ms) {
 		e->probe.active = false;
@@ -104,6 +106,9 @@ static void sweep_members(engine *e)
 			/* Jitter keeps a cluster's retries from synchronising. */
 			m->next_retry = e->now + e->cfg.dead_retry_ms +
 			                engine_rand(e) % (e->cfg.dead_retry_ms / 4 + 1);
+			/* A dead member may have restarted: renew the session. */
+			if (m->id)
+				hello_send(e, &m->addr, m->id);
 			send_probe(e, &m->addr, MSG_PING, ++e->probe_seq, m->id, NULL);
 		}
 	}

@@ -1,5 +1,7 @@
 /*
- * wire.c - datagram framing: header codec, deflate, AEAD, receive checks.
+ * wire.c - datagram framing: header codec, deflate, AEAD, receive checks,
+ * and the wire object's lifecycle.  Sessions are wire_session.c, the
+ * handshake wire_hello.c.
  *
  * Every buffer and both zlib streams are allocated once in wire_new and
  * reused (deflateReset/inflateReset), so sealing and opening never allocate
@@ -11,11 +13,9 @@
 #include <string.h>
 
 #include <sodium.h>
-#define ZLIB_CONST   /* const next_in: input buffers stay const */
-#include <zlib.h>
 
 #include "crdt/error.h"
-#include "net/replay.h"
+#include "net/wire_internal.h"
 
 /*
  * Deflate parameters (wire.h) are the sender's choice; receivers inflate
@@ -33,91 +33,82 @@ static const uint8_t magic[2] = {'C', 'T'};
 _Static_assert(WIRE_TAG_LEN == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == 24, "nonce layout");
 
-/* Decoded header; never laid over the buffer. */
-typedef struct hdr {
-	uint8_t version, type, flags;
-	uint32_t key_id, cluster, epoch;
-	uint64_t sender, seq;
-} hdr;
-
-struct wire {
-	wire_config cfg;
-	const wire_keyring *ring;
-	wire_replay *replay;
-	z_stream def, inf;
-	int def_live, inf_live;   /* stream initialised: needs End */
-	uint8_t *tx;              /* deflate output, max_payload bytes */
-	uint8_t *rx;              /* decrypted payload, max_datagram bytes */
-	uint8_t *big;             /* inflated payload, max_payload bytes */
-	uint64_t next_seq;
-	wire_stats st;
-};
-
-static void put32(uint8_t *p, uint32_t v)
+void wire_put32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void put64(uint8_t *p, uint64_t v)
+void wire_put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint32_t get32(const uint8_t *p)
+uint32_t wire_get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	       (uint32_t)p[3] << 24;
 }
 
-static uint64_t get64(const uint8_t *p)
+uint64_t wire_get64(const uint8_t *p)
 {
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+	return (uint64_t)wire_get32(p) | (uint64_t)wire_get32(p + 4) << 32;
 }
 
-static void hdr_write(uint8_t *p, const hdr *h)
+/*
+ * Header, all integers little-endian:
+ *   0 'C' 'T' | 2 version | 3 type | 4 flags | 5 cluster tag (4)
+ *   9 sender id (8) | 17 receiver id (8) | 25 sender epoch (4)
+ *   29 receiver epoch (4) | 33 sequence (8) | 41
+ */
+void wire_hdr_write(uint8_t *p, const wire_hdr *h)
 {
 	p[0] = magic[0];
 	p[1] = magic[1];
 	p[2] = h->version;
 	p[3] = h->type;
 	p[4] = h->flags;
-	put32(p + 5, h->key_id);
-	put32(p + 9, h->cluster);
-	put64(p + 13, h->sender);
-	put32(p + 21, h->epoch);
-	put64(p + 25, h->seq);
+	wire_put32(p + 5, h->cluster);
+	wire_put64(p + 9, h->sender);
+	wire_put64(p + 17, h->receiver);
+	wire_put32(p + 25, h->sender_epoch);
+	wire_put32(p + 29, h->receiver_epoch);
+	wire_put64(p + 33, h->seq);
 }
 
 /* Reads and validates the fixed fields of a header of WIRE_HEADER_LEN
- * bytes.  Sequence 0 is never sealed, so it is malformed, not a replay. */
-static int hdr_read(const uint8_t *p, hdr *h)
+ * bytes.  Sequence 0 is never sent, so it is malformed, not a replay.  The
+ * version is judged after the magic and before anything else, so a peer
+ * of another version is told apart from junk. */
+static int hdr_read(const uint8_t *p, wire_hdr *h)
 {
 	h->version = p[2];
 	h->type = p[3];
 	h->flags = p[4];
-	h->key_id = get32(p + 5);
-	h->cluster = get32(p + 9);
-	h->sender = get64(p + 13);
-	h->epoch = get32(p + 21);
-	h->seq = get64(p + 25);
-	if (p[0] != magic[0] || p[1] != magic[1] || h->version != WIRE_VERSION ||
-	    h->type == 0 || h->type > WIRE_TYPE_MAX ||
-	    (h->flags & ~WIRE_F_DEFLATE) != 0 || h->seq == 0)
+	h->cluster = wire_get32(p + 5);
+	h->sender = wire_get64(p + 9);
+	h->receiver = wire_get64(p + 17);
+	h->sender_epoch = wire_get32(p + 25);
+	h->receiver_epoch = wire_get32(p + 29);
+	h->seq = wire_get64(p + 33);
+	if (p[0] != magic[0] || p[1] != magic[1])
+		return CARTD_EHEADER;
+	if (h->version != WIRE_VERSION)
+		return CARTD_EVERSION;
+	if (h->type == 0 || h->type > WIRE_TYPE_MAX || h->seq == 0 || h->sender == 0)
+		return CARTD_EHEADER;
+	if (h->type != WIRE_TYPE_HELLO && (h->flags & ~WIRE_F_DEFLATE) != 0)
 		return CARTD_EHEADER;
 	return 0;
 }
 
-/* sender (8, LE) || boot epoch (4, LE) || sequence (8, LE) || 4 zero bytes:
- * unique per key as long as (sender, epoch, seq) never repeats. */
-static void make_nonce(uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES],
-		       const hdr *h)
+/* The sequence, then zeros: the key is unique per direction and pair of
+ * boots, and a sender never repeats a sequence within its boot. */
+static void make_nonce(uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES], uint64_t seq)
 {
-	put64(n, h->sender);
-	put32(n + 8, h->epoch);
-	put64(n + 12, h->seq);
-	memset(n + 20, 0, 4);
+	memset(n, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	wire_put64(n, seq);
 }
 
 void wire_config_init(wire_config *cfg)
@@ -126,7 +117,8 @@ void wire_config_init(wire_config *cfg)
 	cfg->max_datagram = WIRE_MAX_DATAGRAM_DEFAULT;
 	cfg->max_payload = WIRE_MAX_PAYLOAD_DEFAULT;
 	cfg->deflate_level = WIRE_DEFLATE_LEVEL_DEFAULT;
-	cfg->max_senders = WIRE_REPLAY_SENDERS_DEFAULT;
+	cfg->max_peers = WIRE_PEERS_DEFAULT;
+	cfg->boot_epoch = 1;
 }
 
 uint32_t wire_cluster_tag(const char *name)
@@ -135,7 +127,7 @@ uint32_t wire_cluster_tag(const char *name)
 
 	/* generichash needs no sodium_init (it only picks a faster variant) */
 	crypto_generichash(h, sizeof(h), (const uint8_t *)name, strlen(name), NULL, 0);
-	return get32(h);
+	return wire_get32(h);
 }
 
 size_t wire_overhead(void)
@@ -158,9 +150,33 @@ const wire_stats *wire_get_stats(const wire *w)
 	return &w->st;
 }
 
-void wire_set_keyring(wire *w, const wire_keyring *ring)
+bool wire_peer_revoked(const wire *w, uint64_t peer)
 {
+	return wire_keyring_revoked(w->ring, peer);
+}
+
+uint64_t wire_self_id(const wire *w)
+{
+	return w->self_id;
+}
+
+int wire_set_keyring(wire *w, const wire_keyring *ring)
+{
+	size_t n;
+	const uint8_t *trusted;
+
+	if (ring == NULL || wire_keyring_self_id(ring) != w->self_id)
+		return CARTD_EKEYRING;
 	w->ring = ring;
+	trusted = wire_keyring_cluster_keys(ring, &n);
+	/* cut out whoever the new ring no longer admits */
+	for (size_t i = 0; i < w->cfg.max_peers; i++) {
+		uint64_t id = w->ids[i];
+		if (id != 0 && (wire_keyring_revoked(ring, id) ||
+				wire_cert_verify(w->sess[i].cert, trusted, n) != 0))
+			wire_forget(w, id);
+	}
+	return 0;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -175,12 +191,12 @@ static const uint8_t prime_stream[] = {0x4b, 0x04, 0x00};
 
 static int config_ok(const wire_config *c)
 {
-	return c->max_datagram > WIRE_OVERHEAD &&
+	return c->max_datagram >= WIRE_HELLO_LEN && c->boot_epoch != 0 &&
 	       c->max_datagram <= WIRE_MAX_DATAGRAM_LIMIT &&
 	       c->max_payload >= c->max_datagram - WIRE_OVERHEAD &&
 	       c->max_payload <= WIRE_MAX_PAYLOAD_LIMIT &&
 	       c->deflate_level >= 0 && c->deflate_level <= 9 &&
-	       c->max_senders >= 1 && c->max_senders <= WIRE_REPLAY_SENDERS_MAX;
+	       c->max_peers >= 1 && c->max_peers <= WIRE_PEERS_MAX;
 }
 
 /*
@@ -222,6 +238,8 @@ int wire_new(const wire_config *cfg, const wire_keyring *ring, wire **out)
 	*out = NULL;
 	if (cfg == NULL || ring == NULL || !config_ok(cfg))
 		return CARTD_EINVAL;
+	if (!wire_keyring_has_identity(ring))
+		return CARTD_EKEYRING;
 	if (sodium_init() < 0)
 		return CARTD_ECRYPTO;
 	w = calloc(1, sizeof(*w));
@@ -229,13 +247,14 @@ int wire_new(const wire_config *cfg, const wire_keyring *ring, wire **out)
 		return CARTD_ENOMEM;
 	w->cfg = *cfg;
 	w->ring = ring;
+	w->self_id = wire_keyring_self_id(ring);
 	w->next_seq = 1;
 	w->tx = malloc(cfg->max_payload);
 	w->rx = malloc(cfg->max_datagram);
 	w->big = malloc(cfg->max_payload);
 	rc = w->tx && w->rx && w->big ? 0 : CARTD_ENOMEM;
 	if (rc == 0)
-		rc = wire_replay_new(cfg->max_senders, &w->replay);
+		rc = wire_sessions_init(w);
 	if (rc == 0)
 		rc = streams_init(w);
 	if (rc != 0) {
@@ -262,7 +281,8 @@ void wire_free(wire *w)
 	free(w->tx);
 	free(w->rx);
 	free(w->big);
-	wire_replay_free(w->replay);
+	wire_sessions_free(w);
+	sodium_memzero(w, sizeof *w);
 	free(w);
 }
 
@@ -289,35 +309,40 @@ static size_t try_deflate(wire *w, const uint8_t *p, size_t len)
 	return room - w->def.avail_out;
 }
 
-/* Writes the header and the AEAD of body under the primary key. */
-static void seal_into(wire *w, hdr *h, const uint8_t *body, size_t blen, uint8_t *out)
+/* Writes the header and the AEAD of body under the session's key. */
+static void seal_into(wire *w, const struct wire_session *sess, wire_hdr *h,
+		      const uint8_t *body, size_t blen, uint8_t *out)
 {
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	const uint8_t *key = wire_keyring_primary(w->ring, &h->key_id);
 
 	h->version = WIRE_VERSION;
 	h->cluster = w->cfg.cluster_tag;
-	h->sender = w->cfg.sender_id;
-	h->epoch = w->cfg.boot_epoch;
+	h->sender = w->self_id;
+	h->sender_epoch = w->cfg.boot_epoch;
+	h->receiver_epoch = sess->their_epoch;
 	h->seq = w->next_seq;
-	hdr_write(out, h);
-	make_nonce(nonce, h);
+	wire_hdr_write(out, h);
+	make_nonce(nonce, h->seq);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + WIRE_HEADER_LEN, NULL,
-		body, blen, out, WIRE_HEADER_LEN, NULL, nonce, key);
+		body, blen, out, WIRE_HEADER_LEN, NULL, nonce, sess->tx);
 }
 
-int wire_seal(wire *w, uint8_t type, const uint8_t *payload, size_t len,
+int wire_seal(wire *w, uint64_t to, uint8_t type, const uint8_t *payload, size_t len,
 	      uint8_t *out, size_t cap, size_t *out_len)
 {
 	const uint8_t *body = payload;
 	size_t blen = len, d = 0;
-	hdr h = {.type = type};
+	wire_hdr h = {.type = type, .receiver = to};
+	const struct wire_session *sess;
 
 	if (w == NULL || out == NULL || out_len == NULL ||
-	    (payload == NULL && len > 0) || type == 0 || type > WIRE_TYPE_MAX ||
+	    (payload == NULL && len > 0) || type == 0 || type >= WIRE_TYPE_HELLO ||
 	    w->next_seq == UINT64_MAX)
 		return CARTD_EINVAL;
 	*out_len = wire_sealed_size(len);
+	sess = wire_session_find(w, to);
+	if (sess == NULL)
+		return CARTD_ESESSION;
 	if (len > w->cfg.max_payload)
 		return CARTD_EOVERSIZE;   /* peers would refuse to inflate it */
 	if (w->def_live && len >= DEFLATE_MIN_LEN)
@@ -332,7 +357,7 @@ int wire_seal(wire *w, uint8_t type, const uint8_t *payload, size_t len,
 		return CARTD_EOVERSIZE;
 	if (*out_len > cap)
 		return CARTD_ENOSPC;
-	seal_into(w, &h, body, blen, out);
+	seal_into(w, sess, &h, body, blen, out);
 	w->next_seq++;
 	w->st.sealed++;
 	w->st.sealed_deflated += h.flags != 0;
@@ -345,31 +370,53 @@ int wire_seal(wire *w, uint8_t type, const uint8_t *payload, size_t len,
 
 /* Everything that can be judged from the header alone, cheapest first, so
  * that junk and strangers cost no cryptography. */
-static int check_header(const wire *w, const uint8_t *d, size_t len, hdr *h,
-			const uint8_t **key)
+static int check_header(const wire *w, const uint8_t *d, size_t len, wire_hdr *h)
 {
+	int rc;
+
 	if (len > w->cfg.max_datagram)
 		return CARTD_EOVERSIZE;
 	if (len < WIRE_OVERHEAD)
 		return CARTD_EHEADER;
-	if (hdr_read(d, h) != 0)
-		return CARTD_EHEADER;
+	rc = hdr_read(d, h);
+	if (rc != 0)
+		return rc;
 	if (h->cluster != w->cfg.cluster_tag)
 		return CARTD_ECLUSTER;
-	if (h->sender == w->cfg.sender_id)
+	if (h->sender == w->self_id)
 		return CARTD_ESELF;
-	*key = wire_keyring_find(w->ring, h->key_id);
-	return *key != NULL ? 0 : CARTD_EKEY;
+	return 0;
+}
+
+/* The session a sealed datagram claims, for our current boot and the
+ * sender's boot in that session, with its sequence within bounds. */
+static int check_session(wire *w, const wire_hdr *h, struct wire_session **out)
+{
+	struct wire_session *s;
+
+	if (h->receiver != w->self_id)
+		return CARTD_ERECEIVER;
+	if (h->receiver_epoch != w->cfg.boot_epoch)
+		return CARTD_EEPOCH;
+	s = wire_session_find(w, h->sender);
+	if (s == NULL)
+		return wire_keyring_revoked(w->ring, h->sender) ? CARTD_EREVOKED : CARTD_ESESSION;
+	if (h->sender_epoch != s->their_epoch)
+		return CARTD_EEPOCH;
+	if (s->win.top != 0 && h->seq > s->win.top && h->seq - s->win.top > WIRE_SEQ_JUMP_MAX)
+		return CARTD_EJUMP;
+	*out = s;
+	return 0;
 }
 
 /* Verifies and decrypts d into w->rx, which max_datagram bounds. */
 static WIRE_MUST_CHECK int aead_open(wire *w, const uint8_t *d, size_t len,
-				     const hdr *h, const uint8_t *key, size_t *plen)
+				     const wire_hdr *h, const uint8_t *key, size_t *plen)
 {
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 	unsigned long long n = 0;
 
-	make_nonce(nonce, h);
+	make_nonce(nonce, h->seq);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(w->rx, &n, NULL,
 			d + WIRE_HEADER_LEN, len - WIRE_HEADER_LEN,
 			d, WIRE_HEADER_LEN, nonce, key) != 0)
@@ -402,9 +449,15 @@ static void count_reject(wire_stats *st, int rc)
 {
 	switch (rc) {
 	case CARTD_EHEADER:   st->rej_header++; break;
+	case CARTD_EVERSION:  st->rej_version++; break;
 	case CARTD_ECLUSTER:  st->rej_cluster++; break;
 	case CARTD_ESELF:     st->rej_self++; break;
-	case CARTD_EKEY:      st->rej_key++; break;
+	case CARTD_ERECEIVER: st->rej_receiver++; break;
+	case CARTD_ECERT:     st->rej_cert++; break;
+	case CARTD_EREVOKED:  st->rej_revoked++; break;
+	case CARTD_ESESSION:  st->rej_session++; break;
+	case CARTD_EEPOCH:    st->rej_epoch++; break;
+	case CARTD_EJUMP:     st->rej_jump++; break;
 	case CARTD_EAUTH:     st->rej_auth++; break;
 	case CARTD_EREPLAY:   st->rej_replay++; break;
 	case CARTD_EOVERSIZE: st->rej_oversize++; break;
@@ -413,43 +466,49 @@ static void count_reject(wire_stats *st, int rc)
 	}
 }
 
-static int open_checked(wire *w, const uint8_t *d, size_t len, wire_msg *out)
+static int open_sealed(wire *w, const uint8_t *d, size_t len, const wire_hdr *h,
+		       wire_msg *out)
 {
-	hdr h;
-	const uint8_t *key = NULL;
+	struct wire_session *s = NULL;
 	size_t n = 0;
-	int rc;
+	int rc = check_session(w, h, &s);
 
-	rc = check_header(w, d, len, &h, &key);
 	if (rc == 0)
-		rc = aead_open(w, d, len, &h, key, &n);
+		rc = aead_open(w, d, len, h, s->rx, &n);
 	/* Only now, with the header proven authentic, may the window move. */
 	if (rc == 0)
-		rc = wire_replay_check(w->replay, h.sender, h.epoch, h.seq);
+		rc = wire_window_check(&s->win, h->seq);
 	if (rc != 0)
 		return rc;
 	out->payload = w->rx;
-	if (h.flags & WIRE_F_DEFLATE) {
+	if (h->flags & WIRE_F_DEFLATE) {
 		rc = inflate_payload(w, n, &n);
 		if (rc != 0)
 			return rc;
 		out->payload = w->big;
 	}
-	out->type = h.type;
-	out->sender_id = h.sender;
-	out->boot_epoch = h.epoch;
-	out->seq = h.seq;
+	out->type = h->type;
+	out->flags = h->flags;
+	out->sender_id = h->sender;
+	out->boot_epoch = h->sender_epoch;
+	out->seq = h->seq;
 	out->payload_len = n;
+	out->knows_us = true;
+	out->challenge = out->echo = NULL;
 	return 0;
 }
 
 int wire_open(wire *w, const uint8_t *dgram, size_t len, wire_msg *out)
 {
+	wire_hdr h;
 	int rc;
 
 	if (w == NULL || out == NULL || (dgram == NULL && len > 0))
 		return CARTD_EINVAL;
-	rc = open_checked(w, dgram, len, out);
+	rc = check_header(w, dgram, len, &h);
+	if (rc == 0)
+		rc = h.type == WIRE_TYPE_HELLO ? wire_hello_open(w, dgram, len, &h, out)
+					       : open_sealed(w, dgram, len, &h, out);
 	if (rc != 0) {
 		count_reject(&w->st, rc);
 		return rc;

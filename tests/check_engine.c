@@ -37,7 +37,7 @@ static struct mail *box;
 static size_t nbox;
 static bool cut[NPEERS];          /* peer i neither sends nor receives */
 static bool drop_deltas;          /* drop DELTA datagrams (type byte 1) */
-static wire_keyring *ring;
+static wire_keyring *rings[NPEERS];
 static uint64_t now;
 
 static engine_addr addr_of(int i)
@@ -67,7 +67,6 @@ static void setup(void)
 {
 	char text[WIRE_KEYRING_TEXT_MAX];
 	ck_assert_int_eq(wire_keyring_generate(text, sizeof text), 0);
-	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &ring), 0);
 	box = calloc(MAILBOX, sizeof *box);
 	nbox = 0;
 	now = 1000;
@@ -76,16 +75,20 @@ static void setup(void)
 		struct peer *p = &peers[i];
 		cut[i] = false;
 		p->persisted = 0;
+		/* one development keyring, an identity derived per replica */
+		ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &rings[i], NULL), 0);
+		ck_assert_int_eq(wire_keyring_derive_identity(rings[i], 100 + (uint64_t)i), 0);
 		wire_config wc;
 		wire_config_init(&wc);
-		wc.sender_id = 100 + (uint64_t)i;
 		wc.boot_epoch = 1;
+		wc.boot_nonce[0] = (uint8_t)i;
 		wc.cluster_tag = wire_cluster_tag("test");
 		ck_assert_int_eq(crdt_store_new(64, &p->store), 0);
-		ck_assert_int_eq(wire_new(&wc, ring, &p->w), 0);
+		ck_assert_int_eq(wire_new(&wc, rings[i], &p->w), 0);
 		engine_config ec;
 		engine_config_init(&ec);
-		ec.self_id = wc.sender_id;
+		ec.self_id = wire_self_id(p->w);
+		ec.replica_id = 100 + (uint64_t)i;
 		ec.boot_epoch = 1;
 		ec.seed = 7;
 		ec.ae_interval_ms = 200;
@@ -100,8 +103,8 @@ static void teardown(void)
 		engine_free(peers[i].e);
 		wire_free(peers[i].w);
 		crdt_store_free(peers[i].store);
+		wire_keyring_free(rings[i]);
 	}
-	wire_keyring_free(ring);
 	free(box);
 }
 
@@ -253,7 +256,7 @@ START_TEST(failure_detection_and_rejoin)
 		run_for(100);
 		size_t n = engine_members(peers[0].e, m, 8);
 		for (size_t k = 0; k < n; k++)
-			dead = dead || (m[k].id == 102 && m[k].state == MEMBER_DEAD);
+			dead = dead || (m[k].id == wire_self_id(peers[2].w) && m[k].state == MEMBER_DEAD);
 	}
 	ck_assert_msg(dead, "peer 2 never declared dead by peer 0");
 	cut[2] = false;
@@ -263,19 +266,34 @@ START_TEST(failure_detection_and_rejoin)
 		run_for(100);
 		size_t n = engine_members(peers[0].e, m, 8);
 		for (size_t k = 0; k < n; k++)
-			alive = alive || (m[k].id == 102 && m[k].state == MEMBER_ALIVE);
+			alive = alive || (m[k].id == wire_self_id(peers[2].w) && m[k].state == MEMBER_ALIVE);
 	}
 	ck_assert_msg(alive, "peer 2 never rejoined");
 	ck_assert_uint_gt(engine_get_stats(peers[0].e)->revivals, 0);
 }
 END_TEST
 
+/* Gives peers a and b a session both ways, straight through their wires. */
+static void shake(int a, int b)
+{
+	uint8_t d[WIRE_HELLO_LEN], chal[WIRE_CHALLENGE_LEN] = { 0 };
+	size_t n;
+	wire_msg m;
+	ck_assert_int_eq(wire_hello(peers[a].w, 0, 0, chal, NULL, d, sizeof d, &n), 0);
+	ck_assert_int_eq(wire_open(peers[b].w, d, n, &m), 0);
+	ck_assert_int_eq(wire_hello(peers[b].w, 0, 0, chal, NULL, d, sizeof d, &n), 0);
+	ck_assert_int_eq(wire_open(peers[a].w, d, n, &m), 0);
+}
+
 /* Seals payload with peer 1's wire and feeds it to peer 0. */
 static int inject(uint8_t type, const uint8_t *payload, size_t len)
 {
 	uint8_t d[1200];
 	size_t n;
-	ck_assert_int_eq(wire_seal(peers[1].w, type, payload, len, d, sizeof d, &n), 0);
+	if (wire_session_epoch(peers[1].w, wire_self_id(peers[0].w)) == 0)
+		shake(1, 0);
+	ck_assert_int_eq(wire_seal(peers[1].w, wire_self_id(peers[0].w), type, payload, len, d,
+	                           sizeof d, &n), 0);
 	engine_addr from = addr_of(1);
 	return engine_receive(peers[0].e, &from, d, n, now);
 }

@@ -11,11 +11,13 @@
 #include "crdt/error.h"
 #include "tests/sim_internal.h"
 
-/* A fixed key (bytes 0..31): simulated peers share one keyring, and a
- * fixed key keeps every sealed byte, hence every run, reproducible. */
+/* A fixed cluster secret (bytes 0..31): simulated peers share one
+ * development keyring, each deriving its identity from its replica id, and
+ * fixed keys (Ed25519 signatures are deterministic too) keep every sent
+ * byte, hence every run, reproducible. */
 static const char sim_key_text[] =
-	"# simulator key\n"
-	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+	"# simulator keyring\n"
+	"cluster-secret AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
 
 int sim_schedule(sim *s, const sim_event *ev)
 {
@@ -144,7 +146,7 @@ int sim_new(const sim_params *p, sim **out)
 	s->peer = calloc(s->n, sizeof *s->peer);
 	int rc = s->peer ? 0 : CARTD_ENOMEM;
 	if (rc == 0)
-		rc = wire_keyring_parse(sim_key_text, strlen(sim_key_text), &s->ring);
+		s->ring_text = sim_key_text;
 	if (rc == 0)
 		rc = make_cart_ids(s);
 	if (rc == 0)
@@ -171,6 +173,7 @@ void sim_free(sim *s)
 		sim_peer *p = &s->peer[i];
 		engine_free(p->e);
 		wire_free(p->w);
+		wire_keyring_free(p->ring);
 		crdt_store_free(p->store);
 		sim_disk_destroy(&p->disk);
 	}
@@ -185,6 +188,5 @@ void sim_free(sim *s)
 		sim_oracle_destroy(&s->oracle);
 	free(s->faults);
 	free(s->watch);
-	wire_keyring_free(s->ring);
 	free(s);
 }

@@ -87,7 +87,7 @@ typedef struct sim_stats {
 	uint64_t delivered, delivered_bytes;   /* handed to a live, reachable peer */
 	uint64_t lost, duplicated, cut, to_down, bad_addr;
 	uint64_t by_type[16], bytes_by_type[16];  /* sent, by wire type */
-	uint64_t rejected[8];                  /* engine_receive errors, see sim.c */
+	uint64_t rejected[10];                  /* engine_receive errors, see sim.c */
 	uint64_t writes_applied, writes_acked, writes_failed;
 	uint64_t writes_lost, writes_durable;  /* settled at crashes (sim_oracle.h) */
 	uint64_t writes_skipped;               /* no peer was up */

@@ -13,8 +13,9 @@
 #include "crdt/error.h"
 #include "tests/sim_internal.h"
 
-static const char *const reject_names[8] = {
+static const char *const reject_names[10] = {
 	"replay", "decode", "auth", "header", "oversize", "inflate", "self", "other",
+	"session", "epoch",
 };
 
 /* "sku=qty/entries ..." and the context's dot count: enough to see at a
@@ -196,6 +197,9 @@ static void check_oracle(sim *s, sim_report *r)
 
 static void check_rejections(sim *s, sim_report *r)
 {
+	/* Replays (duplication), and datagrams that overtook a handshake or
+	 * outlived a boot (session, epoch), are the network's doing; the
+	 * rest would be a bug. */
 	for (unsigned i = 1; i < 8; i++)
 		if (s->st.rejected[i])
 			sim_problem(r, "engine_receive rejected %" PRIu64 " datagrams as %s",

@@ -29,6 +29,7 @@ typedef struct sim_peer {
 	bool up;
 	uint32_t gen;             /* lives so far: events of a past life are void */
 	crdt_store *store;
+	wire_keyring *ring;       /* the shared keyring, with this peer's identity */
 	wire *w;
 	engine *e;
 	uint64_t tick_at;         /* queued engine timer, UINT64_MAX: none */
@@ -58,7 +59,7 @@ struct sim {
 	sim_heap q;
 	sim_peer *peer;
 	unsigned n;
-	wire_keyring *ring;
+	const char *ring_text;    /* the development keyring every peer parses */
 	uint32_t cluster_tag;
 	unsigned loss_pct, dup_pct;
 	sim_fault *faults;

@@ -83,6 +83,8 @@ static unsigned reject_slot(int rc)
 	case CARTD_EOVERSIZE: return 4;
 	case CARTD_EINFLATE: return 5;
 	case CARTD_ESELF: return 6;
+	case CARTD_ESESSION: return 8;
+	case CARTD_EEPOCH: return 9;
 	default: return 7;
 	}
 }

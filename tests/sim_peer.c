@@ -27,23 +27,34 @@ void sim_die(const char *what, int rc)
 
 static int make_wire(sim *s, sim_peer *p)
 {
+	int rc = wire_keyring_parse(s->ring_text, strlen(s->ring_text), &p->ring, NULL);
+	if (rc == 0)
+		rc = wire_keyring_derive_identity(p->ring, p->id);
+	if (rc)
+		return rc;
 	wire_config wc;
 	wire_config_init(&wc);
-	wc.sender_id = p->id;
 	wc.boot_epoch = p->disk.epoch;
+	/* a boot nonce that differs per boot, from the run's seed */
+	uint64_t x = s->p.seed ^ p->id ^ ((uint64_t)p->disk.epoch << 40);
+	for (int i = 0; i < 2; i++) {
+		uint64_t r = sim_mix(&x);
+		memcpy(wc.boot_nonce + 8 * i, &r, 8);
+	}
 	wc.cluster_tag = s->cluster_tag;
 	if (s->p.max_datagram)
 		wc.max_datagram = s->p.max_datagram;
-	if (s->n > wc.max_senders)
-		wc.max_senders = s->n;
-	return wire_new(&wc, s->ring, &p->w);
+	if (s->n > wc.max_peers)
+		wc.max_peers = s->n;
+	return wire_new(&wc, p->ring, &p->w);
 }
 
 static int make_engine(sim *s, sim_peer *p)
 {
 	engine_config ec;
 	engine_config_init(&ec);
-	ec.self_id = p->id;
+	ec.self_id = wire_self_id(p->w);
+	ec.replica_id = p->id;
 	ec.boot_epoch = p->disk.epoch;
 	uint64_t x = s->p.seed ^ p->id ^ ((uint64_t)p->disk.epoch << 48);
 	ec.seed = sim_mix(&x);
@@ -91,9 +102,11 @@ void sim_peer_crash(sim *s, sim_peer *p)
 		sim_die("settling writes on crash", rc);
 	engine_free(p->e);
 	wire_free(p->w);
+	wire_keyring_free(p->ring);
 	crdt_store_free(p->store);
 	p->e = NULL;
 	p->w = NULL;
+	p->ring = NULL;
 	p->store = NULL;
 	p->up = false;
 	p->gen++;                 /* voids its queued timers, commits, persists */

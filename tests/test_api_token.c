@@ -19,13 +19,15 @@
 TCase *api_token_tcase(void);
 
 #define KEY_A "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+/* A development keyring's transport line: its cluster secret. */
+#define CLUSTER "cluster-secret "
 #define KEY_B "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 #define KEY_C "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8="
 
 static wire_keyring *ring_of(const char *text)
 {
 	wire_keyring *r = NULL;
-	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &r), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &r, NULL), 0);
 	return r;
 }
 
@@ -38,7 +40,7 @@ static void ctx_of(crdt_ctx *c, unsigned writers)
 
 START_TEST(test_token_roundtrip)
 {
-	wire_keyring *r = ring_of(KEY_A "\ntoken " KEY_B "\n");
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\ntoken " KEY_B "\n");
 	crdt_ctx c, d;
 	char *tok = NULL;
 	ctx_of(&c, 3);
@@ -64,7 +66,7 @@ END_TEST
  * differ in one byte or only in length. */
 START_TEST(test_token_other_cart)
 {
-	wire_keyring *r = ring_of(KEY_A "\n");
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\n");
 	static const char *const others[] = { "cart-2", "cart-", "cart-11", "Cart-1", "x" };
 	crdt_ctx c, d;
 	char *tok = NULL;
@@ -85,7 +87,7 @@ END_TEST
 /* Every single-bit edit of the sealed bytes is refused, and none opens. */
 START_TEST(test_token_edited)
 {
-	wire_keyring *r = ring_of(KEY_A "\n");
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\n");
 	crdt_ctx c, d;
 	char *tok = NULL;
 	ctx_of(&c, 2);
@@ -119,9 +121,9 @@ END_TEST
  * key left the ring is refused as unknown, not as forged. */
 START_TEST(test_token_rotation)
 {
-	wire_keyring *old = ring_of(KEY_A "\ntoken " KEY_B "\n");
-	wire_keyring *both = ring_of(KEY_A "\ntoken " KEY_C "\ntoken " KEY_B "\n");
-	wire_keyring *fresh = ring_of(KEY_A "\ntoken " KEY_C "\n");
+	wire_keyring *old = ring_of(CLUSTER KEY_A "\ntoken " KEY_B "\n");
+	wire_keyring *both = ring_of(CLUSTER KEY_A "\ntoken " KEY_C "\ntoken " KEY_B "\n");
+	wire_keyring *fresh = ring_of(CLUSTER KEY_A "\ntoken " KEY_C "\n");
 	crdt_ctx c, d;
 	char *tok = NULL, *tok2 = NULL;
 	ctx_of(&c, 1);
@@ -145,16 +147,19 @@ START_TEST(test_token_rotation)
 }
 END_TEST
 
-/* A keyring without token lines derives token keys from its transport
- * keys: two peers with the same file agree, another cluster does not. */
+/* A keyring without token lines derives a token key from its cluster
+ * secret: two peers with the same file agree, another cluster does not. */
 START_TEST(test_token_derived_keys)
 {
-	wire_keyring *a = ring_of(KEY_A "\n"), *a2 = ring_of("# same\n" KEY_A "\n");
-	wire_keyring *b = ring_of(KEY_B "\n");
+	wire_keyring *a = ring_of(CLUSTER KEY_A "\n"), *a2 = ring_of("# same\n" CLUSTER KEY_A "\n");
+	wire_keyring *b = ring_of(CLUSTER KEY_B "\n");
 	ck_assert_uint_eq(wire_keyring_token_count(a), 1);
 	uint32_t ta, tb;
 	const uint8_t *ka = wire_keyring_token_primary(a, &ta);
-	ck_assert(memcmp(ka, wire_keyring_primary(a, NULL), WIRE_KEY_BYTES) != 0);
+	uint8_t secret[WIRE_KEY_BYTES];
+	ck_assert_int_eq(sodium_base642bin(secret, sizeof secret, KEY_A, strlen(KEY_A), NULL,
+	                                   NULL, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	ck_assert(memcmp(ka, secret, WIRE_KEY_BYTES) != 0);   /* not the secret itself */
 	crdt_ctx c, d;
 	char *tok = NULL;
 	ctx_of(&c, 1);
@@ -175,7 +180,7 @@ END_TEST
 
 START_TEST(test_token_strict)
 {
-	wire_keyring *r = ring_of(KEY_A "\n");
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\n");
 	crdt_ctx d;
 	crdt_ctx_init(&d);
 	static const char *const bad[] = {
@@ -218,7 +223,7 @@ static void hand_mac(const uint8_t *key, const uint8_t *raw, size_t len,
  * adjacent pieces: only a key holder can make one) is still refused. */
 START_TEST(test_token_noncanonical)
 {
-	wire_keyring *r = ring_of(KEY_A "\n");
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\n");
 	uint32_t id;
 	const uint8_t *key = wire_keyring_token_primary(r, &id);
 	uint8_t raw[128];
@@ -264,7 +269,7 @@ END_TEST
  * docs, and bounded: 25 bytes of overhead and the context's encoding. */
 START_TEST(test_token_sizes)
 {
-	wire_keyring *r = ring_of(KEY_A "\n");
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\n");
 	static const unsigned lines[] = { 1, 10, 100 };
 	for (size_t i = 0; i < 3; i++) {
 		crdt_ctx one, many;

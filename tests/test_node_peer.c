@@ -31,10 +31,22 @@
 static char base_dir[64];
 char tnp_key[128];
 
+static char last_key[WIRE_KEYRING_TEXT_MAX + 64];
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
 static void write_key(const char *path, mode_t mode)
 {
 	char text[WIRE_KEYRING_TEXT_MAX];
 	ck_assert_int_eq(wire_keyring_generate(text, sizeof text), 0);
+	snprintf(last_key, sizeof last_key, "%s", text);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
@@ -250,6 +262,8 @@ START_TEST(keyring_file_checks)
 	ck_assert_ptr_null(n);
 	write_key(path, 0644);               /* world-readable: a warning only */
 	ck_assert_int_eq(node_new(&c, b, &n), 0);
+	char orig[sizeof last_key + 64];
+	snprintf(orig, sizeof orig, "%s", last_key);
 	/* SIGHUP with a broken file keeps the old keys; a good one swaps */
 	FILE *f = fopen(path, "w");
 	fputs("not base64!\n", f);
@@ -258,7 +272,12 @@ START_TEST(keyring_file_checks)
 	tnp_done d = { 0, 1 };
 	ck_assert_int_eq(tnp_write(n, "c", CRDT_OP_ADD, "x", 1, &d), 0);
 	ck_assert(tnp_run_until(b, answered, &d));
+	/* another cluster's keyring would change the peer's identity: kept out */
 	write_key(path, 0600);
+	ck_assert_int_eq(node_reload_keys(n), CARTD_EKEYRING);
+	/* the same keys with a revocation added swap in */
+	strcat(orig, "revoke 00000000000000ab\n");
+	write_text(path, orig, 0600);
 	ck_assert_int_eq(node_reload_keys(n), 0);
 	unlink(path);
 	ck_assert_int_eq(node_reload_keys(n), CARTD_EKEYRING);
