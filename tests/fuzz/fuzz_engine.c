@@ -4,7 +4,7 @@
  * and the handlers behind them (delta apply, anti-entropy, membership).
  *
  * The first byte picks the message type; the rest is the payload, sealed
- * with a valid key by a second wire object posing as another peer, so the
+ * under a real session by a second wire object, another certified peer, so the
  * input reaches the decoders that a fuzzer could never reach by forging a
  * datagram.  The same input is also given to the context-token decoder of
  * the HTTP API.  The receiving store must stay valid throughout.
@@ -23,8 +23,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char ring_text[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
-static wire_keyring *ring;
+static const char ring_text[] =
+	"cluster-secret AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+static wire_keyring *rings[2];
 static wire *tx;
 static crdt_store *store;
 static wire *rx;
@@ -46,29 +47,46 @@ static void on_persist(void *arg, const char *id, size_t len)
 		abort();
 }
 
-static wire *make_wire(uint64_t id)
+static wire *make_wire(uint64_t replica)
 {
 	wire_config cfg;
 	wire *w;
+	wire_keyring **r = &rings[replica - 1];
+	if (wire_keyring_parse(ring_text, sizeof ring_text - 1, r, NULL) != 0 ||
+	    wire_keyring_derive_identity(*r, replica) != 0)
+		abort();
 	wire_config_init(&cfg);
-	cfg.sender_id = id;
 	cfg.boot_epoch = 1;
+	cfg.boot_nonce[0] = (uint8_t)replica;
 	cfg.cluster_tag = wire_cluster_tag("fuzz");
-	if (wire_new(&cfg, ring, &w) != 0)
+	if (wire_new(&cfg, *r, &w) != 0)
 		abort();
 	return w;
 }
 
+/* A HELLO from a, opened by b. */
+static void hello(wire *a, wire *b)
+{
+	uint8_t d[WIRE_HELLO_LEN], chal[WIRE_CHALLENGE_LEN] = {0};
+	size_t n;
+	wire_msg m;
+	if (wire_hello(a, wire_self_id(b), 0, chal, NULL, d, sizeof d, &n) != 0 ||
+	    wire_open(b, d, n, &m) != 0)
+		abort();
+}
+
 static void setup(void)
 {
-	if (wire_keyring_parse(ring_text, sizeof ring_text - 1, &ring) != 0 ||
-	    crdt_store_new(16, &store) != 0)
+	if (crdt_store_new(16, &store) != 0)
 		abort();
 	tx = make_wire(2);
 	rx = make_wire(1);
+	hello(tx, rx);
+	hello(rx, tx);
 	engine_config ec;
 	engine_config_init(&ec);
-	ec.self_id = 1;
+	ec.self_id = wire_self_id(rx);
+	ec.replica_id = 1;
 	ec.boot_epoch = 1;
 	ec.seed = 1;
 	engine_callbacks cb = { on_send, on_persist, NULL, NULL };
@@ -106,9 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_token(data, size);
 	if (size < 1)
 		return 0;
-	uint8_t type = (uint8_t)(1 + data[0] % WIRE_TYPE_MAX);
+	uint8_t type = (uint8_t)(1 + data[0] % (WIRE_TYPE_HELLO - 1));
 	size_t n;
-	if (wire_seal(tx, type, data + 1, size - 1, dgram, sizeof dgram, &n) != 0)
+	if (wire_seal(tx, wire_self_id(rx), type, data + 1, size - 1, dgram, sizeof dgram, &n) != 0)
 		return 0;
 	engine_addr from = { 7, { 4, 0x1f, 0x90, 127, 0, 0, 2 } };
 	(void)engine_receive(eng, &from, dgram, n, now);
