@@ -31,8 +31,9 @@ static json_t *member_json(const engine_member_info *m, uint64_t now)
 	char id[17], addr[HOSTPORT_IP_STRLEN + 8];
 	api_hex64(m->id, id);
 	node_format_addr(&m->addr, addr, sizeof addr);
-	return json_pack("{s:s?,s:s,s:s,s:I,s:o,s:o,s:I}",
+	return json_pack("{s:s?,s:s,s:s,s:b,s:I,s:o,s:o,s:I}",
 	                 "id", m->id ? id : NULL, "addr", addr, "state", state_name(m->state),
+	                 "verified", (int)m->verified,
 	                 "incarnation", (json_int_t)m->incarnation,
 	                 "last_heard_ago_ms", ago(now, m->last_heard_ms),
 	                 "last_sync_ago_ms", ago(now, m->last_sync_ms),

@@ -51,6 +51,7 @@ static const struct err_desc descs[] = {
 	{ CARTD_EEPOCH, "epoch", "boot epoch stale, regressed or jumping too far" },
 	{ CARTD_EJUMP, "seq_jump", "sequence jumps too far" },
 	{ CARTD_ERECEIVER, "receiver", "datagram addressed to another peer" },
+	{ CARTD_EUNVERIFIED, "unverified", "address not verified and its byte credit spent" },
 	{ CARTD_ESTORAGE, "storage", "storage error" },
 	{ CARTD_ECONFIG, "config", "invalid configuration" },
 	{ CARTD_EDATADIR, "datadir", "data directory unusable" },

@@ -58,6 +58,7 @@ enum cartd_err {
 	CARTD_EEPOCH = -30115,           /* boot epoch stale, regressed or jumping too far */
 	CARTD_EJUMP = -30116,            /* sequence jumps beyond the bound */
 	CARTD_ERECEIVER = -30117,        /* datagram addressed to another peer */
+	CARTD_EUNVERIFIED = -30118,      /* not sent: address unverified, its credit spent */
 
 	/* app/ (-30200 .. -30299) */
 	CARTD_ESTORAGE = -30200,         /* LMDB reported an error */

@@ -27,6 +27,7 @@ void engine_config_init(engine_config *cfg)
 	cfg->suspect_ms = 5000;
 	cfg->dead_retry_ms = 2000;
 	cfg->max_members = 4096;
+	cfg->max_candidates = 256;
 }
 
 static int config_ok(const engine_config *c)
@@ -35,7 +36,8 @@ static int config_ok(const engine_config *c)
 	       c->fanout >= 1 && c->ae_interval_ms >= 1 && c->ae_bytes_per_sec >= 1024 &&
 	       c->ping_interval_ms >= 1 && c->ping_timeout_ms >= 1 &&
 	       c->ping_timeout_ms < c->ping_interval_ms && c->suspect_ms >= 1 &&
-	       c->dead_retry_ms >= 1 && c->max_members >= 1 && c->boot_epoch != 0;
+	       c->dead_retry_ms >= 1 && c->max_members >= 1 && c->max_candidates >= 1 &&
+	       c->boot_epoch != 0;
 }
 
 uint64_t engine_rand(engine *e)
@@ -133,6 +135,8 @@ int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint
 	}
 	if (rc)
 		return rc;
+	if (!credit_allow(e, to, n))
+		return CARTD_EUNVERIFIED;
 	e->cb.send(e->cb.arg, to, e->dgram, n);
 	e->stats.dgrams_out++;
 	e->stats.bytes_out += n;
@@ -187,6 +191,8 @@ int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
 	e->now = now_ms;
 	if (from == NULL || from->len == 0 || from->len > ENGINE_ADDR_MAX)
 		return CARTD_EINVAL;
+	/* Whatever an unverified address sends buys it as many bytes back. */
+	credit_received(e, from, len);
 	wire_msg m;
 	int rc = wire_open(e->w, dgram, len, &m);
 	if (rc == CARTD_ESESSION || rc == CARTD_EEPOCH)
@@ -359,6 +365,7 @@ size_t engine_members(const engine *e, engine_member_info *out, size_t cap)
 			.id = m->id, .addr = m->addr, .state = m->state,
 			.incarnation = m->incarnation, .last_heard_ms = m->last_heard,
 			.last_sync_ms = m->last_sync, .differing_buckets = m->differing,
+			.verified = m->verified,
 		};
 	}
 	return e->nmembers;

@@ -62,6 +62,7 @@ typedef struct engine_config {
 	uint32_t suspect_ms;        /* suspect -> dead (default 5000) */
 	uint32_t dead_retry_ms;     /* how often a dead peer is probed again (default 2000) */
 	uint32_t max_members;       /* membership table bound (default 4096) */
+	uint32_t max_candidates;    /* of which unverified, at most (default 256) */
 } engine_config;
 
 typedef struct engine_callbacks {
@@ -83,6 +84,10 @@ typedef struct engine_stats {
 	uint64_t hellos_sent, hellos_answered; /* handshakes started / answered */
 	uint64_t no_session_drops;    /* messages dropped for want of a session */
 	uint64_t addr_verified;       /* addresses that answered our challenge */
+	uint64_t hello_probes;        /* HELLOs sent unasked to unverified addresses */
+	uint64_t amp_refused;         /* sends refused: unverified address, credit spent */
+	uint64_t candidates_evicted;  /* candidates pushed out of a full table */
+	uint64_t candidates;          /* unverified entries in the table (gauge) */
 	uint64_t ae_rounds, ae_carts_sent, ae_carts_repaired, ae_bytes, ae_throttled;
 	uint64_t pings_out, acks_in, indirect_out, suspicions, deaths, revivals;
 	uint64_t push_queue_carts;    /* carts waiting for the next flush (gauge) */
@@ -94,6 +99,7 @@ typedef struct engine_stats {
 typedef struct engine_member_info {
 	uint64_t id;                  /* 0 while only the address is known (a seed) */
 	engine_addr addr;
+	bool verified;                /* addr answered our challenge: a member, not a candidate */
 	enum engine_member_state state;
 	uint64_t incarnation;
 	uint64_t last_heard_ms;       /* 0 = never */

@@ -26,6 +26,7 @@ struct member {
 	uint32_t rumours;           /* times its state is still to be piggybacked */
 	uint64_t hello_at;          /* when we last sent it a HELLO; 0 = never */
 	bool seed;
+	bool verified;              /* addr answered our challenge (else a candidate) */
 };
 
 /* An indirect probe we run for another member (a PING_REQ we accepted). */
@@ -37,6 +38,7 @@ struct relay {
 	uint64_t expires;
 };
 #define ENGINE_RELAYS 32
+#define ENGINE_CREDITS 256          /* unverified addresses whose bytes are counted */
 
 /* Writes begun and not yet durable, per cart (engine_write_begin/done). */
 struct pending {
@@ -96,6 +98,11 @@ struct engine {
 	/* handshake (hello.c) */
 	uint8_t chal_key[32];       /* keys the challenges we send, per address */
 	const engine_addr *cur_from;  /* the datagram being handled: its source */
+	struct credit {             /* bytes an unverified address may still get */
+		engine_addr addr;
+		uint64_t in, out, used;
+	} credits[ENGINE_CREDITS];
+	uint64_t credit_clock;      /* orders credits for LRU reuse */
 	uint64_t cur_sender;        /* and its sender, so replies need no lookup */
 
 	buf_writer payload;         /* scratch for building payloads */
@@ -124,8 +131,14 @@ size_t engine_max_body(const engine *e);
 /* members.c */
 struct member *members_find(engine *e, uint64_t id);
 struct member *members_find_addr(engine *e, const engine_addr *a);
-/* Records first-hand contact with id at addr (a datagram it sent). */
+/* Records an authentic datagram from id at addr: first-hand proof that id
+ * lives if addr is its verified address; otherwise addr is challenged and
+ * id, if new, becomes a candidate.  Returns the member if verified there. */
 struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr);
+/* id answered our challenge at addr: a verified member there, now. */
+struct member *members_verified(engine *e, uint64_t id, const engine_addr *addr);
+/* Is addr the verified address of a member? */
+bool members_addr_verified(engine *e, const engine_addr *addr);
 int members_add_seed(engine *e, const engine_addr *addr);
 void members_set_state(engine *e, struct member *m, enum engine_member_state st,
                        uint64_t incarnation);
@@ -153,6 +166,14 @@ void hello_send(engine *e, const engine_addr *addr, uint64_t to);
 void hello_on_hello(engine *e, const engine_addr *from, const wire_msg *m);
 /* A datagram from addr was refused for want of a (current) session. */
 void hello_on_stale(engine *e, const engine_addr *from);
+/* An unasked HELLO to an unverified seed or candidate (budgeted by the
+ * caller). */
+void hello_probe(engine *e, struct member *m);
+/* Counts bytes received from addr, if unverified. */
+void credit_received(engine *e, const engine_addr *addr, size_t len);
+/* May n bytes go to addr?  Always for a verified
+ * address; for any other, while what it sent covers it (then charged). */
+bool credit_allow(engine *e, const engine_addr *addr, size_t n);
 
 /* swim.c */
 void swim_tick(engine *e);

@@ -13,8 +13,11 @@
  *   B -> A  HELLO(want reply, challenge cB, echo cA)   A has verified B
  *   A -> B  HELLO(challenge, echo cB)                  B has verified A
  *
- * Every HELLO sent in answer is the same size as the one it answers, so
- * the handshake never amplifies.
+ * Every HELLO sent in answer is the same size as the one it answers, and
+ * is charged to the address's credit (credit.c), so the handshake never
+ * amplifies.  Sealed datagrams from a session peer at an address it has not
+ * proven make that address a candidate too, challenged the same way: a
+ * member's address moves only once the new one answers.
  */
 #include <string.h>
 
@@ -36,11 +39,14 @@ static void challenge_for(const engine *e, const engine_addr *a, uint8_t out[WIR
 	                   sizeof e->chal_key);
 }
 
+/* Sends a HELLO; a probe is not charged to the address's credit. */
 static void send_hello(engine *e, const engine_addr *to, uint64_t id, uint8_t flags,
-                       const uint8_t *echo)
+                       const uint8_t *echo, bool probe)
 {
 	uint8_t chal[WIRE_CHALLENGE_LEN];
 	size_t n;
+	if (!probe && !credit_allow(e, to, WIRE_HELLO_LEN))
+		return;
 	challenge_for(e, to, chal);
 	if (wire_hello(e->w, id, flags, chal, echo, e->dgram, e->dgram_cap, &n) != 0)
 		return;
@@ -60,7 +66,14 @@ void hello_send(engine *e, const engine_addr *addr, uint64_t to)
 		return;
 	m->hello_at = e->now;
 	e->stats.hellos_sent++;
-	send_hello(e, addr, to, WIRE_F_WANT_REPLY, NULL);
+	send_hello(e, addr, to, WIRE_F_WANT_REPLY, NULL, false);
+}
+
+void hello_probe(engine *e, struct member *m)
+{
+	m->hello_at = e->now;
+	e->stats.hello_probes++;
+	send_hello(e, &m->addr, m->id, WIRE_F_WANT_REPLY, NULL, true);
 }
 
 void hello_on_stale(engine *e, const engine_addr *from)
@@ -77,10 +90,11 @@ void hello_on_hello(engine *e, const engine_addr *from, const wire_msg *m)
 	bool verified = sodium_memcmp(chal, m->echo, WIRE_CHALLENGE_LEN) == 0;
 	if (verified) {
 		e->stats.addr_verified++;
-		members_heard(e, m->sender_id, from);
+		members_verified(e, m->sender_id, from);
 	}
 	if ((m->flags & WIRE_F_WANT_REPLY) || !m->knows_us) {
 		e->stats.hellos_answered++;
-		send_hello(e, from, m->sender_id, verified ? 0 : WIRE_F_WANT_REPLY, m->challenge);
+		send_hello(e, from, m->sender_id, verified ? 0 : WIRE_F_WANT_REPLY, m->challenge,
+		           false);
 	}
 }

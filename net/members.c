@@ -5,8 +5,16 @@
  * State precedence follows SWIM: a rumour about a member wins when its
  * incarnation is newer, and at equal incarnation SUSPECT beats ALIVE and
  * DEAD beats both.  A member refutes a rumour about itself by raising its
- * incarnation.  First-hand contact (an authentic datagram from the member)
- * always makes it ALIVE: that is how a healed partition rejoins.
+ * incarnation.  First-hand contact (an authentic datagram from the member
+ * at its verified address) always makes it ALIVE: that is how a healed
+ * partition rejoins.
+ *
+ * Verified before trusted: an entry is a member only once its address has
+ * answered our challenge (hello.c); until then it is a candidate, learned
+ * from a rumour, a table or a datagram from an address it has not proven.
+ * Candidates are not probed, pushed to, gossiped or sent the table; they
+ * are at most cfg.max_candidates, and a full table drops its least recently
+ * heard candidate, never a member, to make room.
  */
 #include <string.h>
 
@@ -43,10 +51,44 @@ static uint32_t rumour_budget(const engine *e)
 	return 3 * log;
 }
 
-static struct member *add_member(engine *e, uint64_t id, const engine_addr *addr,
-                                 enum engine_member_state st, uint64_t inc)
+/* Removes entry i, keeping the cursors in range. */
+static void drop_at(engine *e, size_t i)
 {
-	if (e->nmembers >= e->cfg.max_members || (id != 0 && wire_peer_revoked(e->w, id)))
+	struct member *m = &e->members[i];
+	if (e->probe.target == m->id)
+		e->probe.active = false;
+	*m = e->members[--e->nmembers];
+}
+
+/* Makes room for one more entry (a candidate when candidate is true): the
+ * least recently heard candidate goes when the table, or the candidates'
+ * share of it, is full.  Seeds and members never go. */
+static bool make_room(engine *e, bool candidate)
+{
+	size_t ncand = 0, victim = SIZE_MAX;
+	for (size_t i = 0; i < e->nmembers; i++) {
+		const struct member *m = &e->members[i];
+		if (m->verified || m->seed)
+			continue;
+		ncand++;
+		if (victim == SIZE_MAX || m->last_heard < e->members[victim].last_heard)
+			victim = i;
+	}
+	bool full = e->nmembers >= e->cfg.max_members ||
+	            (candidate && ncand >= e->cfg.max_candidates);
+	if (!full)
+		return true;
+	if (victim == SIZE_MAX)
+		return false;
+	drop_at(e, victim);
+	e->stats.candidates_evicted++;
+	return true;
+}
+
+static struct member *add_member(engine *e, uint64_t id, const engine_addr *addr,
+                                 enum engine_member_state st, uint64_t inc, bool verified)
+{
+	if ((id != 0 && wire_peer_revoked(e->w, id)) || !make_room(e, !verified))
 		return NULL;
 	struct member *m = &e->members[e->nmembers++];
 	memset(m, 0, sizeof *m);
@@ -56,16 +98,24 @@ static struct member *add_member(engine *e, uint64_t id, const engine_addr *addr
 	m->incarnation = inc;
 	m->state_since = e->now;
 	m->next_retry = e->now;
-	m->rumours = id ? rumour_budget(e) : 0;
-	e->members_learnt = e->members_learnt || id != 0;
+	m->last_heard = verified ? e->now : 0;
+	m->verified = verified;
+	m->rumours = id && verified ? rumour_budget(e) : 0;
+	e->members_learnt = e->members_learnt || (id != 0 && verified);
 	return m;
 }
 
 int members_add_seed(engine *e, const engine_addr *addr)
 {
 	struct member *m = members_find_addr(e, addr);
-	if (m == NULL)
-		m = add_member(e, 0, addr, MEMBER_DEAD, 0);
+	if (m == NULL && make_room(e, false)) {
+		/* a seed: never evicted, probed unasked until it answers */
+		m = &e->members[e->nmembers++];
+		memset(m, 0, sizeof *m);
+		m->addr = *addr;
+		m->state = MEMBER_DEAD;
+		m->state_since = m->next_retry = e->now;
+	}
 	if (m == NULL)
 		return CARTD_ENOSPC;
 	m->seed = true;
@@ -93,31 +143,70 @@ void members_set_state(engine *e, struct member *m, enum engine_member_state st,
 		e->cb.member_event(e->cb.arg, m->id, &m->addr, from, st);
 }
 
-struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr)
+bool members_addr_verified(engine *e, const engine_addr *addr)
 {
-	struct member *m = members_find(e, id);
-	if (m == NULL) {
-		/* A seed known by address only learns its id now. */
-		m = members_find_addr(e, addr);
-		if (m && m->id == 0) {
-			m->id = id;
-			e->members_learnt = true;
-		} else {
-			m = add_member(e, id, addr, MEMBER_ALIVE, 0);
-		}
-		if (m == NULL)
-			return NULL;
-		members_send_table(e, addr);   /* first contact: share what we know */
-	}
-	if (!addr_eq(&m->addr, addr)) {
-		struct member *stale = members_find_addr(e, addr);
-		if (stale && stale != m && stale->id == 0)
-			stale->addr.len = 0;   /* the seed entry is this member */
-		m->addr = *addr;
-	}
+	for (size_t i = 0; i < e->nmembers; i++)
+		if (e->members[i].verified && addr_eq(&e->members[i].addr, addr))
+			return true;
+	return false;
+}
+
+static void mark_alive(engine *e, struct member *m)
+{
 	m->last_heard = e->now;
 	if (m->state != MEMBER_ALIVE)
 		members_set_state(e, m, MEMBER_ALIVE, m->incarnation);
+}
+
+struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr)
+{
+	struct member *m = members_find(e, id);
+	if (m && m->verified && addr_eq(&m->addr, addr)) {
+		mark_alive(e, m);
+		return m;
+	}
+	/* Not proven here: the address stays where it was until this one
+	 * answers a challenge (a replayer's source address never does). */
+	if (m == NULL && members_find_addr(e, addr) == NULL)
+		m = add_member(e, id, addr, MEMBER_ALIVE, 0, false);
+	if (m != NULL && !m->verified)
+		m->last_heard = e->now;
+	hello_send(e, addr, id);
+	return NULL;
+}
+
+struct member *members_verified(engine *e, uint64_t id, const engine_addr *addr)
+{
+	struct member *m = members_find(e, id);
+	/* Whoever held this address before (a seed known by address only, an
+	 * older identity of a restarted peer) is not there any more. */
+	for (size_t i = 0; i < e->nmembers; i++) {
+		struct member *o = &e->members[i];
+		if (o == m || !addr_eq(&o->addr, addr))
+			continue;
+		if (m == NULL && o->id == 0) {
+			m = o;                       /* a seed learns its id */
+			m->id = id;
+			continue;
+		}
+		o->addr.len = 0;
+		o->verified = false;
+		if (o->state != MEMBER_DEAD)
+			members_set_state(e, o, MEMBER_DEAD, o->incarnation);
+	}
+	if (m == NULL)
+		m = add_member(e, id, addr, MEMBER_ALIVE, 0, true);
+	if (m == NULL)
+		return NULL;
+	bool first = !m->verified;
+	m->addr = *addr;
+	m->verified = true;
+	mark_alive(e, m);
+	if (first) {
+		m->rumours = rumour_budget(e);
+		e->members_learnt = true;
+		members_send_table(e, addr);   /* first contact: share what we know */
+	}
 	return m;
 }
 
@@ -129,9 +218,7 @@ void members_drop_revoked(engine *e, const wire_keyring *ring)
 			i++;
 			continue;
 		}
-		if (e->probe.target == m->id)
-			e->probe.active = false;
-		*m = e->members[--e->nmembers];
+		drop_at(e, i);
 	}
 	e->gossip_cursor = 0;
 	e->probe_cursor = 0;
@@ -161,7 +248,7 @@ void members_apply_rumour(engine *e, const msg_member *r, const engine_addr *fro
 		/* Learn of a new member, if we are told where it is. */
 		if (st != MEMBER_DEAD && r->addr.len > 0 && r->addr.len <= ENGINE_ADDR_MAX &&
 		    members_find_addr(e, &r->addr) == NULL)
-			add_member(e, r->id, &r->addr, st, r->incarnation);
+			add_member(e, r->id, &r->addr, st, r->incarnation, false);
 		return;
 	}
 	if (m->addr.len == 0 && r->addr.len > 0)
@@ -194,7 +281,7 @@ void members_fill_gossip(engine *e, msg_probe *p)
 	 * in about nmembers / MSG_MAX_GOSSIP messages. */
 	for (size_t i = 0; i < e->nmembers && p->ngossip < MSG_MAX_GOSSIP / 2; i++) {
 		struct member *m = &e->members[i];
-		if (m->id && m->addr.len && m->rumours) {
+		if (m->id && m->addr.len && m->verified && m->rumours) {
 			m->rumours--;
 			put_member(p, m);
 		}
@@ -204,7 +291,7 @@ void members_fill_gossip(engine *e, msg_probe *p)
 		bool dup = false;
 		for (size_t k = 1; k < p->ngossip; k++)
 			dup = dup || p->gossip[k].id == m->id;
-		if (m->id && m->addr.len && !dup)
+		if (m->id && m->addr.len && m->verified && !dup)
 			put_member(p, m);
 	}
 }
@@ -213,7 +300,8 @@ size_t members_live_count(const engine *e)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < e->nmembers; i++)
-		n += e->members[i].id && e->members[i].state != MEMBER_DEAD;
+		n += e->members[i].id && e->members[i].verified &&
+		     e->members[i].state != MEMBER_DEAD;
 	return n;
 }
 
@@ -221,7 +309,7 @@ struct member *members_live_at(engine *e, size_t k)
 {
 	for (size_t i = 0; i < e->nmembers; i++) {
 		struct member *m = &e->members[i];
-		if (m->id && m->state != MEMBER_DEAD && k-- == 0)
+		if (m->id && m->verified && m->state != MEMBER_DEAD && k-- == 0)
 			return m;
 	}
 	return NULL;
@@ -232,9 +320,14 @@ void members_count_states(engine *e)
 	e->stats.members[MEMBER_ALIVE] = 0;
 	e->stats.members[MEMBER_SUSPECT] = 0;
 	e->stats.members[MEMBER_DEAD] = 0;
-	for (size_t i = 0; i < e->nmembers; i++)
-		if (e->members[i].addr.len)
-			e->stats.members[e->members[i].state]++;
+	e->stats.candidates = 0;
+	for (size_t i = 0; i < e->nmembers; i++) {
+		const struct member *m = &e->members[i];
+		if (m->verified || (m->seed && m->addr.len))
+			e->stats.members[m->state]++;
+		else if (m->addr.len)
+			e->stats.candidates++;
+	}
 }
 
 /* Sends our whole member table (ourselves first) to one peer, in as many
@@ -251,7 +344,7 @@ void members_send_table(engine *e, const engine_addr *to)
 	msg_put_member(w, &self);
 	for (size_t i = 0; i < e->nmembers; i++) {
 		const struct member *m = &e->members[i];
-		if (m->id == 0 || m->addr.len == 0)
+		if (m->id == 0 || m->addr.len == 0 || !m->verified)
 			continue;
 		if (n == MSG_MAX_TABLE || w->len + MSG_MEMBER_MAX_BYTES > engine_max_body(e)) {
 			msg_end_members(w, n);

@@ -80,8 +80,8 @@ static void advance_probe(engine *e)
 	}
 }
 
-/* Dead members are retried at most DEAD_PROBES_PER_PERIOD times per
- * protocol period in all: after a partition of a large cluster every peer
+/* Dead members, seeds and candidates are retried at most
+ * DEAD_PROBES_PER_PERIOD times per protocol period in all: after a partition of a large cluster every peer
  * would otherwise probe hundreds of dead members at once.  Revival does not
  * wait for our own retry: rumours and the dead members' own probes carry it
  * too. */
@@ -100,15 +100,20 @@ static void sweep_members(engine *e)
 		struct member *m = &e->members[i];
 		if (m->state == MEMBER_SUSPECT && e->now >= m->state_since + e->cfg.suspect_ms)
 			members_set_state(e, m, MEMBER_DEAD, m->incarnation);
-		if (m->state == MEMBER_DEAD && m->addr.len && e->now >= m->next_retry &&
-		    e->now >= e->dead_gate) {
+		if ((m->state == MEMBER_DEAD || !m->verified) && m->addr.len &&
+		    e->now >= m->next_retry && e->now >= e->dead_gate) {
 			e->dead_gate = e->now + dead_spacing(e);
 			/* Jitter keeps a cluster's retries from synchronising. */
 			m->next_retry = e->now + e->cfg.dead_retry_ms +
 			                engine_rand(e) % (e->cfg.dead_retry_ms / 4 + 1);
+			if (!m->verified) {
+				/* seeds and candidates: a challenge, within this
+				 * budget, is all an unproven address gets unasked */
+				hello_probe(e, m);
+				continue;
+			}
 			/* A dead member may have restarted: renew the session. */
-			if (m->id)
-				hello_send(e, &m->addr, m->id);
+			hello_send(e, &m->addr, m->id);
 			send_probe(e, &m->addr, MSG_PING, ++e->probe_seq, m->id, NULL);
 		}
 	}
