@@ -72,6 +72,7 @@ static const opt_def opts[] = {
 	{ "suspect-ms", OPT_U32, ENG(suspect_ms), 1, HOUR_MS },
 	{ "dead-retry-ms", OPT_U32, ENG(dead_retry_ms), 10, HOUR_MS },
 	{ "max-members", OPT_U32, ENG(max_members), 1, 1000000 },
+	{ "max-candidates", OPT_U32, ENG(max_candidates), 1, 1000000 },
 	{ "help", OPT_HELP, 0, 0, 0 },
 	{ "version", OPT_VERSION, 0, 0, 0 },
 };

@@ -46,11 +46,19 @@ static const char *const not_driven[] = {
 	"cartd_persist_waiting",                /* in flight */
 	"cartd_fault_held_datagrams",           /* in flight (delayed datagrams) */
 	"cartd_committer_records_rejected_total",  /* a full commit queue */
+	"cartd_amplification_refused_total",    /* an insider's spoofing: check_insider */
+	"cartd_candidates",                     /* unverified peers: check_insider */
+	"cartd_candidates_evicted_total",       /* a member flood: check_insider */
+	"cartd_addresses_verified_total",       /* at start-up, before the first scrape */
+	"cartd_handshakes_sent_total",          /* at start-up, before the first scrape */
+	"cartd_handshakes_answered_total",      /* at start-up, before the first scrape */
+	"cartd_hello_probes_total",             /* at start-up, before the first scrape */
+	"cartd_no_session_drops_total",         /* at start-up, before the first scrape */
 	"cartd_committer_records_failed_total", /* a failing disk */
 	"cartd_persist_failed_total",           /* a failing disk */
 	"cartd_persist_lost_total",             /* out of memory */
 	"cartd_write_commit_failed_total",      /* a failing disk */
-	"cartd_datagrams_rejected_total",       /* by cause: check_cluster (key) and the net suites */
+	"cartd_datagrams_rejected_total",       /* by cause: check_cluster (cert) and the net suites */
 };
 
 static void dir_setup(void)
