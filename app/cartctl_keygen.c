@@ -44,20 +44,28 @@ static int write_file(const char *path, const char *text, bool force, bool quiet
 	return CTL_OK;
 }
 
+/* Writes the keyring text rc made (or reports rc) to path or stdout, then
+ * wipes it. */
+static int emit(const char *what, int rc, char *text, size_t cap, const char *path,
+                bool force, bool quiet)
+{
+	if (rc != 0) {
+		fprintf(stderr, "cartctl: %s: %s\n", what, cartd_strerror(rc));
+		rc = CTL_FAIL;
+	} else if (path) {
+		rc = write_file(path, text, force, quiet);
+	} else {
+		rc = fputs(text, stdout) < 0 ? CTL_FAIL : CTL_OK;
+	}
+	sodium_memzero(text, cap);
+	return rc;
+}
+
 int ctl_keygen_file(const char *path, bool force, bool quiet)
 {
 	char text[WIRE_KEYRING_TEXT_MAX];
 	int rc = wire_keyring_generate(text, sizeof text);
-	if (rc != 0) {
-		fprintf(stderr, "cartctl: keygen: %s\n", cartd_strerror(rc));
-		return CTL_FAIL;
-	}
-	if (path)
-		rc = write_file(path, text, force, quiet);
-	else
-		rc = fputs(text, stdout) < 0 ? CTL_FAIL : CTL_OK;
-	sodium_memzero(text, sizeof text);
-	return rc;
+	return emit("keygen", rc, text, sizeof text, path, force, quiet);
 }
 
 /* Reads a keyring file that can certify (holds a cluster-secret). */
@@ -97,15 +105,7 @@ int ctl_issue_file(const char *cluster, const char *path, bool force, bool quiet
 	uint64_t id = 0;
 	int rc = wire_keyring_issue(ring, text, sizeof text, &id);
 	wire_keyring_free(ring);
-	if (rc != 0) {
-		fprintf(stderr, "cartctl: issue: %s\n", cartd_strerror(rc));
-		return CTL_FAIL;
-	}
-	if (path)
-		rc = write_file(path, text, force, true);
-	else
-		rc = fputs(text, stdout) < 0 ? CTL_FAIL : CTL_OK;
-	sodium_memzero(text, sizeof text);
+	rc = emit("issue", rc, text, sizeof text, path, force, true);
 	if (rc == CTL_OK && !quiet)
 		fprintf(stderr, "cartctl: issued peer %016llx%s%s\n", (unsigned long long)id,
 		        path ? " to " : "", path ? path : "");
