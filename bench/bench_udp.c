@@ -17,7 +17,7 @@
  * Crypto and compression: one datagram-sized payload of cart-delta-like
  * records (about 2:1 under deflate), sealed as net/wire.c does it (raw
  * deflate level 1, window 2^12, memLevel 5, then XChaCha20-Poly1305 with the
- * 33-byte header as associated data) and opened again (decrypt, inflate).
+ * 41-byte header as associated data) and opened again (decrypt, inflate).
  * bench_wire measures the real framing against these primitives in detail.
  *
  * Each figure is the median of --runs runs (default 7) of --seconds each
@@ -48,7 +48,7 @@
 #define SOCKBUF (4 << 20)       /* cartd's default --socket-buffer */
 #define MAX_RUNS 31
 #define WARMUP_SECONDS 0.05
-#define HEADER_LEN 33           /* as net/wire.h */
+#define HEADER_LEN 41           /* as net/wire.h (WIRE_HEADER_LEN) */
 #define PAYLOAD_LEN (DGRAM - HEADER_LEN - crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define VARIANTS 16             /* distinct payloads, cycled */
 #define CRYPTO_CHUNK 256        /* seals or opens between clock reads */
