@@ -37,16 +37,16 @@ static struct credit *find(engine *e, const engine_addr *a, bool create)
 
 void credit_received(engine *e, const engine_addr *addr, size_t len)
 {
-	if (members_addr_verified(e, addr))
+	if (members_addr_verified(e, addr, 0))
 		return;
 	struct credit *c = find(e, addr, true);
 	c->in += len;
 	c->used = ++e->credit_clock;
 }
 
-bool credit_allow(engine *e, const engine_addr *addr, size_t n)
+bool credit_allow(engine *e, const engine_addr *addr, uint64_t id, size_t n)
 {
-	if (members_addr_verified(e, addr))
+	if (id != 0 && members_addr_verified(e, addr, id))
 		return true;
 	struct credit *c = find(e, addr, false);
 	if (c == NULL || c->in - c->out < n) {

@@ -135,7 +135,7 @@ int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint
 	}
 	if (rc)
 		return rc;
-	if (!credit_allow(e, to, n))
+	if (!credit_allow(e, to, id, n))
 		return CARTD_EUNVERIFIED;
 	e->cb.send(e->cb.arg, to, e->dgram, n);
 	e->stats.dgrams_out++;

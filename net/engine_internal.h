@@ -27,6 +27,8 @@ struct member {
 	uint64_t hello_at;          /* when we last sent it a HELLO; 0 = never */
 	bool seed;
 	bool verified;              /* addr answered our challenge (else a candidate) */
+	uint8_t vouches;            /* candidate: told of it by this many peers in turn */
+	uint64_t voucher;           /* the last peer that told us of it */
 };
 
 /* An indirect probe we run for another member (a PING_REQ we accepted). */
@@ -137,8 +139,8 @@ struct member *members_find_addr(engine *e, const engine_addr *a);
 struct member *members_heard(engine *e, uint64_t id, const engine_addr *addr);
 /* id answered our challenge at addr: a verified member there, now. */
 struct member *members_verified(engine *e, uint64_t id, const engine_addr *addr);
-/* Is addr the verified address of a member? */
-bool members_addr_verified(engine *e, const engine_addr *addr);
+/* Is addr the verified address of a member (of member id, unless id is 0)? */
+bool members_addr_verified(engine *e, const engine_addr *addr, uint64_t id);
 int members_add_seed(engine *e, const engine_addr *addr);
 void members_set_state(engine *e, struct member *m, enum engine_member_state st,
                        uint64_t incarnation);
@@ -171,9 +173,11 @@ void hello_on_stale(engine *e, const engine_addr *from);
 void hello_probe(engine *e, struct member *m);
 /* Counts bytes received from addr, if unverified. */
 void credit_received(engine *e, const engine_addr *addr, size_t len);
-/* May n bytes go to addr?  Always for a verified
- * address; for any other, while what it sent covers it (then charged). */
-bool credit_allow(engine *e, const engine_addr *addr, size_t n);
+/* May n bytes for peer id (0: unknown) go to addr?  Always when addr is
+ * id's verified address; for any other, while what addr sent covers it
+ * (then charged).  An address verified for one peer is not for another:
+ * a member cannot have others' replies reflected to it. */
+bool credit_allow(engine *e, const engine_addr *addr, uint64_t id, size_t n);
 
 /* swim.c */
 void swim_tick(engine *e);

@@ -45,7 +45,7 @@ static void send_hello(engine *e, const engine_addr *to, uint64_t id, uint8_t fl
 {
 	uint8_t chal[WIRE_CHALLENGE_LEN];
 	size_t n;
-	if (!probe && !credit_allow(e, to, WIRE_HELLO_LEN))
+	if (!probe && !credit_allow(e, to, id, WIRE_HELLO_LEN))
 		return;
 	challenge_for(e, to, chal);
 	if (wire_hello(e->w, id, flags, chal, echo, e->dgram, e->dgram_cap, &n) != 0)

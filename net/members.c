@@ -71,7 +71,10 @@ static bool make_room(engine *e, bool candidate)
 		if (m->verified || m->seed)
 			continue;
 		ncand++;
-		if (victim == SIZE_MAX || m->last_heard < e->members[victim].last_heard)
+		/* the least vouched for goes first, then the least recently heard */
+		const struct member *v = victim == SIZE_MAX ? NULL : &e->members[victim];
+		if (v == NULL || m->vouches < v->vouches ||
+		    (m->vouches == v->vouches && m->last_heard < v->last_heard))
 			victim = i;
 	}
 	bool full = e->nmembers >= e->cfg.max_members ||
@@ -143,11 +146,13 @@ void members_set_state(engine *e, struct member *m, enum engine_member_state st,
 		e->cb.member_event(e->cb.arg, m->id, &m->addr, from, st);
 }
 
-bool members_addr_verified(engine *e, const engine_addr *addr)
+bool members_addr_verified(engine *e, const engine_addr *addr, uint64_t id)
 {
-	for (size_t i = 0; i < e->nmembers; i++)
-		if (e->members[i].verified && addr_eq(&e->members[i].addr, addr))
+	for (size_t i = 0; i < e->nmembers; i++) {
+		const struct member *m = &e->members[i];
+		if (m->verified && (id == 0 || m->id == id) && addr_eq(&m->addr, addr))
 			return true;
+	}
 	return false;
 }
 
@@ -232,6 +237,19 @@ static bool overrides(const struct member *m, enum engine_member_state st, uint6
 	return st > m->state;
 }
 
+/* Counts a peer telling us of candidate m: distinct tellers in turn raise
+ * its rank, so that candidates many peers know are probed first and a
+ * single member's flood of made-up ones cannot crowd them out. */
+static void vouch(engine *e, struct member *m)
+{
+	uint64_t src = e->cur_sender;
+	if (m == NULL || m->verified || src == 0 || src == m->voucher)
+		return;
+	m->voucher = src;
+	if (m->vouches < UINT8_MAX)
+		m->vouches++;
+}
+
 void members_apply_rumour(engine *e, const msg_member *r, const engine_addr *from)
 {
 	(void)from;
@@ -248,9 +266,10 @@ void members_apply_rumour(engine *e, const msg_member *r, const engine_addr *fro
 		/* Learn of a new member, if we are told where it is. */
 		if (st != MEMBER_DEAD && r->addr.len > 0 && r->addr.len <= ENGINE_ADDR_MAX &&
 		    members_find_addr(e, &r->addr) == NULL)
-			add_member(e, r->id, &r->addr, st, r->incarnation, false);
+			vouch(e, add_member(e, r->id, &r->addr, st, r->incarnation, false));
 		return;
 	}
+	vouch(e, m);
 	if (m->addr.len == 0 && r->addr.len > 0)
 		m->addr = r->addr;
 	if (overrides(m, st, r->incarnation))

@@ -93,22 +93,44 @@ static uint64_t dead_spacing(const engine *e)
 	return gap ? gap : 1;
 }
 
-/* Suspects whose time ran out die; dead members and seeds get a retry. */
+static void retry_later(engine *e, struct member *m)
+{
+	e->dead_gate = e->now + dead_spacing(e);
+	/* Jitter keeps a cluster's retries from synchronising. */
+	m->next_retry = e->now + e->cfg.dead_retry_ms +
+	                engine_rand(e) % (e->cfg.dead_retry_ms / 4 + 1);
+}
+
+/* The due candidate most peers told us of, or NULL. */
+static struct member *best_candidate(engine *e)
+{
+	struct member *best = NULL;
+	for (size_t i = 0; i < e->nmembers; i++) {
+		struct member *m = &e->members[i];
+		if (m->verified || m->seed || m->addr.len == 0 || e->now < m->next_retry)
+			continue;
+		if (best == NULL || m->vouches > best->vouches)
+			best = m;
+	}
+	return best;
+}
+
+/* Suspects whose time ran out die; dead members, seeds and candidates get
+ * a retry. */
 static void sweep_members(engine *e)
 {
 	for (size_t i = 0; i < e->nmembers; i++) {
 		struct member *m = &e->members[i];
+		if (!m->verified && !m->seed)
+			continue;   /* candidates: by rank, below */
 		if (m->state == MEMBER_SUSPECT && e->now >= m->state_since + e->cfg.suspect_ms)
 			members_set_state(e, m, MEMBER_DEAD, m->incarnation);
 		if ((m->state == MEMBER_DEAD || !m->verified) && m->addr.len &&
 		    e->now >= m->next_retry && e->now >= e->dead_gate) {
-			e->dead_gate = e->now + dead_spacing(e);
-			/* Jitter keeps a cluster's retries from synchronising. */
-			m->next_retry = e->now + e->cfg.dead_retry_ms +
-			                engine_rand(e) % (e->cfg.dead_retry_ms / 4 + 1);
+			retry_later(e, m);
 			if (!m->verified) {
-				/* seeds and candidates: a challenge, within this
-				 * budget, is all an unproven address gets unasked */
+				/* a seed: a challenge, within this budget, is all an
+				 * unproven address gets unasked */
 				hello_probe(e, m);
 				continue;
 			}
@@ -116,6 +138,11 @@ static void sweep_members(engine *e)
 			hello_send(e, &m->addr, m->id);
 			send_probe(e, &m->addr, MSG_PING, ++e->probe_seq, m->id, NULL);
 		}
+	}
+	struct member *c = e->now >= e->dead_gate ? best_candidate(e) : NULL;
+	if (c != NULL) {
+		retry_later(e, c);
+		hello_probe(e, c);
 	}
 	for (size_t i = 0; i < ENGINE_RELAYS; i++)
 		if (e->relays[i].expires && e->now >= e->relays[i].expires)

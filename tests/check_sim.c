@@ -134,6 +134,38 @@ START_TEST(test_schedules)
 }
 END_TEST
 
+/* A Byzantine insider (sim_insider.c) during random schedules of every
+ * kind: honest peers converge, keep each other verified, and addresses it
+ * made up get nothing but budgeted probes. */
+START_TEST(test_insider)
+{
+	static sim_result res;
+	unsigned nfailed = 0;
+	uint64_t injected = 0, refused = 0;
+	char failed[512] = "";
+	for (unsigned i = 0; i < 24; i++) {
+		sim_params p;
+		sim_params_from_seed(kind_seed(i % SIM_FAULT_KINDS, 5000 + i), &p);
+		if (p.npeers < 3)
+			p.npeers = 3;
+		p.insider = true;
+		sim_run_schedule(&p, &res);
+		injected += res.stats.injected;
+		refused += res.stats.insider_rejected;
+		if (res.ok)
+			continue;
+		fprintf(stderr, "insider: %s\n", res.report);
+		if (nfailed++ < MAX_LISTED) {
+			size_t len = strlen(failed);
+			snprintf(failed + len, sizeof failed - len, " %" PRIu64, p.seed);
+		}
+	}
+	ck_assert_msg(nfailed == 0, "%u insider schedule(s) failed; seeds:%s", nfailed, failed);
+	ck_assert_uint_gt(injected, 0);
+	ck_assert_uint_gt(refused, 0);
+}
+END_TEST
+
 /* Same seed, same run: final state and every counter. */
 START_TEST(test_deterministic)
 {
@@ -234,6 +266,11 @@ Suite *sim_suite(void)
 	TCase *tc = tcase_create("schedules");
 	tcase_set_timeout(tc, 900);
 	tcase_add_loop_test(tc, test_schedules, 0, SIM_FAULT_KINDS);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("insider");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_insider);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("determinism");

@@ -79,6 +79,7 @@ typedef struct sim_params {
 	unsigned hot_writes;      /* adds to the hot cart, besides writes */
 	unsigned token_keep_pct;  /* removes and clears with a token that use one
 	                           * read earlier (across cuts and crashes) */
+	bool insider;             /* the last peer is Byzantine (sim_insider.c) */
 } sim_params;
 
 typedef struct sim_stats {
@@ -97,6 +98,9 @@ typedef struct sim_stats {
 	uint64_t deferred_removes;             /* token removes that deferred some dots */
 	uint64_t old_tokens;                   /* removes and clears under a kept token */
 	uint64_t hot_acked, hot_landed;        /* hot-cart quantity, acked and not */
+	uint64_t injected, insider_rejected;   /* the insider's datagrams, and refused */
+	uint64_t fake_bytes, fake_hellos;      /* sent to addresses the insider made up:
+	                                        * bytes of anything but HELLOs, HELLOs */
 } sim_stats;
 
 typedef struct sim_result {

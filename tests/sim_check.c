@@ -212,6 +212,8 @@ static void check_rejections(sim *s, sim_report *r)
 void sim_check(sim *s, sim_report *r)
 {
 	check_rejections(s, r);
+	if (s->p.insider)
+		sim_insider_check(s, r);
 	check_identical(s, r);
 	check_oracle(s, r);
 }

@@ -114,6 +114,15 @@ void sim_peer_commit(sim *s, const sim_event *ev);
 void sim_peer_client_write(sim *s, const sim_event *ev);
 void sim_free_commit(void *commit);
 
+/* sim_net.c: queues a datagram the insider forged or replayed, as if sent
+ * by peer `from` (its refusal is not a problem). */
+void sim_net_inject(sim *s, unsigned from, unsigned to, const uint8_t *d, size_t len);
+
+/* sim_insider.c: the Byzantine last peer sees a datagram from p to dst and
+ * may attack with it; and the verdict on what honest peers did. */
+void sim_insider_saw(sim *s, const sim_peer *p, unsigned dst, const uint8_t *d, size_t len);
+void sim_insider_check(sim *s, sim_report *r);
+
 /* sim_check.c: the final verdict into r (sim_oracle.h lists the rules). */
 void sim_check(sim *s, sim_report *r);
 

@@ -33,7 +33,8 @@ static long addr_index(const sim *s, const engine_addr *a)
 	return i < s->n ? (long)i : -1;
 }
 
-static void queue_copy(sim *s, unsigned from, unsigned to, const uint8_t *d, size_t len)
+static void queue_copy_as(sim *s, unsigned from, unsigned to, const uint8_t *d, size_t len,
+                          uint32_t injected)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	if (copy == NULL)
@@ -43,8 +44,20 @@ static void queue_copy(sim *s, unsigned from, unsigned to, const uint8_t *d, siz
 	if (sim_pct(&s->rng, s->p.straggle_pct))
 		delay += sim_below(&s->rng, SIM_STRAGGLE_MS);
 	sim_event ev = { .at = s->now + delay, .kind = SIM_EV_DELIVER, .peer = (uint16_t)to,
-	                 .from = (uint16_t)from, .len = (uint32_t)len, .data = copy };
+	                 .from = (uint16_t)from, .arg = injected, .len = (uint32_t)len,
+	                 .data = copy };
 	sim_schedule(s, &ev);
+}
+
+static void queue_copy(sim *s, unsigned from, unsigned to, const uint8_t *d, size_t len)
+{
+	queue_copy_as(s, from, to, d, len, 0);
+}
+
+void sim_net_inject(sim *s, unsigned from, unsigned to, const uint8_t *d, size_t len)
+{
+	s->st.injected++;
+	queue_copy_as(s, from, to, d, len, 1);
 }
 
 void sim_net_send(void *arg, const engine_addr *to, const uint8_t *dgram, size_t len)
@@ -57,10 +70,20 @@ void sim_net_send(void *arg, const engine_addr *to, const uint8_t *dgram, size_t
 	s->st.by_type[type]++;
 	s->st.bytes_by_type[type] += len;
 	long dst = addr_index(s, to);
+	if (dst < 0 && s->p.insider && to->len == 2) {
+		/* an address the insider made up: only probes may go there */
+		if (type == WIRE_TYPE_HELLO)
+			s->st.fake_hellos++;
+		else
+			s->st.fake_bytes += len;
+		return;
+	}
 	if (dst < 0 || (unsigned)dst == p->idx) {
 		s->st.bad_addr++;
 		return;
 	}
+	if (s->p.insider)
+		sim_insider_saw(s, p, (unsigned)dst, dgram, len);
 	if (sim_pct(&s->rng, s->loss_pct)) {
 		s->st.lost++;
 		return;
@@ -119,7 +142,11 @@ void sim_net_deliver(sim *s, const sim_event *ev)
 	s->st.delivered_bytes += ev->len;
 	engine_addr a = sim_addr(ev->from);
 	int rc = engine_receive(to->e, &a, ev->data, ev->len, s->now);
-	if (rc)
+	/* Refusing the insider is the point, and what the insider refuses
+	 * (challenges for the addresses it replays from) is its business. */
+	if (rc && (ev->arg || (s->p.insider && ev->peer == s->n - 1)))
+		s->st.insider_rejected++;
+	else if (rc)
 		s->st.rejected[reject_slot(rc)]++;
 	if (s->watch)
 		watch_arrival(s, from, to);
