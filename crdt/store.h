@@ -15,7 +15,7 @@
  * delta) is never created, so replicas that saw such a no-op and replicas
  * that did not hold the same carts and bucket digests.
  *
- * Memory: a cart costs its crdt_cart (cart.h) plus about 16 bytes of
+ * Memory: a cart costs its crdt_cart (cart.h) plus about 24 bytes of
  * header and its id rounded up to 8 bytes, carved from 64 KiB blocks, plus
  * 8-byte table slots at a load of 0.35..0.7.
  *
@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crdt/buf.h"
 #include "crdt/cart.h"
 
 #define CRDT_DEFAULT_BUCKETS 1024u
@@ -41,7 +42,7 @@ typedef struct crdt_item {
 	const char *id;         /* NUL-terminated */
 	size_t id_len;
 	uint32_t bucket;
-	uint64_t digest;        /* digest of the canonical encoding */
+	uint64_t digest;        /* crdt_store_cart_digest(id, cart) */
 	const crdt_cart *cart;
 } crdt_item;
 
@@ -54,6 +55,19 @@ typedef struct crdt_op {
 	uint32_t qty;           /* ADD: 1..max; SET: 0..max */
 	const crdt_ctx *observed; /* REMOVE/CLEAR: client's token, or NULL */
 } crdt_op;
+
+/*
+ * The digest of cart id as the store keeps it: SipHash-2-4 (a fixed public
+ * key, the same on every peer) of str(id), the canonical encoding of the
+ * cart's context, and the sum modulo 2^64 of a keyed hash of each live
+ * entry (its sku and entry word) as u64le.  Equal carts have equal digests
+ * on every peer; the id is in it because bucket digests XOR their carts'
+ * digests, and two carts with equal contents must not cancel out.  The
+ * store updates it incrementally; this computes it from scratch (tests,
+ * tools).  scratch is reused between calls.  0 or CARTD_ENOMEM.
+ */
+int crdt_store_cart_digest(const char *id, size_t id_len, const crdt_cart *c,
+                           buf_writer *scratch, uint64_t *out);
 
 /* nbuckets: 1..CRDT_MAX_BUCKETS.  0, CARTD_EINVAL or CARTD_ENOMEM. */
 int crdt_store_new(uint32_t nbuckets, crdt_store **out);

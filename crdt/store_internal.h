@@ -28,7 +28,8 @@ typedef uint32_t store_ref;
 typedef struct store_node {
 	store_ref next;             /* next cart of the same digest bucket */
 	uint8_t id_len;             /* 1..CRDT_MAX_NAME */
-	uint64_t digest;            /* crdt_cart_digest of cart */
+	uint64_t digest;            /* crdt_store_cart_digest of cart */
+	uint64_t sum;               /* store_cart_sum of cart (store_digest.h) */
 	crdt_cart cart;
 	char id[];                  /* id_len bytes and a NUL */
 } store_node;

@@ -147,6 +147,7 @@ int store_node_new(store_table *t, const char *id, size_t len, store_ref *out)
 	n->next = 0;
 	n->id_len = (uint8_t)len;
 	n->digest = 0;
+	n->sum = 0;
 	crdt_cart_init(&n->cart);
 	memcpy(n->id, id, len);
 	n->id[len] = '\0';

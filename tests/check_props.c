@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "crdt/codec.h"
+#include "crdt/store.h"
 #include "tests/test_props.h"
 #include "tests/test_util.h"
 #include "tests/test_world.h"
@@ -271,7 +272,7 @@ static uint64_t digest(const crdt_cart *c)
 	buf_writer w;
 	uint64_t h = 0;
 	buf_writer_init(&w);
-	T_ASSERT(crdt_cart_digest("cart", 4, c, &w, &h) == 0, "digest failed");
+	T_ASSERT(crdt_store_cart_digest("cart", 4, c, &w, &h) == 0, "digest failed");
 	buf_writer_destroy(&w);
 	return h;
 }

@@ -65,7 +65,7 @@ static uint64_t digest_of(const char *id, const crdt_cart *c)
 	buf_writer w;
 	uint64_t d = 0;
 	buf_writer_init(&w);
-	ck_assert_int_eq(crdt_cart_digest(id, strlen(id), c, &w, &d), 0);
+	ck_assert_int_eq(crdt_store_cart_digest(id, strlen(id), c, &w, &d), 0);
 	buf_writer_destroy(&w);
 	return d;
 }

@@ -1,0 +1,47 @@
+/*
+ * store_digest.h - the pieces of a stored cart's digest that the store
+ * keeps up to date incrementally (see crdt_store_cart_digest in store.h for
+ * the definition).  Not part of the API.
+ *
+ * A cart's live entries enter its digest through one 64-bit sum: the sum,
+ * modulo 2^64, of a keyed hash of every live entry (its sku and its whole
+ * entry word).  Entries are unique by dot, so the sum is a hash of the set of
+ * entries; adding or removing an entry adds or subtracts its hash.  A write
+ * therefore rehashes only the line it touched, and a join only the lines of
+ * the delta and the entries the delta's context removes, never the whole
+ * cart.  Every function here is pure, allocates nothing and cannot fail.
+ */
+#ifndef CRDT_STORE_DIGEST_H
+#define CRDT_STORE_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/buf.h"
+#include "crdt/cart.h"
+
+/* Sum of the entry hashes of one line; 0 for NULL (no such line). */
+uint64_t store_line_sum(const crdt_line *l);
+/* Sum of the entry hashes of every line of c. */
+uint64_t store_cart_sum(const crdt_cart *c);
+
+/*
+ * What crdt_cart_join(dst, src) is about to take out of dst's sum: every
+ * line of dst whose sku src also has (it is rehashed whole afterwards, see
+ * store_join_readded), and every other entry of dst whose dot src's context
+ * holds (the join drops exactly those).  Call before the join.
+ */
+uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src);
+/* After the join: the sums of the lines of dst (now joined) whose sku src
+ * has.  new sum = old sum - removed + readded. */
+uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src);
+
+/*
+ * The digest from its parts: SipHash-2-4 (fixed public key) of str(id),
+ * the canonical encoding of ctx and the entry sum as u64le, built in
+ * scratch.  0, or scratch's error (CARTD_ENOMEM) when it could not grow.
+ */
+int store_digest_finish(const char *id, size_t id_len, const crdt_ctx *ctx, uint64_t sum,
+                        buf_writer *scratch, uint64_t *out);
+
+#endif
