@@ -70,6 +70,7 @@ typedef struct api_request {
 	const char *content_type;  /* NULL when absent */
 	const char *body;          /* body_len bytes, need not be NUL-terminated */
 	size_t body_len;
+	const char *prefer;        /* Prefer header (RFC 7240), NULL when absent */
 } api_request;
 
 /* A response.  body is heap memory (malloc) owned by the response. */
@@ -80,6 +81,7 @@ typedef struct api_response {
 	const char *content_type;  /* static string */
 	const char *allow;         /* Allow header for 405, static, or NULL */
 	unsigned retry_after;      /* seconds for Retry-After, 0 = none */
+	const char *applied;       /* Preference-Applied header, static, or NULL */
 } api_response;
 
 /* A peer named in a fault block list: by replica id or by address. */
@@ -110,6 +112,7 @@ typedef struct api_call {
 	size_t sku_len;
 	uint32_t qty;
 	bool has_token;            /* remove/clear limited to the token's context */
+	bool minimal;              /* write: Prefer: return=minimal, answer 204 */
 	char *token_text;          /* the token as the client sent it (checked
 	                              characters, heap), opened by api_call_op */
 	size_t token_len;
@@ -148,7 +151,8 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
                  api_response *res);
 
 /* The response to a write that node_write refused (rc) or completed (rc from
- * its done callback; 0 renders the cart as it is now). */
+ * its done callback; 0 renders the cart as it is now, or is 204 without a
+ * body when the client asked for return=minimal). */
 void api_write_result(node *n, const api_call *call, int rc, api_response *res);
 
 /* Renders cart id of store as the GET /carts/{cart} body (200), with token
@@ -173,6 +177,10 @@ void api_respond(api_response *res, unsigned status, char *body, size_t len,
                  const char *content_type);
 
 void api_response_destroy(api_response *res);   /* NULL-safe */
+
+/* Does a Prefer header value (RFC 7240) ask for return=minimal?  Only the
+ * first "return" preference counts; NULL is false. */
+bool api_prefer_minimal(const char *prefer);
 
 /* Metric label of a route ("cart", "items", ...). */
 const char *api_route_name(enum api_route r);

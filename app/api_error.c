@@ -72,6 +72,7 @@ void api_error(api_response *res, unsigned status, const char *code, const char 
 	json_t *v = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
 	res->allow = NULL;
 	res->retry_after = 0;
+	res->applied = NULL;
 	api_respond_json(res, v ? status : 500, v);
 }
 

@@ -59,5 +59,10 @@ void api_write_result(node *n, const api_call *call, int rc, api_response *res)
 		api_error_rc(res, rc, NULL);
 		return;
 	}
+	if (call->minimal) {
+		api_respond(res, 204, NULL, 0, NULL);
+		res->applied = "return=minimal";
+		return;
+	}
 	render_cart(n, call, res);
 }

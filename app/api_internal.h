@@ -69,6 +69,15 @@ int api_field_uint(json_t *obj, const char *field, const char *code, uint32_t mi
 int api_field_num(json_t *obj, const char *field, double min, double max, bool *present,
                   double *out, api_response *res);
 
+/*
+ * Reads an add body ({"sku":..., "qty":...}, with_sku) or a set body
+ * ({"qty":...}) in its plain form (api_fastbody.c) into call, with qty in
+ * min_qty..CRDT_MAX_QTY.  False, with call untouched, for anything else:
+ * the caller then parses with jansson, which decides the answer.
+ */
+bool api_fast_body(const char *body, size_t len, bool with_sku, uint32_t min_qty,
+                   api_call *call);
+
 /* Is content_type application/json (parameters such as charset allowed)? */
 bool api_is_json_type(const char *content_type);
 

@@ -145,6 +145,9 @@ static int body_add(const api_request *req, api_call *call, api_response *res)
 {
 	static const char *const fields[] = { "sku", "qty", NULL };
 	json_t *obj = NULL;
+	if (req->body_len > 0 && api_is_json_type(req->content_type) &&
+	    api_fast_body(req->body, req->body_len, true, 1, call))
+		return 0;
 	if (api_body_json(req, true, &obj, res) != 0)
 		return -1;
 	int rc = api_body_fields(obj, fields, res);
@@ -169,6 +172,9 @@ static int body_set(const api_request *req, api_call *call, api_response *res)
 {
 	static const char *const fields[] = { "qty", NULL };
 	json_t *obj = NULL;
+	if (req->body_len > 0 && api_is_json_type(req->content_type) &&
+	    api_fast_body(req->body, req->body_len, false, 0, call))
+		return 0;
 	if (api_body_json(req, true, &obj, res) != 0)
 		return -1;
 	int rc = api_body_fields(obj, fields, res);
@@ -269,5 +275,6 @@ enum api_action api_prepare(const api_limits *lim, const api_request *req,
 	if (parse_query(query, token_ok, call, res) != 0)
 		return API_A_NONE;
 	call->action = by_route(req, m == API_M_HEAD ? API_M_GET : m, call, res);
+	call->minimal = call->action == API_A_WRITE && api_prefer_minimal(req->prefer);
 	return call->action;
 }

@@ -172,6 +172,8 @@ static enum MHD_Result send_response(http_req *r, api_response *res)
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (res->allow)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
+	if (res->applied)
+		MHD_add_response_header(mr, "Preference-Applied", res->applied);
 	if (res->retry_after) {
 		char ra[16];
 		snprintf(ra, sizeof ra, "%u", res->retry_after);
@@ -316,6 +318,7 @@ static enum MHD_Result dispatch(http_req *r, const char *method)
 		                                            MHD_HTTP_HEADER_CONTENT_TYPE),
 		.body = r->body ? r->body : "",
 		.body_len = r->body_len,
+		.prefer = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Prefer"),
 	};
 	if (r->too_large) {
 		api_span cart, sku;   /* only for the metric's route label */

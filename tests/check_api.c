@@ -32,7 +32,7 @@ typedef struct prep {
 static void run(prep *p, const api_limits *lim, const char *method, const char *target,
                 const char *ctype, const char *body)
 {
-	api_request req = { method, target, ctype, body ? body : "", body ? strlen(body) : 0 };
+	api_request req = { method, target, ctype, body ? body : "", body ? strlen(body) : 0, NULL };
 	memset(p, 0, sizeof *p);
 	api_call_init(&p->call);
 	p->action = api_prepare(lim, &req, &p->call, &p->res);
@@ -377,6 +377,95 @@ START_TEST(test_prepare_faults)
 }
 END_TEST
 
+/* The plain-form reader (api_fastbody.c) and jansson must agree: bodies in
+ * the plain form, near misses that only jansson reads, and near misses
+ * that nobody accepts, each with the answer the API documents. */
+START_TEST(test_prepare_body_forms)
+{
+	static const struct {
+		const char *method, *body;
+		unsigned status;       /* 0: accepted */
+		const char *sku;       /* accepted add: expected sku */
+		uint32_t qty;
+	} cases[] = {
+		{ "POST", "{\"sku\":\"apple\",\"qty\":3}", 0, "apple", 3 },
+		{ "POST", " {\r\n\t\"qty\" : 12 , \"sku\" : \"a.b~c:d@e-f_g\" }\n", 0, "a.b~c:d@e-f_g", 12 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":1000000}", 0, "a", 1000000 },
+		{ "POST", "{\"sku\":\"\\u0061pple\",\"qty\":2}", 0, "apple", 2 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":01}", 400, NULL, 0 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":1} x", 400, NULL, 0 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":1,}", 400, NULL, 0 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":1e0}", 422, NULL, 0 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":-0}", 422, NULL, 0 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":10000000000}", 422, NULL, 0 },
+		{ "POST", "{\"sku\":\"a\",\"qty\":1,\"qty\":2}", 400, NULL, 0 },
+		{ "POST", "{\"sku\":\"a\\\"b\",\"qty\":1}", 422, NULL, 0 },
+		{ "PUT", "{\"qty\":0}", 0, NULL, 0 },
+		{ "PUT", "{ \"qty\":7 }", 0, NULL, 7 },
+		{ "PUT", "{\"qty\":7,\"qty\":7}", 400, NULL, 0 },
+		{ "PUT", "{\"qty\":00}", 400, NULL, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		prep p;
+		const char *target = cases[i].method[1] == 'O' ? "/carts/c1/items" : "/carts/c1/items/x";
+		run(&p, &no_faults, cases[i].method, target, JSON, cases[i].body);
+		if (cases[i].status == 0) {
+			ck_assert_msg(p.action == API_A_WRITE, "case %zu refused: %s", i, p.res.body);
+			ck_assert_msg(p.call.qty == cases[i].qty, "case %zu: qty %u", i, p.call.qty);
+			if (cases[i].sku)
+				ck_assert_str_eq(p.call.sku, cases[i].sku);
+		} else {
+			ck_assert_msg(p.action == API_A_NONE && p.res.status == cases[i].status,
+			              "case %zu: action %d status %u, want %u", i, p.action,
+			              p.res.status, cases[i].status);
+		}
+		done(&p);
+	}
+}
+END_TEST
+
+START_TEST(test_prefer_minimal)
+{
+	static const struct { const char *v; bool want; } cases[] = {
+		{ "return=minimal", true }, { "RETURN=Minimal", true },
+		{ "return = minimal", true }, { "return=\"minimal\"", true },
+		{ "respond-async, return=minimal; foo=bar", true },
+		{ "wait=10,return=minimal", true },
+		{ "return=representation", false }, { "return=representation, return=minimal", false },
+		{ "return", false }, { "returns=minimal", false }, { "return=minimalist", false },
+		{ "", false }, { NULL, false },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(api_prefer_minimal(cases[i].v) == cases[i].want, "case %zu (%s)", i,
+		              cases[i].v ? cases[i].v : "NULL");
+
+	/* Only writes honour it; their success is then 204 without a body. */
+	prep p;
+	api_request req = { "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":1}", 19,
+	                    "return=minimal" };
+	memset(&p, 0, sizeof p);
+	api_call_init(&p.call);
+	ck_assert_int_eq(api_prepare(&no_faults, &req, &p.call, &p.res), API_A_WRITE);
+	ck_assert(p.call.minimal);
+	api_write_result(NULL, &p.call, 0, &p.res);
+	ck_assert_uint_eq(p.res.status, 204);
+	ck_assert_uint_eq(p.res.body_len, 0);
+	ck_assert_str_eq(p.res.applied, "return=minimal");
+	api_response_destroy(&p.res);
+	/* A failed write still explains itself. */
+	api_write_result(NULL, &p.call, CARTD_ENOSPC, &p.res);
+	ck_assert_uint_eq(p.res.status, 503);
+	ck_assert_ptr_null(p.res.applied);
+	done(&p);
+	api_request get = { "GET", "/carts/c1", NULL, "", 0, "return=minimal" };
+	memset(&p, 0, sizeof p);
+	api_call_init(&p.call);
+	ck_assert_int_eq(api_prepare(&no_faults, &get, &p.call, &p.res), API_A_GET_CART);
+	ck_assert(!p.call.minimal);
+	done(&p);
+}
+END_TEST
+
 START_TEST(test_render_cart)
 {
 	crdt_store *s = NULL;
@@ -395,6 +484,9 @@ START_TEST(test_render_cart)
 	ck_assert_int_eq(crdt_store_apply(s, "c1", 2, 5, &op, NULL), 0);
 	ck_assert_int_eq(crdt_store_apply(s, "c1", 2, 5, &op, NULL), 0);
 	api_render_cart(s, "c1", 2, "TOK", &res);
+	ck_assert_uint_eq(res.body_len, strlen(res.body));
+	ck_assert_str_eq(res.body, "{\"cart\":\"c1\",\"items\":[{\"sku\":\"apple\",\"qty\":2},"
+	                 "{\"sku\":\"pear\",\"qty\":2}],\"token\":\"TOK\"}\n");
 	json_t *v = json_loadb(res.body, res.body_len, 0, NULL);
 	ck_assert_ptr_nonnull(v);
 	json_t *items = json_object_get(v, "items");
@@ -470,6 +562,8 @@ Suite *api_suite(void)
 	tcase_add_test(t, test_prepare_faults);
 	suite_add_tcase(s, t);
 	t = tcase_create("values");
+	tcase_add_test(t, test_prepare_body_forms);
+	tcase_add_test(t, test_prefer_minimal);
 	tcase_add_test(t, test_render_cart);
 	tcase_add_test(t, test_error_mapping);
 	tcase_add_test(t, test_hex64);

@@ -204,6 +204,43 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Prefer: return=minimal (RFC 7240): a write answers 204 without the cart,
+ * says so in Preference-Applied, and is applied like any other. */
+START_TEST(test_prefer_minimal)
+{
+	char hv[64], seen[256];
+	const char *b = "{\"sku\":\"kiwi\",\"qty\":2}";
+	tp_add_peer(&cl, false, NULL);
+	ctl_http_request req = { "POST", "/carts/m1/items", J, b, strlen(b),
+	                         "Prefer: return=minimal\r\n", 0, false };
+	ctl_http_response res;
+	tp_http(&cl, 0, &req, &res);
+	ck_assert_msg(res.status == 204, "status %d: %s", res.status, res.body);
+	ck_assert_uint_eq(res.body_len, 0);
+	ck_assert_ptr_nonnull(ctl_http_header(&res, "Preference-Applied", hv, sizeof hv));
+	ck_assert_str_eq(hv, "return=minimal");
+	ctl_http_response_free(&res);
+	tp_items(&cl, 0, "m1", seen, sizeof seen);
+	ck_assert_str_eq(seen, "kiwi:2");
+	/* Without the preference the answer is the cart, as always. */
+	req.extra_headers = "Prefer: return=representation\r\n";
+	tp_http(&cl, 0, &req, &res);
+	ck_assert_int_eq(res.status, 200);
+	ck_assert_ptr_nonnull(strstr(res.body, "\"qty\":4"));
+	ck_assert_ptr_null(ctl_http_header(&res, "Preference-Applied", hv, sizeof hv));
+	ctl_http_response_free(&res);
+	/* A refused write is explained, whatever the preference. */
+	b = "{\"sku\":\"kiwi\",\"qty\":0}";
+	req.body = b;
+	req.body_len = strlen(b);
+	req.extra_headers = "Prefer: return=minimal\r\n";
+	tp_http(&cl, 0, &req, &res);
+	ck_assert_int_eq(res.status, 422);
+	ck_assert_ptr_nonnull(strstr(res.body, "bad_qty"));
+	ctl_http_response_free(&res);
+}
+END_TEST
+
 START_TEST(test_tokens)
 {
 	char target[512], body[512], seen[256];
@@ -365,6 +402,7 @@ Suite *cluster_suite(void)
 	tcase_add_test(t, test_replicate);
 	tcase_add_test(t, test_restart);
 	tcase_add_test(t, test_errors);
+	tcase_add_test(t, test_prefer_minimal);
 	tcase_add_test(t, test_tokens);
 	tcase_add_test(t, test_metrics);
 	tcase_add_test(t, test_wrong_key);
