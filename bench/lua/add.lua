@@ -1,12 +1,13 @@
 -- add.lua - wrk script: adds one item to a random cart, as fast as wrk goes.
 --
---   wrk -t1 -c64 -d2s -s bench/lua/add.lua http://127.0.0.1:8080 -- [CARTS [SKUS [LIMIT]]]
+--   wrk -t1 -c64 -d2s -s bench/lua/add.lua http://127.0.0.1:8080 -- [CARTS [SKUS [LIMIT [PREFER]]]]
 --
 -- Each request is POST /carts/cart-<k>/items {"sku":"sku-<s>","qty":1} with k
 -- uniform in 0..CARTS-1 (default 100000) and s in 1..SKUS (default 1: every
 -- add hits sku-1, as redis-benchmark's HINCRBY cart:<k> sku 1 does).  With
 -- LIMIT > 0 a thread stops sending after LIMIT answers: a bound on the count
--- beside wrk's -d bound on the time.  At the end one line for scripts:
+-- beside wrk's -d bound on the time.  PREFER "minimal" sends
+-- Prefer: return=minimal (answers are 204 without the cart).  At the end one line for scripts:
 --   RESULT requests=N rps=X p50_ms=X p99_ms=X non2xx=N errors=N
 -- (non2xx: answers other than 2xx/3xx; errors: connect, read, write, timeout)
 local carts, skus, limit, seen = 100000, 1, 0, 0
@@ -27,6 +28,9 @@ function init(args)
   carts = tonumber(args[1]) or carts
   skus = tonumber(args[2]) or skus
   limit = tonumber(args[3]) or limit
+  if args[4] == "minimal" then
+    headers["Prefer"] = "return=minimal"
+  end
   math.randomseed(os.time() + (seed or 0))
   -- wrk parses answers for Lua only when response() exists: define it
   -- only when a limit needs it, so the plain run pays nothing for it.
