@@ -30,6 +30,7 @@
 typedef struct rec {
 	struct rec *next;
 	uint64_t cookie;
+	enum db_kind kind;
 	size_t id_len;
 	size_t val_len;
 	uint8_t data[];         /* id bytes, then value bytes */
@@ -90,6 +91,7 @@ static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes,
 		c->recs[n].id_len = r->id_len;
 		c->recs[n].val = r->data + r->id_len;
 		c->recs[n].val_len = r->val_len;
+		c->recs[n].kind = r->kind;
 		bytes += r->id_len + r->val_len;
 	}
 	*nrec = n;
@@ -260,6 +262,7 @@ static rec *rec_new(const char *id, size_t id_len, size_t val_len, uint64_t cook
 		return NULL;
 	r->next = NULL;
 	r->cookie = cookie;
+	r->kind = DB_STATE;
 	r->id_len = id_len;
 	r->val_len = val_len;
 	memcpy(r->data, id, id_len);
@@ -279,23 +282,41 @@ int committer_submit(committer *c, const char *id, size_t id_len,
 	return enqueue(c, r);
 }
 
-int committer_submit_cart(committer *c, const char *id, size_t id_len,
-                          const crdt_cart *cart, uint64_t cookie)
+/* Encodes cart into a new record of the given kind. */
+static int submit_encoded(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
+                          enum db_kind kind, uint64_t cookie)
 {
 	if (crdt_check_id(id, id_len) != 0)
 		return CARTD_EID;
-	size_t len = crdt_cart_encoded_size(cart);
+	size_t len = kind == DB_NOTHING ? 0 : crdt_cart_encoded_size(cart);
 	rec *r = rec_new(id, id_len, len, cookie);
 	if (!r)
 		return CARTD_ENOMEM;
+	r->kind = kind;
 	buf_writer w;
 	buf_writer_fixed(&w, r->data + id_len, len);
-	crdt_encode_cart(&w, cart);
+	if (len)
+		crdt_encode_cart(&w, cart);
 	if (w.err || w.len != len) {   /* size and encoder disagree: a bug */
 		free(r);
 		return CARTD_EINVAL;
 	}
 	return enqueue(c, r);
+}
+
+int committer_submit_cart(committer *c, const char *id, size_t id_len,
+                          const crdt_cart *cart, uint64_t cookie)
+{
+	return submit_encoded(c, id, id_len, cart, DB_STATE, cookie);
+}
+
+int committer_submit_delta(committer *c, const char *id, size_t id_len,
+                           const crdt_cart *delta, uint64_t cookie)
+{
+	/* An empty delta changed nothing: there is nothing to store, but its
+	 * completion still comes after a synced commit, like any other. */
+	return submit_encoded(c, id, id_len, delta,
+	                      crdt_cart_empty(delta) ? DB_NOTHING : DB_DELTA, cookie);
 }
 
 size_t committer_drain(committer *c, committer_done_fn fn, void *arg)

@@ -3,11 +3,11 @@
  * durable, many writes per synced LMDB transaction, so the event loop never
  * waits for a disk.
  *
- * The loop submits (cart id, encoded full cart state, cookie).  The committer
- * thread takes everything queued, writes it in one write transaction (a later
- * record for the same cart replaces an earlier one: each record is the cart's
- * full state, so the last one is the newest), commits with one sync, and
- * posts one completion (cookie, result) per record.  Whatever is submitted
+ * The loop submits (cart id, encoded full state or delta, cookie).  The
+ * committer thread takes everything queued, writes it in one write
+ * transaction in submission order (db.h: a full state replaces what is
+ * stored, a delta is joined with it), commits with one sync, and posts one
+ * completion (cookie, result) per record.  Whatever is submitted
  * while that commit runs becomes the next batch, so N concurrent writes cost
  * about one sync, not N.
  *
@@ -97,9 +97,17 @@ int committer_fd(const committer *c);
 int committer_submit(committer *c, const char *id, size_t id_len,
                      const void *val, size_t val_len, uint64_t cookie);
 
-/* Same, encoding cart (crdt_encode_cart) straight into the queued record. */
+/* Same, encoding cart (crdt_encode_cart) straight into the queued record,
+ * as the cart's full state (DB_STATE). */
 int committer_submit_cart(committer *c, const char *id, size_t id_len,
                           const crdt_cart *cart, uint64_t cookie);
+
+/* Same for a delta (DB_DELTA): delta must be what an operation on the cart
+ * produced (cart.h), so that the stored state joined with it is the new
+ * state.  An empty delta stores nothing but completes after the next synced
+ * commit all the same. */
+int committer_submit_delta(committer *c, const char *id, size_t id_len,
+                           const crdt_cart *delta, uint64_t cookie);
 
 /*
  * Delivers every completion ready now to fn (may be NULL to discard) and

@@ -4,7 +4,8 @@
  * Opening is three steps, each undone on failure: prepare the directory
  * (create it, or make sure it is ours), take the data dir lock, open the
  * environment and run one write transaction that checks the layout, creates
- * or reads the identity and bumps the boot epoch.
+ * or reads the identity and bumps the boot epoch.  Cart records (full
+ * states and deltas, see db.h) are written by db_delta.c.
  */
 #include "app/db.h"
 
@@ -21,30 +22,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/db_internal.h"
 #include "crdt/cart.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 
-struct db {
-	MDB_env *env;
-	MDB_dbi meta;
-	MDB_dbi carts;
-	size_t upgraded;            /* 1 + carts rewritten when opening upgraded the layout */
-	int lock_fd;
-	uint64_t replica;
-	uint32_t epoch;
-	bool created;
-	bool sync;
-	char err[DB_ERRMSG_MAX];
-};
-
 #define KEY_LAYOUT "layout"
 #define KEY_REPLICA "replica"
 #define KEY_EPOCH "epoch"
-#define DB_MAX_GROWTHS 8          /* map doublings tried for one batch */
 
-__attribute__((format(printf, 2, 3)))
-static void set_err(db *d, const char *fmt, ...)
+void db_set_err(db *d, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -53,18 +40,13 @@ static void set_err(db *d, const char *fmt, ...)
 }
 
 /* Every LMDB failure funnels through here so the text survives the code. */
-static int lmdb_fail(db *d, int mrc, const char *what)
+int db_lmdb_fail(db *d, int mrc, const char *what)
 {
-	set_err(d, "%s: %s%s", what, mdb_strerror(mrc),
+	db_set_err(d, "%s: %s%s", what, mdb_strerror(mrc),
 	        mrc == MDB_MAP_FULL ? " (raise the map size)" : "");
 	return CARTD_ESTORAGE;
 }
 
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)(uintptr_t)p };
-	return v;
-}
 
 /* Creates path and its missing parents; new components get mode 0700. */
 static int mkdir_p(db *d, const char *path)
@@ -72,7 +54,7 @@ static int mkdir_p(db *d, const char *path)
 	char tmp[4096];
 	size_t n = strlen(path);
 	if (n == 0 || n >= sizeof tmp) {
-		set_err(d, "data dir path empty or too long");
+		db_set_err(d, "data dir path empty or too long");
 		return CARTD_EINVAL;
 	}
 	memcpy(tmp, path, n + 1);
@@ -82,7 +64,7 @@ static int mkdir_p(db *d, const char *path)
 		char c = *p;
 		*p = '\0';
 		if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-			set_err(d, "cannot create %s: %s", tmp, strerror(errno));
+			db_set_err(d, "cannot create %s: %s", tmp, strerror(errno));
 			return CARTD_EDATADIR;
 		}
 		*p = c;
@@ -97,7 +79,7 @@ static int check_foreign(db *d, const char *dir)
 {
 	DIR *dp = opendir(dir);
 	if (!dp) {
-		set_err(d, "cannot open data dir %s: %s", dir, strerror(errno));
+		db_set_err(d, "cannot open data dir %s: %s", dir, strerror(errno));
 		return CARTD_EDATADIR;
 	}
 	int rc = 0;
@@ -106,7 +88,7 @@ static int check_foreign(db *d, const char *dir)
 		const char *n = e->d_name;
 		if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "lock.mdb") &&
 		    strcmp(n, DB_LOCK_FILE)) {
-			set_err(d, "data dir %s is not empty and holds no cartd database "
+			db_set_err(d, "data dir %s is not empty and holds no cartd database "
 			        "(found '%s')", dir, n);
 			rc = CARTD_EDATADIR;
 			break;
@@ -123,7 +105,7 @@ static int prepare_dir(db *d, const char *dir)
 		return rc;
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		set_err(d, "data dir %s is not a directory", dir);
+		db_set_err(d, "data dir %s is not a directory", dir);
 		return CARTD_EDATADIR;
 	}
 	char path[4200];
@@ -141,12 +123,12 @@ static int take_lock(db *d, const char *dir)
 	snprintf(path, sizeof path, "%s/%s", dir, DB_LOCK_FILE);
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0) {
-		set_err(d, "cannot open %s: %s", path, strerror(errno));
+		db_set_err(d, "cannot open %s: %s", path, strerror(errno));
 		return CARTD_EDATADIR;
 	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		int e = errno;
-		set_err(d, "data dir %s is in use by another cartd (%s)", dir,
+		db_set_err(d, "data dir %s is in use by another cartd (%s)", dir,
 		        e == EWOULDBLOCK ? "locked" : strerror(e));
 		return CARTD_EDATADIR;
 	}
@@ -157,12 +139,12 @@ static int open_env(db *d, const db_options *o)
 {
 	int mrc = mdb_env_create(&d->env);
 	if (mrc)
-		return lmdb_fail(d, mrc, "mdb_env_create");
+		return db_lmdb_fail(d, mrc, "mdb_env_create");
 	mrc = mdb_env_set_mapsize(d->env, o->map_size ? o->map_size : DB_DEFAULT_MAP_SIZE);
 	if (!mrc)
 		mrc = mdb_env_set_maxdbs(d->env, 2);
 	if (mrc)
-		return lmdb_fail(d, mrc, "mdb_env_set_mapsize/maxdbs");
+		return db_lmdb_fail(d, mrc, "mdb_env_set_mapsize/maxdbs");
 	/* MDB_NOTLS: reader slots belong to transactions, not threads, so the
 	 * thread that loads (the loop) and the committer thread that writes
 	 * never leave a slot pinned to a thread. */
@@ -171,12 +153,12 @@ static int open_env(db *d, const db_options *o)
 		flags |= MDB_NOSYNC | MDB_NOMETASYNC;
 	mrc = mdb_env_open(d->env, o->dir, flags, 0600);
 	if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH) {
-		set_err(d, "data dir %s: data.mdb is not a usable LMDB file: %s",
+		db_set_err(d, "data dir %s: data.mdb is not a usable LMDB file: %s",
 		        o->dir, mdb_strerror(mrc));
 		return CARTD_EDATADIR;
 	}
 	if (mrc)
-		return lmdb_fail(d, mrc, "mdb_env_open");
+		return db_lmdb_fail(d, mrc, "mdb_env_open");
 	return 0;
 }
 
@@ -192,18 +174,18 @@ static void printable(char *dst, size_t cap, const MDB_val *v)
 
 static int get_meta(db *d, MDB_txn *txn, const char *key, MDB_val *out)
 {
-	MDB_val k = mval(key, strlen(key));
+	MDB_val k = db_mval(key, strlen(key));
 	int mrc = mdb_get(txn, d->meta, &k, out);
 	if (mrc == MDB_NOTFOUND)
 		return CARTD_ENOTFOUND;
-	return mrc ? lmdb_fail(d, mrc, "reading meta") : 0;
+	return mrc ? db_lmdb_fail(d, mrc, "reading meta") : 0;
 }
 
 static int put_meta(db *d, MDB_txn *txn, const char *key, const void *p, size_t n)
 {
-	MDB_val k = mval(key, strlen(key)), v = mval(p, n);
+	MDB_val k = db_mval(key, strlen(key)), v = db_mval(p, n);
 	int mrc = mdb_put(txn, d->meta, &k, &v, 0);
-	return mrc ? lmdb_fail(d, mrc, "writing meta") : 0;
+	return mrc ? db_lmdb_fail(d, mrc, "writing meta") : 0;
 }
 
 static void put_le(uint8_t *p, uint64_t v, size_t n)
@@ -255,7 +237,7 @@ static int upgrade_v1(db *d, MDB_txn *txn, const char *dir)
 	MDB_cursor *cur;
 	int mrc = mdb_cursor_open(txn, d->carts, &cur);
 	if (mrc)
-		return lmdb_fail(d, mrc, "upgrading the data dir");
+		return db_lmdb_fail(d, mrc, "upgrading the data dir");
 	MDB_val k, v;
 	uint8_t *copy = NULL;
 	size_t ncarts = 0;
@@ -268,7 +250,7 @@ static int upgrade_v1(db *d, MDB_txn *txn, const char *dir)
 		   : crdt_cart_from_bytes_version(v.mv_data, v.mv_size, CRDT_CART_V1, &c);
 		crdt_cart_destroy(&c);
 		if (rc && rc != CARTD_ENOMEM) {
-			set_err(d, "data dir %s: corrupt record (%zu bytes) while upgrading: %s",
+			db_set_err(d, "data dir %s: corrupt record (%zu bytes) while upgrading: %s",
 			        dir, v.mv_size, cartd_strerror(rc));
 			rc = CARTD_EDATADIR;
 			break;
@@ -284,16 +266,16 @@ static int upgrade_v1(db *d, MDB_txn *txn, const char *dir)
 		/* Key and value point into the page being rewritten: pass copies. */
 		char key[CRDT_MAX_NAME];
 		memcpy(key, k.mv_data, k.mv_size);   /* a valid id: at most CRDT_MAX_NAME */
-		MDB_val nk = mval(key, k.mv_size), nv = mval(copy, v.mv_size + 1);
+		MDB_val nk = db_mval(key, k.mv_size), nv = db_mval(copy, v.mv_size + 1);
 		int prc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
 		if (prc)
-			rc = lmdb_fail(d, prc, "upgrading a cart record");
+			rc = db_lmdb_fail(d, prc, "upgrading a cart record");
 		ncarts++;
 	}
 	mdb_cursor_close(cur);
 	free(copy);
 	if (rc == 0 && mrc != MDB_NOTFOUND)
-		rc = lmdb_fail(d, mrc, "upgrading the data dir");
+		rc = db_lmdb_fail(d, mrc, "upgrading the data dir");
 	if (rc == 0)
 		rc = put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
 	if (rc == 0)
@@ -306,17 +288,20 @@ static int check_layout(db *d, MDB_txn *txn, const char *dir)
 	MDB_val v;
 	int rc = get_meta(d, txn, KEY_LAYOUT, &v);
 	if (rc == CARTD_ENOTFOUND) {
-		set_err(d, "data dir %s has no layout record; not a cartd data dir", dir);
+		db_set_err(d, "data dir %s has no layout record; not a cartd data dir", dir);
 		return CARTD_EDATADIR;
 	}
 	if (rc)
 		return rc;
 	if (v.mv_size == strlen(DB_LAYOUT_V1) && memcmp(v.mv_data, DB_LAYOUT_V1, v.mv_size) == 0)
 		return upgrade_v1(d, txn, dir);
+	/* Layout 2 is layout 3 without deltas: it reads as it is. */
+	if (v.mv_size == strlen(DB_LAYOUT_V2) && memcmp(v.mv_data, DB_LAYOUT_V2, v.mv_size) == 0)
+		return put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
 	if (v.mv_size != strlen(DB_LAYOUT) || memcmp(v.mv_data, DB_LAYOUT, v.mv_size)) {
 		char shown[64];
 		printable(shown, sizeof shown, &v);
-		set_err(d, "data dir %s has unknown layout '%s' (this cartd reads '%s')",
+		db_set_err(d, "data dir %s has unknown layout '%s' (this cartd reads '%s')",
 		        dir, shown, DB_LAYOUT);
 		return CARTD_EDATADIR;
 	}
@@ -333,7 +318,7 @@ static int read_identity(db *d, MDB_txn *txn, const char *dir)
 	if (!rc)
 		rc = get_meta(d, txn, KEY_EPOCH, &ep);
 	if (rc == CARTD_ENOTFOUND || (!rc && (id.mv_size != 8 || ep.mv_size != 4))) {
-		set_err(d, "data dir %s: identity record missing or malformed", dir);
+		db_set_err(d, "data dir %s: identity record missing or malformed", dir);
 		return CARTD_EDATADIR;
 	}
 	if (rc)
@@ -341,12 +326,12 @@ static int read_identity(db *d, MDB_txn *txn, const char *dir)
 	d->replica = get_le(id.mv_data, 8);
 	uint32_t epoch = (uint32_t)get_le(ep.mv_data, 4);
 	if (d->replica == 0) {
-		set_err(d, "data dir %s: replica id is 0", dir);
+		db_set_err(d, "data dir %s: replica id is 0", dir);
 		return CARTD_EDATADIR;
 	}
 	if (epoch == UINT32_MAX) {
 		/* Wrapping would repeat AEAD nonces: a new data dir is the way out. */
-		set_err(d, "data dir %s: boot epoch exhausted; start from a new data dir", dir);
+		db_set_err(d, "data dir %s: boot epoch exhausted; start from a new data dir", dir);
 		return CARTD_EDATADIR;
 	}
 	return store_epoch(d, txn, epoch + 1);
@@ -362,18 +347,18 @@ static int open_dbis(db *d, MDB_txn *txn, const char *dir, bool *fresh)
 	if (!mrc)
 		mrc = mdb_stat(txn, main_dbi, &st);
 	if (mrc)
-		return lmdb_fail(d, mrc, "opening main database");
+		return db_lmdb_fail(d, mrc, "opening main database");
 	*fresh = st.ms_entries == 0;
 	unsigned fl = *fresh ? MDB_CREATE : 0;
 	mrc = mdb_dbi_open(txn, "meta", fl, &d->meta);
 	if (!mrc)
 		mrc = mdb_dbi_open(txn, "carts", fl, &d->carts);
 	if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {
-		set_err(d, "data dir %s holds an LMDB environment not made by cartd (%s)",
+		db_set_err(d, "data dir %s holds an LMDB environment not made by cartd (%s)",
 		        dir, mdb_strerror(mrc));
 		return CARTD_EDATADIR;
 	}
-	return mrc ? lmdb_fail(d, mrc, "opening meta/carts") : 0;
+	return mrc ? db_lmdb_fail(d, mrc, "opening meta/carts") : 0;
 }
 
 static int boot_txn(db *d, const char *dir)
@@ -381,7 +366,7 @@ static int boot_txn(db *d, const char *dir)
 	MDB_txn *txn;
 	int mrc = mdb_txn_begin(d->env, NULL, 0, &txn);
 	if (mrc)
-		return lmdb_fail(d, mrc, "mdb_txn_begin");
+		return db_lmdb_fail(d, mrc, "mdb_txn_begin");
 	bool fresh;
 	int rc = open_dbis(d, txn, dir, &fresh);
 	if (!rc)
@@ -392,10 +377,10 @@ static int boot_txn(db *d, const char *dir)
 	}
 	mrc = mdb_txn_commit(txn);
 	if (mrc)
-		return lmdb_fail(d, mrc, "committing boot epoch");
+		return db_lmdb_fail(d, mrc, "committing boot epoch");
 	/* The epoch must be durable before anyone uses it, even with sync off. */
 	if (!d->sync && (mrc = mdb_env_sync(d->env, 1)) != 0)
-		return lmdb_fail(d, mrc, "syncing boot epoch");
+		return db_lmdb_fail(d, mrc, "syncing boot epoch");
 	return 0;
 }
 
@@ -403,7 +388,7 @@ static int fsync_path(db *d, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) != 0) {
-		set_err(d, "cannot sync directory %s: %s", path, strerror(errno));
+		db_set_err(d, "cannot sync directory %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return CARTD_ESTORAGE;
@@ -499,66 +484,17 @@ size_t db_upgraded(const db *d) { return d->upgraded ? d->upgraded - 1 : 0; }
 bool db_was_upgraded(const db *d) { return d->upgraded != 0; }
 const char *db_last_error(const db *d) { return d->err; }
 
-/* One write transaction for the whole batch; returns an LMDB code. */
-static int put_all(db *d, const db_record *recs, size_t n)
-{
-	MDB_txn *txn;
-	int mrc = mdb_txn_begin(d->env, NULL, 0, &txn);
-	if (mrc)
-		return mrc;
-	for (size_t i = 0; i < n; i++) {
-		MDB_val k = mval(recs[i].id, recs[i].id_len);
-		MDB_val v = mval(recs[i].val, recs[i].val_len);
-		mrc = mdb_put(txn, d->carts, &k, &v, 0);
-		if (mrc) {
-			mdb_txn_abort(txn);
-			return mrc;
-		}
-	}
-	return mdb_txn_commit(txn);   /* fdatasync here unless sync = false */
-}
-
-/* The map size is address space, not disk: doubling it is cheap, and a peer
- * that stops acknowledging writes because of a startup guess is worse.
- * Safe here because no transaction of this process is open (db.h: one
- * thread at a time, and the batch's own transaction was aborted). */
-static int grow_map(db *d)
-{
-	MDB_envinfo info;
-	int mrc = mdb_env_info(d->env, &info);
-	if (!mrc)
-		mrc = mdb_env_set_mapsize(d->env, info.me_mapsize * 2);
-	return mrc;
-}
-
-int db_put_batch(db *d, const db_record *recs, size_t n)
-{
-	if (n == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (crdt_check_id(recs[i].id, recs[i].id_len) != 0) {
-			set_err(d, "record %zu has an invalid cart id", i);
-			return CARTD_EID;
-		}
-	}
-	int mrc, growths = 0;
-	while ((mrc = put_all(d, recs, n)) == MDB_MAP_FULL && growths++ < DB_MAX_GROWTHS) {
-		if ((mrc = grow_map(d)) != 0)
-			return lmdb_fail(d, mrc, "growing the map");
-	}
-	return mrc ? lmdb_fail(d, mrc, "writing carts") : 0;
-}
-
 /* Decodes one record and joins it; names the cart in the error. */
 static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v,
                     crdt_cart *cart)
 {
 	const char *id = k->mv_data;
-	int id_len = (int)k->mv_size;
-	if (crdt_check_id(id, k->mv_size) != 0) {
+	size_t len = db_key_id_len(k);
+	int id_len = (int)len;
+	if (len == 0 || crdt_check_id(id, len) != 0) {
 		char shown[CRDT_MAX_NAME + 1];
 		printable(shown, sizeof shown, k);
-		set_err(d, "corrupt record: key '%s' (%zu bytes) is not a valid cart id",
+		db_set_err(d, "corrupt record: key '%s' (%zu bytes) is not a valid cart id",
 		        shown, k->mv_size);
 		return CARTD_EDATADIR;
 	}
@@ -566,13 +502,13 @@ static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v
 	if (rc == CARTD_ENOMEM)
 		return rc;
 	if (rc) {
-		set_err(d, "corrupt record for cart '%.*s' (%zu bytes): %s",
+		db_set_err(d, "corrupt record for cart '%.*s' (%zu bytes): %s",
 		        id_len, id, v->mv_size, cartd_strerror(rc));
 		return CARTD_EDATADIR;
 	}
-	rc = crdt_store_join(store, id, k->mv_size, cart, NULL);
+	rc = crdt_store_join(store, id, len, cart, NULL);
 	if (rc)
-		set_err(d, "loading cart '%.*s': %s", id_len, id, cartd_strerror(rc));
+		db_set_err(d, "loading cart '%.*s': %s", id_len, id, cartd_strerror(rc));
 	return rc;
 }
 
@@ -582,11 +518,11 @@ int db_load_all(db *d, crdt_store *store)
 	MDB_cursor *cur;
 	int mrc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
 	if (mrc)
-		return lmdb_fail(d, mrc, "mdb_txn_begin (read)");
+		return db_lmdb_fail(d, mrc, "mdb_txn_begin (read)");
 	mrc = mdb_cursor_open(txn, d->carts, &cur);
 	if (mrc) {
 		mdb_txn_abort(txn);
-		return lmdb_fail(d, mrc, "mdb_cursor_open");
+		return db_lmdb_fail(d, mrc, "mdb_cursor_open");
 	}
 	crdt_cart cart;
 	crdt_cart_init(&cart);
@@ -596,7 +532,7 @@ int db_load_all(db *d, crdt_store *store)
 	while (!rc && (mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
 		rc = load_one(d, store, &k, &v, &cart);
 	if (!rc && mrc != MDB_NOTFOUND)
-		rc = lmdb_fail(d, mrc, "mdb_cursor_get");
+		rc = db_lmdb_fail(d, mrc, "mdb_cursor_get");
 	crdt_cart_destroy(&cart);
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
@@ -610,11 +546,11 @@ int db_count(db *d, size_t *out)
 	MDB_stat st;
 	int mrc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
 	if (mrc)
-		return lmdb_fail(d, mrc, "mdb_txn_begin (read)");
+		return db_lmdb_fail(d, mrc, "mdb_txn_begin (read)");
 	mrc = mdb_stat(txn, d->carts, &st);
 	mdb_txn_abort(txn);
 	if (mrc)
-		return lmdb_fail(d, mrc, "mdb_stat");
+		return db_lmdb_fail(d, mrc, "mdb_stat");
 	*out = st.ms_entries;
 	return 0;
 }

@@ -7,12 +7,29 @@
  *   meta   "layout"  -> DB_LAYOUT (bytes, no NUL): which layout this dir uses
  *          "replica" -> u64le replica id, never 0, chosen once at creation
  *          "epoch"   -> u32le boot epoch, bumped and synced at every open
- *   carts  cart id bytes -> crdt_encode_cart bytes (canonical, full state,
- *          cart format 2)
+ *   carts  id                  -> crdt_encode_cart bytes: a full state
+ *          id 0x00 u32be seq   -> crdt_encode_cart bytes: a delta (seq 0, 1, ...)
+ *          (cart format 2)
+ *
+ * A cart's durable state is the join of its full state (if any) and all its
+ * deltas, in any order: each delta was produced by an operation whose result
+ * is the previous state joined with that delta, and join is commutative,
+ * associative and idempotent.  Writing a delta costs its own few bytes, not
+ * the cart's.  Writing a full state deletes the cart's deltas in the same
+ * transaction (the state was taken after every delta written before it, so
+ * it contains them).  When a cart reaches DB_COMPACT_DELTAS deltas (more for
+ * a large cart: one per DB_FOLD_BYTES_PER_DELTA bytes of its full state, up
+ * to DB_MAX_DELTAS), the transaction that writes the last one also folds
+ * them into the full state, from the records themselves: nothing in memory
+ * is trusted for it, and a crash leaves either the old records or the
+ * folded ones.  Ids never contain 0x00, so a cart's deltas sort right after
+ * its full state.
  *
  * Layout 1 ("cartd-db-1") held carts in cart format 1; db_open upgrades
  * such a dir in place (db_upgraded says so), so old data dirs keep their
- * meaning.  A dir of any other layout is refused.
+ * meaning.  Layout 2 ("cartd-db-2", full states only) is a special case of
+ * layout 3 and is opened as it is, then marked DB_LAYOUT.  A dir of any
+ * other layout is refused.
  *
  * The boot epoch is part of the AEAD nonce, so it must never repeat: db_open
  * makes the bumped epoch durable (forcing a sync even with sync = false)
@@ -42,8 +59,12 @@
 
 #include "crdt/store.h"
 
-#define DB_LAYOUT "cartd-db-2"
-#define DB_LAYOUT_V1 "cartd-db-1"
+#define DB_LAYOUT "cartd-db-3"
+#define DB_LAYOUT_V1 "cartd-db-1"     /* cart format 1: upgraded in place */
+#define DB_LAYOUT_V2 "cartd-db-2"     /* full states only: read as they are */
+#define DB_COMPACT_DELTAS 16u         /* deltas per cart before they are folded */
+#define DB_FOLD_BYTES_PER_DELTA 16u   /* ... or one per this many bytes of state */
+#define DB_MAX_DELTAS 1024u           /* ... but never more than this */
 #define DB_LOCK_FILE "cartd.lock"
 #define DB_DEFAULT_MAP_SIZE ((size_t)1 << 30)   /* 1 GiB of address space, not disk */
 #define DB_ERRMSG_MAX 256
@@ -58,12 +79,21 @@ typedef struct db_options {
 	                           a crash may then lose acknowledged writes */
 } db_options;
 
-/* One record to write: cart id and its encoded full state.  Borrowed. */
+/* What a record holds. */
+enum db_kind {
+	DB_STATE,      /* the cart's full state: replaces everything stored */
+	DB_DELTA,      /* a delta, joined with what is stored */
+	DB_NOTHING,    /* writes nothing; completes with the batch's sync */
+};
+
+/* One record to write: cart id and its encoded full state or delta.
+ * Borrowed. */
 typedef struct db_record {
 	const char *id;
 	size_t id_len;
 	const uint8_t *val;
 	size_t val_len;
+	enum db_kind kind;
 } db_record;
 
 /* Fills o with the defaults: dir NULL, DB_DEFAULT_MAP_SIZE, sync on. */
@@ -102,8 +132,8 @@ const char *db_last_error(const db *d);
 
 /*
  * Writes the n records in one write transaction and commits it (synced
- * unless the handle was opened with sync = false).  Records are put in
- * order, so a later record for the same cart id replaces an earlier one.
+ * unless the handle was opened with sync = false).  Records are applied in
+ * order (a state replaces what was stored, a delta adds to it; see above).
  * All or nothing: on error no record of the batch is stored.
  * n == 0 writes nothing and returns 0.  Values are stored as given (the
  * committer passes crdt_encode_cart output); db_load_all checks them.
@@ -115,15 +145,16 @@ const char *db_last_error(const db *d);
 int db_put_batch(db *d, const db_record *recs, size_t n);
 
 /*
- * Reads every cart record, decodes it strictly (crdt_cart_from_bytes) and
- * joins it into store.  A record whose key is not a valid cart id or whose
+ * Reads every cart record (full states and deltas), decodes it strictly
+ * (crdt_cart_from_bytes) and joins it into store.  A record whose key is not a valid cart id or whose
  * value does not decode is an error naming the cart (db_last_error); the
  * store then holds the records read before it and should be discarded.
  * Errors: CARTD_EDATADIR (corrupt record), CARTD_ESTORAGE, CARTD_ENOMEM.
  */
 int db_load_all(db *d, crdt_store *store);
 
-/* Number of cart records (for logs and tests).  0 or CARTD_ESTORAGE. */
+/* Number of records, full states and deltas (for logs and tests).  0 or
+ * CARTD_ESTORAGE. */
 int db_count(db *d, size_t *out);
 
 #endif

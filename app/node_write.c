@@ -85,15 +85,12 @@ static void answer(node *n, pending_write *w, int rc)
 	done(w->arg, rc);
 }
 
-/* Submits the cart's current state for w.  Moves w to inflight, or leaves
- * it waiting with a retry time.  Returns the committer's result. */
+/* Submits w's delta (the stored state joined with it is the cart after
+ * w: db.h).  Moves w to inflight, or leaves it waiting with a retry time.
+ * Returns the committer's result. */
 static int submit_write(node *n, pending_write *w)
 {
-	crdt_item it;
-	crdt_cart empty;
-	crdt_cart_init(&empty);
-	const crdt_cart *cart = crdt_store_get(n->store, w->id, w->id_len, &it) == 0 ? it.cart : &empty;
-	int rc = committer_submit_cart(n->com, w->id, w->id_len, cart, (uint64_t)(uintptr_t)w);
+	int rc = committer_submit_delta(n->com, w->id, w->id_len, &w->delta, (uint64_t)(uintptr_t)w);
 	if (rc == 0) {
 		list_remove(&n->waiting, w);
 		list_push(&n->inflight, w);
@@ -109,17 +106,16 @@ static int submit_write(node *n, pending_write *w)
 /* Refuses a write the committer could not take, before anything changes.
  * A reserve of the record bound is kept for replicated carts, so a flood
  * of local writes cannot stop a peer from persisting what it receives. */
-static int check_room(node *n, const char *id, size_t len)
+static int check_room(node *n, size_t len)
 {
 	committer_stats st;
 	committer_stats_get(n->com, &st);
 	size_t reserve = n->max_pending / 8;
 	if (st.queued_records + n->waiting.n + reserve >= n->max_pending)
 		return CARTD_ENOSPC;
-	crdt_item it;
+	/* A write stores its delta: one new entry and the dots it removed.
+	 * An estimate is enough, as the committer enforces the bound itself. */
 	size_t est = WRITE_MARGIN + len;
-	if (crdt_store_get(n->store, id, len, &it) == 0)
-		est += crdt_cart_encoded_size(it.cart);
 	if (st.queued_bytes > 0 && st.queued_bytes + est > n->max_bytes)
 		return CARTD_ENOSPC;
 	return 0;
@@ -134,7 +130,7 @@ int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
 		return CARTD_ESHUTDOWN;
 	int rc = crdt_check_id(id, id_len);
 	if (rc == 0)
-		rc = check_room(n, id, id_len);
+		rc = check_room(n, id_len);
 	if (rc)
 		return rc;
 	pending_write *w = calloc(1, sizeof *w);

@@ -527,7 +527,7 @@ START_TEST(test_bad_ids)
 {
 	char dir[128];
 	db *d = open_ok(sub(dir, sizeof dir, "ids"), true, NULL);
-	db_record r = { "bad id", 6, (const uint8_t *)"x", 1 };
+	db_record r = { "bad id", 6, (const uint8_t *)"x", 1, DB_STATE };
 	ck_assert_int_eq(db_put_batch(d, &r, 1), CARTD_EID);
 	ck_assert_int_eq(db_put_batch(d, NULL, 0), 0);
 	committer *c;
@@ -554,7 +554,7 @@ START_TEST(test_map_grows)
 	for (int b = 0; b < 4; b++) {   /* 800 KiB into a 256 KiB map */
 		for (int i = 0; i < 50; i++) {
 			int n = snprintf(ids[i], sizeof ids[i], "m-%d", b * 50 + i);
-			recs[i] = (db_record){ ids[i], (size_t)n, val, sizeof val };
+			recs[i] = (db_record){ ids[i], (size_t)n, val, sizeof val, DB_STATE };
 		}
 		int rc = db_put_batch(d, recs, 50);
 		ck_assert_msg(rc == 0, "batch %d: %s", b, db_last_error(d));
@@ -615,7 +615,7 @@ static void expect_corrupt(const char *dir, const uint8_t *bad, size_t n)
 	buf_writer_init(&w);
 	crdt_encode_cart(&w, &cart);
 	ck_assert_int_eq(w.err, 0);
-	db_record recs[2] = { { "good-1", 6, w.data, w.len }, { "cart-bad", 8, bad, n } };
+	db_record recs[2] = { { "good-1", 6, w.data, w.len, DB_STATE }, { "cart-bad", 8, bad, n, DB_STATE } };
 	ck_assert_int_eq(db_put_batch(d, recs, 2), 0);
 	crdt_store *s;
 	ck_assert_int_eq(crdt_store_new(16, &s), 0);
