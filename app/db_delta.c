@@ -129,6 +129,21 @@ static bool fold_state(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *i
 	return ok && w->err == 0;
 }
 
+/* Whether a cart with n deltas is folded now: at DB_COMPACT_DELTAS deltas,
+ * or later for a large full state, so that a fold (which costs the whole
+ * cart) comes at most once per DB_FOLD_BYTES_PER_DELTA bytes of full state
+ * and a write's share of it stays small however large the cart. */
+static bool fold_due(MDB_txn *txn, MDB_dbi dbi, const char *id, size_t len, uint64_t n)
+{
+	MDB_val k = db_mval(id, len), v = { 0, NULL };
+	if (n < DB_COMPACT_DELTAS)
+		return false;
+	if (n >= DB_MAX_DELTAS)
+		return true;
+	int mrc = mdb_get(txn, dbi, &k, &v);
+	return mrc != 0 || n * DB_FOLD_BYTES_PER_DELTA >= v.mv_size;
+}
+
 static int put_state(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *id, size_t len,
                      const void *val, size_t val_len)
 {
@@ -149,7 +164,7 @@ static int put_delta(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const db_record
 	make_key(&dk, r->id, r->id_len, (uint32_t)(last + 1));
 	MDB_val k = db_mval(dk.b, dk.len), v = db_mval(r->val, r->val_len);
 	mrc = mdb_put(txn, dbi, &k, &v, 0);
-	if (mrc || last + 2 < (int64_t)DB_COMPACT_DELTAS)
+	if (mrc || !fold_due(txn, dbi, r->id, r->id_len, (uint64_t)(last + 2)))
 		return mrc;
 	buf_writer w;
 	buf_writer_init(&w);
