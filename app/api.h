@@ -117,7 +117,8 @@ typedef struct api_call {
 	                              characters, heap), opened by api_call_op */
 	size_t token_len;
 	crdt_ctx token;            /* what the opened token covers */
-	api_fault_change faults;   /* API_A_FAULTS_SET */
+	api_fault_change faults;   /* API_A_FAULTS_SET only (not initialised
+	                              otherwise); keep it the last field */
 } api_call;
 
 /* What the API layer serves beyond the fixed routes. */

@@ -7,6 +7,7 @@
  * (400), body (415/400/422).  Nothing touches the peer here, so a refused
  * request can never have changed anything.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,9 @@
 
 void api_call_init(api_call *c)
 {
-	memset(c, 0, sizeof *c);
+	/* faults (5 KiB) is filled by api_parse_faults when a request has it:
+	 * zeroing it for every request was a visible share of a write's CPU. */
+	memset(c, 0, offsetof(api_call, faults));
 	crdt_ctx_init(&c->token);
 }
 
