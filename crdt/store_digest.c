@@ -12,10 +12,15 @@
 #include "crdt/store_digest.h"
 
 #include <sodium.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crdt/codec.h"
 #include "crdt/store.h"
+
+#define SHARED_SEARCH_MAX 8u      /* delta lines looked up one by one */
+#define SHARED_STACK 256u         /* dst lines marked without malloc */
 
 /* Fixed, public SipHash keys: every peer must compute the same digests.
  * "v2": digests of the first form hashed the whole encoding. */
@@ -86,24 +91,57 @@ static uint64_t covered_sum(const crdt_line *l, const crdt_ctx *ctx)
 	return sum;
 }
 
+/* Marks in[i] for each line i of dst whose sku src has.  A delta has a line
+ * or two: binary searches, which touch a few of dst's skus, beat a merge
+ * walk that compares every one of them (each a cache miss in a big store). */
+static void mark_shared(const crdt_cart *dst, const crdt_cart *src, bool *in)
+{
+	if (src->n > SHARED_SEARCH_MAX) {
+		uint32_t j = 0;
+		for (uint32_t i = 0; i < dst->n; i++) {
+			const crdt_line *l = &dst->lines[i];
+			int cmp = 1;
+			while (j < src->n && (cmp = crdt_name_cmp(src->lines[j].sku, src->lines[j].sku_len,
+			                                          l->sku, l->sku_len)) < 0)
+				j++;
+			in[i] = j < src->n && cmp == 0;
+		}
+		return;
+	}
+	memset(in, 0, dst->n * sizeof *in);
+	for (uint32_t j = 0; j < src->n; j++) {
+		const crdt_line *l = crdt_cart_find(dst, src->lines[j].sku, src->lines[j].sku_len);
+		if (l != NULL)
+			in[l - dst->lines] = true;
+	}
+}
+
 uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 {
 	uint64_t sum = 0;
 	bool ctx_empty = crdt_ctx_empty(&src->ctx);
-	uint32_t j = 0;
+	bool small[SHARED_STACK], *in = dst->n <= SHARED_STACK ? small : malloc(dst->n);
 
-	/* Both line arrays are sorted by sku: one merge walk. */
-	for (uint32_t i = 0; i < dst->n; i++) {
-		const crdt_line *l = &dst->lines[i];
-		int cmp = 1;
-		while (j < src->n && (cmp = crdt_name_cmp(src->lines[j].sku, src->lines[j].sku_len,
-		                                          l->sku, l->sku_len)) < 0)
-			j++;
-		if (j < src->n && cmp == 0)
-			sum += store_line_sum(l);
-		else if (!ctx_empty)
-			sum += covered_sum(l, &src->ctx);
+	if (in == NULL) {
+		/* Cannot fail: without memory, compare line by line. */
+		for (uint32_t i = 0; i < dst->n; i++) {
+			const crdt_line *l = &dst->lines[i];
+			if (crdt_cart_find(src, l->sku, l->sku_len) != NULL)
+				sum += store_line_sum(l);
+			else if (!ctx_empty)
+				sum += covered_sum(l, &src->ctx);
+		}
+		return sum;
 	}
+	mark_shared(dst, src, in);
+	for (uint32_t i = 0; i < dst->n; i++) {
+		if (in[i])
+			sum += store_line_sum(&dst->lines[i]);
+		else if (!ctx_empty)
+			sum += covered_sum(&dst->lines[i], &src->ctx);
+	}
+	if (in != small)
+		free(in);
 	return sum;
 }
 

@@ -9,7 +9,8 @@
  * entries; adding or removing an entry adds or subtracts its hash.  A write
  * therefore rehashes only the line it touched, and a join only the lines of
  * the delta and the entries the delta's context removes, never the whole
- * cart.  Every function here is pure, allocates nothing and cannot fail.
+ * cart.  Every function here is pure and cannot fail (a join into a cart of
+ * more than 256 lines borrows a little heap, and works without it too).
  */
 #ifndef CRDT_STORE_DIGEST_H
 #define CRDT_STORE_DIGEST_H
