@@ -8,19 +8,21 @@
 #   cartd, 1 peer, --sync on      (the default: a write is answered once synced)
 #   cartd, 1 peer, --sync off     (experiments only: no durability)
 #   cartd, 3 peers, --sync on     (writes at peer 1, peers 2 and 3 replicating)
+#   cartd, 1 peer, --sync on, x2  (LINES carts of 1 line, and of 50 lines)
 #   redis-server --save '' --appendonly yes --appendfsync always   (durable)
 #   redis-server --save '' --appendonly no                         (in memory)
-# Load: wrk with one thread, bench/lua/add.lua (POST an item to a random
-# cart of CARTS) or bench/lua/get.lua (GET a random cart); redis-benchmark
-# (one thread) with HINCRBY cart:<rand> sku 1 or HGETALL cart:<rand> over the
-# same number of keys and connections.  Each cell runs RUNS times for about
+# Load: wrk with one thread, bench/lua/add.lua (POST one of SKUS skus to a
+# random cart of CARTS, with or without Prefer: return=minimal) or
+# bench/lua/get.lua (GET a random cart); redis-benchmark (one thread) with
+# HINCRBY cart:<rand> sku:<rand> 1 or HGETALL cart:<rand> over the same
+# numbers of keys and connections.  Each cell runs RUNS times for about
 # SECS seconds; the cells are interleaved run by run so that the machine's
 # drift hits cartd and Redis alike.  Reported: medians of requests/s and of
 # the runs' p50 and p99 latency, and cartd/Redis ratios.
 #
-# Env: BENCH_RUNS (5), BENCH_HTTP_SECONDS (2), BENCH_HTTP_CONNS ("16 64"),
-#      BENCH_HTTP_CARTS (10000), BENCH_OUT (bench/out), BENCH_KEEP (keep the
-#      temp dir).  CSV: $BENCH_OUT/http.csv.
+# Env: BENCH_RUNS (5), BENCH_HTTP_SECONDS (2), BENCH_HTTP_CONNS ("16 50 64"),
+#      BENCH_HTTP_CARTS (100000), BENCH_HTTP_SKUS (100000), BENCH_OUT
+#      (bench/out), BENCH_KEEP (keep the temp dir).  CSV: $BENCH_OUT/http.csv.
 set -uo pipefail
 
 here=$(dirname "$0")
@@ -29,8 +31,10 @@ here=$(dirname "$0")
 
 RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_HTTP_SECONDS:-2}
-read -r -a CONNS <<<"${BENCH_HTTP_CONNS:-16 64}"
-CARTS=${BENCH_HTTP_CARTS:-10000}
+read -r -a CONNS <<<"${BENCH_HTTP_CONNS:-16 50 64}"
+CARTS=${BENCH_HTTP_CARTS:-100000}
+SKUS=${BENCH_HTTP_SKUS:-100000}
+LCARTS=200            # carts of the 1-line and 50-line cells
 CMAX=${CONNS[${#CONNS[@]}-1]}
 LUA="$here/lua"
 
@@ -49,16 +53,19 @@ account() {
 	TICKS[$1]=$((${TICKS[$1]:-0} + BENCH_TICKS - $3))
 }
 
-# wrk_cell CELL SERVER PORT SCRIPT CONNS: one run of wrk against a cartd.
+# wrk_cell CELL SERVER PORT SCRIPT CONNS [ARGS...]: one run of wrk against a
+# cartd; ARGS (default: CARTS SKUS) go to the script.
 wrk_cell() {
 	local cell=$1 port=$3 script=$4 c=$5 out t0 k
+	local -a args=("${@:6}")
 	local -A v
+	[ ${#args[@]} -eq 0 ] && args=("$CARTS" "$SKUS")
 	SERVER[$cell]=$2
-	CMD[$cell]="wrk -t1 -c$c -d${SECS}s -s bench/lua/$script http://127.0.0.1:PORT -- $CARTS"
+	CMD[$cell]="wrk -t1 -c$c -d${SECS}s -s bench/lua/$script http://127.0.0.1:PORT -- ${args[*]}"
 	bench_cpu_ticks "$port"
 	t0=$BENCH_TICKS
 	out=$(timeout --foreground $((SECS * 3 + 15)) wrk -t1 -c"$c" -d"${SECS}s" -s "$LUA/$script" \
-		"http://127.0.0.1:$port" -- "$CARTS" 2>&1)
+		"http://127.0.0.1:$port" -- "${args[@]}" 2>&1)
 	for k in requests rps p50_ms p99_ms non2xx errors; do
 		if ! bench_result "$out" "$k"; then
 			echo "bench: wrk gave no result for $cell: ${out:0:200}" >&2
@@ -111,18 +118,20 @@ redis_cell() {
 med() { bench_median ${1:-}; }
 
 # --- servers ---------------------------------------------------------------
-ON='' OFF='' TRIO='' AOF='' MEM=''    # their ports, set by *_up
+ON='' OFF='' TRIO='' L1='' L50='' AOF='' MEM=''    # their ports, set by *_up
 bench_cluster_up ON 1 --sync on
 bench_cluster_up OFF 1 --sync off
 bench_cluster_up TRIO 3 --sync on
+bench_cluster_up L1 1 --sync on
+bench_cluster_up L50 1 --sync on
 bench_redis_up AOF --save '' --appendonly yes --appendfsync always
 bench_redis_up MEM --save '' --appendonly no
 bench_cluster_wait_alive "$TRIO" 2 15
 
-HINCR=(HINCRBY 'cart:__rand_int__' sku 1)
+HINCR=(HINCRBY 'cart:__rand_int__' 'sku:__rand_int__' 1)
 HGET=(HGETALL 'cart:__rand_int__')
-printf '   %d runs x ~%d s per cell, connections: %s, %d carts; 1 client thread (wrk, redis-benchmark)\n' \
-	"$RUNS" "$SECS" "${CONNS[*]}" "$CARTS"
+printf '   %d runs x ~%d s per cell, connections: %s, %d carts x %d skus; 1 client thread (wrk, redis-benchmark)\n' \
+	"$RUNS" "$SECS" "${CONNS[*]}" "$CARTS" "$SKUS"
 printf '   cartd:  %s cluster up N --base-port P --dir D -- --sync on|off\n' "$CTL"
 printf "   redis:  redis-server --port P --bind 127.0.0.1 --save '' --appendonly yes --appendfsync always\n"
 printf "           redis-server --port P --bind 127.0.0.1 --save '' --appendonly no\n"
@@ -131,8 +140,15 @@ printf "           redis-server --port P --bind 127.0.0.1 --save '' --appendonly
 # redis-benchmark runs.
 for p in "$ON" "$OFF" "$TRIO"; do
 	timeout --foreground 20 wrk -t1 -c"$CMAX" -d1s -s "$LUA/add.lua" "http://127.0.0.1:$p" \
-		-- "$CARTS" >/dev/null 2>&1
+		-- "$CARTS" "$SKUS" >/dev/null 2>&1
 done
+# The line cells: every cart holds its 1 line, or its 50 lines, before timing.
+timeout --foreground 20 wrk -t1 -c"$CMAX" -d1s -s "$LUA/add.lua" "http://127.0.0.1:$L1" \
+	-- "$LCARTS" 1 >/dev/null 2>&1
+timeout --foreground 60 wrk -t1 -c"$CMAX" -d5s -s "$LUA/add.lua" "http://127.0.0.1:$L50" \
+	-- "$LCARTS" 50 >/dev/null 2>&1
+lines50=$(bench_http_get "$L50" "/carts/cart-0" | grep -o '"sku"' | wc -l)
+printf '   50-line carts: cart-0 holds %s lines after the fill\n' "$lines50"
 timeout --foreground 30 redis-benchmark -p "$MEM" -c "$CMAX" -n "$((CARTS * 2))" -r "$CARTS" -q \
 	"${HINCR[@]}" >/dev/null 2>&1
 CALIBRATE=1
@@ -149,12 +165,20 @@ for _ in $(seq "$RUNS"); do
 	for c in "${CONNS[@]}"; do
 		wrk_cell "cartd add on c$c" "cartd 1 peer, sync on" "$ON" add.lua "$c"
 		redis_cell "add on c$c" "redis aof always" "$AOF" "$c" "${HINCR[@]}"
+		wrk_cell "cartd add min c$c" "cartd sync on, minimal" "$ON" add.lua "$c" \
+			"$CARTS" "$SKUS" 0 minimal
 		wrk_cell "cartd add off c$c" "cartd 1 peer, sync off" "$OFF" add.lua "$c"
 		redis_cell "add off c$c" "redis no aof" "$MEM" "$c" "${HINCR[@]}"
 		wrk_cell "cartd get c$c" "cartd 1 peer, sync on" "$ON" get.lua "$c"
 		redis_cell "get c$c" "redis no aof" "$MEM" "$c" "${HGET[@]}"
 	done
 	wrk_cell "cartd add trio c$CMAX" "cartd 3 peers, sync on" "$TRIO" add.lua "$CMAX"
+	wrk_cell "cartd add 1line c$CMAX" "cartd 1-line carts" "$L1" add.lua "$CMAX" "$LCARTS" 1
+	wrk_cell "cartd add 50line c$CMAX" "cartd 50-line carts" "$L50" add.lua "$CMAX" "$LCARTS" 50
+	wrk_cell "cartd min 1line c$CMAX" "1-line carts, minimal" "$L1" add.lua "$CMAX" \
+		"$LCARTS" 1 0 minimal
+	wrk_cell "cartd min 50line c$CMAX" "50-line carts, minimal" "$L50" add.lua "$CMAX" \
+		"$LCARTS" 50 0 minimal
 done
 commits1=$(bench_http_get "$ON" /metrics)
 
@@ -164,16 +188,18 @@ cpu_per_req() {
 	bench_calc "${REQS[$1]:-0} > 0 ? ${TICKS[$1]:-0} * 1e6 / $TCK / ${REQS[$1]:-1} : 0"
 }
 
-printf '\n%-16s %-24s %10s %9s %9s %9s %7s %5s\n' cell server "req/s" "p50 ms" "p99 ms" \
+printf '\n%-17s %-24s %10s %9s %9s %9s %7s %5s\n' cell server "req/s" "p50 ms" "p99 ms" \
 	"CPU us/r" errors runs
 cells=()
 for c in "${CONNS[@]}"; do
-	cells+=("cartd add on c$c" "add on c$c" "cartd add off c$c" "add off c$c" "cartd get c$c" "get c$c")
+	cells+=("cartd add on c$c" "cartd add min c$c" "add on c$c" "cartd add off c$c" "add off c$c"
+		"cartd get c$c" "get c$c")
 done
-cells+=("cartd add trio c$CMAX")
+cells+=("cartd add trio c$CMAX" "cartd add 1line c$CMAX" "cartd add 50line c$CMAX"
+	"cartd min 1line c$CMAX" "cartd min 50line c$CMAX")
 for k in "${cells[@]}"; do
 	read -r -a runs <<<"${RPS[$k]:-}"
-	printf '%-16s %-24s %10.0f %9.2f %9.2f %9.1f %7s %5d\n' "${k#cartd }" "${SERVER[$k]:-?}" \
+	printf '%-17s %-24s %10.0f %9.2f %9.2f %9.1f %7s %5d\n' "${k#cartd }" "${SERVER[$k]:-?}" \
 		"$(med "${RPS[$k]:-}")" "$(med "${P50[$k]:-}")" "$(med "${P99[$k]:-}")" \
 		"$(cpu_per_req "$k")" "${BAD[$k]:-?}" "${#runs[@]}"
 done
@@ -199,6 +225,12 @@ for c in "${CONNS[@]}"; do
 		"redis HINCRBY aof=always" "$(med "${RPS[add on c$c]:-}")"
 	bench_row "add sync=on c$c p99" "$(med "${P99[cartd add on c$c]:-}")" ms \
 		"redis p99" "$(med "${P99[add on c$c]:-}")"
+	bench_row "add minimal sync=on c$c req/s" "$(med "${RPS[cartd add min c$c]:-}")" "req/s" \
+		"redis HINCRBY aof=always" "$(med "${RPS[add on c$c]:-}")"
+	bench_row "add sync=on c$c server CPU/req" "$(cpu_per_req "cartd add on c$c")" us \
+		"redis aof=always CPU/req" "$(cpu_per_req "add on c$c")"
+	bench_row "add minimal c$c server CPU/req" "$(cpu_per_req "cartd add min c$c")" us \
+		"redis aof=always CPU/req" "$(cpu_per_req "add on c$c")"
 	bench_row "add sync=off c$c req/s" "$(med "${RPS[cartd add off c$c]:-}")" "req/s" \
 		"redis HINCRBY no aof" "$(med "${RPS[add off c$c]:-}")"
 	bench_row "add sync=off c$c p99" "$(med "${P99[cartd add off c$c]:-}")" ms \
@@ -217,6 +249,14 @@ bench_row "add 3 peers c$CMAX req/s" "$trio_rps" "req/s" \
 	"redis HINCRBY aof=always" "$(med "${RPS[add on c$CMAX]:-}")"
 bench_row "add 3 peers c$CMAX req/s" "$trio_rps" "req/s" \
 	"cartd 1 peer sync=on" "$(med "${RPS[cartd add on c$CMAX]:-}")"
+bench_row "add 50-line carts c$CMAX req/s" "$(med "${RPS[cartd add 50line c$CMAX]:-}")" "req/s" \
+	"1-line carts" "$(med "${RPS[cartd add 1line c$CMAX]:-}")"
+bench_row "add 50-line carts c$CMAX CPU/req" "$(cpu_per_req "cartd add 50line c$CMAX")" us \
+	"1-line carts" "$(cpu_per_req "cartd add 1line c$CMAX")"
+bench_row "add min 50-line c$CMAX req/s" "$(med "${RPS[cartd min 50line c$CMAX]:-}")" "req/s" \
+	"1-line carts, minimal" "$(med "${RPS[cartd min 1line c$CMAX]:-}")"
+bench_row "add min 50-line c$CMAX CPU/req" "$(cpu_per_req "cartd min 50line c$CMAX")" us \
+	"1-line carts, minimal" "$(cpu_per_req "cartd min 1line c$CMAX")"
 
 # The disk's ceiling from bench_commit, when it ran earlier in this run
 # (bench/run.sh runs bench_commit first).

@@ -1,0 +1,245 @@
+/*
+ * bench_lag.c - replication visibility lag: from a write's acknowledgement
+ * at peer A to the moment a read at peer B shows it, on a 3-peer cluster of
+ * this machine (started and stopped here with cartctl, --sync on).
+ *
+ * One sample: POST /carts/lag-<n>/items {"sku":"x","qty":1} to A; when the
+ * 200 arrives (the write is durable at A), read /carts/lag-<n> at B over
+ * fresh loopback connections, back to back, until the item shows; the lag
+ * is the time between the two.  The poll itself costs about 0.1 ms, which
+ * bounds the resolution.  Samples are taken with the cluster idle, then
+ * under a fixed-rate background load of adds at A (LOADERS processes, each
+ * pacing its own share of the rate over fresh connections).
+ *
+ * The baseline is the time of one read at B in the same run (what a
+ * client pays to look at B at all).  Target: p99 <= 10 ms idle.
+ */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/cartctl_http.h"
+#include "bench/bench_common.h"
+
+#define SAMPLES 300
+#define DEADLINE_S 5.0
+#define LOADERS 8
+#define LOAD_RATE 2000.0          /* adds/s of the background load */
+#define TARGET_P99_MS 10.0
+
+static char build[256], tmp[64], dir[128];
+static int base_port;
+static pid_t loaders[LOADERS];
+
+static int do_req(const api_addr *peer, const char *method, const char *target,
+                  const char *body, ctl_http_response *res)
+{
+	char err[256];
+	ctl_http_request req = { method, target, body ? "application/json" : NULL, body,
+	                         body ? strlen(body) : 0, NULL, 5000, false };
+	return ctl_http_do(peer, &req, res, err, sizeof err);
+}
+
+/* Adds sku x to cart at A; true on 200. */
+static bool add_at(const api_addr *a, const char *cart)
+{
+	char target[96];
+	ctl_http_response res;
+	snprintf(target, sizeof target, "/carts/%s/items", cart);
+	if (do_req(a, "POST", target, "{\"sku\":\"x\",\"qty\":1}", &res) != 0)
+		return false;
+	bool ok = res.status == 200;
+	ctl_http_response_free(&res);
+	return ok;
+}
+
+/* Whether B shows sku x in cart. */
+static bool seen_at(const api_addr *b, const char *cart)
+{
+	char target[96];
+	ctl_http_response res;
+	snprintf(target, sizeof target, "/carts/%s", cart);
+	if (do_req(b, "GET", target, NULL, &res) != 0)
+		return false;
+	bool seen = res.status == 200 && strstr(res.body, "\"sku\":\"x\"") != NULL;
+	ctl_http_response_free(&res);
+	return seen;
+}
+
+/* One sample in ms, or -1 when the write failed or never showed. */
+static double sample(const api_addr *a, const api_addr *b, const char *tag, int n)
+{
+	char cart[64];
+	snprintf(cart, sizeof cart, "lag-%s-%d-%d", tag, (int)getpid(), n);
+	if (!add_at(a, cart))
+		return -1;
+	double t0 = bench_now();
+	while (bench_now() - t0 < DEADLINE_S)
+		if (seen_at(b, cart))
+			return (bench_now() - t0) * 1e3;
+	return -1;
+}
+
+static double pct(double *v, size_t n, double p)
+{
+	if (n == 0)
+		return 0;
+	bench_median(v, n);   /* sorts */
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i];
+}
+
+static void measure(const api_addr *a, const api_addr *b, const char *tag, double *p50,
+                    double *p99, double *max, int *lost)
+{
+	static double v[SAMPLES];
+	size_t n = 0;
+	*lost = 0;
+	for (int i = 0; i < SAMPLES; i++) {
+		double ms = sample(a, b, tag, i);
+		if (ms < 0)
+			(*lost)++;
+		else
+			v[n++] = ms;
+		struct timespec ts = { 0, 2000000 };   /* 2 ms apart */
+		nanosleep(&ts, NULL);
+	}
+	*p50 = pct(v, n, 0.50);
+	*p99 = pct(v, n, 0.99);
+	*max = n ? v[n - 1] : 0;
+}
+
+/* A loader: rate/LOADERS adds per second to random carts at A, paced. */
+static void load_loop(const api_addr *a, int k)
+{
+	uint64_t rng = 0x1234567u + (uint64_t)k;
+	double gap = LOADERS / LOAD_RATE, next = bench_now();
+	for (;;) {
+		char cart[48];
+		snprintf(cart, sizeof cart, "load-%u", (unsigned)(bench_rand(&rng) % 100000));
+		add_at(a, cart);
+		next += gap;
+		double wait = next - bench_now();
+		if (wait > 0) {
+			struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+static void stop_loaders(void)
+{
+	for (int k = 0; k < LOADERS; k++)
+		if (loaders[k] > 0) {
+			kill(loaders[k], SIGTERM);
+			waitpid(loaders[k], NULL, 0);
+			loaders[k] = 0;
+		}
+}
+
+static void cluster_down(void)
+{
+	char cmd[1024];
+	stop_loaders();
+	if (!dir[0])
+		return;
+	snprintf(cmd, sizeof cmd, "%s/cartctl cluster down --dir %s >/dev/null 2>&1; rm -rf %s",
+	         build, dir, tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_lag: could not stop the cluster in %s\n", dir);
+	dir[0] = '\0';
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(130);   /* atexit stops the cluster */
+}
+
+static bool cluster_up(void)
+{
+	char cmd[1024];
+	snprintf(tmp, sizeof tmp, "/tmp/cartd-bench-lag.XXXXXX");
+	if (!mkdtemp(tmp))
+		return false;
+	snprintf(dir, sizeof dir, "%s/c", tmp);
+	for (int try = 0; try < 5; try++) {
+		base_port = 20000 + (int)((unsigned)(getpid() * 7919 + try * 211) % 200) * 200;
+		snprintf(cmd, sizeof cmd, "%s/cartctl cluster up 3 --base-port %d --dir %s -- "
+		         "--sync on >/dev/null 2>&1", build, base_port, dir);
+		if (system(cmd) == 0)
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	api_addr a, b;
+	char addr[64];
+	const char *env = getenv("BUILD");
+	snprintf(build, sizeof build, "%s", env && *env ? env : "build");
+	bench_header("lag: write acknowledged at A to visible at B (3 peers, sync on)", argc, argv);
+	atexit(cluster_down);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (!cluster_up()) {
+		fprintf(stderr, "bench_lag: cannot start a cluster with %s/cartctl\n", build);
+		return 1;
+	}
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", base_port);
+	ctl_parse_peer(addr, &a);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", base_port + 1);
+	ctl_parse_peer(addr, &b);
+	printf("   cluster: %s/cartctl cluster up 3 --base-port %d --dir D -- --sync on\n"
+	       "   %d samples per phase, 2 ms apart; load: %d processes, %.0f adds/s in all at A\n",
+	       build, base_port, SAMPLES, LOADERS, LOAD_RATE);
+	/* Warm-up: the peers find each other; the first write shows at B. */
+	double t0 = bench_now();
+	while (sample(&a, &b, "warm", 0) < 0 && bench_now() - t0 < 30)
+		;
+
+	double read_ms[50];
+	for (int i = 0; i < 50; i++) {
+		double r0 = bench_now();
+		seen_at(&b, "lag-none");
+		read_ms[i] = (bench_now() - r0) * 1e3;
+	}
+	double read_p50 = bench_median(read_ms, 50);
+
+	double ip50, ip99, imax, lp50, lp99, lmax;
+	int ilost, llost;
+	measure(&a, &b, "idle", &ip50, &ip99, &imax, &ilost);
+	for (int k = 0; k < LOADERS; k++) {
+		pid_t p = fork();
+		if (p == 0) {
+			/* Killed with SIGTERM, never exiting: the cluster's atexit
+			 * belongs to the parent. */
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			load_loop(&a, k);
+		}
+		loaders[k] = p;
+	}
+	measure(&a, &b, "load", &lp50, &lp99, &lmax, &llost);
+	stop_loaders();
+
+	bench_table t;
+	bench_table_open(&t, "lag");
+	bench_table_row(&t, "lag idle p50", ip50, "ms", "one read at B", read_p50, BENCH_NONE, 0);
+	bench_table_row(&t, "lag idle p99", ip99, "ms", "one read at B", read_p50, BENCH_AT_MOST,
+	                TARGET_P99_MS);
+	bench_table_row(&t, "lag idle max", imax, "ms", NULL, 0, BENCH_NONE, 0);
+	bench_table_row(&t, "lag under load p50", lp50, "ms", "lag idle p50", ip50, BENCH_NONE, 0);
+	bench_table_row(&t, "lag under load p99", lp99, "ms", "lag idle p99", ip99, BENCH_NONE, 0);
+	bench_table_row(&t, "lag under load max", lmax, "ms", NULL, 0, BENCH_NONE, 0);
+	bench_table_row(&t, "samples lost (idle + load)", ilost + llost, "samples", NULL, 0,
+	                BENCH_AT_MOST, 0);
+	bench_table_close(&t);
+	return 0;
+}
