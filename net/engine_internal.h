@@ -85,6 +85,7 @@ struct engine {
 	crdt_store *relay_queue;    /* received deltas to re-gossip */
 	uint8_t relay_hops;
 	uint64_t flush_at;          /* 0 = nothing queued */
+	uint64_t last_flush;        /* when the push queue last flushed (0: never) */
 	double pack_ratio;          /* recent deflate ratio: how much raw to pack */
 
 	/* anti-entropy (ae.c) */

@@ -5,6 +5,7 @@
  * to a random fanout that re-gossips for a bounded number of hops (large
  * cluster).  Also receives DELTA messages, for push and repair alike.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +34,19 @@ void push_destroy(engine *e)
 	e->queue = e->relay_queue = NULL;
 }
 
+/* A delta waits up to flush_delay_ms so that a busy peer packs many into a
+ * datagram.  After a quiet spell (no flush within the last flush_delay_ms)
+ * there is nothing to pack it with, and waiting would only add latency: it
+ * is due at once, and still leaves with every delta queued before the next
+ * timer turn (a group commit completes many writes together). */
 static void arm_flush(engine *e)
 {
+	if (e->flush_at != 0)
+		return;
+	bool quiet = e->last_flush == 0 || e->now >= e->last_flush + e->cfg.flush_delay_ms;
+	e->flush_at = quiet ? e->now : e->now + e->cfg.flush_delay_ms;
 	if (e->flush_at == 0)
-		e->flush_at = e->now + e->cfg.flush_delay_ms;
+		e->flush_at = 1;   /* 0 means "nothing queued" */
 }
 
 int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta)
@@ -216,6 +226,7 @@ void push_tick(engine *e)
 		if (crdt_store_count(e->queue) < PUSH_EAGER_CARTS)
 			return;
 	e->flush_at = 0;
+	e->last_flush = e->now;
 	flush_queue(e, &e->queue, false);
 	flush_queue(e, &e->relay_queue, true);
 	e->relay_hops = 0;

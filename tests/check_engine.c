@@ -196,6 +196,26 @@ START_TEST(push_reaches_all_quickly)
 }
 END_TEST
 
+/* A delta after a quiet spell is due at once; one right after a push waits
+ * for the flush delay, so that a busy peer batches. */
+START_TEST(push_after_quiet_is_due_at_once)
+{
+	seed_all();
+	run_for(3000);
+	client_add(1, "cart-q", "apple", 1);
+	ck_assert_uint_le(engine_next_deadline(peers[1].e, now), now + 1);
+	run_for(1);
+	ck_assert_uint_gt(engine_get_stats(peers[1].e)->deltas_out, 0);
+	client_add(1, "cart-q", "pear", 1);
+	uint64_t due = engine_next_deadline(peers[1].e, now);
+	ck_assert_msg(due >= now + 4, "second delta due at %llu, now %llu",
+	              (unsigned long long)due, (unsigned long long)now);
+	run_for(20);
+	for (int i = 0; i < NPEERS; i++)
+		ck_assert_uint_eq(qty_at(i, "cart-q", "pear"), 1);
+}
+END_TEST
+
 START_TEST(anti_entropy_repairs_lost_deltas)
 {
 	seed_all();
@@ -401,6 +421,7 @@ Suite *engine_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, membership_learned_through_seed);
 	tcase_add_test(tc, push_reaches_all_quickly);
+	tcase_add_test(tc, push_after_quiet_is_due_at_once);
 	tcase_add_test(tc, anti_entropy_repairs_lost_deltas);
 	tcase_add_test(tc, pending_write_is_not_sent);
 	tcase_add_test(tc, failure_detection_and_rejoin);
