@@ -7,12 +7,14 @@
  * 200 arrives (the write is durable at A), read /carts/lag-<n> at B over
  * fresh loopback connections, back to back, until the item shows; the lag
  * is the time between the two.  The poll itself costs about 0.1 ms, which
- * bounds the resolution.  Samples are taken with the cluster idle, then
- * under a fixed-rate background load of adds at A (LOADERS processes, each
- * pacing its own share of the rate over fresh connections).
+ * bounds the resolution.  Samples are taken with the cluster idle (20 ms
+ * apart, so that each write finds the peer quiet), then 2 ms apart under a
+ * fixed-rate background load of adds at A (LOADERS processes, each pacing
+ * its own share of the rate over fresh connections).
  *
  * The baseline is the time of one read at B in the same run (what a
  * client pays to look at B at all).  Target: p99 <= 10 ms idle.
+ * BENCH_LAG_CARTD_ARGS adds cartd options (e.g. "--flush-delay-ms 0").
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -27,6 +29,8 @@
 #include "bench/bench_common.h"
 
 #define SAMPLES 300
+#define IDLE_GAP_MS 20            /* idle: samples further apart than a flush delay */
+#define LOAD_GAP_MS 2
 #define DEADLINE_S 5.0
 #define LOADERS 8
 #define LOAD_RATE 2000.0          /* adds/s of the background load */
@@ -94,8 +98,8 @@ static double pct(double *v, size_t n, double p)
 	return v[i];
 }
 
-static void measure(const api_addr *a, const api_addr *b, const char *tag, double *p50,
-                    double *p99, double *max, int *lost)
+static void measure(const api_addr *a, const api_addr *b, const char *tag, long gap_ms,
+                    double *p50, double *p99, double *max, int *lost)
 {
 	static double v[SAMPLES];
 	size_t n = 0;
@@ -106,7 +110,7 @@ static void measure(const api_addr *a, const api_addr *b, const char *tag, doubl
 			(*lost)++;
 		else
 			v[n++] = ms;
-		struct timespec ts = { 0, 2000000 };   /* 2 ms apart */
+		struct timespec ts = { 0, gap_ms * 1000000 };
 		nanosleep(&ts, NULL);
 	}
 	*p50 = pct(v, n, 0.50);
@@ -164,6 +168,7 @@ static void on_signal(int sig)
 static bool cluster_up(void)
 {
 	char cmd[1024];
+	const char *extra = getenv("BENCH_LAG_CARTD_ARGS");   /* e.g. --flush-delay-ms 0 */
 	snprintf(tmp, sizeof tmp, "/tmp/cartd-bench-lag.XXXXXX");
 	if (!mkdtemp(tmp))
 		return false;
@@ -171,7 +176,7 @@ static bool cluster_up(void)
 	for (int try = 0; try < 5; try++) {
 		base_port = 20000 + (int)((unsigned)(getpid() * 7919 + try * 211) % 200) * 200;
 		snprintf(cmd, sizeof cmd, "%s/cartctl cluster up 3 --base-port %d --dir %s -- "
-		         "--sync on >/dev/null 2>&1", build, base_port, dir);
+		         "--sync on %.200s >/dev/null 2>&1", build, base_port, dir, extra ? extra : "");
 		if (system(cmd) == 0)
 			return true;
 	}
@@ -197,8 +202,9 @@ int main(int argc, char **argv)
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", base_port + 1);
 	ctl_parse_peer(addr, &b);
 	printf("   cluster: %s/cartctl cluster up 3 --base-port %d --dir D -- --sync on\n"
-	       "   %d samples per phase, 2 ms apart; load: %d processes, %.0f adds/s in all at A\n",
-	       build, base_port, SAMPLES, LOADERS, LOAD_RATE);
+	       "   %d samples per phase, %d ms apart idle, %d ms under load; load: %d processes, "
+	       "%.0f adds/s in all at A\n", build, base_port, SAMPLES, IDLE_GAP_MS, LOAD_GAP_MS,
+	       LOADERS, LOAD_RATE);
 	/* Warm-up: the peers find each other; the first write shows at B. */
 	double t0 = bench_now();
 	while (sample(&a, &b, "warm", 0) < 0 && bench_now() - t0 < 30)
@@ -214,7 +220,7 @@ int main(int argc, char **argv)
 
 	double ip50, ip99, imax, lp50, lp99, lmax;
 	int ilost, llost;
-	measure(&a, &b, "idle", &ip50, &ip99, &imax, &ilost);
+	measure(&a, &b, "idle", IDLE_GAP_MS, &ip50, &ip99, &imax, &ilost);
 	for (int k = 0; k < LOADERS; k++) {
 		pid_t p = fork();
 		if (p == 0) {
@@ -226,7 +232,7 @@ int main(int argc, char **argv)
 		}
 		loaders[k] = p;
 	}
-	measure(&a, &b, "load", &lp50, &lp99, &lmax, &llost);
+	measure(&a, &b, "load", LOAD_GAP_MS, &lp50, &lp99, &lmax, &llost);
 	stop_loaders();
 
 	bench_table t;

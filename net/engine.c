@@ -238,6 +238,10 @@ uint64_t engine_next_deadline(const engine *e, uint64_t now_ms)
 {
 	if (!e->ticked)
 		return now_ms;   /* the first tick schedules the timers */
+	/* A push that is due goes at once (its tick clears flush_at, so this
+	 * cannot spin); other timers keep their 1 ms floor below. */
+	if (e->flush_at != 0 && e->flush_at <= now_ms)
+		return now_ms;
 	uint64_t t = earliest(e->flush_at, swim_deadline(e));
 	t = earliest(t, e->next_ae);
 	if (t == 0)
