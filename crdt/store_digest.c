@@ -27,35 +27,31 @@
 static const unsigned char entry_key[crypto_shorthash_KEYBYTES] = "cartd-entry-v2";
 static const unsigned char digest_key[crypto_shorthash_KEYBYTES] = "cartd-digest-v2";
 
-static uint64_t load_le64(const unsigned char *p)
+/* The first 8 bytes of a SipHash output as a little-endian integer. */
+static uint64_t hash_word(const unsigned char *h)
 {
+	buf_reader r;
 	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
+	buf_reader_init(&r, h, crypto_shorthash_BYTES);
+	(void)buf_get_u64le(&r, &v);   /* 8 bytes are there */
 	return v;
-}
-
-static void store_le64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
 }
 
 /* Hash of one live entry: str(sku), replica and the entry word (counter,
  * kind and value), so that any change of any field changes the hash. */
 static uint64_t entry_hash(const crdt_line *l, const crdt_entry *e)
 {
-	unsigned char in[1 + CRDT_MAX_NAME + 16], h[crypto_shorthash_BYTES];
-	size_t n = 0;
+	uint8_t in[1 + CRDT_MAX_NAME + 16];
+	unsigned char h[crypto_shorthash_BYTES];
+	buf_writer w;
 
-	in[n++] = l->sku_len;
-	memcpy(in + n, l->sku, l->sku_len);
-	n += l->sku_len;
-	store_le64(in + n, e->replica);
-	store_le64(in + n + 8, e->packed);
-	n += 16;
-	crypto_shorthash(h, in, n, entry_key);
-	return load_le64(h);
+	buf_writer_fixed(&w, in, sizeof in);
+	buf_put_u8(&w, l->sku_len);
+	buf_put_bytes(&w, l->sku, l->sku_len);
+	buf_put_u64le(&w, e->replica);
+	buf_put_u64le(&w, e->packed);
+	crypto_shorthash(h, in, w.len, entry_key);
+	return hash_word(h);
 }
 
 uint64_t store_line_sum(const crdt_line *l)
@@ -166,7 +162,7 @@ int store_digest_finish(const char *id, size_t id_len, const crdt_ctx *ctx, uint
 	if (scratch->err)
 		return scratch->err;
 	crypto_shorthash(h, scratch->data, scratch->len, digest_key);
-	*out = load_le64(h);
+	*out = hash_word(h);
 	return 0;
 }
 
