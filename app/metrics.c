@@ -15,7 +15,7 @@
 #include "crdt/error.h"
 
 const unsigned metrics_codes[METRICS_NCODES - 1] = {
-	200, 400, 404, 405, 413, 415, 422, 500, 503, 408, 431
+	200, 204, 400, 404, 405, 413, 415, 422, 500, 503, 408, 431
 };
 
 static const char *const op_names[4] = { "add", "set", "remove", "clear" };

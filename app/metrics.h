@@ -16,7 +16,7 @@
 #include "app/api.h"
 
 /* Status codes with their own label value; anything else is "other". */
-#define METRICS_NCODES 12
+#define METRICS_NCODES 13
 extern const unsigned metrics_codes[METRICS_NCODES - 1];
 
 typedef struct metrics_http {

@@ -222,6 +222,11 @@ START_TEST(test_prefer_minimal)
 	ctl_http_response_free(&res);
 	tp_items(&cl, 0, "m1", seen, sizeof seen);
 	ck_assert_str_eq(seen, "kiwi:2");
+	/* Counted under its own status, not as "other". */
+	ctl_http_request mreq = { "GET", "/metrics", NULL, NULL, 0, NULL, 0, false };
+	tp_http(&cl, 0, &mreq, &res);
+	ck_assert_ptr_nonnull(strstr(res.body, "cartd_http_requests_total{route=\"items\",code=\"204\"} 1"));
+	ctl_http_response_free(&res);
 	/* Without the preference the answer is the cart, as always. */
 	req.extra_headers = "Prefer: return=representation\r\n";
 	tp_http(&cl, 0, &req, &res);
