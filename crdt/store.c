@@ -158,7 +158,7 @@ static int redigest(crdt_store *s, store_node *n, uint32_t bucket)
 {
 	uint64_t d;
 
-	int rc = store_digest_finish(n->id, n->id_len, &n->cart.ctx, n->sum, &s->scratch, &d);
+	int rc = store_digest_finish(n->id, n->id_len, &n->cart, n->sum, &s->scratch, &d);
 	if (rc != 0)
 		return rc;
 	/* The digest leaves its input in scratch: its length is free. */

@@ -19,7 +19,6 @@
 #include "crdt/codec.h"
 #include "crdt/store.h"
 
-#define SHARED_SEARCH_MAX 8u      /* delta lines looked up one by one */
 #define SHARED_STACK 256u         /* dst lines marked without malloc */
 
 /* Fixed, public SipHash keys: every peer must compute the same digests.
@@ -87,29 +86,55 @@ static uint64_t covered_sum(const crdt_line *l, const crdt_ctx *ctx)
 	return sum;
 }
 
-/* Marks in[i] for each line i of dst whose sku src has.  A delta has a line
- * or two: binary searches, which touch a few of dst's skus, beat a merge
- * walk that compares every one of them (each a cache miss in a big store). */
+/* Calls fn for each distinct sku src names, in its lines and its deferred
+ * removes (both sorted by sku), in order. */
+static void each_named(const crdt_cart *src, void (*fn)(const char *, size_t, void *), void *arg)
+{
+	uint32_t i = 0, j = 0, nd = crdt_cart_ndefer(src);
+	while (i < src->n || j < nd) {
+		const crdt_line *l = i < src->n ? &src->lines[i] : NULL;
+		const crdt_defer *d = j < nd ? &src->defer->v[j] : NULL;
+		int cmp = !l ? 1 : !d ? -1 : crdt_name_cmp(l->sku, l->sku_len, d->sku, d->sku_len);
+		if (cmp <= 0) {
+			fn(l->sku, l->sku_len, arg);
+			i++;
+			j += cmp == 0;
+		} else {
+			fn(d->sku, d->sku_len, arg);
+			j++;
+		}
+	}
+}
+
+struct named {
+	const crdt_cart *dst;
+	bool *in;           /* mark_one: dst lines named */
+	uint64_t sum;       /* readd_one */
+};
+
+static void mark_one(const char *sku, size_t len, void *arg)
+{
+	struct named *nm = arg;
+	const crdt_line *l = crdt_cart_find(nm->dst, sku, len);
+	if (l != NULL)
+		nm->in[l - nm->dst->lines] = true;
+}
+
+static void readd_one(const char *sku, size_t len, void *arg)
+{
+	struct named *nm = arg;
+	nm->sum += store_line_sum(crdt_cart_find(nm->dst, sku, len));
+}
+
+/* Marks in[i] for each line i of dst whose sku src names.  A delta names a
+ * line or two: binary searches, which touch a few of dst's skus, beat a
+ * merge walk that compares every one of them (each a cache miss in a big
+ * store). */
 static void mark_shared(const crdt_cart *dst, const crdt_cart *src, bool *in)
 {
-	if (src->n > SHARED_SEARCH_MAX) {
-		uint32_t j = 0;
-		for (uint32_t i = 0; i < dst->n; i++) {
-			const crdt_line *l = &dst->lines[i];
-			int cmp = 1;
-			while (j < src->n && (cmp = crdt_name_cmp(src->lines[j].sku, src->lines[j].sku_len,
-			                                          l->sku, l->sku_len)) < 0)
-				j++;
-			in[i] = j < src->n && cmp == 0;
-		}
-		return;
-	}
+	struct named nm = { dst, in, 0 };
 	memset(in, 0, dst->n * sizeof *in);
-	for (uint32_t j = 0; j < src->n; j++) {
-		const crdt_line *l = crdt_cart_find(dst, src->lines[j].sku, src->lines[j].sku_len);
-		if (l != NULL)
-			in[l - dst->lines] = true;
-	}
+	each_named(src, mark_one, &nm);
 }
 
 uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
@@ -119,10 +144,14 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 	bool small[SHARED_STACK], *in = dst->n <= SHARED_STACK ? small : malloc(dst->n);
 
 	if (in == NULL) {
-		/* Cannot fail: without memory, compare line by line. */
+		/* Cannot fail: without memory, mark lines one sku at a time. */
 		for (uint32_t i = 0; i < dst->n; i++) {
 			const crdt_line *l = &dst->lines[i];
-			if (crdt_cart_find(src, l->sku, l->sku_len) != NULL)
+			bool named = crdt_cart_find(src, l->sku, l->sku_len) != NULL;
+			for (uint32_t j = 0; !named && j < crdt_cart_ndefer(src); j++)
+				named = crdt_name_cmp(src->defer->v[j].sku, src->defer->v[j].sku_len,
+				                      l->sku, l->sku_len) == 0;
+			if (named)
 				sum += store_line_sum(l);
 			else if (!ctx_empty)
 				sum += covered_sum(l, &src->ctx);
@@ -143,22 +172,26 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 
 uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src)
 {
-	uint64_t sum = 0;
-
-	for (uint32_t j = 0; j < src->n; j++)
-		sum += store_line_sum(crdt_cart_find(dst, src->lines[j].sku, src->lines[j].sku_len));
-	return sum;
+	struct named nm = { dst, NULL, 0 };
+	each_named(src, readd_one, &nm);
+	return nm.sum;
 }
 
-int store_digest_finish(const char *id, size_t id_len, const crdt_ctx *ctx, uint64_t sum,
+int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum,
                         buf_writer *scratch, uint64_t *out)
 {
 	unsigned char h[crypto_shorthash_BYTES];
 
 	buf_writer_reset(scratch);
 	buf_put_str(scratch, id, id_len);
-	crdt_encode_ctx(scratch, ctx);
+	crdt_encode_ctx(scratch, &c->ctx);
 	buf_put_u64le(scratch, sum);
+	buf_put_varint(scratch, crdt_cart_ndefer(c));
+	for (uint32_t i = 0; i < crdt_cart_ndefer(c); i++) {
+		const crdt_defer *d = &c->defer->v[i];
+		buf_put_str(scratch, d->sku, d->sku_len);
+		crdt_encode_ctx(scratch, &d->dots);
+	}
 	if (scratch->err)
 		return scratch->err;
 	crypto_shorthash(h, scratch->data, scratch->len, digest_key);
@@ -169,5 +202,5 @@ int store_digest_finish(const char *id, size_t id_len, const crdt_ctx *ctx, uint
 int crdt_store_cart_digest(const char *id, size_t id_len, const crdt_cart *c,
                            buf_writer *scratch, uint64_t *out)
 {
-	return store_digest_finish(id, id_len, &c->ctx, store_cart_sum(c), scratch, out);
+	return store_digest_finish(id, id_len, c, store_cart_sum(c), scratch, out);
 }

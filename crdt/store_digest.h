@@ -7,9 +7,10 @@
  * modulo 2^64, of a keyed hash of every live entry (its sku and its whole
  * entry word).  Entries are unique by dot, so the sum is a hash of the set of
  * entries; adding or removing an entry adds or subtracts its hash.  A write
- * therefore rehashes only the line it touched, and a join only the lines of
- * the delta and the entries the delta's context removes, never the whole
- * cart.  Every function here is pure and cannot fail (a join into a cart of
+ * therefore rehashes only the line it touched, and a join only the lines the
+ * delta names (its lines and its deferred removes) and the entries its
+ * context removes, never the whole cart.  The context and the deferred
+ * removes (rare, small) are hashed whole.  Every function here is pure and cannot fail (a join into a cart of
  * more than 256 lines borrows a little heap, and works without it too).
  */
 #ifndef CRDT_STORE_DIGEST_H
@@ -28,21 +29,25 @@ uint64_t store_cart_sum(const crdt_cart *c);
 
 /*
  * What crdt_cart_join(dst, src) is about to take out of dst's sum: every
- * line of dst whose sku src also has (it is rehashed whole afterwards, see
- * store_join_readded), and every other entry of dst whose dot src's context
- * holds (the join drops exactly those).  Call before the join.
+ * line of dst whose sku src names, in a line or a deferred remove (it is
+ * rehashed whole afterwards, see store_join_readded), and every other entry
+ * of dst whose dot src's context holds (the join drops exactly those: dst's
+ * own deferred removes never name dots of its context).  Call before the
+ * join.
  */
 uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src);
 /* After the join: the sums of the lines of dst (now joined) whose sku src
- * has.  new sum = old sum - removed + readded. */
+ * names.  new sum = old sum - removed + readded. */
 uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src);
 
 /*
  * The digest from its parts: SipHash-2-4 (fixed public key) of str(id),
- * the canonical encoding of ctx and the entry sum as u64le, built in
- * scratch.  0, or scratch's error (CARTD_ENOMEM) when it could not grow.
+ * the canonical encoding of c's context, the entry sum as u64le, and c's
+ * deferred removes (varint count, then str(sku) and the dots' encoding of
+ * each), built in scratch.  0, or scratch's error (CARTD_ENOMEM) when it
+ * could not grow.
  */
-int store_digest_finish(const char *id, size_t id_len, const crdt_ctx *ctx, uint64_t sum,
+int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum,
                         buf_writer *scratch, uint64_t *out);
 
 #endif

@@ -285,6 +285,41 @@ START_TEST(test_observed_token)
 }
 END_TEST
 
+/* A deferred remove travels in a delta without the line it names; joined
+ * into a replica that holds that line, it drops the named entries, and the
+ * incrementally kept digest must follow (store_digest.c rehashes every line
+ * a delta names, deferred removes included). */
+START_TEST(test_deferred_remove_digest)
+{
+	crdt_store *a = store_mk(NB), *b = store_mk(NB);
+	crdt_cart delta;
+	crdt_ctx token;
+	crdt_cart_init(&delta);
+	crdt_ctx_init(&token);
+
+	/* A has apple from replica 1, which B has not seen; B has pear. */
+	ck_assert_int_eq(apply(a, "c", 1, op_of(CRDT_OP_ADD, "apple", 3, NULL), NULL), 0);
+	ck_assert_int_eq(apply(a, "c", 1, op_of(CRDT_OP_ADD, "kiwi", 1, NULL), NULL), 0);
+	ck_assert_int_eq(apply(b, "c", 2, op_of(CRDT_OP_ADD, "pear", 1, NULL), NULL), 0);
+	/* A client read at A: its token covers A's apple; it removes apple at B. */
+	ck_assert_int_eq(crdt_ctx_copy(&token, &cart_of(a, "c")->ctx), 0);
+	ck_assert_int_eq(apply(b, "c", 2, op_of(CRDT_OP_REMOVE, "apple", 0, &token), &delta), 0);
+	ck_assert_uint_eq(crdt_cart_ndefer(&delta), 1);
+	ck_assert_uint_eq(delta.n, 0);
+	check_digests(b);
+	bool changed = false;
+	ck_assert_int_eq(crdt_store_join(a, "c", 1, &delta, &changed), 0);
+	ck_assert(changed);
+	ck_assert_uint_eq(qty_of(a, "c", "apple"), 0);
+	ck_assert_uint_eq(qty_of(a, "c", "kiwi"), 1);
+	check_digests(a);
+	crdt_ctx_destroy(&token);
+	crdt_cart_destroy(&delta);
+	crdt_store_free(a);
+	crdt_store_free(b);
+}
+END_TEST
+
 /* Operations that leave a new cart empty must not create it, or replicas
  * that saw the no-op would disagree with the others' bucket digests. */
 START_TEST(test_noop_creates_nothing)
@@ -771,6 +806,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_ops_add_set);
 	tcase_add_test(tc, test_ops_remove_clear);
 	tcase_add_test(tc, test_observed_token);
+	tcase_add_test(tc, test_deferred_remove_digest);
 	tcase_add_test(tc, test_noop_creates_nothing);
 	tcase_add_test(tc, test_join);
 	tcase_add_test(tc, test_join_out_of_order);
