@@ -131,7 +131,7 @@ static void run_raw(const opts *o, bool sync, const uint8_t *val, size_t len, ro
 	lat l = { NULL, 0, 0 };
 	double t0 = bench_now(), t = t0;
 	while (t - t0 < o->seconds) {
-		db_record rec = { id, (size_t)cart_id(id, sizeof id, l.n), val, len };
+		db_record rec = { id, (size_t)cart_id(id, sizeof id, l.n), val, len, DB_STATE };
 		int rc = db_put_batch(d, &rec, 1);
 		if (rc)
 			die("db_put_batch", rc, db_last_error(d));

@@ -40,7 +40,7 @@ static char build[256], tmp[64], dir[128];
 static int base_port;
 static pid_t loaders[LOADERS];
 
-static int do_req(const api_addr *peer, const char *method, const char *target,
+static int do_req(const hostport_ip *peer, const char *method, const char *target,
                   const char *body, ctl_http_response *res)
 {
 	char err[256];
@@ -50,7 +50,7 @@ static int do_req(const api_addr *peer, const char *method, const char *target,
 }
 
 /* Adds sku x to cart at A; true on 200. */
-static bool add_at(const api_addr *a, const char *cart)
+static bool add_at(const hostport_ip *a, const char *cart)
 {
 	char target[96];
 	ctl_http_response res;
@@ -63,7 +63,7 @@ static bool add_at(const api_addr *a, const char *cart)
 }
 
 /* Whether B shows sku x in cart. */
-static bool seen_at(const api_addr *b, const char *cart)
+static bool seen_at(const hostport_ip *b, const char *cart)
 {
 	char target[96];
 	ctl_http_response res;
@@ -76,7 +76,7 @@ static bool seen_at(const api_addr *b, const char *cart)
 }
 
 /* One sample in ms, or -1 when the write failed or never showed. */
-static double sample(const api_addr *a, const api_addr *b, const char *tag, int n)
+static double sample(const hostport_ip *a, const hostport_ip *b, const char *tag, int n)
 {
 	char cart[64];
 	snprintf(cart, sizeof cart, "lag-%s-%d-%d", tag, (int)getpid(), n);
@@ -98,7 +98,7 @@ static double pct(double *v, size_t n, double p)
 	return v[i];
 }
 
-static void measure(const api_addr *a, const api_addr *b, const char *tag, long gap_ms,
+static void measure(const hostport_ip *a, const hostport_ip *b, const char *tag, long gap_ms,
                     double *p50, double *p99, double *max, int *lost)
 {
 	static double v[SAMPLES];
@@ -119,7 +119,7 @@ static void measure(const api_addr *a, const api_addr *b, const char *tag, long 
 }
 
 /* A loader: rate/LOADERS adds per second to random carts at A, paced. */
-static void load_loop(const api_addr *a, int k)
+static void load_loop(const hostport_ip *a, int k)
 {
 	uint64_t rng = 0x1234567u + (uint64_t)k;
 	double gap = LOADERS / LOAD_RATE, next = bench_now();
@@ -185,7 +185,7 @@ static bool cluster_up(void)
 
 int main(int argc, char **argv)
 {
-	api_addr a, b;
+	hostport_ip a, b;
 	char addr[64];
 	const char *env = getenv("BUILD");
 	snprintf(build, sizeof build, "%s", env && *env ? env : "build");
