@@ -44,6 +44,7 @@ static const struct err_desc descs[] = {
 	{ CARTD_EKEYRING, "keyring", "keyring malformed" },
 	{ CARTD_ESELF, "self", "datagram claims our own sender id" },
 	{ CARTD_ECRYPTO, "crypto", "crypto library failed to initialise" },
+	{ CARTD_EVERSION, "version", "peer speaks another protocol version" },
 	{ CARTD_ESTORAGE, "storage", "storage error" },
 	{ CARTD_ECONFIG, "config", "invalid configuration" },
 	{ CARTD_EDATADIR, "datadir", "data directory unusable" },

@@ -51,6 +51,7 @@ enum cartd_err {
 	CARTD_EKEYRING = -30108,         /* keyring file malformed */
 	CARTD_ESELF = -30109,            /* datagram claims to come from us */
 	CARTD_ECRYPTO = -30110,          /* libsodium failed to initialise */
+	CARTD_EVERSION = -30111,         /* another protocol version */
 
 	/* app/ (-30200 .. -30299) */
 	CARTD_ESTORAGE = -30200,         /* LMDB reported an error */

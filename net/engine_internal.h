@@ -92,6 +92,9 @@ struct engine {
 	struct pending *pending;
 	size_t npending, pending_cap;
 
+	enum reject_field why;      /* field of the last CARTD_EDECODE (reject.h) */
+	unsigned last_row, last_field;  /* reason of the last refused datagram */
+
 	buf_writer payload;         /* scratch for building payloads */
 	uint8_t *dgram;             /* one sealed datagram */
 	size_t dgram_cap;
@@ -102,6 +105,9 @@ uint64_t engine_rand(engine *e);
 /* Seals payload as type and sends it to addr.  0 or the wire error. */
 int engine_send(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
                 size_t len);
+/* Records why the message being handled is refused and returns
+ * CARTD_EDECODE, for handlers that refuse after a successful decode. */
+int engine_refuse(engine *e, enum reject_field f);
 /* The payload scratch, emptied. */
 buf_writer *engine_scratch(engine *e);
 bool engine_is_pending(const engine *e, const char *id, size_t len);

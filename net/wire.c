@@ -102,8 +102,13 @@ static int hdr_read(const uint8_t *p, hdr *h)
 	h->sender = get64(p + 13);
 	h->epoch = get32(p + 21);
 	h->seq = get64(p + 25);
-	if (p[0] != magic[0] || p[1] != magic[1] || h->version != WIRE_VERSION ||
-	    h->type == 0 || h->type > WIRE_TYPE_MAX ||
+	if (p[0] != magic[0] || p[1] != magic[1])
+		return CARTD_EHEADER;
+	/* Told apart from junk: a mixed-version cluster during an upgrade is
+	 * an operator's mistake to show plainly, not a corrupt datagram. */
+	if (h->version != WIRE_VERSION)
+		return CARTD_EVERSION;
+	if (h->type == 0 || h->type > WIRE_TYPE_MAX ||
 	    (h->flags & ~WIRE_F_DEFLATE) != 0 || h->seq == 0)
 		return CARTD_EHEADER;
 	return 0;
@@ -151,6 +156,13 @@ size_t wire_sealed_size(size_t body_len)
 size_t wire_max_body(const wire *w)
 {
 	return w->cfg.max_datagram - WIRE_OVERHEAD;
+}
+
+unsigned wire_dgram_version(const uint8_t *dgram, size_t len)
+{
+	if (dgram == NULL || len < 3 || dgram[0] != magic[0] || dgram[1] != magic[1])
+		return 0;
+	return dgram[2];
 }
 
 const wire_stats *wire_get_stats(const wire *w)
@@ -352,8 +364,9 @@ static int check_header(const wire *w, const uint8_t *d, size_t len, hdr *h,
 		return CARTD_EOVERSIZE;
 	if (len < WIRE_OVERHEAD)
 		return CARTD_EHEADER;
-	if (hdr_read(d, h) != 0)
-		return CARTD_EHEADER;
+	int rc = hdr_read(d, h);
+	if (rc != 0)
+		return rc;
 	if (h->cluster != w->cfg.cluster_tag)
 		return CARTD_ECLUSTER;
 	if (h->sender == w->cfg.sender_id)
@@ -409,6 +422,7 @@ static void count_reject(wire_stats *st, int rc)
 	case CARTD_EREPLAY:   st->rej_replay++; break;
 	case CARTD_EOVERSIZE: st->rej_oversize++; break;
 	case CARTD_EINFLATE:  st->rej_inflate++; break;
+	case CARTD_EVERSION:  st->rej_version++; break;
 	default:              break;
 	}
 }

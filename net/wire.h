@@ -68,6 +68,7 @@ typedef struct wire_stats {
 	/* rejections by cause; rej_decode is the engine's to count */
 	uint64_t rej_header, rej_cluster, rej_self, rej_key, rej_auth;
 	uint64_t rej_replay, rej_oversize, rej_inflate;
+	uint64_t rej_version;   /* our magic, another WIRE_VERSION */
 } wire_stats;
 
 typedef struct wire_msg {
@@ -135,8 +136,10 @@ int wire_seal(wire *w, uint8_t type, const uint8_t *payload, size_t len,
  * into w's own buffer and stays valid until the next wire_open or wire_free.
  * Returns 0 or the first failing check, each counted in the stats:
  *   CARTD_EOVERSIZE  len > max_datagram
- *   CARTD_EHEADER    len < wire_overhead(), bad magic, version, type, flags,
- *                    or sequence 0
+ *   CARTD_EHEADER    len < wire_overhead(), bad magic, type, flags, or
+ *                    sequence 0
+ *   CARTD_EVERSION   our magic with another version byte (a peer of another
+ *                    release: wire_dgram_version() says which)
  *   CARTD_ECLUSTER   another cluster's tag
  *   CARTD_ESELF      our own sender id (a loop or a reflection)
  *   CARTD_EKEY       key id not in the keyring
@@ -148,6 +151,10 @@ int wire_seal(wire *w, uint8_t type, const uint8_t *payload, size_t len,
  * only for authentic datagrams.  Never allocates.
  */
 WIRE_MUST_CHECK int wire_open(wire *w, const uint8_t *dgram, size_t len, wire_msg *out);
+
+/* The version byte of a datagram that carries our magic, for logs about
+ * CARTD_EVERSION; 0 when it is too short or the magic differs. */
+unsigned wire_dgram_version(const uint8_t *dgram, size_t len);
 
 /* Counters since wire_new; owned by w. */
 const wire_stats *wire_get_stats(const wire *w);

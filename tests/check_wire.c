@@ -157,8 +157,11 @@ static size_t hand_seal(const uint8_t key[WIRE_KEY_BYTES], uint8_t flags,
  * authenticate under it. */
 static int predicted(const uint8_t *h, uint64_t self, const wire_keyring *r)
 {
-	if (h[0] != 'C' || h[1] != 'T' || h[2] != WIRE_VERSION || h[3] == 0 || h[3] > 15 ||
-	    (h[4] & 0xfe) != 0 || le64(h + 25) == 0)
+	if (h[0] != 'C' || h[1] != 'T')
+		return CARTD_EHEADER;
+	if (h[2] != WIRE_VERSION)
+		return CARTD_EVERSION;
+	if (h[3] == 0 || h[3] > 15 || (h[4] & 0xfe) != 0 || le64(h + 25) == 0)
 		return CARTD_EHEADER;
 	if (le32(h + 9) != tag_test())
 		return CARTD_ECLUSTER;
@@ -172,7 +175,8 @@ static int predicted(const uint8_t *h, uint64_t self, const wire_keyring *r)
 static uint64_t rejections(const wire_stats *s)
 {
 	return s->rej_header + s->rej_cluster + s->rej_self + s->rej_key +
-	       s->rej_auth + s->rej_replay + s->rej_oversize + s->rej_inflate;
+	       s->rej_auth + s->rej_replay + s->rej_oversize + s->rej_inflate +
+	       s->rej_version;
 }
 
 /* ---- round trips -------------------------------------------------------- */
