@@ -1,0 +1,196 @@
+/*
+ * check_drops.c - a running cartd against datagrams it must drop, as an
+ * operator would see it: each drop counted under its cause (and a decode
+ * failure under its reason) in /metrics, one log line naming it, and the
+ * peer replicating on as before.
+ *
+ *   oversize   a datagram longer than --max-datagram (cut by the socket)
+ *   version    our magic with another protocol version byte
+ *   decode     an authentic AE_GROUPS whose first + count wraps 32 bits
+ *              (sealed with the cluster's own key, as a key holder could):
+ *              it used to crash the peer
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crdt/buf.h"
+#include "net/keyring.h"
+#include "net/msg.h"
+#include "net/wire.h"
+#include "tests/test_proc.h"
+#include "tests/test_tmpdir.h"
+
+#define WAIT_MS 15000
+
+static char parent[64];
+static tp_cluster cl;
+
+static void dir_setup(void)
+{
+	tt_mkdtemp(parent, sizeof parent, "/tmp", "cartd-check-drops");
+}
+
+static void dir_teardown(void)
+{
+	tt_rmtree(parent);
+}
+
+static void cl_setup(void)
+{
+	tp_light();
+	tp_cluster_init(&cl, parent);
+}
+
+static void cl_teardown(void)
+{
+	tp_cluster_destroy(&cl);
+}
+
+/* Sends one datagram to peer i's gossip port from a fresh socket. */
+static void send_raw(int i, const uint8_t *d, size_t len)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET,
+	                          .sin_port = htons((uint16_t)cl.peers[i].gossip_port) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(sendto(fd, d, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
+	close(fd);
+}
+
+/* Polls peer i's sample until it reaches at least want. */
+static void wait_metric(int i, const char *sample, double want)
+{
+	long long deadline = tp_now_ms() + WAIT_MS;
+	double v;
+	while ((v = tp_metric(&cl, i, sample)) < want && tp_now_ms() < deadline)
+		tp_sleep_ms(50);
+	ck_assert_msg(v >= want, "%s: %g, want >= %g", sample, v, want);
+}
+
+/* Polls peer i's log until it holds a line with every one of the words. */
+static void wait_log(int i, const char *const *words, size_t n)
+{
+	long long deadline = tp_now_ms() + WAIT_MS;
+	char line[1024];
+	do {
+		FILE *f = fopen(cl.peers[i].log, "r");
+		while (f && fgets(line, sizeof line, f)) {
+			size_t k = 0;
+			while (k < n && strstr(line, words[k]))
+				k++;
+			if (k == n) {
+				fclose(f);
+				return;
+			}
+		}
+		if (f)
+			fclose(f);
+		tp_sleep_ms(50);
+	} while (tp_now_ms() < deadline);
+	ck_abort_msg("%s: no log line with %s ... %s", cl.peers[i].name, words[0], words[n - 1]);
+}
+
+static void add(int i, const char *cart, const char *sku)
+{
+	char target[128];
+	int status;
+	snprintf(target, sizeof target, "/carts/%s/items", cart);
+	char body[128];
+	snprintf(body, sizeof body, "{\"sku\":\"%s\",\"qty\":1}", sku);
+	json_decref(tp_json(&cl, i, "POST", target, body, &status));
+	ck_assert_int_eq(status, 200);
+}
+
+/* An AE_GROUPS with first = 2^32 - 1, count 1 and a nonzero digest, sealed
+ * under the cluster key by a made-up replica. */
+static size_t forged_groups(uint8_t *out, size_t cap)
+{
+	FILE *f = fopen(cl.key, "r");
+	ck_assert_ptr_nonnull(f);
+	char text[4096];
+	size_t n = fread(text, 1, sizeof text, f);
+	fclose(f);
+	wire_keyring *ring;
+	ck_assert_int_eq(wire_keyring_parse(text, n, &ring), 0);
+	wire_config wc;
+	wire_config_init(&wc);
+	wc.sender_id = 0x5eed;
+	wc.boot_epoch = 1;
+	wc.cluster_tag = wire_cluster_tag("cartd");
+	wire *w;
+	ck_assert_int_eq(wire_new(&wc, ring, &w), 0);
+	buf_writer b;
+	buf_writer_init(&b);
+	buf_put_u32le(&b, 1);
+	buf_put_u32le(&b, 1024);          /* --buckets default */
+	buf_put_u32le(&b, UINT32_MAX);    /* first */
+	buf_put_u8(&b, 1);                /* count, u16 */
+	buf_put_u8(&b, 0);
+	buf_put_u64le(&b, 0x0123456789abcdefull);
+	size_t len;
+	ck_assert_int_eq(wire_seal(w, MSG_AE_GROUPS, b.data, b.len, out, cap, &len), 0);
+	buf_writer_destroy(&b);
+	wire_free(w);
+	wire_keyring_free(ring);
+	return len;
+}
+
+START_TEST(test_drops_counted_logged_survived)
+{
+	tp_add_peer(&cl, false, NULL);
+	tp_add_peer(&cl, false, NULL);
+	add(0, "before", "apple");
+	tp_expect_items(&cl, 1, "before", "apple:1", WAIT_MS);
+
+	static uint8_t big[WIRE_MAX_DATAGRAM_DEFAULT + 1];
+	memset(big, 'x', sizeof big);
+	send_raw(0, big, sizeof big);
+	wait_metric(0, "cartd_datagrams_rejected_total{cause=\"oversize\"}", 1);
+	const char *const oversize[] = { "event=dgram_rejected", "cause=oversize",
+	                                 "max_datagram=1200" };
+	wait_log(0, oversize, 3);
+
+	uint8_t v2[64] = { 'C', 'T', 2, 1 };
+	send_raw(0, v2, sizeof v2);
+	wait_metric(0, "cartd_datagrams_rejected_total{cause=\"version\"}", 1);
+	const char *const version[] = { "event=dgram_rejected", "cause=version",
+	                                "received_version=2", "our_version=1" };
+	wait_log(0, version, 4);
+
+	uint8_t d[WIRE_MAX_DATAGRAM_DEFAULT];
+	size_t n = forged_groups(d, sizeof d);
+	send_raw(0, d, n);
+	wait_metric(0, "cartd_datagrams_decode_rejected_total{reason=\"ae_groups_range\"}", 1);
+	wait_metric(0, "cartd_datagrams_rejected_total{cause=\"decode\"}", 1);
+	const char *const decode[] = { "event=dgram_rejected", "cause=decode",
+	                               "reason=ae_groups_range" };
+	wait_log(0, decode, 3);
+
+	/* Still alive and replicating, both ways. */
+	add(0, "after", "pear");
+	add(1, "after", "plum");
+	tp_expect_items(&cl, 1, "after", "pear:1,plum:1", WAIT_MS);
+	tp_expect_items(&cl, 0, "after", "pear:1,plum:1", WAIT_MS);
+}
+END_TEST
+
+Suite *drops_suite(void);
+
+Suite *drops_suite(void)
+{
+	Suite *s = suite_create("drops");
+	TCase *t = tcase_create("processes");
+	tcase_add_unchecked_fixture(t, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(t, cl_setup, cl_teardown);
+	tcase_set_timeout(t, 90);
+	tcase_add_test(t, test_drops_counted_logged_survived);
+	suite_add_tcase(s, t);
+	return s;
+}
