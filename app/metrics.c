@@ -153,23 +153,26 @@ static void traffic_series(buf_writer *w, const engine_stats *e, const wire_stat
  * address), the wire (header to inflate), or the engine (decode, memory).
  * Datagrams over --max-datagram never reach the wire, since the socket
  * reads at most that much: they count as "oversize" like the wire's own. */
+const char *const metrics_reject_causes[METRICS_NCAUSES] = {
+	"header", "version", "cluster", "self", "key", "auth", "replay", "oversize",
+	"inflate", "decode", "badaddr", "nomem",
+};
+
 static void rejection_series(buf_writer *w, node *n, const engine_stats *e, const wire_stats *ws)
 {
 	node_stats ns;
 	node_stats_get(n, &ns);
-	const struct { const char *cause; uint64_t v; } rej[] = {
-		{ "header", ws->rej_header }, { "version", ws->rej_version },
-		{ "cluster", ws->rej_cluster }, { "self", ws->rej_self },
-		{ "key", ws->rej_key }, { "auth", ws->rej_auth }, { "replay", ws->rej_replay },
-		{ "oversize", ws->rej_oversize + ns.udp_rx_truncated },
-		{ "inflate", ws->rej_inflate }, { "decode", e->rej_decode },
-		{ "badaddr", ns.udp_rx_badaddr }, { "nomem", e->rej_nomem },
+	/* In the order of metrics_reject_causes. */
+	const uint64_t v[METRICS_NCAUSES] = {
+		ws->rej_header, ws->rej_version, ws->rej_cluster, ws->rej_self, ws->rej_key,
+		ws->rej_auth, ws->rej_replay, ws->rej_oversize + ns.udp_rx_truncated,
+		ws->rej_inflate, e->rej_decode, ns.udp_rx_badaddr, e->rej_nomem,
 	};
 	family(w, "cartd_datagrams_rejected_total", "counter",
 	       "Received datagrams refused, by cause.");
-	for (size_t i = 0; i < sizeof rej / sizeof rej[0]; i++)
-		put(w, "cartd_datagrams_rejected_total{cause=\"%s\"} %llu\n", rej[i].cause,
-		    (unsigned long long)rej[i].v);
+	for (size_t i = 0; i < METRICS_NCAUSES; i++)
+		put(w, "cartd_datagrams_rejected_total{cause=\"%s\"} %llu\n",
+		    metrics_reject_causes[i], (unsigned long long)v[i]);
 	/* Every reason the engine can give, zeros included: the set is fixed
 	 * (net/reject.h), so the series exist from the start. */
 	family(w, "cartd_datagrams_decode_rejected_total", "counter",

@@ -211,7 +211,10 @@ int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart
 	if (d->count == 0)
 		REFUSE(REJECT_F_COUNT);
 	CHECK(get_id(&d->rest, id, id_len, why));
-	if (crdt_decode_cart(&d->rest, cart) != 0)
+	int rc = crdt_decode_cart(&d->rest, cart);
+	if (rc == CARTD_ENOMEM)
+		return rc;   /* ours, not the sender's: counted apart */
+	if (rc != 0)
 		REFUSE(REJECT_F_CART);
 	d->count--;
 	return d->count == 0 ? end_check(&d->rest, why) : 0;

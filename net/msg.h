@@ -114,7 +114,8 @@ void msg_end_delta(buf_writer *w, uint32_t count);
 size_t msg_cart_size(size_t id_len, const crdt_cart *c);
 int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out, enum reject_field *why);
 /* Reads the next pair: *id points into the payload (not NUL-terminated),
- * the id is validated, cart (initialised) is replaced. */
+ * the id is validated, cart (initialised) is replaced.  CARTD_ENOMEM when
+ * the cart could not be allocated (not the sender's fault). */
 int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart,
                   enum reject_field *why);
 

@@ -222,10 +222,11 @@ static int decode_all(msg_delta *d, const char **ids, size_t *lens, crdt_cart *c
 	uint32_t n = d->count;
 	for (uint32_t i = 0; i < n; i++) {
 		crdt_cart_init(&carts[i]);
-		if (msg_next_cart(d, &ids[i], &lens[i], &carts[i], why)) {
+		int rc = msg_next_cart(d, &ids[i], &lens[i], &carts[i], why);
+		if (rc) {
 			for (uint32_t k = 0; k <= i; k++)
 				crdt_cart_destroy(&carts[k]);
-			return CARTD_EDECODE;
+			return rc;   /* CARTD_EDECODE or CARTD_ENOMEM */
 		}
 	}
 	return 0;

@@ -9,6 +9,9 @@
  *   decode     an authentic AE_GROUPS whose first + count wraps 32 bits
  *              (sealed with the cluster's own key, as a key holder could):
  *              it used to crash the peer
+ *
+ * And the docs: every cause and reason they name exists, and every one
+ * that exists is documented.
  */
 #include <check.h>
 #include <arpa/inet.h>
@@ -19,9 +22,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "app/metrics.h"
 #include "crdt/buf.h"
 #include "net/keyring.h"
 #include "net/msg.h"
+#include "net/reject.h"
 #include "net/wire.h"
 #include "tests/test_proc.h"
 #include "tests/test_tmpdir.h"
@@ -181,6 +186,126 @@ START_TEST(test_drops_counted_logged_survived)
 }
 END_TEST
 
+/* ---- the docs name what exists ---------------------------------------- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: cannot open (run from the source tree)", path);
+	static char buf[1 << 18];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	ck_assert_uint_lt(n, sizeof buf - 1);
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static bool is_cause(const char *s, size_t len)
+{
+	for (size_t i = 0; i < METRICS_NCAUSES; i++)
+		if (strlen(metrics_reject_causes[i]) == len &&
+		    memcmp(metrics_reject_causes[i], s, len) == 0)
+			return true;
+	return false;
+}
+
+static bool is_reason(const char *s, size_t len)
+{
+	char name[48];
+	for (unsigned r = 0; r < REJECT_ROWS; r++)
+		for (unsigned f = 0; f < REJECT_NFIELDS; f++)
+			if (reject_valid(r, f) && strlen(reject_name(r, f, name, sizeof name)) == len &&
+			    memcmp(name, s, len) == 0)
+				return true;
+	return false;
+}
+
+static size_t word_len(const char *p)
+{
+	size_t n = 0;
+	while ((p[n] >= 'a' && p[n] <= 'z') || p[n] == '_')
+		n++;
+	return n;
+}
+
+/* Every key="value" or key=value with a lower-case value in text must pass
+ * ok(); returns how many were checked. */
+static size_t check_named(const char *doc, const char *text, const char *key,
+                          bool (*ok)(const char *, size_t))
+{
+	size_t seen = 0, klen = strlen(key);
+	for (const char *p = strstr(text, key); p; p = strstr(p + 1, key)) {
+		const char *v = p + klen;
+		if (*v == '"')
+			v++;
+		size_t n = word_len(v);
+		if (n == 0)
+			continue;
+		ck_assert_msg(ok(v, n), "%s names %s%.*s, which does not exist", doc, key, (int)n, v);
+		seen++;
+	}
+	return seen;
+}
+
+/* The backticked names in the rows of protocol.md's reason table. */
+static size_t check_reason_table(const char *text)
+{
+	const char *t = strstr(text, "| message | reasons |");
+	ck_assert_ptr_nonnull(t);
+	const char *end = strstr(t, "\n\n");
+	size_t seen = 0;
+	for (const char *p = strchr(t, '`'); p && p < end; p = strchr(p + 1, '`')) {
+		size_t n = word_len(p + 1);
+		if (n == 0 || p[1 + n] != '`')
+			continue;
+		ck_assert_msg(is_reason(p + 1, n), "protocol.md lists reason %.*s, which does not exist",
+		              (int)n, p + 1);
+		seen++;
+		p += n + 1;
+	}
+	return seen;
+}
+
+START_TEST(test_docs_name_real_causes_and_reasons)
+{
+	static const char *const docs[] = { "docs/protocol.md", "docs/operations.md", "docs/api.md" };
+	char *text[3];
+	size_t causes = 0, reasons = 0;
+	for (int i = 0; i < 3; i++) {
+		text[i] = slurp(docs[i]);
+		causes += check_named(docs[i], text[i], "cause=", is_cause);
+		/* reason= is also a key of other events (keyring_reload_failed):
+		 * only the metric label and the decode log line are ours. */
+		reasons += check_named(docs[i], text[i], "{reason=\"", is_reason);
+		reasons += check_named(docs[i], text[i], "cause=decode reason=", is_reason);
+	}
+	ck_assert_uint_gt(causes, 5);
+	ck_assert_uint_gt(reasons, 2);
+	/* Conversely: api.md lists every cause, protocol.md every reason. */
+	ck_assert_uint_gt(check_reason_table(text[0]), 40);
+	for (size_t i = 0; i < METRICS_NCAUSES; i++) {
+		char want[40];
+		snprintf(want, sizeof want, "`%s`", metrics_reject_causes[i]);
+		const char *row = strstr(text[2], "datagrams_rejected_total{cause}");
+		ck_assert_ptr_nonnull(row);
+		const char *eol = strchr(row, '\n');
+		const char *hit = strstr(row, want);
+		ck_assert_msg(hit && hit < eol, "api.md does not list cause %s", want);
+	}
+	char name[48];
+	for (unsigned r = 0; r < REJECT_ROWS; r++)
+		for (unsigned f = 0; f < REJECT_NFIELDS; f++) {
+			if (!reject_valid(r, f))
+				continue;
+			char want[52];
+			snprintf(want, sizeof want, "`%s`", reject_name(r, f, name, sizeof name));
+			ck_assert_msg(strstr(text[0], want), "protocol.md does not list reason %s", want);
+		}
+	for (int i = 0; i < 3; i++)
+		free(text[i]);
+}
+END_TEST
+
 Suite *drops_suite(void);
 
 Suite *drops_suite(void)
@@ -192,5 +317,8 @@ Suite *drops_suite(void)
 	tcase_set_timeout(t, 90);
 	tcase_add_test(t, test_drops_counted_logged_survived);
 	suite_add_tcase(s, t);
+	TCase *d = tcase_create("docs");
+	tcase_add_test(d, test_docs_name_real_causes_and_reasons);
+	suite_add_tcase(s, d);
 	return s;
 }
