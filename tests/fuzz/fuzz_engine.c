@@ -20,14 +20,12 @@
 #include "net/engine.h"
 #include "net/keyring.h"
 #include "net/wire.h"
+#include "tests/fuzz/fuzz_peer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char ring_text[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
-static wire_keyring *ring;
 static wire *tx;
 static crdt_store *store;
-static wire *rx;
 static engine *eng;
 static uint64_t now = 1;
 
@@ -46,34 +44,14 @@ static void on_persist(void *arg, const char *id, size_t len)
 		abort();
 }
 
-static wire *make_wire(uint64_t id)
-{
-	wire_config cfg;
-	wire *w;
-	wire_config_init(&cfg);
-	cfg.sender_id = id;
-	cfg.boot_epoch = 1;
-	cfg.cluster_tag = wire_cluster_tag("fuzz");
-	if (wire_new(&cfg, ring, &w) != 0)
-		abort();
-	return w;
-}
-
 static void setup(void)
 {
-	if (wire_keyring_parse(ring_text, sizeof ring_text - 1, &ring) != 0 ||
-	    crdt_store_new(16, &store) != 0)
-		abort();
-	tx = make_wire(2);
-	rx = make_wire(1);
-	engine_config ec;
-	engine_config_init(&ec);
-	ec.self_id = 1;
-	ec.boot_epoch = 1;
-	ec.seed = 1;
+	static fuzz_peer peer;
 	engine_callbacks cb = { on_send, on_persist, NULL, NULL };
-	if (engine_new(&ec, store, rx, &cb, &eng) != 0)
-		abort();
+	fuzz_peer_init(&peer, 16, 1, &cb);
+	store = peer.store;
+	eng = peer.eng;
+	tx = fuzz_wire_new(peer.ring, 2);
 }
 
 /* Tokens: the input as token text must be refused or open canonically;

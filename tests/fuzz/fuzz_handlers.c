@@ -40,6 +40,7 @@
 #include "net/msg.h"
 #include "net/reject.h"
 #include "net/wire.h"
+#include "tests/fuzz/fuzz_peer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,9 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_STEPS 8
 #define ITEMS_CAP 40u   /* items built per message, whatever its count says */
 
-static const char ring_text[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
-static wire_keyring *ring;
-static wire *tx, *rx;
+static wire *tx;
 static crdt_store *store;
 static engine *eng;
 static uint64_t now = 1;
@@ -236,34 +235,14 @@ static void on_persist(void *arg, const char *id, size_t len)
 		abort();
 }
 
-static wire *make_wire(uint64_t id)
-{
-	wire_config cfg;
-	wire *w;
-	wire_config_init(&cfg);
-	cfg.sender_id = id;
-	cfg.boot_epoch = 1;
-	cfg.cluster_tag = wire_cluster_tag("fuzz");
-	if (wire_new(&cfg, ring, &w) != 0)
-		abort();
-	return w;
-}
-
 static void setup(void)
 {
-	if (wire_keyring_parse(ring_text, sizeof ring_text - 1, &ring) != 0 ||
-	    crdt_store_new(NBUCKETS, &store) != 0)
-		abort();
-	tx = make_wire(PEER);
-	rx = make_wire(SELF);
-	engine_config ec;
-	engine_config_init(&ec);
-	ec.self_id = SELF;
-	ec.boot_epoch = 1;
-	ec.seed = 1;
+	static fuzz_peer peer;
 	engine_callbacks cb = { on_send, on_persist, NULL, NULL };
-	if (engine_new(&ec, store, rx, &cb, &eng) != 0)
-		abort();
+	fuzz_peer_init(&peer, NBUCKETS, SELF, &cb);
+	store = peer.store;
+	eng = peer.eng;
+	tx = fuzz_wire_new(peer.ring, PEER);
 	/* A few carts of our own, so that digests differ and repair runs. */
 	for (int i = 0; i < 8; i++) {
 		char id[16] = "own-0";
