@@ -1,0 +1,142 @@
+/*
+ * test_node_drops.c - the log lines of dropped datagrams (app/node_drops.c)
+ * on a whole peer: one line per kind of drop per NODE_DROP_LOG_MS, saying
+ * how many of that kind it did not log, and decode refusals named by their
+ * reason.  stderr is pointed at a file while the peer is fed.
+ */
+#include <check.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/log.h"
+#include "app/node_internal.h"
+#include "crdt/buf.h"
+#include "crdt/error.h"
+#include "net/keyring.h"
+#include "net/msg.h"
+#include "tests/test_node_peer.h"
+
+static int saved_fd = -1, cap_fd = -1;
+
+static void capture_begin(void)
+{
+	char path[] = "/tmp/cartd-check-drops-XXXXXX";
+	cap_fd = mkstemp(path);
+	ck_assert_int_ge(cap_fd, 0);
+	unlink(path);
+	fflush(stderr);
+	saved_fd = dup(STDERR_FILENO);
+	dup2(cap_fd, STDERR_FILENO);
+}
+
+/* Stops capturing; returns what was written (static buffer). */
+static const char *capture_end(void)
+{
+	static char buf[16384];
+	fflush(stderr);
+	dup2(saved_fd, STDERR_FILENO);
+	close(saved_fd);
+	ssize_t n = pread(cap_fd, buf, sizeof buf - 1, 0);
+	close(cap_fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return buf;
+}
+
+static int count_of(const char *text, const char *word)
+{
+	int n = 0;
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+		n++;
+	return n;
+}
+
+/* An authentic AE_GROUPS from replica 77 whose range wraps 32 bits. */
+static size_t bad_groups(uint8_t *out, size_t cap)
+{
+	wire_keyring *ring;
+	FILE *f = fopen(tnp_key, "r");
+	ck_assert_ptr_nonnull(f);
+	char text[1024];
+	size_t n = fread(text, 1, sizeof text, f);
+	fclose(f);
+	ck_assert_int_eq(wire_keyring_parse(text, n, &ring), 0);
+	wire_config wc;
+	wire_config_init(&wc);
+	wc.sender_id = 77;
+	wc.boot_epoch = 1;
+	wc.cluster_tag = wire_cluster_tag("cartd");
+	wire *w;
+	ck_assert_int_eq(wire_new(&wc, ring, &w), 0);
+	buf_writer b;
+	buf_writer_init(&b);
+	buf_put_u32le(&b, 1);
+	buf_put_u32le(&b, 1024);
+	buf_put_u32le(&b, UINT32_MAX);
+	buf_put_u8(&b, 1);
+	buf_put_u8(&b, 0);
+	buf_put_u64le(&b, 42);
+	size_t len;
+	ck_assert_int_eq(wire_seal(w, MSG_AE_GROUPS, b.data, b.len, out, cap, &len), 0);
+	buf_writer_destroy(&b);
+	wire_free(w);
+	wire_keyring_free(ring);
+	return len;
+}
+
+START_TEST(drops_log_once_per_kind)
+{
+	node_config c;
+	char dir[256];
+	tnp_config(&c, "drops", dir, sizeof dir);
+	struct event_base *b = event_base_new();
+	node *n;
+	ck_assert_int_eq(node_new(&c, b, &n), 0);
+	engine_addr from = { 7, { 4, 0x1f, 0x90, 127, 0, 0, 9 } };
+	uint8_t junk[60] = { 'C', 'T', 1, 1 };     /* sequence 0: a bad header */
+	uint8_t v9[60] = { 'C', 'T', 9, 1 };
+	uint8_t groups[256];
+	size_t glen = bad_groups(groups, sizeof groups);
+
+	log_set_level(LOG_INFO);
+	capture_begin();
+	for (int i = 0; i < 5; i++) {
+		node_receive_now(n, &from, junk, sizeof junk);
+		node_receive_now(n, &from, v9, sizeof v9);
+	}
+	node_receive_now(n, &from, groups, glen);
+	const char *out = capture_end();
+	ck_assert_msg(count_of(out, "event=dgram_rejected") == 3, "log:\n%s", out);
+	ck_assert_msg(count_of(out, "cause=header") == 1, "log:\n%s", out);
+	ck_assert_msg(strstr(out, "cause=version") && strstr(out, "received_version=9") &&
+	              strstr(out, "our_version=1"), "log:\n%s", out);
+	ck_assert_msg(strstr(out, "cause=decode reason=ae_groups_range from=127.0.0.9:8080"),
+	              "log:\n%s", out);
+
+	/* A period later each kind logs again, with what it held back. */
+	for (size_t k = 0; k < NODE_DROP_KINDS; k++)
+		n->drops.last_ms[k] -= NODE_DROP_LOG_MS;
+	capture_begin();
+	node_receive_now(n, &from, v9, sizeof v9);
+	node_receive_now(n, &from, v9, sizeof v9);
+	out = capture_end();
+	ck_assert_msg(count_of(out, "event=dgram_rejected") == 1, "log:\n%s", out);
+	ck_assert_msg(strstr(out, "cause=version") && strstr(out, "suppressed=4"), "log:\n%s", out);
+	log_set_level(LOG_ERROR);
+
+	node_stats st;
+	node_stats_get(n, &st);
+	const wire_stats *ws = wire_get_stats(node_wire(n));
+	ck_assert_uint_eq(ws->rej_version, 7);
+	ck_assert_uint_eq(engine_get_stats(node_engine(n))->rej_reason[MSG_AE_GROUPS][REJECT_F_RANGE], 1);
+	node_free(n);
+	event_base_free(b);
+}
+END_TEST
+
+void tnp_add_drop_tests(TCase *tc)
+{
+	tcase_add_test(tc, drops_log_once_per_kind);
+}
