@@ -137,9 +137,9 @@ static void setup(void)
 	ck_assert_int_eq(wire_keyring_generate(text, sizeof text), 0);
 	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &ring), 0);
 	ck_assert_int_eq(crdt_store_new(NBUCKETS, &store), 0);
-	rx = fuzz_wire_new(ring, SELF);
-	tx = fuzz_wire_new(ring, PEER);
-	spy = fuzz_wire_new(ring, 102);
+	rx = fuzz_wire_new(ring, SELF, WIRE_DEFLATE_LEVEL_DEFAULT);
+	tx = fuzz_wire_new(ring, PEER, WIRE_DEFLATE_LEVEL_DEFAULT);
+	spy = fuzz_wire_new(ring, 102, WIRE_DEFLATE_LEVEL_DEFAULT);
 	engine_config ec;
 	engine_config_init(&ec);
 	ec.self_id = SELF;
@@ -679,7 +679,7 @@ START_TEST(datagram_level_reasons)
 		assert_refused(inject_from(tx, t, junk, sizeof junk), &s, 0, REJECT_F_TYPE,
 		               "unknown type");
 	}
-	wire *anon = fuzz_wire_new(ring, 0);
+	wire *anon = fuzz_wire_new(ring, 0, WIRE_DEFLATE_LEVEL_DEFAULT);
 	buf_writer w;
 	buf_writer_init(&w);
 	buf_put_u32le(&w, 1);

@@ -48,10 +48,10 @@ static void setup(void)
 {
 	static fuzz_peer peer;
 	engine_callbacks cb = { on_send, on_persist, NULL, NULL };
-	fuzz_peer_init(&peer, 16, 1, &cb);
+	fuzz_peer_init(&peer, 16, 1, 0, &cb);
 	store = peer.store;
 	eng = peer.eng;
-	tx = fuzz_wire_new(peer.ring, 2);
+	tx = fuzz_wire_new(peer.ring, 2, WIRE_DEFLATE_LEVEL_DEFAULT);
 }
 
 /* Tokens: the input as token text must be refused or open canonically;

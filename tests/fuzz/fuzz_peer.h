@@ -26,12 +26,14 @@ typedef struct fuzz_peer {
 	engine *eng;
 } fuzz_peer;
 
-/* A wire object for replica id (boot epoch 1) of the test cluster ("fuzz"). */
-static inline wire *fuzz_wire_new(const wire_keyring *ring, uint64_t id)
+/* A wire object for replica id (boot epoch 1) of the test cluster
+ * ("fuzz"), deflating at level (0: never). */
+static inline wire *fuzz_wire_new(const wire_keyring *ring, uint64_t id, int level)
 {
 	wire_config cfg;
 	wire *w;
 	wire_config_init(&cfg);
+	cfg.deflate_level = level;
 	cfg.sender_id = id;
 	cfg.boot_epoch = 1;
 	cfg.cluster_tag = wire_cluster_tag("fuzz");
@@ -40,19 +42,23 @@ static inline wire *fuzz_wire_new(const wire_keyring *ring, uint64_t id)
 	return w;
 }
 
-/* The test ring, a store of nbuckets and an engine of replica self. */
+/* The test ring, a store of nbuckets and an engine of replica self whose
+ * member table holds at most max_members (0: the default).  A small table
+ * keeps the fuzzer fast: every rumour scans it. */
 static inline void fuzz_peer_init(fuzz_peer *p, uint32_t nbuckets, uint64_t self,
-                           const engine_callbacks *cb)
+                                  uint32_t max_members, const engine_callbacks *cb)
 {
 	if (wire_keyring_parse(fuzz_ring_text, sizeof fuzz_ring_text - 1, &p->ring) != 0 ||
 	    crdt_store_new(nbuckets, &p->store) != 0)
 		abort();
-	p->rx = fuzz_wire_new(p->ring, self);
+	p->rx = fuzz_wire_new(p->ring, self, WIRE_DEFLATE_LEVEL_DEFAULT);
 	engine_config ec;
 	engine_config_init(&ec);
 	ec.self_id = self;
 	ec.boot_epoch = 1;
 	ec.seed = 1;
+	if (max_members)
+		ec.max_members = max_members;
 	if (engine_new(&ec, p->store, p->rx, cb, &p->eng) != 0)
 		abort();
 }
