@@ -23,11 +23,10 @@
 #include <unistd.h>
 
 #include "app/metrics.h"
-#include "crdt/buf.h"
-#include "net/keyring.h"
 #include "net/msg.h"
 #include "net/reject.h"
 #include "net/wire.h"
+#include "tests/test_forge.h"
 #include "tests/test_proc.h"
 #include "tests/test_tmpdir.h"
 
@@ -113,40 +112,6 @@ static void add(int i, const char *cart, const char *sku)
 	ck_assert_int_eq(status, 200);
 }
 
-/* An AE_GROUPS with first = 2^32 - 1, count 1 and a nonzero digest, sealed
- * under the cluster key by a made-up replica. */
-static size_t forged_groups(uint8_t *out, size_t cap)
-{
-	FILE *f = fopen(cl.key, "r");
-	ck_assert_ptr_nonnull(f);
-	char text[4096];
-	size_t n = fread(text, 1, sizeof text, f);
-	fclose(f);
-	wire_keyring *ring;
-	ck_assert_int_eq(wire_keyring_parse(text, n, &ring), 0);
-	wire_config wc;
-	wire_config_init(&wc);
-	wc.sender_id = 0x5eed;
-	wc.boot_epoch = 1;
-	wc.cluster_tag = wire_cluster_tag("cartd");
-	wire *w;
-	ck_assert_int_eq(wire_new(&wc, ring, &w), 0);
-	buf_writer b;
-	buf_writer_init(&b);
-	buf_put_u32le(&b, 1);
-	buf_put_u32le(&b, 1024);          /* --buckets default */
-	buf_put_u32le(&b, UINT32_MAX);    /* first */
-	buf_put_u8(&b, 1);                /* count, u16 */
-	buf_put_u8(&b, 0);
-	buf_put_u64le(&b, 0x0123456789abcdefull);
-	size_t len;
-	ck_assert_int_eq(wire_seal(w, MSG_AE_GROUPS, b.data, b.len, out, cap, &len), 0);
-	buf_writer_destroy(&b);
-	wire_free(w);
-	wire_keyring_free(ring);
-	return len;
-}
-
 START_TEST(test_drops_counted_logged_survived)
 {
 	tp_add_peer(&cl, false, NULL);
@@ -170,7 +135,7 @@ START_TEST(test_drops_counted_logged_survived)
 	wait_log(0, version, 4);
 
 	uint8_t d[WIRE_MAX_DATAGRAM_DEFAULT];
-	size_t n = forged_groups(d, sizeof d);
+	size_t n = tf_wrapping_groups(cl.key, 0x5eed, d, sizeof d);
 	send_raw(0, d, n);
 	wait_metric(0, "cartd_datagrams_decode_rejected_total{reason=\"ae_groups_range\"}", 1);
 	wait_metric(0, "cartd_datagrams_rejected_total{cause=\"decode\"}", 1);

@@ -13,10 +13,9 @@
 
 #include "app/log.h"
 #include "app/node_internal.h"
-#include "crdt/buf.h"
 #include "crdt/error.h"
-#include "net/keyring.h"
 #include "net/msg.h"
+#include "tests/test_forge.h"
 #include "tests/test_node_peer.h"
 
 static int saved_fd = -1, cap_fd = -1;
@@ -53,39 +52,6 @@ static int count_of(const char *text, const char *word)
 	return n;
 }
 
-/* An authentic AE_GROUPS from replica 77 whose range wraps 32 bits. */
-static size_t bad_groups(uint8_t *out, size_t cap)
-{
-	wire_keyring *ring;
-	FILE *f = fopen(tnp_key, "r");
-	ck_assert_ptr_nonnull(f);
-	char text[1024];
-	size_t n = fread(text, 1, sizeof text, f);
-	fclose(f);
-	ck_assert_int_eq(wire_keyring_parse(text, n, &ring), 0);
-	wire_config wc;
-	wire_config_init(&wc);
-	wc.sender_id = 77;
-	wc.boot_epoch = 1;
-	wc.cluster_tag = wire_cluster_tag("cartd");
-	wire *w;
-	ck_assert_int_eq(wire_new(&wc, ring, &w), 0);
-	buf_writer b;
-	buf_writer_init(&b);
-	buf_put_u32le(&b, 1);
-	buf_put_u32le(&b, 1024);
-	buf_put_u32le(&b, UINT32_MAX);
-	buf_put_u8(&b, 1);
-	buf_put_u8(&b, 0);
-	buf_put_u64le(&b, 42);
-	size_t len;
-	ck_assert_int_eq(wire_seal(w, MSG_AE_GROUPS, b.data, b.len, out, cap, &len), 0);
-	buf_writer_destroy(&b);
-	wire_free(w);
-	wire_keyring_free(ring);
-	return len;
-}
-
 START_TEST(drops_log_once_per_kind)
 {
 	node_config c;
@@ -98,7 +64,7 @@ START_TEST(drops_log_once_per_kind)
 	uint8_t junk[60] = { 'C', 'T', 1, 1 };     /* sequence 0: a bad header */
 	uint8_t v9[60] = { 'C', 'T', 9, 1 };
 	uint8_t groups[256];
-	size_t glen = bad_groups(groups, sizeof groups);
+	size_t glen = tf_wrapping_groups(tnp_key, 77, groups, sizeof groups);
 
 	log_set_level(LOG_INFO);
 	capture_begin();
