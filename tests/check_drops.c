@@ -127,11 +127,13 @@ START_TEST(test_drops_counted_logged_survived)
 	                                 "max_datagram=1200" };
 	wait_log(0, oversize, 3);
 
-	uint8_t v2[64] = { 'C', 'T', 2, 1 };
-	send_raw(0, v2, sizeof v2);
+	uint8_t other[64] = { 'C', 'T', WIRE_VERSION + 1, 1 };   /* a newer release */
+	send_raw(0, other, sizeof other);
 	wait_metric(0, "cartd_datagrams_rejected_total{cause=\"version\"}", 1);
-	const char *const version[] = { "event=dgram_rejected", "cause=version",
-	                                "received_version=2", "our_version=1" };
+	char received[32], ours[32];
+	snprintf(received, sizeof received, "received_version=%u", WIRE_VERSION + 1);
+	snprintf(ours, sizeof ours, "our_version=%u", WIRE_VERSION);
+	const char *const version[] = { "event=dgram_rejected", "cause=version", received, ours };
 	wait_log(0, version, 4);
 
 	uint8_t d[WIRE_MAX_DATAGRAM_DEFAULT];

@@ -24,6 +24,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static wire_keyring *ring;     /* also seals and opens tokens */
 static wire *tx;
 static crdt_store *store;
 static engine *eng;
@@ -49,9 +50,10 @@ static void setup(void)
 	static fuzz_peer peer;
 	engine_callbacks cb = { on_send, on_persist, NULL, NULL };
 	fuzz_peer_init(&peer, 16, 1, 0, &cb);
+	ring = peer.ring;
 	store = peer.store;
 	eng = peer.eng;
-	tx = fuzz_wire_new(peer.ring, 2, WIRE_DEFLATE_LEVEL_DEFAULT);
+	tx = fuzz_wire_new(ring, 2, WIRE_DEFLATE_LEVEL_DEFAULT);
 }
 
 /* Tokens: the input as token text must be refused or open canonically;
