@@ -121,10 +121,8 @@ static void put_addr(buf_writer *w, src *s)
 		buf_put_u8(w, byte(s));
 }
 
-/* ctx := varint nranges, nranges * (u64 replica, varint lo, varint hi-lo)
- * cart := ctx, varint nlines, line := str sku, varint nentries,
- *         nentries * (u64 replica, varint counter, u8 kind, varint value) */
-static void put_cart(buf_writer *w, src *s)
+/* ctx := varint nranges, nranges * (u64 replica, varint lo, varint hi-lo) */
+static void put_ctx(buf_writer *w, src *s)
 {
 	uint64_t n = draw(s, 8);
 	buf_put_varint(w, n);
@@ -133,6 +131,14 @@ static void put_cart(buf_writer *w, src *s)
 		buf_put_varint(w, draw(s, 8));
 		buf_put_varint(w, draw(s, 8));
 	}
+}
+
+/* cart := ctx, varint nlines, line := str sku, varint nentries,
+ *         nentries * (u64 replica, varint counter, u8 kind, varint value),
+ *         varint ndefer, ndefer * (str sku, ctx)   (crdt/codec.h) */
+static void put_cart(buf_writer *w, src *s)
+{
+	put_ctx(w, s);
 	uint64_t lines = draw(s, 8);
 	buf_put_varint(w, lines);
 	for (uint64_t l = 0; l < lines && l < 4; l++) {
@@ -145,6 +151,12 @@ static void put_cart(buf_writer *w, src *s)
 			buf_put_u8(w, (uint8_t)draw(s, 1));
 			buf_put_varint(w, draw(s, 8));
 		}
+	}
+	uint64_t defers = draw(s, 8);
+	buf_put_varint(w, defers);
+	for (uint64_t d = 0; d < defers && d < 2; d++) {
+		put_name(w, s);
+		put_ctx(w, s);
 	}
 }
 
