@@ -138,10 +138,10 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undef
                $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
 # The context-token decoder of the HTTP API reads untrusted bytes too.
 FUZZ_APP := app/token.c
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC) $(FUZZ_APP)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC) $(FUZZ_APP) $(wildcard tests/fuzz/*.h)
 	@mkdir -p build-fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(shell pkg-config --libs libsodium zlib) -lm
 # A harness may come with a dictionary (tests/fuzz/NAME.dict) and seed
 # inputs (tests/fuzz/corpus/NAME/, read only: new inputs go to build-fuzz).
 fuzz: $(FUZZ_BIN)
