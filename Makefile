@@ -138,15 +138,20 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undef
                $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
 # The context-token decoder of the HTTP API reads untrusted bytes too.
 FUZZ_APP := app/token.c
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC) $(FUZZ_APP)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC) $(FUZZ_APP) $(wildcard tests/fuzz/*.h)
 	@mkdir -p build-fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(shell pkg-config --libs libsodium zlib) -lm
+# A harness may come with a dictionary (tests/fuzz/NAME.dict) and seed
+# inputs (tests/fuzz/corpus/NAME/, read only: new inputs go to build-fuzz).
 fuzz: $(FUZZ_BIN)
 	$(Q)for f in $(FUZZ_BIN); do \
 	  n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
+	  opts=; test -f tests/fuzz/$$n.dict && opts="-dict=tests/fuzz/$$n.dict"; \
+	  seeds=; test -d tests/fuzz/corpus/$$n && seeds=tests/fuzz/corpus/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$n 2>&1 \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$opts \
+	    build-fuzz/corpus-$$n $$seeds 2>&1 \
 	    | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || true; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done

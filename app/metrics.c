@@ -13,6 +13,7 @@
 #include "app/node.h"
 #include "crdt/buf.h"
 #include "crdt/error.h"
+#include "net/reject.h"
 
 const unsigned metrics_codes[METRICS_NCODES - 1] = {
 	200, 204, 400, 404, 405, 413, 415, 422, 500, 503, 408, 431
@@ -147,23 +148,46 @@ static void traffic_series(buf_writer *w, const engine_stats *e, const wire_stat
 	scalars(w, s, sizeof s / sizeof s[0]);
 }
 
-static void rejection_series(buf_writer *w, const engine_stats *e, const wire_stats *ws)
+/* Every datagram dropped on receipt has one cause here, wherever it was
+ * dropped: the socket (longer than --max-datagram, an unusable source
+ * address), the wire (header to inflate), or the engine (decode, memory).
+ * Datagrams over --max-datagram never reach the wire, since the socket
+ * reads at most that much: they count as "oversize" like the wire's own. */
+const char *const metrics_reject_causes[METRICS_NCAUSES] = {
+	"header", "version", "cluster", "self", "receiver", "cert", "revoked", "session",
+	"epoch", "seq_jump", "auth", "replay", "oversize", "inflate", "decode", "badaddr",
+	"nomem",
+};
+
+static void rejection_series(buf_writer *w, node *n, const engine_stats *e, const wire_stats *ws)
 {
-	const struct { const char *cause; uint64_t v; } rej[] = {
-		{ "header", ws->rej_header }, { "version", ws->rej_version },
-		{ "cluster", ws->rej_cluster }, { "self", ws->rej_self },
-		{ "receiver", ws->rej_receiver }, { "cert", ws->rej_cert },
-		{ "revoked", ws->rej_revoked }, { "session", ws->rej_session },
-		{ "epoch", ws->rej_epoch }, { "seq_jump", ws->rej_jump },
-		{ "auth", ws->rej_auth }, { "replay", ws->rej_replay },
-		{ "oversize", ws->rej_oversize }, { "inflate", ws->rej_inflate },
-		{ "decode", e->rej_decode },
+	node_stats ns;
+	node_stats_get(n, &ns);
+	/* In the order of metrics_reject_causes. */
+	const uint64_t v[METRICS_NCAUSES] = {
+		ws->rej_header, ws->rej_version, ws->rej_cluster, ws->rej_self, ws->rej_receiver,
+		ws->rej_cert, ws->rej_revoked, ws->rej_session, ws->rej_epoch, ws->rej_jump,
+		ws->rej_auth, ws->rej_replay, ws->rej_oversize + ns.udp_rx_truncated,
+		ws->rej_inflate, e->rej_decode, ns.udp_rx_badaddr, e->rej_nomem,
 	};
 	family(w, "cartd_datagrams_rejected_total", "counter",
 	       "Received datagrams refused, by cause.");
-	for (size_t i = 0; i < sizeof rej / sizeof rej[0]; i++)
-		put(w, "cartd_datagrams_rejected_total{cause=\"%s\"} %llu\n", rej[i].cause,
-		    (unsigned long long)rej[i].v);
+	for (size_t i = 0; i < METRICS_NCAUSES; i++)
+		put(w, "cartd_datagrams_rejected_total{cause=\"%s\"} %llu\n",
+		    metrics_reject_causes[i], (unsigned long long)v[i]);
+	/* Every reason the engine can give, zeros included: the set is fixed
+	 * (net/reject.h), so the series exist from the start. */
+	family(w, "cartd_datagrams_decode_rejected_total", "counter",
+	       "Authentic datagrams whose payload was refused, by message and field.");
+	for (unsigned r = 0; r < REJECT_ROWS; r++)
+		for (unsigned f = 0; f < REJECT_NFIELDS; f++) {
+			char name[48];
+			if (!reject_valid(r, f))
+				continue;
+			put(w, "cartd_datagrams_decode_rejected_total{reason=\"%s\"} %llu\n",
+			    reject_name(r, f, name, sizeof name),
+			    (unsigned long long)e->rej_reason[r][f]);
+		}
 }
 
 static void engine_series(buf_writer *w, const engine_stats *e)
@@ -380,7 +404,7 @@ int metrics_render(node *n, const metrics_http *m, char **text, size_t *len)
 	info_series(&w, n);
 	http_series(&w, m);
 	traffic_series(&w, e, ws);
-	rejection_series(&w, e, ws);
+	rejection_series(&w, n, e, ws);
 	engine_series(&w, e);
 	member_series(&w, n, e);
 	node_series(&w, n);

@@ -19,6 +19,10 @@
 #define METRICS_NCODES 13
 extern const unsigned metrics_codes[METRICS_NCODES - 1];
 
+/* The cause label values of cartd_datagrams_rejected_total, in order. */
+#define METRICS_NCAUSES 17
+extern const char *const metrics_reject_causes[METRICS_NCAUSES];
+
 typedef struct metrics_http {
 	uint64_t requests[API_R_COUNT][METRICS_NCODES];
 	uint64_t writes[4][2];          /* by crdt_op_kind: [0] acknowledged, [1] failed */

@@ -23,6 +23,7 @@
 #include "app/fault.h"
 #include "app/node.h"
 #include "crdt/cart.h"
+#include "net/reject.h"
 #include "net/udp.h"
 
 /* A set of cart ids: open addressing with tombstones; ids are copied. */
@@ -58,6 +59,18 @@ typedef struct write_list {
 	pending_write *head, *tail;
 	size_t n;
 } write_list;
+
+/* Rate limit of the drop log lines (node_drops.c): one line per kind of
+ * drop, a cause or a decode reason, per NODE_DROP_LOG_MS. */
+#define NODE_DROP_LOG_MS 10000u
+#define NODE_DROP_CAUSES 13u
+#define NODE_DROP_KINDS (NODE_DROP_CAUSES + REJECT_ROWS * REJECT_NFIELDS)
+typedef struct drop_log {
+	uint64_t last_ms[NODE_DROP_KINDS];
+	uint64_t suppressed[NODE_DROP_KINDS];   /* drops not logged since */
+	bool logged[NODE_DROP_KINDS];
+	uint64_t seen_truncated, seen_badaddr;  /* socket counters already seen */
+} drop_log;
 
 /* A datagram held back by an injected delay. */
 typedef struct delayed_dgram delayed_dgram;
@@ -104,6 +117,8 @@ struct node {
 	uint64_t fail_log_ms;       /* last commit-failure log line */
 	uint64_t fail_unlogged;     /* failures since, folded into the next line */
 
+	drop_log drops;
+
 	fault_state *faults;        /* NULL unless fault injection is enabled */
 	delayed_dgram *delayed;     /* doubly linked, any order */
 	size_t ndelayed;
@@ -126,6 +141,13 @@ void node_cb_member(void *arg, uint64_t id, const engine_addr *addr,
 /* Sends or receives one datagram for real (past fault injection). */
 void node_send_now(node *n, const engine_addr *to, const uint8_t *d, size_t len);
 void node_receive_now(node *n, const engine_addr *from, const uint8_t *d, size_t len);
+
+/* node_drops.c: rate-limited log lines for dropped datagrams. */
+/* One datagram engine_receive refused with rc (d, len: the datagram). */
+void node_drop_datagram(node *n, int rc, const engine_addr *from, const uint8_t *d,
+                        size_t len);
+/* Drops the socket counted since the last call (oversize, bad source). */
+void node_drop_socket(node *n);
 
 /* node_write.c */
 #define NODE_RETRY_MS 10u          /* queue full or no memory: try again soon */

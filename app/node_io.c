@@ -60,11 +60,9 @@ void node_receive_now(node *n, const engine_addr *from, const uint8_t *d, size_t
 		          udp_addr_format(from, a, sizeof a), len > 2 ? (unsigned)d[2] : 0u,
 		          (unsigned)WIRE_VERSION);
 	}
-	if (rc && log_enabled(LOG_DEBUG)) {
-		char a[UDP_ADDRSTR_MAX];
-		log_event(LOG_DEBUG, "dgram_rejected", "from=%s len=%zu reason=%s",
-		          udp_addr_format(from, a, sizeof a), len, cartd_errname(rc));
-	}
+	/* Counted by the wire and engine; logged at a bounded rate. */
+	if (rc)
+		node_drop_datagram(n, rc, from, d, len);
 }
 
 static void on_dgram(void *arg, const engine_addr *from, uint8_t *d, size_t len)
@@ -84,6 +82,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	/* Bounded: if more is waiting the fd stays readable and the loop comes
 	 * back after serving HTTP and timers. */
 	udp_receive(n->udp, UDP_RECV_BUDGET_DEFAULT, on_dgram, n);
+	node_drop_socket(n);
 	node_persist_dirty(n);
 	node_rearm(n);
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "crdt/error.h"
+#include "net/checked.h"
 #include "net/engine_internal.h"
 
 #define DIGESTS_HEAD 14u        /* round, nbuckets, first, u16 count */
@@ -33,12 +34,16 @@ static uint32_t ngroups(const engine *e)
 	return (crdt_store_nbuckets(e->store) + MSG_GROUP_SIZE - 1) / MSG_GROUP_SIZE;
 }
 
+/* g < ngroups(e) (callers check what comes from the wire), so g * 32 is
+ * below nbuckets <= 2^16; the loop stays inside the array regardless. */
 static uint64_t group_digest(const engine *e, uint32_t g)
 {
 	const uint64_t *b = crdt_store_bucket_digests(e->store);
-	uint32_t nb = crdt_store_nbuckets(e->store), end = (g + 1) * MSG_GROUP_SIZE;
+	uint32_t nb = crdt_store_nbuckets(e->store), first;
 	uint64_t x = 0;
-	for (uint32_t i = g * MSG_GROUP_SIZE; i < end && i < nb; i++)
+	if (!checked_mul_u32(g, MSG_GROUP_SIZE, &first))
+		return 0;
+	for (uint32_t i = first; i < nb && i - first < MSG_GROUP_SIZE; i++)
 		x ^= b[i];
 	return x;
 }
@@ -109,17 +114,31 @@ void ae_tick(engine *e)
 }
 
 /* Every peer must hash carts into the same buckets. */
-static int same_layout(const engine *e, uint32_t nbuckets)
+static int same_layout(engine *e, uint32_t nbuckets)
 {
-	return nbuckets == crdt_store_nbuckets(e->store) ? 0 : CARTD_EDECODE;
+	return nbuckets == crdt_store_nbuckets(e->store) ? 0 : engine_refuse(e, REJECT_F_LAYOUT);
+}
+
+/* Decodes GROUPS or BUCKETS whose digests must lie within [0, limit).
+ * first and count are the sender's: their sum is checked, not computed,
+ * since first = 2^32 - 1 and count = 1 would wrap a u32 to 0. */
+static int get_digests(engine *e, const uint8_t *p, size_t len, bool groups, msg_digests *d)
+{
+	if (msg_get_digests(p, len, d, &e->why))
+		return CARTD_EDECODE;
+	if (same_layout(e, d->nbuckets))
+		return CARTD_EDECODE;
+	uint32_t limit = groups ? ngroups(e) : crdt_store_nbuckets(e->store);
+	if (!checked_range_within(d->first, d->count, limit))
+		return engine_refuse(e, REJECT_F_RANGE);
+	return 0;
 }
 
 int ae_on_groups(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len)
 {
 	(void)sender;
 	msg_digests d;
-	if (msg_get_digests(p, len, &d) || same_layout(e, d.nbuckets) ||
-	    d.first + d.count > ngroups(e))
+	if (get_digests(e, p, len, true, &d))
 		return CARTD_EDECODE;
 	const uint64_t *b = crdt_store_bucket_digests(e->store);
 	uint32_t nb = crdt_store_nbuckets(e->store), differing = 0;
@@ -129,7 +148,7 @@ int ae_on_groups(engine *e, const engine_addr *from, uint64_t sender, const uint
 		if (msg_digest_at(&d, i) == group_digest(e, g))
 			continue;
 		differing++;
-		uint32_t first = g * MSG_GROUP_SIZE;
+		uint32_t first = g * MSG_GROUP_SIZE;   /* g < ngroups: < nbuckets */
 		uint32_t n = nb - first < MSG_GROUP_SIZE ? nb - first : MSG_GROUP_SIZE;
 		if (charge(e, DIGESTS_HEAD + 8u * n))
 			send_digests(e, from, MSG_AE_BUCKETS, d.round, first, b + first, n);
@@ -146,8 +165,10 @@ int ae_on_status(engine *e, const engine_addr *from, uint64_t sender, const uint
 {
 	(void)from;
 	msg_status st;
-	if (msg_get_status(p, len, &st))
+	if (msg_get_status(p, len, &st, &e->why))
 		return CARTD_EDECODE;
+	if (st.differing > ngroups(e))
+		return engine_refuse(e, REJECT_F_DIFFERING);
 	struct member *m = members_find(e, sender);
 	if (m) {
 		m->differing = st.differing;
@@ -208,8 +229,7 @@ int ae_on_buckets(engine *e, const engine_addr *from, uint64_t sender, const uin
 {
 	(void)sender;
 	msg_digests d;
-	uint32_t nb = crdt_store_nbuckets(e->store);
-	if (msg_get_digests(p, len, &d) || same_layout(e, d.nbuckets) || d.first + d.count > nb)
+	if (get_digests(e, p, len, false, &d))
 		return CARTD_EDECODE;
 	const uint64_t *b = crdt_store_bucket_digests(e->store);
 	for (uint32_t i = 0; i < d.count; i++)
@@ -287,7 +307,7 @@ int ae_on_carts(engine *e, const engine_addr *from, uint64_t sender, const uint8
 {
 	(void)sender;
 	msg_carts c;
-	if (msg_get_carts(p, len, &c) || same_layout(e, c.nbuckets))
+	if (msg_get_carts(p, len, &c, &e->why) || same_layout(e, c.nbuckets))
 		return CARTD_EDECODE;
 	bool reply = c.flags & MSG_CARTS_REPLY;
 	uint32_t round = c.round, bucket = c.bucket;
@@ -296,11 +316,13 @@ int ae_on_carts(engine *e, const engine_addr *from, uint64_t sender, const uint8
 	buf_writer_init(&wt.w);
 	msg_begin_want(&wt.w);
 	size_t n = 0;
-	if (items) {
-		compare_listing(e, from, &c, items, &n, &wt);
-		want_flush(&wt);
-		send_states(e, from, items, n);
+	if (items == NULL) {
+		buf_writer_destroy(&wt.w);
+		return CARTD_ENOMEM;
 	}
+	compare_listing(e, from, &c, items, &n, &wt);
+	want_flush(&wt);
+	send_states(e, from, items, n);
 	free(items);
 	buf_writer_destroy(&wt.w);
 	if (reply)
@@ -313,11 +335,11 @@ int ae_on_want(engine *e, const engine_addr *from, uint64_t sender, const uint8_
 	(void)sender;
 	uint32_t count;
 	buf_reader r;
-	if (msg_get_want(p, len, &count, &r))
+	if (msg_get_want(p, len, &count, &r, &e->why))
 		return CARTD_EDECODE;
-	pack_item *items = malloc(count * sizeof *items);
+	pack_item *items = malloc(count * sizeof *items);   /* count < 2^16 */
 	if (items == NULL)
-		return 0;
+		return CARTD_ENOMEM;
 	size_t n = 0;
 	for (uint32_t i = 0; i < count; i++) {
 		const char *id;

@@ -10,8 +10,9 @@
 
 #include "crdt/codec.h"
 #include "crdt/error.h"
-#include "net/engine_internal.h"
 #include "crdt/splitmix.h"
+#include "net/checked.h"
+#include "net/engine_internal.h"
 
 void engine_config_init(engine_config *cfg)
 {
@@ -63,7 +64,10 @@ int engine_new(const engine_config *cfg, crdt_store *store, wire *w,
 	e->w = w;
 	e->cb = *cb;
 	e->rng = cfg->seed ^ cfg->self_id;
+	/* Epochs past 2^31 would start beyond what a rumour may carry. */
 	e->incarnation = (uint64_t)cfg->boot_epoch << 32;
+	if (e->incarnation > MSG_INCARNATION_MAX)
+		e->incarnation = MSG_INCARNATION_MAX;
 	e->dgram_cap = wire_max_body(w) + wire_overhead();
 	e->dgram = malloc(e->dgram_cap);
 	e->members = calloc(cfg->max_members, sizeof *e->members);
@@ -149,11 +153,17 @@ int engine_send(engine *e, const engine_addr *to, uint8_t type, const uint8_t *p
 	return engine_send_sized(e, to, type, payload, len, NULL);
 }
 
+int engine_refuse(engine *e, enum reject_field f)
+{
+	e->why = f;
+	return CARTD_EDECODE;
+}
+
 /* Parses a probe-family message and hands it to swim.c. */
 static int dispatch_probe(engine *e, const engine_addr *from, const wire_msg *m)
 {
 	msg_probe p;
-	if (msg_get_probe(m->payload, m->payload_len, &p))
+	if (msg_get_probe(m->payload, m->payload_len, &p, &e->why))
 		return CARTD_EDECODE;
 	for (size_t i = 0; i < p.ngossip; i++)
 		members_apply_rumour(e, &p.gossip[i], from);
@@ -181,8 +191,23 @@ static int dispatch(engine *e, const engine_addr *from, const wire_msg *m)
 	case MSG_AE_WANT: return ae_on_want(e, from, m->sender_id, p, n);
 	case MSG_AE_STATUS: return ae_on_status(e, from, m->sender_id, p, n);
 	case MSG_MEMBERS: return members_on_table(e, from, p, n);
-	default: return CARTD_EDECODE;
+	default: return engine_refuse(e, REJECT_F_TYPE);
 	}
+}
+
+/* Counts a refused payload under its reason.  A decode path that forgot to
+ * name its field still counts, under the row's "truncated" at worst, never
+ * outside the table. */
+static void count_decode(engine *e, uint8_t type)
+{
+	unsigned f = e->why;
+	unsigned row = f == REJECT_F_TYPE || f == REJECT_F_SENDER ? 0 : reject_row_of_type(type);
+	if (!reject_valid(row, f))
+		f = row == 0 ? REJECT_F_TYPE : REJECT_F_TRUNCATED;
+	e->stats.rej_decode++;
+	e->stats.rej_reason[row][f]++;
+	e->last_row = row;
+	e->last_field = f;
 }
 
 int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
@@ -203,6 +228,7 @@ int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
 	e->stats.bytes_in += len;
 	e->cur_from = from;
 	e->cur_sender = m.sender_id;
+	e->why = REJECT_F_NONE;
 	if (m.type == WIRE_TYPE_HELLO) {
 		hello_on_hello(e, from, &m);
 	} else {
@@ -212,8 +238,16 @@ int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
 	}
 	e->cur_from = NULL;
 	if (rc == CARTD_EDECODE)
-		e->stats.rej_decode++;
+		count_decode(e, m.type);
+	else if (rc == CARTD_ENOMEM)
+		e->stats.rej_nomem++;
 	return rc;
+}
+
+void engine_last_reject(const engine *e, unsigned *row, unsigned *field)
+{
+	*row = e->last_row;
+	*field = e->last_field;
 }
 
 void engine_tick(engine *e, uint64_t now_ms)

@@ -33,6 +33,7 @@
 
 #include "crdt/cart.h"
 #include "crdt/store.h"
+#include "net/reject.h"
 #include "net/wire.h"
 
 /* A peer's transport address, opaque to the engine: compared bytewise and
@@ -88,6 +89,10 @@ typedef struct engine_stats {
 	uint64_t amp_refused;         /* sends refused: unverified address, credit spent */
 	uint64_t candidates_evicted;  /* candidates pushed out of a full table */
 	uint64_t candidates;          /* unverified entries in the table (gauge) */
+	/* ... by reason: [row][field] as in net/reject.h; the cells
+	 * reject_valid() refuses stay 0.  Their sum is rej_decode. */
+	uint64_t rej_reason[REJECT_ROWS][REJECT_NFIELDS];
+	uint64_t rej_nomem;           /* authentic datagrams dropped for want of memory */
 	uint64_t ae_rounds, ae_carts_sent, ae_carts_repaired, ae_bytes, ae_throttled;
 	uint64_t pings_out, acks_in, indirect_out, suspicions, deaths, revivals;
 	uint64_t push_queue_carts;    /* carts waiting for the next flush (gauge) */
@@ -136,10 +141,17 @@ int engine_add_seed(engine *e, const engine_addr *addr, uint64_t now_ms);
  * Handles one received datagram from addr: opens it (wire), parses it,
  * applies it.  Returns 0 or the rejection code (already counted; the caller
  * only logs).  Never fails for the caller's state: a bad datagram changes
- * nothing.
+ * nothing.  CARTD_EDECODE comes with a reason: engine_last_reject().
+ * CARTD_ENOMEM means an authentic datagram was dropped for want of memory
+ * (counted in rej_nomem).
  */
 int engine_receive(engine *e, const engine_addr *from, const uint8_t *dgram,
                    size_t len, uint64_t now_ms);
+
+/* The reason (net/reject.h row and field) of the last datagram that
+ * engine_receive refused with CARTD_EDECODE; (0, REJECT_F_NONE) before
+ * any. */
+void engine_last_reject(const engine *e, unsigned *row, unsigned *field);
 
 /* Runs every timer due at now_ms (flush, probes, anti-entropy). */
 void engine_tick(engine *e, uint64_t now_ms);

@@ -107,6 +107,8 @@ struct engine {
 	} credits[ENGINE_CREDITS];
 	uint64_t credit_clock;      /* orders credits for LRU reuse */
 	uint64_t cur_sender;        /* and its sender, so replies need no lookup */
+	enum reject_field why;      /* field of the last CARTD_EDECODE (reject.h) */
+	unsigned last_row, last_field;  /* reason of the last refused datagram */
 
 	buf_writer payload;         /* scratch for building payloads */
 	uint8_t *dgram;             /* one sealed datagram */
@@ -125,6 +127,9 @@ int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint
                       size_t len, size_t *sent);
 /* The id of the peer at addr, as far as we know (0: none). */
 uint64_t engine_peer_at(engine *e, const engine_addr *to);
+/* Records why the message being handled is refused and returns
+ * CARTD_EDECODE, for handlers that refuse after a successful decode. */
+int engine_refuse(engine *e, enum reject_field f);
 /* The payload scratch, emptied. */
 buf_writer *engine_scratch(engine *e);
 bool engine_is_pending(const engine *e, const char *id, size_t len);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "crdt/error.h"
+#include "net/checked.h"
 #include "net/engine_internal.h"
 
 static bool addr_eq(const engine_addr *a, const engine_addr *b)
@@ -256,7 +257,11 @@ void members_apply_rumour(engine *e, const msg_member *r, const engine_addr *fro
 	enum engine_member_state st = (enum engine_member_state)r->state;
 	if (r->id == e->cfg.self_id) {
 		if (st != MEMBER_ALIVE && r->incarnation >= e->incarnation) {
-			e->incarnation = r->incarnation + 1;   /* refute */
+			/* Refute.  Rumours carry at most MSG_INCARNATION_MAX (msg.c
+			 * refuses more), and ours saturates there instead of wrapping:
+			 * at the maximum a rumour can no longer be outbid, but our
+			 * own datagrams still prove us alive to every receiver. */
+			e->incarnation = checked_inc_sat(r->incarnation, MSG_INCARNATION_MAX);
 			e->self_rumours = rumour_budget(e);
 		}
 		return;
@@ -386,7 +391,7 @@ int members_on_table(engine *e, const engine_addr *from, const uint8_t *p, size_
 {
 	msg_member v[MSG_MAX_TABLE];
 	size_t n;
-	if (msg_get_members(p, len, v, &n))
+	if (msg_get_members(p, len, v, &n, &e->why))
 		return CARTD_EDECODE;
 	for (size_t i = 0; i < n; i++)
 		members_apply_rumour(e, &v[i], from);

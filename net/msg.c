@@ -19,8 +19,13 @@
 #include "crdt/codec.h"
 #include "crdt/error.h"
 
-/* Any parse failure of an authenticated payload is reported as one code:
- * the cause inside is the sender's bug, not something to branch on. */
+/* Any parse failure of an authenticated payload returns one code,
+ * CARTD_EDECODE, and names the field that failed in *why (net/reject.h):
+ * operators must be able to tell a --buckets mismatch from corruption. */
+#define REFUSE(f) do { *why = (f); return CARTD_EDECODE; } while (0)
+/* A read that can only fail because the payload ends early. */
+#define READ(expr) do { if ((expr) != 0) REFUSE(REJECT_F_TRUNCATED); } while (0)
+/* A nested decoder that has already set *why. */
 #define CHECK(expr) do { if ((expr) != 0) return CARTD_EDECODE; } while (0)
 
 static void put_u16(buf_writer *w, uint32_t v)
@@ -29,11 +34,11 @@ static void put_u16(buf_writer *w, uint32_t v)
 	buf_put_u8(w, (uint8_t)(v >> 8));
 }
 
-static int get_u16(buf_reader *r, uint32_t *out)
+static int get_u16(buf_reader *r, uint32_t *out, enum reject_field *why)
 {
 	uint8_t lo, hi;
-	CHECK(buf_get_u8(r, &lo));
-	CHECK(buf_get_u8(r, &hi));
+	READ(buf_get_u8(r, &lo));
+	READ(buf_get_u8(r, &hi));
 	*out = (uint32_t)lo | (uint32_t)hi << 8;
 	return 0;
 }
@@ -52,30 +57,35 @@ static void put_addr(buf_writer *w, const engine_addr *a)
 	buf_put_bytes(w, a->b, a->len);
 }
 
-static int get_addr(buf_reader *r, engine_addr *a)
+static int get_addr(buf_reader *r, engine_addr *a, enum reject_field *why)
 {
 	const uint8_t *b;
-	CHECK(buf_get_u8(r, &a->len));
+	READ(buf_get_u8(r, &a->len));
 	if (a->len > ENGINE_ADDR_MAX)
-		return CARTD_EDECODE;
-	CHECK(buf_get_bytes(r, a->len, &b));
+		REFUSE(REJECT_F_ADDR);
+	READ(buf_get_bytes(r, a->len, &b));
 	for (uint8_t i = 0; i < a->len; i++)
 		a->b[i] = b[i];
 	return 0;
 }
 
-static int get_id(buf_reader *r, const char **id, size_t *len)
+static int get_id(buf_reader *r, const char **id, size_t *len, enum reject_field *why)
 {
 	const uint8_t *p;
-	CHECK(buf_get_str(r, CRDT_MAX_NAME, &p, len));
-	CHECK(crdt_check_id((const char *)p, *len));
+	int rc = buf_get_str(r, CRDT_MAX_NAME, &p, len);
+	if (rc == CARTD_ETRUNC)
+		REFUSE(REJECT_F_TRUNCATED);
+	if (rc != 0 || crdt_check_id((const char *)p, *len) != 0)
+		REFUSE(REJECT_F_ID);
 	*id = (const char *)p;
 	return 0;
 }
 
-static int end_check(const buf_reader *r)
+static int end_check(const buf_reader *r, enum reject_field *why)
 {
-	return buf_left(r) == 0 ? 0 : CARTD_EDECODE;
+	if (buf_left(r) != 0)
+		REFUSE(REJECT_F_TRAILING);
+	return 0;
 }
 
 void msg_put_member(buf_writer *w, const msg_member *m)
@@ -86,24 +96,32 @@ void msg_put_member(buf_writer *w, const msg_member *m)
 	put_addr(w, &m->addr);
 }
 
-static int get_member(buf_reader *r, msg_member *m)
+static int get_member(buf_reader *r, msg_member *m, enum reject_field *why)
 {
-	CHECK(buf_get_u64le(r, &m->id));
-	CHECK(buf_get_u8(r, &m->state));
-	CHECK(buf_get_u64le(r, &m->incarnation));
-	CHECK(get_addr(r, &m->addr));
-	return m->id == 0 || m->state > MEMBER_DEAD ? CARTD_EDECODE : 0;
+	READ(buf_get_u64le(r, &m->id));
+	READ(buf_get_u8(r, &m->state));
+	READ(buf_get_u64le(r, &m->incarnation));
+	CHECK(get_addr(r, &m->addr, why));
+	if (m->id == 0)
+		REFUSE(REJECT_F_MEMBER_ID);
+	if (m->state > MEMBER_DEAD)
+		REFUSE(REJECT_F_STATE);
+	/* A larger one could not be refuted without passing the maximum. */
+	if (m->incarnation > MSG_INCARNATION_MAX)
+		REFUSE(REJECT_F_INCARNATION);
+	return 0;
 }
 
 /* n members, after a u8 count that must not exceed max. */
-static int get_members(buf_reader *r, size_t max, msg_member *out, size_t *n)
+static int get_members(buf_reader *r, size_t max, msg_member *out, size_t *n,
+                       enum reject_field *why)
 {
 	uint8_t count;
-	CHECK(buf_get_u8(r, &count));
+	READ(buf_get_u8(r, &count));
 	if (count > max)
-		return CARTD_EDECODE;
+		REFUSE(REJECT_F_COUNT);
 	for (size_t i = 0; i < count; i++)
-		CHECK(get_member(r, &out[i]));
+		CHECK(get_member(r, &out[i], why));
 	*n = count;
 	return 0;
 }
@@ -118,15 +136,15 @@ void msg_put_probe(buf_writer *w, const msg_probe *p)
 		msg_put_member(w, &p->gossip[i]);
 }
 
-int msg_get_probe(const uint8_t *p, size_t len, msg_probe *out)
+int msg_get_probe(const uint8_t *p, size_t len, msg_probe *out, enum reject_field *why)
 {
 	buf_reader r;
 	buf_reader_init(&r, p, len);
-	CHECK(buf_get_u64le(&r, &out->seq));
-	CHECK(buf_get_u64le(&r, &out->subject));
-	CHECK(get_addr(&r, &out->target_addr));
-	CHECK(get_members(&r, MSG_MAX_GOSSIP, out->gossip, &out->ngossip));
-	return end_check(&r);
+	READ(buf_get_u64le(&r, &out->seq));
+	READ(buf_get_u64le(&r, &out->subject));
+	CHECK(get_addr(&r, &out->target_addr, why));
+	CHECK(get_members(&r, MSG_MAX_GOSSIP, out->gossip, &out->ngossip, why));
+	return end_check(&r, why);
 }
 
 void msg_begin_members(buf_writer *w)
@@ -140,12 +158,13 @@ void msg_end_members(buf_writer *w, uint32_t count)
 		w->data[0] = (uint8_t)count;
 }
 
-int msg_get_members(const uint8_t *p, size_t len, msg_member *out, size_t *n)
+int msg_get_members(const uint8_t *p, size_t len, msg_member *out, size_t *n,
+                    enum reject_field *why)
 {
 	buf_reader r;
 	buf_reader_init(&r, p, len);
-	CHECK(get_members(&r, MSG_MAX_TABLE, out, n));
-	return end_check(&r);
+	CHECK(get_members(&r, MSG_MAX_TABLE, out, n, why));
+	return end_check(&r, why);
 }
 
 void msg_begin_delta(buf_writer *w, uint8_t hops, bool repair)
@@ -170,28 +189,35 @@ size_t msg_cart_size(size_t id_len, const crdt_cart *c)
 	return buf_varint_size(id_len) + id_len + crdt_cart_encoded_size(c);
 }
 
-int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out)
+int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out, enum reject_field *why)
 {
 	buf_reader_init(&out->rest, p, len);
-	CHECK(buf_get_u8(&out->rest, &out->hops));
-	CHECK(get_u16(&out->rest, &out->count));
+	READ(buf_get_u8(&out->rest, &out->hops));
+	CHECK(get_u16(&out->rest, &out->count, why));
 	out->repair = (out->hops & MSG_DELTA_REPAIR) != 0;
 	out->hops &= (uint8_t)~MSG_DELTA_REPAIR;
+	if (out->hops > MSG_MAX_HOPS)
+		REFUSE(REJECT_F_HOPS);
 	/* A pair takes at least 4 bytes (id length, id, two counts): bound the
 	 * count before the receiver sizes anything by it. */
-	if (out->hops > MSG_MAX_HOPS || out->count == 0 || out->count > buf_left(&out->rest) / 4)
-		return CARTD_EDECODE;
+	if (out->count == 0 || out->count > buf_left(&out->rest) / 4)
+		REFUSE(REJECT_F_COUNT);
 	return 0;
 }
 
-int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart)
+int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart,
+                  enum reject_field *why)
 {
 	if (d->count == 0)
-		return CARTD_EDECODE;
-	CHECK(get_id(&d->rest, id, id_len));
-	CHECK(crdt_decode_cart(&d->rest, cart));
+		REFUSE(REJECT_F_COUNT);
+	CHECK(get_id(&d->rest, id, id_len, why));
+	int rc = crdt_decode_cart(&d->rest, cart);
+	if (rc == CARTD_ENOMEM)
+		return rc;   /* ours, not the sender's: counted apart */
+	if (rc != 0)
+		REFUSE(REJECT_F_CART);
 	d->count--;
-	return d->count == 0 ? end_check(&d->rest) : 0;
+	return d->count == 0 ? end_check(&d->rest, why) : 0;
 }
 
 void msg_put_digests(buf_writer *w, const msg_digests *d, const uint64_t *values)
@@ -204,25 +230,29 @@ void msg_put_digests(buf_writer *w, const msg_digests *d, const uint64_t *values
 		buf_put_u64le(w, values[i]);
 }
 
-int msg_get_digests(const uint8_t *p, size_t len, msg_digests *out)
+int msg_get_digests(const uint8_t *p, size_t len, msg_digests *out, enum reject_field *why)
 {
 	buf_reader r;
 	buf_reader_init(&r, p, len);
-	CHECK(buf_get_u32le(&r, &out->round));
-	CHECK(buf_get_u32le(&r, &out->nbuckets));
-	CHECK(buf_get_u32le(&r, &out->first));
-	CHECK(get_u16(&r, &out->count));
+	READ(buf_get_u32le(&r, &out->round));
+	READ(buf_get_u32le(&r, &out->nbuckets));
+	READ(buf_get_u32le(&r, &out->first));
+	CHECK(get_u16(&r, &out->count, why));
 	if (out->nbuckets == 0 || out->nbuckets > CRDT_MAX_BUCKETS)
-		return CARTD_EDECODE;
-	CHECK(buf_get_bytes(&r, (size_t)out->count * 8, &out->digests));
-	return end_check(&r);
+		REFUSE(REJECT_F_NBUCKETS);
+	if (out->count == 0)
+		REFUSE(REJECT_F_COUNT);
+	/* count < 2^16, so count * 8 cannot wrap a size_t. */
+	READ(buf_get_bytes(&r, (size_t)out->count * 8u, &out->digests));
+	return end_check(&r, why);
 }
 
 uint64_t msg_digest_at(const msg_digests *d, uint32_t i)
 {
+	const uint8_t *p = d->digests + (size_t)i * 8u;   /* i < count < 2^16 */
 	uint64_t v = 0;
 	for (int k = 0; k < 8; k++)
-		v |= (uint64_t)d->digests[8 * i + k] << (8 * k);
+		v |= (uint64_t)p[k] << (8 * k);
 	return v;
 }
 
@@ -247,35 +277,38 @@ void msg_put_listing(buf_writer *w, const char *id, size_t len, uint64_t digest)
 	buf_put_u64le(w, digest);
 }
 
-int msg_get_carts(const uint8_t *p, size_t len, msg_carts *out)
+int msg_get_carts(const uint8_t *p, size_t len, msg_carts *out, enum reject_field *why)
 {
 	buf_reader r;
 	buf_reader_init(&r, p, len);
-	CHECK(buf_get_u32le(&r, &out->round));
-	CHECK(buf_get_u32le(&r, &out->nbuckets));
-	CHECK(buf_get_u32le(&r, &out->bucket));
-	CHECK(buf_get_u8(&r, &out->flags));
-	CHECK(get_u16(&r, &out->count));
-	if (out->nbuckets == 0 || out->nbuckets > CRDT_MAX_BUCKETS ||
-	    out->bucket >= out->nbuckets || (out->flags & ~MSG_CARTS_REPLY))
-		return CARTD_EDECODE;
+	READ(buf_get_u32le(&r, &out->round));
+	READ(buf_get_u32le(&r, &out->nbuckets));
+	READ(buf_get_u32le(&r, &out->bucket));
+	READ(buf_get_u8(&r, &out->flags));
+	CHECK(get_u16(&r, &out->count, why));
+	if (out->nbuckets == 0 || out->nbuckets > CRDT_MAX_BUCKETS)
+		REFUSE(REJECT_F_NBUCKETS);
+	if (out->bucket >= out->nbuckets)
+		REFUSE(REJECT_F_BUCKET);
+	if (out->flags & ~MSG_CARTS_REPLY)
+		REFUSE(REJECT_F_FLAGS);
 	out->rest = r;
 	for (uint32_t i = 0; i < out->count; i++) {
 		const char *id;
 		size_t n;
 		uint64_t digest;
-		CHECK(get_id(&r, &id, &n));
-		CHECK(buf_get_u64le(&r, &digest));
+		CHECK(get_id(&r, &id, &n, why));
+		READ(buf_get_u64le(&r, &digest));
 	}
-	return end_check(&r);
+	return end_check(&r, why);
 }
 
 int msg_next_listing(msg_carts *c, const char **id, size_t *len, uint64_t *digest)
 {
-	if (c->count == 0)
+	enum reject_field why;
+	if (c->count == 0 || get_id(&c->rest, id, len, &why) != 0 ||
+	    buf_get_u64le(&c->rest, digest) != 0)
 		return CARTD_EDECODE;
-	CHECK(get_id(&c->rest, id, len));
-	CHECK(buf_get_u64le(&c->rest, digest));
 	c->count--;
 	return 0;
 }
@@ -290,23 +323,27 @@ void msg_end_want(buf_writer *w, uint32_t count)
 	patch_u16(w, 0, count);
 }
 
-int msg_get_want(const uint8_t *p, size_t len, uint32_t *count, buf_reader *rest)
+int msg_get_want(const uint8_t *p, size_t len, uint32_t *count, buf_reader *rest,
+                 enum reject_field *why)
 {
 	buf_reader r;
 	buf_reader_init(&r, p, len);
-	CHECK(get_u16(&r, count));
+	CHECK(get_u16(&r, count, why));
+	if (*count == 0)
+		REFUSE(REJECT_F_COUNT);
 	*rest = r;
 	for (uint32_t i = 0; i < *count; i++) {
 		const char *id;
 		size_t n;
-		CHECK(get_id(&r, &id, &n));
+		CHECK(get_id(&r, &id, &n, why));
 	}
-	return *count ? end_check(&r) : CARTD_EDECODE;
+	return end_check(&r, why);
 }
 
 int msg_next_id(buf_reader *r, const char **id, size_t *len)
 {
-	return get_id(r, id, len);
+	enum reject_field why;
+	return get_id(r, id, len, &why);
 }
 
 void msg_put_status(buf_writer *w, const msg_status *s)
@@ -315,11 +352,11 @@ void msg_put_status(buf_writer *w, const msg_status *s)
 	buf_put_u32le(w, s->differing);
 }
 
-int msg_get_status(const uint8_t *p, size_t len, msg_status *out)
+int msg_get_status(const uint8_t *p, size_t len, msg_status *out, enum reject_field *why)
 {
 	buf_reader r;
 	buf_reader_init(&r, p, len);
-	CHECK(buf_get_u32le(&r, &out->round));
-	CHECK(buf_get_u32le(&r, &out->differing));
-	return end_check(&r);
+	READ(buf_get_u32le(&r, &out->round));
+	READ(buf_get_u32le(&r, &out->differing));
+	return end_check(&r, why);
 }

@@ -8,6 +8,11 @@
  * against the bytes left, names validated) into a caller-owned struct whose
  * pointers refer into the payload; they never allocate, except msg_next_cart
  * which decodes one cart into a caller-initialised crdt_cart.
+ *
+ * Every decoder returns 0 or CARTD_EDECODE, and on CARTD_EDECODE stores in
+ * *why the field that failed (net/reject.h), so a refusal can be named.
+ * Integer fields are checked against the limits below before anything is
+ * sized or indexed by them; arithmetic on them uses net/checked.h.
  */
 #ifndef NET_MSG_H
 #define NET_MSG_H
@@ -19,6 +24,7 @@
 #include "crdt/buf.h"
 #include "crdt/cart.h"
 #include "net/engine.h"
+#include "net/reject.h"
 
 enum msg_type {
 	MSG_DELTA = 1,       /* cart deltas or state pieces */
@@ -38,6 +44,11 @@ enum msg_type {
 #define MSG_MAX_TABLE 64u          /* member entries per MEMBERS message */
 #define MSG_MEMBER_MAX_BYTES (18u + 1u + ENGINE_ADDR_MAX)
 #define MSG_MAX_HOPS 16u
+/* Largest incarnation a rumour may carry: 2^63 - 1.  Larger ones are
+ * refused, so that refuting one (incarnation + 1) never wraps, and so that
+ * every incarnation prints as a JSON integer.  A peer's own incarnation
+ * saturates here (members.c). */
+#define MSG_INCARNATION_MAX ((uint64_t)INT64_MAX)
 
 /* One membership rumour. */
 typedef struct msg_member {
@@ -90,7 +101,7 @@ typedef struct msg_status {
 } msg_status;
 
 void msg_put_probe(buf_writer *w, const msg_probe *p);
-int msg_get_probe(const uint8_t *p, size_t len, msg_probe *out);
+int msg_get_probe(const uint8_t *p, size_t len, msg_probe *out, enum reject_field *why);
 
 /* A DELTA payload: msg_begin_delta, then msg_put_cart per cart; counts are
  * fixed-width u16 fields patched by msg_end_* (so callers need not know them
@@ -101,13 +112,17 @@ void msg_put_cart(buf_writer *w, const char *id, size_t len, const crdt_cart *c)
 void msg_end_delta(buf_writer *w, uint32_t count);
 /* Encoded size of one (id, cart) pair. */
 size_t msg_cart_size(size_t id_len, const crdt_cart *c);
-int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out);
+int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out, enum reject_field *why);
 /* Reads the next pair: *id points into the payload (not NUL-terminated),
- * the id is validated, cart (initialised) is replaced. */
-int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart);
+ * the id is validated, cart (initialised) is replaced.  CARTD_ENOMEM when
+ * the cart could not be allocated (not the sender's fault). */
+int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart,
+                  enum reject_field *why);
 
 void msg_put_digests(buf_writer *w, const msg_digests *d, const uint64_t *values);
-int msg_get_digests(const uint8_t *p, size_t len, msg_digests *out);
+/* count is 1..65535; first is not checked here: the receiver checks
+ * first + count against its own groups or buckets (checked_range_within). */
+int msg_get_digests(const uint8_t *p, size_t len, msg_digests *out, enum reject_field *why);
 uint64_t msg_digest_at(const msg_digests *d, uint32_t i);
 
 void msg_begin_carts(buf_writer *w, uint32_t round, uint32_t nbuckets, uint32_t bucket,
@@ -116,13 +131,14 @@ void msg_end_carts(buf_writer *w, uint32_t count);
 void msg_put_listing(buf_writer *w, const char *id, size_t len, uint64_t digest);
 /* Validates every listed pair up front, so msg_next_listing cannot fail
  * after msg_get_carts succeeded (likewise for WANT). */
-int msg_get_carts(const uint8_t *p, size_t len, msg_carts *out);
+int msg_get_carts(const uint8_t *p, size_t len, msg_carts *out, enum reject_field *why);
 int msg_next_listing(msg_carts *c, const char **id, size_t *len, uint64_t *digest);
 
 /* WANT: u16 count then ids; the count is patched by msg_end_want. */
 void msg_begin_want(buf_writer *w);
 void msg_end_want(buf_writer *w, uint32_t count);
-int msg_get_want(const uint8_t *p, size_t len, uint32_t *count, buf_reader *rest);
+int msg_get_want(const uint8_t *p, size_t len, uint32_t *count, buf_reader *rest,
+                 enum reject_field *why);
 int msg_next_id(buf_reader *r, const char **id, size_t *len);
 
 /* MEMBERS: msg_begin_members, msg_put_member per entry, msg_end_members. */
@@ -130,9 +146,10 @@ void msg_begin_members(buf_writer *w);
 void msg_put_member(buf_writer *w, const msg_member *m);
 void msg_end_members(buf_writer *w, uint32_t count);
 /* out has room for MSG_MAX_TABLE entries. */
-int msg_get_members(const uint8_t *p, size_t len, msg_member *out, size_t *n);
+int msg_get_members(const uint8_t *p, size_t len, msg_member *out, size_t *n,
+                    enum reject_field *why);
 
 void msg_put_status(buf_writer *w, const msg_status *s);
-int msg_get_status(const uint8_t *p, size_t len, msg_status *out);
+int msg_get_status(const uint8_t *p, size_t len, msg_status *out, enum reject_field *why);
 
 #endif

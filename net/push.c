@@ -235,15 +235,17 @@ void push_tick(engine *e)
 
 /* Decodes every pair before applying any: a message applies whole or not
  * at all. */
-static int decode_all(msg_delta *d, const char **ids, size_t *lens, crdt_cart *carts)
+static int decode_all(msg_delta *d, const char **ids, size_t *lens, crdt_cart *carts,
+                      enum reject_field *why)
 {
 	uint32_t n = d->count;
 	for (uint32_t i = 0; i < n; i++) {
 		crdt_cart_init(&carts[i]);
-		if (msg_next_cart(d, &ids[i], &lens[i], &carts[i])) {
+		int rc = msg_next_cart(d, &ids[i], &lens[i], &carts[i], why);
+		if (rc) {
 			for (uint32_t k = 0; k <= i; k++)
 				crdt_cart_destroy(&carts[k]);
-			return CARTD_EDECODE;
+			return rc;   /* CARTD_EDECODE or CARTD_ENOMEM */
 		}
 	}
 	return 0;
@@ -275,13 +277,13 @@ int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
 	(void)from;
 	(void)sender;
 	msg_delta d;
-	if (msg_get_delta(payload, len, &d))
+	if (msg_get_delta(payload, len, &d, &e->why))
 		return CARTD_EDECODE;
-	uint32_t n = d.count;
+	uint32_t n = d.count;   /* 1..65535: the products below cannot wrap */
 	const char **ids = malloc(n * sizeof *ids);
 	size_t *lens = malloc(n * sizeof *lens);
 	crdt_cart *carts = malloc(n * sizeof *carts);
-	int rc = ids && lens && carts ? decode_all(&d, ids, lens, carts) : CARTD_ENOMEM;
+	int rc = ids && lens && carts ? decode_all(&d, ids, lens, carts, &e->why) : CARTD_ENOMEM;
 	if (rc == 0) {
 		for (uint32_t i = 0; i < n; i++) {
 			apply_one(e, ids[i], lens[i], &carts[i], &d);
@@ -292,5 +294,5 @@ int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
 	free(ids);
 	free(lens);
 	free(carts);
-	return rc == CARTD_ENOMEM ? 0 : rc;
+	return rc;
 }

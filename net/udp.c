@@ -26,6 +26,7 @@ struct udp_sock {
 	size_t max_datagram;
 	engine_addr local;
 	udp_stats st;
+	engine_addr trunc_from;          /* source of the last datagram cut */
 	uint8_t *bufs;                   /* UDP_RECV_BATCH * max_datagram */
 	struct iovec iov[UDP_RECV_BATCH];
 	struct sockaddr_storage from[UDP_RECV_BATCH];
@@ -189,6 +190,11 @@ const udp_stats *udp_get_stats(const udp_sock *u)
 	return &u->st;
 }
 
+const engine_addr *udp_last_truncated_from(const udp_sock *u)
+{
+	return &u->trunc_from;
+}
+
 /* One recvmmsg of up to want datagrams; returns how many came, 0 when the
  * socket is empty or failed. */
 static size_t recv_batch(udp_sock *u, size_t want)
@@ -225,6 +231,8 @@ static void deliver(udp_sock *u, size_t i, udp_recv_fn fn, void *arg)
 	engine_addr from;
 	if (h->msg_flags & MSG_TRUNC) {
 		u->st.rx_truncated++;
+		if (udp_addr_from_sockaddr(h->msg_name, h->msg_namelen, &u->trunc_from) != 0)
+			u->trunc_from.len = 0;
 		return;
 	}
 	if (udp_addr_from_sockaddr(h->msg_name, h->msg_namelen, &from) != 0) {

@@ -145,5 +145,8 @@ int udp_send(udp_sock *u, const engine_addr *a, const void *data, size_t len);
 
 /* Counters since udp_open; owned by u. */
 const udp_stats *udp_get_stats(const udp_sock *u);
+/* Where the last datagram dropped as longer than max_datagram came from
+ * (len 0: none yet, or an unusable source); for logs.  Owned by u. */
+const engine_addr *udp_last_truncated_from(const udp_sock *u);
 
 #endif

@@ -145,6 +145,13 @@ size_t wire_max_body(const wire *w)
 	return w->cfg.max_datagram - WIRE_OVERHEAD;
 }
 
+unsigned wire_dgram_version(const uint8_t *dgram, size_t len)
+{
+	if (dgram == NULL || len < 3 || dgram[0] != magic[0] || dgram[1] != magic[1])
+		return 0;
+	return dgram[2];
+}
+
 const wire_stats *wire_get_stats(const wire *w)
 {
 	return &w->st;

@@ -227,6 +227,10 @@ int wire_seal(wire *w, uint64_t to, uint8_t type, const uint8_t *payload, size_t
  */
 WIRE_MUST_CHECK int wire_open(wire *w, const uint8_t *dgram, size_t len, wire_msg *out);
 
+/* The version byte of a datagram that carries our magic, for logs about
+ * CARTD_EVERSION; 0 when it is too short or the magic differs. */
+unsigned wire_dgram_version(const uint8_t *dgram, size_t len);
+
 /* Counters since wire_new; owned by w. */
 const wire_stats *wire_get_stats(const wire *w);
 

@@ -13,6 +13,7 @@
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "net/engine.h"
+#include "net/reject.h"
 #include "net/msg.h"
 #include "net/wire.h"
 
@@ -411,6 +412,51 @@ START_TEST(token_leaves_out_undurable_dots)
 }
 END_TEST
 
+/* An AE_GROUPS or AE_BUCKETS of our layout (nbuckets) whose range wraps 32
+ * bits: each used to read far past the bucket array (SIGSEGV). */
+static int inject_wrapping(uint8_t type, uint32_t nbuckets, uint32_t first, uint16_t count)
+{
+	buf_writer b;
+	buf_writer_init(&b);
+	buf_put_u32le(&b, 1);             /* round */
+	buf_put_u32le(&b, nbuckets);
+	buf_put_u32le(&b, first);
+	buf_put_u8(&b, (uint8_t)count);   /* count, u16 LE */
+	buf_put_u8(&b, (uint8_t)(count >> 8));
+	for (uint16_t i = 0; i < count; i++)
+		buf_put_u64le(&b, 0x0123456789abcdefull + i);
+	int rc = inject(type, b.data, b.len);
+	buf_writer_destroy(&b);
+	return rc;
+}
+
+/* The two crash datagrams of a key holder are refused with their reason,
+ * counted, and change nothing; the peer keeps replicating. */
+START_TEST(wrapping_ranges_refused)
+{
+	client_add(0, "keep", "x", 1);
+	uint32_t nb = crdt_store_nbuckets(peers[0].store);
+	uint64_t digest = crdt_store_bucket_digests(peers[0].store)[0];
+	const engine_stats *st = engine_get_stats(peers[0].e);
+	uint64_t decode = st->rej_decode;
+	ck_assert_int_eq(inject_wrapping(MSG_AE_GROUPS, nb, UINT32_MAX, 1), CARTD_EDECODE);
+	unsigned row, field;
+	engine_last_reject(peers[0].e, &row, &field);
+	ck_assert_uint_eq(field, REJECT_F_RANGE);
+	ck_assert_int_eq(inject_wrapping(MSG_AE_BUCKETS, nb, UINT32_MAX - 15, 32), CARTD_EDECODE);
+	engine_last_reject(peers[0].e, &row, &field);
+	ck_assert_uint_eq(field, REJECT_F_RANGE);
+	st = engine_get_stats(peers[0].e);
+	ck_assert_uint_eq(st->rej_decode, decode + 2);
+	ck_assert_uint_eq(crdt_store_bucket_digests(peers[0].store)[0], digest);
+	client_add(0, "after", "y", 2);
+	uint64_t deadline = now + 5000;
+	while (qty_at(1, "after", "y") != 2 && now < deadline)
+		run_for(50);
+	ck_assert_uint_eq(qty_at(1, "after", "y"), 2);
+}
+END_TEST
+
 Suite *engine_suite(void);
 
 Suite *engine_suite(void)
@@ -428,6 +474,7 @@ Suite *engine_suite(void)
 	tcase_add_test(tc, malformed_messages_change_nothing);
 	tcase_add_test(tc, big_cart_travels_in_pieces);
 	tcase_add_test(tc, token_leaves_out_undurable_dots);
+	tcase_add_test(tc, wrapping_ranges_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -59,6 +59,7 @@ static const char *const not_driven[] = {
 	"cartd_persist_lost_total",             /* out of memory */
 	"cartd_write_commit_failed_total",      /* a failing disk */
 	"cartd_datagrams_rejected_total",       /* by cause: check_cluster (cert) and the net suites */
+	"cartd_datagrams_decode_rejected_total",   /* by reason: check_engine (wrapping ranges) */
 };
 
 static void dir_setup(void)
