@@ -122,7 +122,7 @@ check: layers $(RUNNER) $(PROGS)
 
 sanitize:
 	$(Q)scripts/deps.sh test
-	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-300} \
+	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-120} \
 	  $(MAKE) --no-print-directory SANITIZE=address,undefined check
 
 valgrind: $(RUNNER) $(PROGS)

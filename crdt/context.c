@@ -224,14 +224,14 @@ int crdt_ctx_join(crdt_ctx *dst, const crdt_ctx *src)
 	return rc;
 }
 
-int crdt_ctx_intersect(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b)
+/* Calls fn for every overlap of a range of a with a range of b (replica,
+ * lo, hi), in order, until fn returns false; returns whether it ran to
+ * the end. */
+static bool each_overlap(const crdt_ctx *a, const crdt_ctx *b,
+                         bool (*fn)(void *arg, const crdt_range *r), void *arg)
 {
-	uint32_t total = a->n + b->n;
-	crdt_range *out = malloc((size_t)(total ? total : 1) * sizeof *out);
-	if (out == NULL)
-		return CARTD_ENOMEM;
 	const crdt_range *x = crdt_ctx_ranges(a), *y = crdt_ctx_ranges(b);
-	uint32_t i = 0, j = 0, n = 0;
+	uint32_t i = 0, j = 0;
 	while (i < a->n && j < b->n) {
 		if (x[i].replica != y[j].replica) {
 			if (x[i].replica < y[j].replica)
@@ -242,15 +242,37 @@ int crdt_ctx_intersect(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b)
 		}
 		uint64_t lo = x[i].lo > y[j].lo ? x[i].lo : y[j].lo;
 		uint64_t hi = x[i].hi < y[j].hi ? x[i].hi : y[j].hi;
-		if (lo <= hi)
-			push_coalesce(out, &n, &(crdt_range){ x[i].replica, lo, hi });
+		if (lo <= hi && !fn(arg, &(crdt_range){ x[i].replica, lo, hi }))
+			return false;
 		if (x[i].hi < y[j].hi)
 			i++;
 		else
 			j++;
 	}
-	int rc = assign(dst, out, n);
-	free(out);
+	return true;
+}
+
+struct collect {
+	crdt_range *out;
+	uint32_t n;
+};
+
+static bool collect_overlap(void *arg, const crdt_range *r)
+{
+	struct collect *c = arg;
+	push_coalesce(c->out, &c->n, r);
+	return true;
+}
+
+int crdt_ctx_intersect(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b)
+{
+	size_t total = (size_t)a->n + b->n;
+	struct collect c = { malloc((total ? total : 1) * sizeof *c.out), 0 };
+	if (c.out == NULL)
+		return CARTD_ENOMEM;
+	each_overlap(a, b, collect_overlap, &c);
+	int rc = assign(dst, c.out, c.n);
+	free(c.out);
 	return rc;
 }
 
@@ -287,26 +309,16 @@ int crdt_ctx_subtract(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b)
 	return rc;
 }
 
+static bool no_overlap(void *arg, const crdt_range *r)
+{
+	(void)arg;
+	(void)r;
+	return false;
+}
+
 bool crdt_ctx_disjoint(const crdt_ctx *a, const crdt_ctx *b)
 {
-	const crdt_range *x = crdt_ctx_ranges(a), *y = crdt_ctx_ranges(b);
-	uint32_t i = 0, j = 0;
-	while (i < a->n && j < b->n) {
-		if (x[i].replica != y[j].replica) {
-			if (x[i].replica < y[j].replica)
-				i++;
-			else
-				j++;
-			continue;
-		}
-		if (x[i].lo <= y[j].hi && y[j].lo <= x[i].hi)
-			return false;
-		if (x[i].hi < y[j].hi)
-			i++;
-		else
-			j++;
-	}
-	return true;
+	return each_overlap(a, b, no_overlap, NULL);
 }
 
 int crdt_ctx_remove(crdt_ctx *c, crdt_dot d)

@@ -10,7 +10,7 @@
  *                               seed % 6; the other kinds' tests pass empty)
  *   CARTD_SIM_SCHEDULES=<n>     schedules in all instead of 1800 (30 under
  *                               CARTD_TEST_SCALE=valgrind; make sanitize
- *                               sets 300)
+ *                               sets 120)
  *   CARTD_SIM_VERBOSE=1         one line per schedule
  * A failing schedule prints its parameters, the replay command and what
  * differed; the test then fails naming every failing seed.
