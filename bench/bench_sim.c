@@ -36,6 +36,7 @@
 #include "tests/sim_disk.c"
 #include "tests/sim_drive.c"
 #include "tests/sim_heap.c"
+#include "tests/sim_insider.c"
 #include "tests/sim_net.c"
 #include "tests/sim_oracle.c"
 #include "tests/sim_peer.c"
