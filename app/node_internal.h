@@ -88,7 +88,6 @@ struct node {
 	char gossip[UDP_ADDRSTR_MAX];
 	uint64_t self_id;          /* peer id, from the keyring identity */
 	uint64_t replica_id;       /* dots, from the data dir */
-	uint64_t version_logged_ms; /* last "another version" warning */
 	uint32_t epoch;
 	bool closing;               /* node_shutdown ran: no new writes */
 

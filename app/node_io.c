@@ -47,20 +47,8 @@ void node_rearm(node *n)
 void node_receive_now(node *n, const engine_addr *from, const uint8_t *d, size_t len)
 {
 	int rc = engine_receive(n->eng, from, d, len, node_now_ms(n));
-	/* Rejections are counted by the wire and engine; a line per datagram
-	 * would let any sender flood the log, so only at debug level. */
-	/* A peer of another protocol version is an operator's mistake, not an
-	 * attack: say so clearly, once a minute at most. */
-	if (rc == CARTD_EVERSION && (n->version_logged_ms == 0 ||
-	                             node_now_ms(n) - n->version_logged_ms >= 60000)) {
-		char a[UDP_ADDRSTR_MAX];
-		n->version_logged_ms = node_now_ms(n);
-		log_event(LOG_WARN, "peer_version_refused", "from=%s version=%u ours=%u "
-		          "reason=\"peer speaks another protocol version; upgrade it\"",
-		          udp_addr_format(from, a, sizeof a), len > 2 ? (unsigned)d[2] : 0u,
-		          (unsigned)WIRE_VERSION);
-	}
-	/* Counted by the wire and engine; logged at a bounded rate. */
+	/* Counted by the wire and engine; logged at a bounded rate, one line
+	 * per kind of drop (a version mismatch names both versions). */
 	if (rc)
 		node_drop_datagram(n, rc, from, d, len);
 }
