@@ -228,26 +228,41 @@ static int create_identity(db *d, MDB_txn *txn)
 	return rc;
 }
 
-/* Rewrites every cart of a layout-1 dir in cart format 2: the same bytes
- * and one zero byte (no deferred removes; crdt/codec.h), each record
- * checked first, and records the new layout, in the open transaction: the
- * upgrade commits with the epoch bump or not at all. */
-static int upgrade_v1(db *d, MDB_txn *txn, const char *dir)
+/* The cart id of a record key: all of it for a full state, the part
+ * before the 0x00 for a delta (db.h).  0 or CARTD_EID. */
+static int record_id(const MDB_val *k, size_t *len)
 {
+	const uint8_t *p = k->mv_data, *z = memchr(p, 0, k->mv_size);
+	*len = z ? (size_t)(z - p) : k->mv_size;
+	if (z && k->mv_size != *len + DB_DELTA_SUFFIX)
+		return CARTD_EID;
+	return crdt_check_id(k->mv_data, *len);
+}
+
+/* Rewrites every record (full states and deltas) of an older layout in
+ * cart format 3: each is checked in its old format (version), then gets
+ * the zero bytes of the sections it lacks (crdt/codec.h), and records the
+ * new layout, all in the open transaction: the upgrade commits with the
+ * epoch bump or not at all. */
+static int upgrade_records(db *d, MDB_txn *txn, const char *dir, int version,
+                           const char *from)
+{
+	const size_t pad = (size_t)(CRDT_CART_V3 - version) + 1;
 	MDB_cursor *cur;
 	int mrc = mdb_cursor_open(txn, d->carts, &cur);
 	if (mrc)
 		return db_lmdb_fail(d, mrc, "upgrading the data dir");
 	MDB_val k, v;
 	uint8_t *copy = NULL;
-	size_t ncarts = 0;
+	size_t nrecords = 0;
 	int rc = 0;
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
 	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		crdt_cart c;
 		crdt_cart_init(&c);
-		rc = crdt_check_id(k.mv_data, k.mv_size) ? CARTD_EID
-		   : crdt_cart_from_bytes_version(v.mv_data, v.mv_size, CRDT_CART_V1, &c);
+		size_t id_len;
+		rc = record_id(&k, &id_len) ? CARTD_EID
+		   : crdt_cart_from_bytes_version(v.mv_data, v.mv_size, version, &c);
 		crdt_cart_destroy(&c);
 		if (rc && rc != CARTD_ENOMEM) {
 			db_set_err(d, "data dir %s: corrupt record (%zu bytes) while upgrading: %s",
@@ -255,22 +270,22 @@ static int upgrade_v1(db *d, MDB_txn *txn, const char *dir)
 			rc = CARTD_EDATADIR;
 			break;
 		}
-		uint8_t *grown = rc ? NULL : realloc(copy, v.mv_size + 1);
+		uint8_t *grown = rc ? NULL : realloc(copy, v.mv_size + pad);
 		if (!grown) {
 			rc = CARTD_ENOMEM;
 			break;
 		}
 		copy = grown;
 		memcpy(copy, v.mv_data, v.mv_size);
-		copy[v.mv_size] = 0;
+		memset(copy + v.mv_size, 0, pad);
 		/* Key and value point into the page being rewritten: pass copies. */
-		char key[CRDT_MAX_NAME];
-		memcpy(key, k.mv_data, k.mv_size);   /* a valid id: at most CRDT_MAX_NAME */
-		MDB_val nk = db_mval(key, k.mv_size), nv = db_mval(copy, v.mv_size + 1);
+		uint8_t key[CRDT_MAX_NAME + DB_DELTA_SUFFIX];
+		memcpy(key, k.mv_data, k.mv_size);   /* a valid record key: it fits */
+		MDB_val nk = db_mval(key, k.mv_size), nv = db_mval(copy, v.mv_size + pad);
 		int prc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
 		if (prc)
 			rc = db_lmdb_fail(d, prc, "upgrading a cart record");
-		ncarts++;
+		nrecords++;
 	}
 	mdb_cursor_close(cur);
 	free(copy);
@@ -278,9 +293,16 @@ static int upgrade_v1(db *d, MDB_txn *txn, const char *dir)
 		rc = db_lmdb_fail(d, mrc, "upgrading the data dir");
 	if (rc == 0)
 		rc = put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
-	if (rc == 0)
-		d->upgraded = ncarts + 1;
+	if (rc == 0) {
+		d->upgraded = nrecords + 1;
+		d->upgraded_from = from;
+	}
 	return rc;
+}
+
+static bool layout_is(const MDB_val *v, const char *name)
+{
+	return v->mv_size == strlen(name) && memcmp(v->mv_data, name, v->mv_size) == 0;
 }
 
 static int check_layout(db *d, MDB_txn *txn, const char *dir)
@@ -293,11 +315,13 @@ static int check_layout(db *d, MDB_txn *txn, const char *dir)
 	}
 	if (rc)
 		return rc;
-	if (v.mv_size == strlen(DB_LAYOUT_V1) && memcmp(v.mv_data, DB_LAYOUT_V1, v.mv_size) == 0)
-		return upgrade_v1(d, txn, dir);
-	/* Layout 2 is layout 3 without deltas: it reads as it is. */
-	if (v.mv_size == strlen(DB_LAYOUT_V2) && memcmp(v.mv_data, DB_LAYOUT_V2, v.mv_size) == 0)
-		return put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
+	if (layout_is(&v, DB_LAYOUT_V1))
+		return upgrade_records(d, txn, dir, CRDT_CART_V1, DB_LAYOUT_V1);
+	/* Layout 2 is layout 3 without deltas; both hold cart format 2. */
+	if (layout_is(&v, DB_LAYOUT_V2))
+		return upgrade_records(d, txn, dir, CRDT_CART_V2, DB_LAYOUT_V2);
+	if (layout_is(&v, DB_LAYOUT_V3))
+		return upgrade_records(d, txn, dir, CRDT_CART_V2, DB_LAYOUT_V3);
 	if (v.mv_size != strlen(DB_LAYOUT) || memcmp(v.mv_data, DB_LAYOUT, v.mv_size)) {
 		char shown[64];
 		printable(shown, sizeof shown, &v);
@@ -482,6 +506,7 @@ bool db_created(const db *d) { return d->created; }
 
 size_t db_upgraded(const db *d) { return d->upgraded ? d->upgraded - 1 : 0; }
 bool db_was_upgraded(const db *d) { return d->upgraded != 0; }
+const char *db_upgraded_from(const db *d) { return d->upgraded_from ? d->upgraded_from : ""; }
 const char *db_last_error(const db *d) { return d->err; }
 
 /* Decodes one record and joins it; names the cart in the error. */
@@ -498,7 +523,7 @@ static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v
 		        shown, k->mv_size);
 		return CARTD_EDATADIR;
 	}
-	int rc = crdt_cart_from_bytes(v->mv_data, v->mv_size, cart);   /* format 2 */
+	int rc = crdt_cart_from_bytes(v->mv_data, v->mv_size, cart);   /* format 3 */
 	if (rc == CARTD_ENOMEM)
 		return rc;
 	if (rc) {

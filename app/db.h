@@ -9,7 +9,7 @@
  *          "epoch"   -> u32le boot epoch, bumped and synced at every open
  *   carts  id                  -> crdt_encode_cart bytes: a full state
  *          id 0x00 u32be seq   -> crdt_encode_cart bytes: a delta (seq 0, 1, ...)
- *          (cart format 2)
+ *          (cart format 3)
  *
  * A cart's durable state is the join of its full state (if any) and all its
  * deltas, in any order: each delta was produced by an operation whose result
@@ -25,11 +25,12 @@
  * folded ones.  Ids never contain 0x00, so a cart's deltas sort right after
  * its full state.
  *
- * Layout 1 ("cartd-db-1") held carts in cart format 1; db_open upgrades
- * such a dir in place (db_upgraded says so), so old data dirs keep their
- * meaning.  Layout 2 ("cartd-db-2", full states only) is a special case of
- * layout 3 and is opened as it is, then marked DB_LAYOUT.  A dir of any
- * other layout is refused.
+ * Older layouts are upgraded in place when opened (db_upgraded says so),
+ * so old data dirs keep their meaning: layout 1 ("cartd-db-1") held carts
+ * in cart format 1, layouts 2 ("cartd-db-2", full states only) and 3
+ * ("cartd-db-3", with deltas) in cart format 2; each record gets the zero
+ * bytes of the sections its format lacks.  A dir of any other layout is
+ * refused.
  *
  * The boot epoch is part of the AEAD nonce, so it must never repeat: db_open
  * makes the bumped epoch durable (forcing a sync even with sync = false)
@@ -59,9 +60,10 @@
 
 #include "crdt/store.h"
 
-#define DB_LAYOUT "cartd-db-3"
+#define DB_LAYOUT "cartd-db-4"
 #define DB_LAYOUT_V1 "cartd-db-1"     /* cart format 1: upgraded in place */
-#define DB_LAYOUT_V2 "cartd-db-2"     /* full states only: read as they are */
+#define DB_LAYOUT_V2 "cartd-db-2"     /* format 2, full states only: upgraded */
+#define DB_LAYOUT_V3 "cartd-db-3"     /* format 2 with deltas: upgraded */
 #define DB_COMPACT_DELTAS 16u         /* deltas per cart before they are folded */
 #define DB_FOLD_BYTES_PER_DELTA 16u   /* ... or one per this many bytes of state */
 #define DB_MAX_DELTAS 1024u           /* ... but never more than this */
@@ -121,10 +123,12 @@ uint64_t db_replica_id(const db *d);
 uint32_t db_epoch(const db *d);
 /* True if this open created the data dir's identity. */
 bool db_created(const db *d);
-/* Whether this open upgraded a layout-1 dir, and how many carts it
- * rewrote. */
+/* Whether this open upgraded an older layout, and how many records (full
+ * states and deltas) it rewrote. */
 bool db_was_upgraded(const db *d);
 size_t db_upgraded(const db *d);
+/* The layout it upgraded from ("" when it did not). */
+const char *db_upgraded_from(const db *d);
 
 /* Message for the last failed call on d ("" if none).  Owned by d, valid
  * until the next call on d; read it from the thread that made the call. */

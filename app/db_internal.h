@@ -15,7 +15,8 @@ struct db {
 	MDB_env *env;
 	MDB_dbi meta;
 	MDB_dbi carts;
-	size_t upgraded;            /* 1 + carts rewritten when opening upgraded the layout */
+	size_t upgraded;            /* 1 + records rewritten when opening upgraded the layout */
+	const char *upgraded_from;  /* the layout it upgraded (a DB_LAYOUT_V* name) */
 	int lock_fd;
 	uint64_t replica;
 	uint32_t epoch;

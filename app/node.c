@@ -68,8 +68,8 @@ static int open_storage(node *n, const node_config *c)
 	}
 	n->replica_id = db_replica_id(n->db);
 	if (db_was_upgraded(n->db))
-		log_event(LOG_INFO, "datadir_upgraded", "from=%s to=%s carts=%zu",
-		          DB_LAYOUT_V1, DB_LAYOUT, db_upgraded(n->db));
+		log_event(LOG_INFO, "datadir_upgraded", "from=%s to=%s records=%zu",
+		          db_upgraded_from(n->db), DB_LAYOUT, db_upgraded(n->db));
 	/* A development keyring (one shared cluster-secret) gives each replica
 	 * an identity of its own, derived from the replica id. */
 	if (!wire_keyring_has_identity(n->ring) &&

@@ -90,7 +90,7 @@ static void store_op(crdt_store *s, unsigned c, uint64_t self, enum crdt_op_kind
                      uint32_t sku, uint32_t qty, crdt_cart *delta)
 {
 	const char *name = names.sku[sku];
-	crdt_op op = { kind, name, names.sku_len, qty, NULL };
+	crdt_op op = { kind, name, names.sku_len, qty, NULL, NULL, 0 };
 	int rc = crdt_store_apply(s, names.id[c], names.id_len, self, &op, delta);
 	if (rc != 0)
 		die("crdt_store_apply", rc);
@@ -352,7 +352,7 @@ static void run_memory(struct mem_result *m)
 		for (unsigned c = 0; c < MEM_CARTS; c++) {
 			int n = snprintf(id, sizeof id, "cart-%07u", c);
 			int sn = snprintf(sku, sizeof sku, "sku-%06u", (c * 7 + k) % 1000000);
-			crdt_op op = { CRDT_OP_ADD, sku, (size_t)sn, 1 + k, NULL };
+			crdt_op op = { CRDT_OP_ADD, sku, (size_t)sn, 1 + k, NULL, NULL, 0 };
 			int rc = crdt_store_apply(s, id, (size_t)n, 1, &op, NULL);
 			if (rc != 0)
 				die("crdt_store_apply", rc);

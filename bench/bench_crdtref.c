@@ -275,7 +275,7 @@ static void run(const op *ops, const uint32_t *order, double *fig)
 
 	double t0 = bench_now();
 	for (uint32_t i = 0; i < ADDS; i++) {
-		crdt_op o = { CRDT_OP_ADD, skus[ops[i].sku], sku_len, 1, NULL };
+		crdt_op o = { CRDT_OP_ADD, skus[ops[i].sku], sku_len, 1, NULL, NULL, 0 };
 		crdt_cart_init(&deltas[i]);
 		int rc = crdt_store_apply(a, ids[ops[i].cart], id_len, 1, &o, &deltas[i]);
 		if (rc)

@@ -81,13 +81,13 @@ static void one_peer(unsigned long n, bool hinted, struct line_size *m)
 {
 	crdt_store *s = new_store();
 	memset(m, 0, sizeof *m);
-	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL };
+	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL, NULL, 0 };
 	for (unsigned long k = 0; k < n; k++) {
 		int rc = crdt_store_apply(s, "hot", 3, 1, &add, NULL);
 		if (rc == CARTD_ELINEFULL && hinted) {
 			const crdt_line *l = crdt_cart_find(cart_of(s), "X", 1);
 			uint32_t q = crdt_line_qty(l);
-			crdt_op set = { CRDT_OP_SET, "X", 1, q < CRDT_MAX_QTY ? q + 1 : q, NULL };
+			crdt_op set = { CRDT_OP_SET, "X", 1, q < CRDT_MAX_QTY ? q + 1 : q, NULL, NULL, 0 };
 			rc = crdt_store_apply(s, "hot", 3, 1, &set, NULL);
 		} else if (rc == CARTD_ELINEFULL) {
 			m->refused++;
@@ -108,7 +108,7 @@ static void three_peers(unsigned long n, struct line_size *m)
 	crdt_cart d;
 	crdt_cart_init(&d);
 	memset(m, 0, sizeof *m);
-	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL };
+	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL, NULL, 0 };
 	for (unsigned long k = 0; k < n; k++) {
 		unsigned at = (unsigned)(k % 3);
 		int rc = crdt_store_apply(s[at], "hot", 3, at + 1, &add, &d);
@@ -135,14 +135,14 @@ static void three_peers(unsigned long n, struct line_size *m)
 static double add_cost(unsigned entries, unsigned reps)
 {
 	crdt_store *s = new_store();
-	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL };
+	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL, NULL, 0 };
 	for (unsigned k = 0; k < entries; k++)
 		if (crdt_store_apply(s, "hot", 3, 1, &add, NULL) != 0)
 			die("fill", CARTD_EINVAL);
 	/* Adds to a second line of the same cart: the cart holds the hot line
 	 * while the measured line stays small, so both costs are comparable. */
-	crdt_op other = { CRDT_OP_ADD, "Y", 1, 1, NULL };
-	crdt_op set = { CRDT_OP_SET, "Y", 1, 1, NULL };
+	crdt_op other = { CRDT_OP_ADD, "Y", 1, 1, NULL, NULL, 0 };
+	crdt_op set = { CRDT_OP_SET, "Y", 1, 1, NULL, NULL, 0 };
 	double t0 = bench_now();
 	for (unsigned k = 0; k < reps; k++) {
 		const crdt_op *op = k % 64 == 63 ? &set : &other;

@@ -139,6 +139,8 @@ void crdt_cart_destroy(crdt_cart *c)
 		cart_line_free(&c->lines[i]);
 	free(c->lines);
 	cart_defers_free(c->defer);
+	free(c->keys);
+	cart_closes_free(c->closes);
 	crdt_ctx_destroy(&c->ctx);
 	crdt_cart_init(c);
 }
@@ -198,7 +200,8 @@ int crdt_cart_copy(crdt_cart *dst, const crdt_cart *src)
 		if (cart_line_init(&t.lines[i], l->sku, l->sku_len, crdt_line_entries(l), l->n))
 			goto fail;
 	}
-	if (cart_defers_copy(&t.defer, src->defer))
+	if (cart_defers_copy(&t.defer, src->defer) || cart_keys_copy(&t.keys, src->keys) ||
+	    cart_closes_copy(&t.closes, src->closes))
 		goto fail;
 	crdt_cart_destroy(dst);
 	*dst = t;
@@ -222,7 +225,8 @@ static bool defers_equal(const crdt_defers *a, const crdt_defers *b)
 
 bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b)
 {
-	if (a->n != b->n || !crdt_ctx_equal(&a->ctx, &b->ctx) || !defers_equal(a->defer, b->defer))
+	if (a->n != b->n || !crdt_ctx_equal(&a->ctx, &b->ctx) || !defers_equal(a->defer, b->defer) ||
+	    !cart_keys_equal(a->keys, b->keys) || !cart_closes_equal(a->closes, b->closes))
 		return false;
 	for (uint32_t i = 0; i < a->n; i++) {
 		const crdt_line *x = &a->lines[i], *y = &b->lines[i];
@@ -236,7 +240,8 @@ bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b)
 
 bool crdt_cart_empty(const crdt_cart *c)
 {
-	return c->n == 0 && c->defer == NULL && crdt_ctx_empty(&c->ctx);
+	return c->n == 0 && c->defer == NULL && c->keys == NULL && c->closes == NULL &&
+	       crdt_ctx_empty(&c->ctx);
 }
 
 long cart_find_index(const crdt_cart *c, const char *sku, size_t len, bool *found)
@@ -329,7 +334,8 @@ static bool defers_valid(const crdt_cart *c)
 
 bool crdt_cart_valid(const crdt_cart *c)
 {
-	if (!crdt_ctx_valid(&c->ctx) || c->n > c->cap || !defers_valid(c))
+	if (!crdt_ctx_valid(&c->ctx) || c->n > c->cap || !defers_valid(c) ||
+	    !cart_keys_valid(c->keys) || !cart_closes_valid(c->closes))
 		return false;
 	size_t total = 0;
 	for (uint32_t i = 0; i < c->n; i++) {

@@ -94,18 +94,92 @@ typedef struct crdt_defers {
 	crdt_defer v[];
 } crdt_defers;
 
+/*
+ * Idempotency records (docs/semantics.md §10).  A write sent with a client's
+ * idempotency key gets its dot from the key rather than from a counter: the
+ * caller derives dot = H(cart, key, request) (app/idem.c), so every attempt
+ * of one request, at any peer, makes the same entry, which ORSWOT joins as
+ * one, and a remove of one attempt is a remove of all.  The record ties the
+ * key to that dot, so a different request with the same key can be refused
+ * while the record is kept.
+ *
+ * Records are part of the cart state and join by union, then by the prune
+ * rule, which depends only on the records themselves (so every replica
+ * keeps the same ones): with T the largest at_ms of the cart's records,
+ * drop every record whose until_ms < T, then keep the CRDT_MAX_KEYS
+ * greatest by (at_ms, hash, dot).  Whatever a subset of records prunes, a
+ * superset prunes too, which is what makes prune-after-union a join.
+ */
+#define CRDT_KEY_HASH_BYTES 16
+#define CRDT_MAX_KEYS 64u          /* records a cart keeps (the newest) */
+typedef struct crdt_keyrec {
+	uint8_t hash[CRDT_KEY_HASH_BYTES]; /* hash of the client's key string */
+	crdt_dot dot;           /* the write's dot (H(cart, key, request)) */
+	uint64_t at_ms;         /* origin's clock when the write was first applied */
+	uint64_t until_ms;      /* >= at_ms: kept at least until then */
+} crdt_keyrec;
+
+/* Sorted by (hash, dot); unique; pruned (above); n >= 1. */
+typedef struct crdt_keys {
+	uint32_t n;
+	crdt_keyrec v[];
+} crdt_keys;
+
+/*
+ * Close markers (checkout, docs/semantics.md §11).  A checkout freezes a
+ * copy of the entries it closed over: the order.  Later removes of those
+ * entries (made where the close had not arrived) change the live lines, not
+ * the order.  A marker may travel in fragments (each holding part of the
+ * order's entries; crdt_cart_split); fragments of one marker join by union
+ * of their entries, and the marker is complete when it holds total entries.
+ * Markers are never removed; two checkouts of one cart at two peers give
+ * two markers, and both orders stay.
+ */
+#define CRDT_MAX_CLOSES 16u        /* markers a cart may hold (concurrent checkouts) */
+typedef struct crdt_close {
+	crdt_dot id;            /* the checkout's own dot (a counter dot of its peer) */
+	crdt_dot key;           /* dot of the checkout's idempotency key, or {0, 0} */
+	uint64_t at_ms;         /* closing peer's clock */
+	uint32_t total;         /* entries of the complete order, >= 1 */
+	crdt_line *lines;       /* the order's entries held so far, by sku; n >= 1 */
+	uint32_t n;
+} crdt_close;
+
+/* Sorted by (id, key, at_ms, total): one marker per checkout, n >= 1. */
+typedef struct crdt_closes {
+	uint32_t n;
+	crdt_close v[];
+} crdt_closes;
+
 typedef struct crdt_cart {
 	crdt_ctx ctx;
 	crdt_line *lines;       /* sorted by sku (crdt_name_cmp) */
 	uint32_t n;
 	uint32_t cap;
 	crdt_defers *defer;     /* NULL when there is none */
+	crdt_keys *keys;        /* NULL when there is none */
+	crdt_closes *closes;    /* NULL while the cart is open */
 } crdt_cart;
 
 static inline uint32_t crdt_cart_ndefer(const crdt_cart *c)
 {
 	return c->defer ? c->defer->n : 0;
 }
+static inline uint32_t crdt_cart_nkeys(const crdt_cart *c)
+{
+	return c->keys ? c->keys->n : 0;
+}
+static inline uint32_t crdt_cart_ncloses(const crdt_cart *c)
+{
+	return c->closes ? c->closes->n : 0;
+}
+/* Closed: some checkout has reached this replica; local writes are refused. */
+static inline bool crdt_cart_closed(const crdt_cart *c)
+{
+	return c->closes != NULL;
+}
+/* Entries a marker holds so far; complete when equal to m->total. */
+uint32_t crdt_close_held(const crdt_close *m);
 
 static inline const crdt_entry *crdt_line_entries(const crdt_line *l)
 {
@@ -169,6 +243,57 @@ int crdt_cart_set(crdt_cart *c, uint64_t self, const char *sku, size_t len,
 int crdt_cart_remove(crdt_cart *c, const char *sku, size_t len,
                      const crdt_ctx *observed, crdt_cart *delta);
 int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta);
+
+/*
+ * One local write, as crdt_cart_apply (and crdt_store_apply) take it.
+ *
+ * CRDT_OP_CLOSE is a checkout: it freezes the live entries the client saw
+ * (all of them without a token; with observed, those whose dots observed
+ * covers) into a close marker with a new dot of self as its id and
+ * now_ms as its time.  The answer to a checkout is that marker's order.
+ */
+enum crdt_op_kind { CRDT_OP_ADD, CRDT_OP_SET, CRDT_OP_REMOVE, CRDT_OP_CLEAR, CRDT_OP_CLOSE };
+typedef struct crdt_op {
+	enum crdt_op_kind kind;
+	const char *sku;        /* ADD, SET, REMOVE only */
+	size_t sku_len;
+	uint32_t qty;           /* ADD: 1..max; SET: 0..max */
+	const crdt_ctx *observed; /* REMOVE/CLEAR/CLOSE: client's token, or NULL */
+	const crdt_keyrec *key; /* idempotency record of the write, or NULL */
+	uint64_t now_ms;        /* CLOSE: the marker's time */
+} crdt_op;
+
+/*
+ * Applies op to c as replica self; delta as for the mutators above.
+ * Checks, in this order, each refusal changing nothing:
+ *  - key: a write already made under this key: a record with key->hash and
+ *    key->dot, or key->dot in the context (the record may be pruned, the
+ *    dot is kept forever): CARTD_EIDEMPOTENT, and the caller answers it as
+ *    a replay.  A record with key->hash, another dot and until_ms >=
+ *    key->at_ms: CARTD_EKEYREUSED.
+ *  - a closed cart: CARTD_ECLOSED (for every kind, CLOSE too);
+ *  - observed naming self's dots beyond its counter: CARTD_ETOKENFUTURE;
+ *  - CLOSE: observed naming dots c has not seen: CARTD_ETOKENAHEAD (the
+ *    order must be what the client saw); nothing to check out:
+ *    CARTD_EEMPTYCART;
+ *  - the mutators' own errors.
+ * A keyed ADD or SET writes its entry at key->dot (not self's counter); a
+ * keyed REMOVE, CLEAR or CLOSE puts key->dot into the context; every keyed
+ * write adds the record.  key->dot must not be a dot of a real replica:
+ * the caller derives it by a hash (app/idem.h).
+ */
+int crdt_cart_apply(crdt_cart *c, uint64_t self, const crdt_op *op, crdt_cart *delta);
+
+/* Checkout views (docs/api.md).  Each fills out (an initialised cart,
+ * replaced) with lines only, context empty; 0 or CARTD_ENOMEM.
+ * late_added: the live entries no marker's order holds (writes no checkout
+ * saw).  late_removed: the entries of m's order that are no longer live
+ * (removed by writes m did not see). */
+int crdt_cart_late_added(const crdt_cart *c, crdt_cart *out);
+int crdt_close_late_removed(const crdt_cart *c, const crdt_close *m, crdt_cart *out);
+/* The marker of the checkout made under key dot k (the smallest id if
+ * two peers ran the same keyed checkout at once), or NULL. */
+const crdt_close *crdt_cart_close_by_key(const crdt_cart *c, crdt_dot k);
 
 /*
  * dst := dst ⊔ src, the causal join: an entry survives if both sides hold it,

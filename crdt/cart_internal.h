@@ -37,4 +37,48 @@ int cart_defers_copy(crdt_defers **out, const crdt_defers *src);
 /* The deferred remove of sku in d (may be NULL), or NULL. */
 const crdt_defer *cart_find_defer(const crdt_defers *d, const char *sku, size_t len);
 
+/* The operations' deltas, built without touching c (cart_ops.c): d is
+ * initialised here and holds the delta on success (empty when the
+ * operation changes nothing), nothing on error.  add/set write their entry
+ * at dot.  next_dot: the next dot self makes in c, or CARTD_ECOUNTER. */
+int cart_next_dot(const crdt_cart *c, uint64_t self, crdt_dot *out);
+int cart_build_add(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
+                   uint32_t n, crdt_cart *d);
+int cart_build_set(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
+                   uint32_t q, crdt_cart *d);
+int cart_build_remove(const crdt_cart *c, const char *sku, size_t len,
+                      const crdt_ctx *observed, crdt_cart *d);
+int cart_build_clear(const crdt_cart *c, const crdt_ctx *observed, crdt_cart *d);
+
+/* Idempotency records (keys.c).  alloc: n zeroed records, ->n = n, or
+ * NULL.  join: *out := a ⊔ b (union, then the prune rule of cart.h), or
+ * NULL with *changed false when the result is a itself (and NULL with
+ * *changed true when nothing is left); 0 or CARTD_ENOMEM.  lookup:
+ * CARTD_EIDEMPOTENT (a record of want's hash and dot), CARTD_EKEYREUSED
+ * (one of its hash and another dot, kept until at least want->at_ms), or 0.
+ * cmp: the identity order (hash, dot, at_ms, until_ms). */
+crdt_keys *cart_keys_alloc(uint32_t n);
+int cart_keyrec_cmp(const crdt_keyrec *a, const crdt_keyrec *b);
+int cart_keys_join(const crdt_keys *a, const crdt_keys *b, crdt_keys **out, bool *changed);
+int cart_keys_copy(crdt_keys **out, const crdt_keys *src);
+bool cart_keys_equal(const crdt_keys *a, const crdt_keys *b);
+bool cart_keys_valid(const crdt_keys *k);
+int cart_keys_lookup(const crdt_keys *k, const crdt_keyrec *want);
+
+/* Close markers (closes.c), likewise: alloc gives n zeroed markers with
+ * ->n = n; join: *out := a ⊔ b, NULL when that is a itself; CARTD_ELIMIT
+ * when the union exceeds CRDT_MAX_CLOSES markers or a marker's total.
+ * cmp: the identity order (id, key, at_ms, total). */
+#define CRDT_DECODE_MAX_CLOSE_ENTRIES (1u << 24)
+crdt_closes *cart_closes_alloc(uint32_t n);
+void cart_closes_free(crdt_closes *c);
+int cart_close_cmp(const crdt_close *a, const crdt_close *b);
+int cart_close_copy(crdt_close *dst, const crdt_close *src);
+int cart_closes_copy(crdt_closes **out, const crdt_closes *src);
+bool cart_closes_equal(const crdt_closes *a, const crdt_closes *b);
+bool cart_close_valid(const crdt_close *m);
+bool cart_closes_valid(const crdt_closes *c);
+int cart_closes_join(const crdt_closes *a, const crdt_closes *b, crdt_closes **out,
+                     bool *changed);
+
 #endif

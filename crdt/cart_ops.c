@@ -2,7 +2,8 @@
  * cart_ops.c - the cart's local operations: add, set, remove, clear.
  *
  * Each builds the delta the operation stands for (new entry plus the dots it
- * removes) and joins it into the cart; see cart.h for the contracts.
+ * removes: the cart_build_* functions, which crdt_cart_apply shares) and
+ * joins it into the cart; see cart.h for the contracts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "crdt/error.h"
 
 /* The next dot replica self makes in this cart. */
-static int next_dot(const crdt_cart *c, uint64_t self, crdt_dot *out)
+int cart_next_dot(const crdt_cart *c, uint64_t self, crdt_dot *out)
 {
 	uint64_t max = crdt_ctx_max(&c->ctx, self);
 	if (max >= CRDT_MAX_COUNTER)
@@ -71,22 +72,17 @@ nomem:
 	return CARTD_ENOMEM;
 }
 
-/* Shared by add and set: validates, then writes one entry of kind/value,
- * replacing the observed entries of the line when replace is true. */
-static int write_entry(crdt_cart *c, uint64_t self, const char *sku, size_t len,
-                       unsigned kind, uint32_t value, bool replace, crdt_cart *delta)
+/* Shared by add and set: builds into d the write of one entry of
+ * kind/value at dot, replacing the observed entries of the line when
+ * replace is true. */
+static int build_entry(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
+                       unsigned kind, uint32_t value, bool replace, crdt_cart *d)
 {
-	crdt_dot dot;
-	int rc = next_dot(c, self, &dot);
-	if (rc)
-		return rc;
 	const crdt_line *l = crdt_cart_find(c, sku, len);
 	if (l == NULL && c->n >= CRDT_MAX_LINES)
 		return CARTD_ELINES;
 	crdt_entry e = crdt_entry_make(dot, kind, value);
-	crdt_cart d;
-	rc = build_replace(replace ? l : NULL, sku, len, &e, NULL, &d);
-	return rc ? rc : apply_delta(c, &d, delta);
+	return build_replace(replace ? l : NULL, sku, len, &e, NULL, d);
 }
 
 static void clear_delta(crdt_cart *delta)
@@ -95,10 +91,10 @@ static void clear_delta(crdt_cart *delta)
 		crdt_cart_destroy(delta);
 }
 
-int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
-                  uint32_t n, crdt_cart *delta)
+int cart_build_add(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
+                   uint32_t n, crdt_cart *d)
 {
-	clear_delta(delta);
+	crdt_cart_init(d);
 	int rc = crdt_check_sku(sku, len);
 	if (rc)
 		return rc;
@@ -110,21 +106,47 @@ int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
 	const crdt_line *l = crdt_cart_find(c, sku, len);
 	if (l && l->n >= CRDT_MAX_LINE_ENTRIES)
 		return CARTD_ELINEFULL;
-	return write_entry(c, self, sku, len, CRDT_ADD, n, false, delta);
+	return build_entry(c, dot, sku, len, CRDT_ADD, n, false, d);
 }
 
-int crdt_cart_set(crdt_cart *c, uint64_t self, const char *sku, size_t len,
-                  uint32_t q, crdt_cart *delta)
+int cart_build_set(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
+                   uint32_t q, crdt_cart *d)
 {
-	clear_delta(delta);
+	crdt_cart_init(d);
 	int rc = crdt_check_sku(sku, len);
 	if (rc)
 		return rc;
 	if (q > CRDT_MAX_QTY)
 		return CARTD_EQTY;
 	if (q == 0)
-		return crdt_cart_remove(c, sku, len, NULL, delta);
-	return write_entry(c, self, sku, len, CRDT_SET, q, true, delta);
+		return cart_build_remove(c, sku, len, NULL, d);
+	return build_entry(c, dot, sku, len, CRDT_SET, q, true, d);
+}
+
+int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
+                  uint32_t n, crdt_cart *delta)
+{
+	clear_delta(delta);
+	crdt_dot dot;
+	crdt_cart d;
+	int rc = cart_next_dot(c, self, &dot);
+	if (rc == 0)
+		rc = cart_build_add(c, dot, sku, len, n, &d);
+	return rc ? rc : apply_delta(c, &d, delta);
+}
+
+int crdt_cart_set(crdt_cart *c, uint64_t self, const char *sku, size_t len,
+                  uint32_t q, crdt_cart *delta)
+{
+	clear_delta(delta);
+	crdt_dot dot;
+	crdt_cart d;
+	int rc = cart_next_dot(c, self, &dot);
+	if (rc == 0)
+		rc = cart_build_set(c, dot, sku, len, q, &d);
+	if (rc == 0 && crdt_cart_empty(&d))
+		return 0;
+	return rc ? rc : apply_delta(c, &d, delta);
 }
 
 /* d := the delta's deferred remove of sku: the dots of observed that c
@@ -145,42 +167,33 @@ static int defer_unseen(const crdt_cart *c, const char *sku, size_t len,
 	return rc;
 }
 
-int crdt_cart_remove(crdt_cart *c, const char *sku, size_t len,
-                     const crdt_ctx *observed, crdt_cart *delta)
+int cart_build_remove(const crdt_cart *c, const char *sku, size_t len,
+                      const crdt_ctx *observed, crdt_cart *d)
 {
-	clear_delta(delta);
+	crdt_cart_init(d);
 	int rc = crdt_check_sku(sku, len);
 	if (rc)
 		return rc;
 	const crdt_line *l = crdt_cart_find(c, sku, len);
 	if (l == NULL && observed == NULL)
 		return 0;
-	crdt_cart d;
-	rc = build_replace(l, sku, len, NULL, observed, &d);
+	rc = build_replace(l, sku, len, NULL, observed, d);
 	/* What the client saw and this replica has not received yet is
 	 * removed when it arrives: a deferred remove of this line only, since
 	 * an unknown dot may belong to any line. */
 	if (rc == 0 && observed)
-		rc = defer_unseen(c, sku, len, observed, &d);
-	if (rc == 0 && crdt_cart_empty(&d)) {
-		crdt_cart_destroy(&d);
-		return 0;
-	}
-	if (rc) {
-		crdt_cart_destroy(&d);
-		return rc;
-	}
-	return apply_delta(c, &d, delta);
+		rc = defer_unseen(c, sku, len, observed, d);
+	if (rc)
+		crdt_cart_destroy(d);
+	return rc;
 }
 
-int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta)
+int cart_build_clear(const crdt_cart *c, const crdt_ctx *observed, crdt_cart *d)
 {
-	clear_delta(delta);
-	crdt_cart d;
-	crdt_cart_init(&d);
+	crdt_cart_init(d);
 	int rc = 0;
 	for (uint32_t i = 0; rc == 0 && i < c->n; i++)
-		rc = collect_dots(&d.ctx, &c->lines[i], observed);
+		rc = collect_dots(&d->ctx, &c->lines[i], observed);
 	/* A clear takes every line the client saw, so the dots it saw that
 	 * have not arrived join the context: they arrive removed. */
 	crdt_ctx unseen;
@@ -188,11 +201,38 @@ int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta)
 	if (rc == 0 && observed)
 		rc = crdt_ctx_subtract(&unseen, observed, &c->ctx);
 	if (rc == 0)
-		rc = crdt_ctx_join(&d.ctx, &unseen);
+		rc = crdt_ctx_join(&d->ctx, &unseen);
 	crdt_ctx_destroy(&unseen);
-	if (rc || crdt_ctx_empty(&d.ctx)) {
-		crdt_cart_destroy(&d);
-		return rc ? CARTD_ENOMEM : 0;
+	if (rc) {
+		crdt_cart_destroy(d);
+		return CARTD_ENOMEM;
 	}
-	return apply_delta(c, &d, delta);
+	return 0;
+}
+
+/* Joins d into c unless it is empty (the operation changed nothing). */
+static int apply_nonempty(crdt_cart *c, crdt_cart *d, crdt_cart *delta)
+{
+	if (crdt_cart_empty(d)) {
+		crdt_cart_destroy(d);
+		return 0;
+	}
+	return apply_delta(c, d, delta);
+}
+
+int crdt_cart_remove(crdt_cart *c, const char *sku, size_t len,
+                     const crdt_ctx *observed, crdt_cart *delta)
+{
+	clear_delta(delta);
+	crdt_cart d;
+	int rc = cart_build_remove(c, sku, len, observed, &d);
+	return rc ? rc : apply_nonempty(c, &d, delta);
+}
+
+int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta)
+{
+	clear_delta(delta);
+	crdt_cart d;
+	int rc = cart_build_clear(c, observed, &d);
+	return rc ? rc : apply_nonempty(c, &d, delta);
 }

@@ -14,53 +14,9 @@
 #include <string.h>
 
 #include "crdt/cart_internal.h"
+#include "crdt/codec_internal.h"
+#include "crdt/codec_raw.h"
 #include "crdt/error.h"
-
-/* The encoders size the value first and reserve once, then write through
- * a raw pointer: a bounds check per field was most of the digest's cost. */
-static uint8_t *raw_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-static uint8_t *raw_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-	return p + 8;
-}
-
-static uint8_t *raw_ctx(uint8_t *p, const crdt_ctx *c)
-{
-	const crdt_range *r = crdt_ctx_ranges(c);
-	p = raw_varint(p, c->n);
-	for (uint32_t i = 0; i < c->n; i++) {
-		p = raw_u64(p, r[i].replica);
-		p = raw_varint(p, r[i].lo);
-		p = raw_varint(p, r[i].hi - r[i].lo);
-	}
-	return p;
-}
-
-static uint8_t *raw_line(uint8_t *p, const crdt_line *l)
-{
-	const crdt_entry *e = crdt_line_entries(l);
-	p = raw_varint(p, l->sku_len);
-	memcpy(p, l->sku, l->sku_len);
-	p = raw_varint(p + l->sku_len, l->n);
-	for (uint16_t i = 0; i < l->n; i++) {
-		p = raw_u64(p, e[i].replica);
-		p = raw_varint(p, crdt_entry_counter(&e[i]));
-		*p++ = (uint8_t)crdt_entry_kind(&e[i]);
-		p = raw_varint(p, crdt_entry_value(&e[i]));
-	}
-	return p;
-}
 
 void crdt_encode_ctx(buf_writer *w, const crdt_ctx *c)
 {
@@ -85,6 +41,7 @@ void crdt_encode_cart(buf_writer *w, const crdt_cart *c)
 		memcpy(p, d->sku, d->sku_len);
 		p = raw_ctx(p + d->sku_len, &d->dots);
 	}
+	codec_raw_marks(p, c);
 }
 
 size_t crdt_ctx_encoded_size(const crdt_ctx *c)
@@ -116,12 +73,12 @@ size_t crdt_cart_encoded_size(const crdt_cart *c)
 		const crdt_defer *d = &c->defer->v[i];
 		n += buf_varint_size(d->sku_len) + d->sku_len + crdt_ctx_encoded_size(&d->dots);
 	}
-	return n;
+	return n + codec_marks_size(c);
 }
 
 /* Reads a count and checks it against a limit and the bytes left, so no
  * allocation is ever sized by a number the input merely claims. */
-static int get_count(buf_reader *r, uint64_t limit, size_t min_item, uint32_t *out)
+int codec_get_count(buf_reader *r, uint64_t limit, size_t min_item, uint32_t *out)
 {
 	uint64_t n;
 	int rc = buf_get_varint(r, &n);
@@ -157,7 +114,7 @@ int crdt_decode_ctx(buf_reader *r, crdt_ctx *out)
 {
 	crdt_ctx_destroy(out);
 	uint32_t n;
-	int rc = get_count(r, UINT32_MAX, CRDT_MIN_RANGE_BYTES, &n);
+	int rc = codec_get_count(r, UINT32_MAX, CRDT_MIN_RANGE_BYTES, &n);
 	if (rc)
 		return rc;
 	crdt_range one, *v = n <= 1 ? &one : malloc((size_t)n * sizeof *v);
@@ -198,7 +155,7 @@ static int decode_entry(buf_reader *r, const crdt_ctx *ctx, const crdt_entry *pr
 	crdt_dot d = { replica, counter };
 	if (prev && crdt_dot_cmp(crdt_entry_dot(prev), d) >= 0)
 		return CARTD_EORDER;
-	if (!crdt_ctx_contains(ctx, d))
+	if (ctx && !crdt_ctx_contains(ctx, d))
 		return CARTD_ENONCANON;
 	*out = crdt_entry_make(d, kind, (uint32_t)value);
 	return 0;
@@ -221,8 +178,8 @@ static int decode_sku(buf_reader *r, const char *prev, size_t prev_len, const ch
 	return 0;
 }
 
-static int decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev,
-                       crdt_line *out)
+int codec_decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev,
+                      crdt_line *out)
 {
 	const char *sku;
 	size_t len;
@@ -230,7 +187,7 @@ static int decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev
 	int rc = decode_sku(r, prev ? prev->sku : NULL, prev ? prev->sku_len : 0, &sku, &len);
 	if (rc)
 		return rc;
-	rc = get_count(r, CRDT_DECODE_MAX_ENTRIES, CRDT_MIN_ENTRY_BYTES, &n);
+	rc = codec_get_count(r, CRDT_DECODE_MAX_ENTRIES, CRDT_MIN_ENTRY_BYTES, &n);
 	if (rc)
 		return rc;
 	if (n == 0)
@@ -299,7 +256,7 @@ static int decode_defer(buf_reader *r, const crdt_cart *c, const crdt_defer *pre
 static int decode_defers(buf_reader *r, crdt_cart *c)
 {
 	uint32_t n;
-	int rc = get_count(r, CRDT_DECODE_MAX_LINES, CRDT_MIN_DEFER_BYTES, &n);
+	int rc = codec_get_count(r, CRDT_DECODE_MAX_LINES, CRDT_MIN_DEFER_BYTES, &n);
 	if (rc || n == 0)
 		return rc;
 	c->defer = cart_defers_alloc(n);
@@ -314,21 +271,21 @@ static int decode_defers(buf_reader *r, crdt_cart *c)
 }
 
 /* The cart grammar of codec.h; version 1 (CRDT_CART_V1) has no deferred
- * removes section. */
+ * removes section, and versions 1 and 2 no records or markers. */
 static int decode_cart(buf_reader *r, crdt_cart *out, int version)
 {
 	crdt_cart_destroy(out);
 	uint32_t n;
 	int rc = crdt_decode_ctx(r, &out->ctx);
 	if (rc == 0)
-		rc = get_count(r, CRDT_DECODE_MAX_LINES, CRDT_MIN_LINE_BYTES, &n);
+		rc = codec_get_count(r, CRDT_DECODE_MAX_LINES, CRDT_MIN_LINE_BYTES, &n);
 	if (rc == 0 && n > 0) {
 		out->lines = calloc(n, sizeof *out->lines);
 		rc = out->lines ? 0 : CARTD_ENOMEM;
 		out->cap = out->lines ? n : 0;
 	}
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		rc = decode_line(r, &out->ctx, i ? &out->lines[i - 1] : NULL, &out->lines[i]);
+		rc = codec_decode_line(r, &out->ctx, i ? &out->lines[i - 1] : NULL, &out->lines[i]);
 		if (rc == 0)
 			out->n++;
 	}
@@ -336,6 +293,8 @@ static int decode_cart(buf_reader *r, crdt_cart *out, int version)
 		rc = check_unique_dots(out);
 	if (rc == 0 && version >= CRDT_CART_V2)
 		rc = decode_defers(r, out);
+	if (rc == 0 && version >= CRDT_CART_V3)
+		rc = codec_decode_marks(r, out);
 	if (rc)
 		crdt_cart_destroy(out);
 	return rc;
@@ -343,12 +302,12 @@ static int decode_cart(buf_reader *r, crdt_cart *out, int version)
 
 int crdt_decode_cart(buf_reader *r, crdt_cart *out)
 {
-	return decode_cart(r, out, CRDT_CART_V2);
+	return decode_cart(r, out, CRDT_CART_V3);
 }
 
 int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out)
 {
-	return crdt_cart_from_bytes_version(data, len, CRDT_CART_V2, out);
+	return crdt_cart_from_bytes_version(data, len, CRDT_CART_V3, out);
 }
 
 int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out)
@@ -365,7 +324,7 @@ int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out)
 
 int crdt_cart_from_bytes_version(const void *data, size_t len, int version, crdt_cart *out)
 {
-	if (version != CRDT_CART_V1 && version != CRDT_CART_V2) {
+	if (version != CRDT_CART_V1 && version != CRDT_CART_V2 && version != CRDT_CART_V3) {
 		crdt_cart_destroy(out);
 		return CARTD_EINVAL;
 	}

@@ -6,16 +6,24 @@
  * accepts only that form, so a cart's digest is a hash of its encoding.
  *
  *   ctx   := varint nranges, nranges * (u64le replica, varint lo, varint hi-lo)
- *   cart  := ctx, varint nlines, nlines * line, varint ndefer, ndefer * defer
+ *   cart  := ctx, varint nlines, nlines * line, varint ndefer, ndefer * defer,
+ *            varint nkeys, nkeys * key, varint ncloses, ncloses * close
  *   line  := varint sku_len, sku bytes, varint nentries,
  *            nentries * (u64le replica, varint counter, u8 kind, varint value)
  *   defer := varint sku_len, sku bytes, ctx   (sorted by sku; ctx non-empty
  *            and disjoint from the cart's)
+ *   key   := 16 bytes hash, u64le replica, varint counter, varint at_ms,
+ *            varint until_ms - at_ms   (sorted, unique, pruned: cart.h)
+ *   close := u64le id replica, varint id counter, u64le key replica,
+ *            varint key counter, varint at_ms, varint total, varint nlines,
+ *            nlines * line   (lines sorted by sku; their dots need not be in
+ *            the context: they are the frozen copy of an order)
  *
- * That is cart format version 2 (CRDT_CART_V2).  Version 1, written by cartd
- * before deferred removes existed, ends after the lines; it is read only to
- * load old data dirs (app/db.c upgrades them), and a version-1 cart encodes
- * in version 2 as its bytes followed by one zero byte.
+ * That is cart format version 3 (CRDT_CART_V3).  Version 2 ends after the
+ * deferred removes, version 1 after the lines; both are read only to load
+ * old data dirs (app/db.c upgrades them).  A version-2 cart encodes in
+ * version 3 as its bytes followed by two zero bytes, a version-1 cart as
+ * its bytes followed by three.
  *
  * The decoder reads through a buf_reader (cursor and end), checks the bytes
  * left before every read, checks every count against the bytes left before
@@ -38,10 +46,13 @@
 #define CRDT_MIN_LINE_BYTES 3u
 #define CRDT_MIN_ENTRY_BYTES 11u
 #define CRDT_MIN_DEFER_BYTES 13u   /* 1-byte sku and a one-range context */
+#define CRDT_MIN_KEYREC_BYTES 27u
+#define CRDT_MIN_CLOSE_BYTES 24u   /* with one line of one entry at least */
 
 /* Cart format versions (see above). */
 #define CRDT_CART_V1 1
 #define CRDT_CART_V2 2
+#define CRDT_CART_V3 3
 
 void crdt_encode_ctx(buf_writer *w, const crdt_ctx *c);
 void crdt_encode_cart(buf_writer *w, const crdt_cart *c);
@@ -60,8 +71,8 @@ int crdt_decode_cart(buf_reader *r, crdt_cart *out);
 /* Whole-buffer forms: as above, and CARTD_ETRAILING if bytes remain. */
 int crdt_ctx_from_bytes(const void *data, size_t len, crdt_ctx *out);
 int crdt_cart_from_bytes(const void *data, size_t len, crdt_cart *out);
-/* The same for a cart in format version (CRDT_CART_V1 or _V2; anything
- * else: CARTD_EINVAL). */
+/* The same for a cart in format version (CRDT_CART_V1, _V2 or _V3;
+ * anything else: CARTD_EINVAL). */
 int crdt_cart_from_bytes_version(const void *data, size_t len, int version, crdt_cart *out);
 
 /* 64-bit digest of a stored cart: SipHash-2-4 (fixed key, the same on every

@@ -30,6 +30,9 @@ enum cartd_err {
 	CARTD_ECOUNTER = -30024,         /* dot counter would exceed its maximum */
 	CARTD_ELINEFULL = -30025,        /* line holds CRDT_MAX_LINE_ENTRIES entries: set it */
 	CARTD_ETOKENFUTURE = -30026,     /* token names this replica's dots it never made */
+	CARTD_EKEYREUSED = -30027,       /* idempotency key already used for another request */
+	CARTD_ECLOSED = -30028,          /* cart checked out: writes refused */
+	CARTD_ETOKENAHEAD = -30029,      /* token covers writes this replica has not received */
 	CARTD_ETRUNC = -30030,           /* input ends before the value it promised */
 	CARTD_EVARINT = -30031,          /* varint overlong or out of range */
 	CARTD_EORDER = -30032,           /* entries unsorted or duplicated */
@@ -38,6 +41,8 @@ enum cartd_err {
 	CARTD_ETRAILING = -30035,        /* bytes left after a complete value */
 	CARTD_EBADVALUE = -30036,        /* a field holds an impossible value */
 	CARTD_ETOKEN = -30037,           /* context token malformed */
+	CARTD_EIDEMPOTENT = -30038,      /* write already made under this key: a replay */
+	CARTD_EEMPTYCART = -30039,       /* checkout of a cart with nothing in it */
 
 	/* net/ wire and engine (-30100 .. -30199) */
 	CARTD_EHEADER = -30100,          /* datagram too short, bad magic/version/type */

@@ -461,6 +461,46 @@ static int join_deferred(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return 0;
 }
 
+static int join_lines(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	if (dst->defer || src->defer)
+		return join_deferred(dst, src, changed);
+	return join_plain(dst, src, changed);
+}
+
+/*
+ * A join where src holds idempotency records or close markers: those are
+ * merged first into fresh arrays (they may fail), then the lines, context
+ * and deferred removes (which may fail too, leaving dst as it was), and
+ * only then are the merged records and markers installed.
+ */
+static int join_marks(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	crdt_keys *keys = NULL;
+	crdt_closes *closes = NULL;
+	bool kch = false, cch = false;
+	int rc = cart_keys_join(dst->keys, src->keys, &keys, &kch);
+	if (rc == 0)
+		rc = cart_closes_join(dst->closes, src->closes, &closes, &cch);
+	if (rc == 0)
+		rc = join_lines(dst, src, changed);
+	if (rc) {
+		free(keys);
+		cart_closes_free(closes);
+		return rc;
+	}
+	if (kch) {
+		free(dst->keys);
+		dst->keys = keys;
+	}
+	if (cch) {
+		cart_closes_free(dst->closes);
+		dst->closes = closes;
+	}
+	*changed = *changed || kch || cch;
+	return 0;
+}
+
 int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
 {
 	bool dummy;
@@ -469,7 +509,7 @@ int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	*changed = false;
 	if (dst == src)
 		return 0;
-	if (dst->defer || src->defer)
-		return join_deferred(dst, src, changed);
-	return join_plain(dst, src, changed);
+	if (src->keys || src->closes)
+		return join_marks(dst, src, changed);
+	return join_lines(dst, src, changed);
 }

@@ -44,7 +44,7 @@ static crdt_cart *open_piece(struct pieces *ps)
 		ps->cap = cap;
 	}
 	crdt_cart_init(&ps->v[ps->n]);
-	ps->used = 3 * COUNT_BYTES;   /* ranges, lines, deferred removes */
+	ps->used = 5 * COUNT_BYTES;   /* ranges, lines, deferred removes, records, markers */
 	return &ps->v[ps->n++];
 }
 
@@ -181,6 +181,97 @@ static int pack_defers(struct pieces *ps, const crdt_cart *c)
 	return rc;
 }
 
+/* Packs the idempotency records, in pieces of their own: a record is safe
+ * alone (records join by union), and any subset of a pruned set is pruned. */
+static int pack_keys(struct pieces *ps, const crdt_cart *c)
+{
+	const size_t cost = CRDT_KEY_HASH_BYTES + 8 + 7 + 10 + 10;
+	for (uint32_t i = 0; i < crdt_cart_nkeys(c); ) {
+		crdt_cart *p = open_piece(ps);
+		if (p == NULL)
+			return CARTD_ENOMEM;
+		uint32_t n = 0;
+		while (i + n < c->keys->n && ps->used + cost <= ps->budget) {
+			ps->used += cost;
+			n++;
+		}
+		p->keys = cart_keys_alloc(n);
+		if (p->keys == NULL)
+			return CARTD_ENOMEM;
+		memcpy(p->keys->v, &c->keys->v[i], (size_t)n * sizeof p->keys->v[0]);
+		i += n;
+	}
+	return 0;
+}
+
+static size_t frozen_cost(const crdt_entry *e)
+{
+	return 8 + buf_varint_size(crdt_entry_counter(e)) + 1 + buf_varint_size(crdt_entry_value(e));
+}
+
+/* A fresh piece holding an empty fragment of marker m. */
+static crdt_close *open_fragment(struct pieces *ps, const crdt_close *m)
+{
+	/* id and key (8 + 7 bytes each), time, total and line count. */
+	const size_t head = 2 * (8 + 7) + 10 + 5 + COUNT_BYTES;
+	crdt_cart *p = open_piece(ps);
+	if (p == NULL || (p->closes = cart_closes_alloc(1)) == NULL)
+		return NULL;
+	crdt_close *f = &p->closes->v[0];
+	*f = *m;
+	f->lines = NULL;
+	f->n = 0;
+	ps->used += head;
+	return f;
+}
+
+static int fragment_add_line(crdt_close *f, const crdt_line *l, const crdt_entry *e, uint16_t n)
+{
+	crdt_line *lines = realloc(f->lines, ((size_t)f->n + 1) * sizeof *lines);
+	if (lines == NULL)
+		return CARTD_ENOMEM;
+	f->lines = lines;
+	if (cart_line_init(&f->lines[f->n], l->sku, l->sku_len, e, n))
+		return CARTD_ENOMEM;
+	f->n++;
+	return 0;
+}
+
+/* Packs each close marker in fragments of their own, split by lines and
+ * entries as needed: fragments of one marker join by union. */
+static int pack_closes(struct pieces *ps, const crdt_cart *c)
+{
+	for (uint32_t i = 0; i < crdt_cart_ncloses(c); i++) {
+		const crdt_close *m = &c->closes->v[i];
+		crdt_close *f = open_fragment(ps, m);
+		if (f == NULL)
+			return CARTD_ENOMEM;
+		for (uint32_t k = 0; k < m->n; k++) {
+			const crdt_line *l = &m->lines[k];
+			const crdt_entry *e = crdt_line_entries(l);
+			size_t head = buf_varint_size(l->sku_len) + l->sku_len + COUNT_BYTES;
+			uint16_t from = 0;
+			while (from < l->n) {
+				if (ps->used + head + frozen_cost(&e[from]) > ps->budget &&
+				    (f = open_fragment(ps, m)) == NULL)
+					return CARTD_ENOMEM;
+				size_t used = ps->used + head;
+				uint16_t to = from;
+				while (to < l->n && used + frozen_cost(&e[to]) <= ps->budget)
+					used += frozen_cost(&e[to++]);
+				if (to == from)
+					return CARTD_EINVAL;
+				int rc = fragment_add_line(f, l, &e[from], (uint16_t)(to - from));
+				if (rc)
+					return rc;
+				ps->used = used;
+				from = to;
+			}
+		}
+	}
+	return 0;
+}
+
 void crdt_pieces_free(crdt_cart *pieces, size_t count)
 {
 	for (size_t i = 0; pieces && i < count; i++)
@@ -202,6 +293,10 @@ int crdt_cart_split(const crdt_cart *c, size_t budget, crdt_cart **pieces, size_
 		rc = pack_removed(&ps, c);
 	if (rc == 0)
 		rc = pack_defers(&ps, c);
+	if (rc == 0)
+		rc = pack_keys(&ps, c);
+	if (rc == 0)
+		rc = pack_closes(&ps, c);
 	if (rc) {
 		crdt_pieces_free(ps.v, ps.n);
 		return rc;

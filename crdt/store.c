@@ -25,16 +25,19 @@
 #include "crdt/store_internal.h"
 
 /*
- * The digest hashes str(id), the context's encoding, 8 bytes of entry sum
- * and the deferred removes' encoding (store_digest_finish): a part of the
+ * The digest hashes str(id), the context's encoding, 8 bytes of entry sum,
+ * the deferred removes' encoding and the records' and markers' encoding
+ * (store_digest_finish): a part of the
  * cart's canonical encoding, so what bounds the growth of the encoding
  * bounds it too.  One local operation lengthens the encoding by at most one
  * new context range (8 + two varints of <= 10) and one new line (sku length
  * varint, sku, entry-count varint, one entry of 8 + 7 + 1 + 3 bytes), plus
- * three count varints growing by a byte each (op_slack adds what a token
- * can bring).  Rounded up generously.
+ * three count varints growing by a byte each, and for a write under an
+ * idempotency key its dot's range and its record (at most 51 bytes);
+ * op_slack adds what a token or a checkout can bring.  Rounded up
+ * generously.
  */
-#define OP_SLACK (CRDT_MAX_NAME + 128u)
+#define OP_SLACK (CRDT_MAX_NAME + 256u)
 /* A join's encoding is at most the two inputs' encodings together: the
  * union of two range sets or entry sets never needs more bytes than both. */
 #define JOIN_SLACK 64u
@@ -194,36 +197,21 @@ static int link_new(crdt_store *s, store_ref r, uint64_t h)
 static size_t op_slack(const crdt_cart *c, const crdt_op *op)
 {
 	size_t n = OP_SLACK;
-	if ((op->kind == CRDT_OP_REMOVE || op->kind == CRDT_OP_CLEAR) && op->observed)
+	if (op->kind != CRDT_OP_ADD && op->kind != CRDT_OP_SET && op->observed)
 		n += crdt_ctx_encoded_size(op->observed) + (c ? crdt_ctx_encoded_size(&c->ctx) : 0);
+	/* A checkout copies the live lines into its marker. */
+	if (op->kind == CRDT_OP_CLOSE && c)
+		n += crdt_cart_encoded_size(c);
 	return n;
 }
 
-static int run_op(crdt_cart *c, uint64_t self, const crdt_op *op, crdt_cart *delta)
-{
-	/* A token naming this replica's dots beyond those it has made would
-	 * defer-remove (or pre-remove) its own next writes. */
-	if ((op->kind == CRDT_OP_REMOVE || op->kind == CRDT_OP_CLEAR) && op->observed &&
-	    crdt_ctx_max(op->observed, self) > crdt_ctx_max(&c->ctx, self))
-		return CARTD_ETOKENFUTURE;
-	switch (op->kind) {
-	case CRDT_OP_ADD:
-		return crdt_cart_add(c, self, op->sku, op->sku_len, op->qty, delta);
-	case CRDT_OP_SET:
-		return crdt_cart_set(c, self, op->sku, op->sku_len, op->qty, delta);
-	case CRDT_OP_REMOVE:
-		return crdt_cart_remove(c, op->sku, op->sku_len, op->observed, delta);
-	case CRDT_OP_CLEAR:
-		return crdt_cart_clear(c, op->observed, delta);
-	}
-	return CARTD_EINVAL;
-}
-
 /* The line an operation can change, or NULL when it may change any
- * (clear). */
+ * (clear) or none (checkout). */
 static const crdt_line *op_line(const crdt_cart *c, const crdt_op *op)
 {
-	return op->kind == CRDT_OP_CLEAR ? NULL : crdt_cart_find(c, op->sku, op->sku_len);
+	if (op->kind == CRDT_OP_CLEAR || op->kind == CRDT_OP_CLOSE)
+		return NULL;
+	return crdt_cart_find(c, op->sku, op->sku_len);
 }
 
 static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
@@ -233,7 +221,7 @@ static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
 	uint64_t before = store_line_sum(op_line(&n->cart, op));
 
 	if (rc == 0)
-		rc = run_op(&n->cart, self, op, delta);
+		rc = crdt_cart_apply(&n->cart, self, op, delta);
 	if (rc != 0)
 		return rc;
 	/* An empty delta means the operation changed nothing. */
@@ -241,7 +229,7 @@ static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
 		return 0;
 	if (op->kind == CRDT_OP_CLEAR)
 		n->sum = store_cart_sum(&n->cart);
-	else
+	else if (op->kind != CRDT_OP_CLOSE)
 		n->sum += store_line_sum(op_line(&n->cart, op)) - before;
 	return redigest(s, n, bucket);
 }
@@ -266,7 +254,7 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 	if (rc != 0)
 		return rc;
 	store_node *n = store_node_at(&s->t, r);
-	rc = run_op(&n->cart, self, op, delta);
+	rc = crdt_cart_apply(&n->cart, self, op, delta);
 	if (rc != 0 || crdt_cart_empty(&n->cart)) {
 		store_node_drop(&s->t, r);
 		return rc;

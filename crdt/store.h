@@ -46,15 +46,7 @@ typedef struct crdt_item {
 	const crdt_cart *cart;
 } crdt_item;
 
-/* A local operation, applied by crdt_store_apply. */
-enum crdt_op_kind { CRDT_OP_ADD, CRDT_OP_SET, CRDT_OP_REMOVE, CRDT_OP_CLEAR };
-typedef struct crdt_op {
-	enum crdt_op_kind kind;
-	const char *sku;        /* unused for CLEAR */
-	size_t sku_len;
-	uint32_t qty;           /* ADD: 1..max; SET: 0..max */
-	const crdt_ctx *observed; /* REMOVE/CLEAR: client's token, or NULL */
-} crdt_op;
+/* A local operation (crdt_op, cart.h), applied by crdt_store_apply. */
 
 /*
  * The digest of cart id as the store keeps it: SipHash-2-4 (a fixed public

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "crdt/codec.h"
+#include "crdt/codec_internal.h"
 #include "crdt/store.h"
 
 #define SHARED_STACK 256u         /* dst lines marked without malloc */
@@ -192,6 +193,9 @@ int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint6
 		buf_put_str(scratch, d->sku, d->sku_len);
 		crdt_encode_ctx(scratch, &d->dots);
 	}
+	uint8_t *p = buf_reserve(scratch, codec_marks_size(c));
+	if (p)
+		codec_raw_marks(p, c);
 	if (scratch->err)
 		return scratch->err;
 	crypto_shorthash(h, scratch->data, scratch->len, digest_key);

@@ -42,9 +42,10 @@ uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src);
 
 /*
  * The digest from its parts: SipHash-2-4 (fixed public key) of str(id),
- * the canonical encoding of c's context, the entry sum as u64le, and c's
+ * the canonical encoding of c's context, the entry sum as u64le, c's
  * deferred removes (varint count, then str(sku) and the dots' encoding of
- * each), built in scratch.  0, or scratch's error (CARTD_ENOMEM) when it
+ * each), and its idempotency records and close markers in their cart
+ * encoding (codec.h), built in scratch.  0, or scratch's error (CARTD_ENOMEM) when it
  * could not grow.
  */
 int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum,

@@ -45,7 +45,7 @@
 #define WIRE_MUST_CHECK
 #endif
 
-#define WIRE_VERSION 3u
+#define WIRE_VERSION 4u
 #define WIRE_TYPE_MAX 15u          /* types are 1..15; meanings: net/msg.h */
 #define WIRE_TYPE_HELLO 15u        /* the handshake, signed, never sealed */
 #define WIRE_F_DEFLATE 0x01u       /* sealed: payload is raw deflate (RFC 1951) */

@@ -476,7 +476,7 @@ START_TEST(test_render_cart)
 	ck_assert_str_eq(res.body, "{\"cart\":\"c1\",\"items\":[],\"token\":\"TOK\"}\n");
 	api_response_destroy(&res);
 
-	crdt_op op = { CRDT_OP_ADD, "pear", 4, 2, NULL };
+	crdt_op op = { CRDT_OP_ADD, "pear", 4, 2, NULL, NULL, 0 };
 	ck_assert_int_eq(crdt_store_apply(s, "c1", 2, 5, &op, NULL), 0);
 	op.sku = "apple";
 	op.sku_len = 5;

@@ -83,10 +83,12 @@ static void expect_ctx(tb *b, int want, const char *what)
  * cart is valid and re-encodes to the same bytes. */
 /*
  * The carts below are written in cart format 1 (no deferred removes
- * section; codec.h), whose grammar format 2 shares up to the lines: b is
- * decoded as format 1, and when it is valid, b plus the empty deferred
- * removes section must decode as format 2 and re-encode to those bytes.
- * The deferred removes section has tests of its own (cart_defer_forms).
+ * section; codec.h), whose grammar formats 2 and 3 share up to the lines:
+ * b is decoded as format 1, and when it is valid, b plus the empty
+ * deferred removes section must decode as format 2, and b plus the three
+ * empty sections as format 3, re-encoding to those bytes.  The deferred
+ * removes section has tests of its own (cart_defer_forms), and so do the
+ * records and markers of format 3 (check_marks.c).
  */
 static void expect_cart_version(tb *b, int version, int want, const char *what)
 {
@@ -98,7 +100,7 @@ static void expect_cart_version(tb *b, int version, int want, const char *what)
 	              version, rc, cartd_errname(rc), want, tb_hex(b->p, b->len));
 	if (rc) {
 		tu_assert_empty(&out, what);
-	} else if (version == CRDT_CART_V2) {
+	} else if (version == CRDT_CART_V3) {
 		tb again;
 		tb_init(&again);
 		tu_encode(&out, &again);
@@ -116,14 +118,23 @@ static void expect_cart(tb *b, int want, const char *what)
 	if (want == 0) {
 		tb_varint(b, 0);
 		expect_cart_version(b, CRDT_CART_V2, 0, what);
+		tb_varint(b, 0);
+		tb_varint(b, 0);
+		expect_cart_version(b, CRDT_CART_V3, 0, what);
 	}
 	b->len = 0;
 }
 
-/* Format 2 carts (b holds one, deferred removes included). */
+/* Format 2 carts (b holds one, deferred removes included); valid ones
+ * with the two empty sections of format 3 must be format 3. */
 static void expect_cart2(tb *b, int want, const char *what)
 {
 	expect_cart_version(b, CRDT_CART_V2, want, what);
+	if (want == 0) {
+		tb_varint(b, 0);
+		tb_varint(b, 0);
+		expect_cart_version(b, CRDT_CART_V3, 0, what);
+	}
 	b->len = 0;
 }
 
@@ -541,6 +552,8 @@ END_TEST
 static void decode_into(tb *b, crdt_cart *c)
 {
 	tb_varint(b, 0);   /* no deferred removes */
+	tb_varint(b, 0);   /* no records */
+	tb_varint(b, 0);   /* no markers */
 	crdt_cart_init(c);
 	ck_assert_int_eq(crdt_cart_from_bytes(b->p, b->len, c), 0);
 	b->len = 0;
@@ -661,6 +674,8 @@ START_TEST(decode_stops_at_value_end)
 	tb b;
 	tb_init(&b);
 	one_entry_cart(&b, "x", RA, 1, CRDT_ADD, 1);
+	tb_varint(&b, 0);
+	tb_varint(&b, 0);
 	tb_varint(&b, 0);
 	size_t end = b.len;
 	tb_raw(&b, "\x01\x02\x03", 3);

@@ -232,8 +232,8 @@ START_TEST(test_upgrade_layout1)
 	buf_writer_init(&w);
 	crdt_encode_cart(&w, &c);
 	ck_assert_int_eq(w.err, 0);
-	poke(dir, "carts", "old-cart", 8, w.data, w.len - 1);   /* format 1 bytes */
-	poke(dir, "carts", "other", 5, w.data, w.len - 1);
+	poke(dir, "carts", "old-cart", 8, w.data, w.len - 3);   /* format 1 bytes */
+	poke(dir, "carts", "other", 5, w.data, w.len - 3);
 	poke_meta(dir, "layout", DB_LAYOUT_V1, strlen(DB_LAYOUT_V1));
 	db *d = open_ok(dir, true, NULL);
 	ck_assert(db_was_upgraded(d));
@@ -255,16 +255,63 @@ START_TEST(test_upgrade_layout1)
 	 * once it is mended, the upgrade goes through. */
 	sub(dir, sizeof dir, "upgrade-bad");
 	db_close(open_ok(dir, true, NULL));
-	poke(dir, "carts", "good", 4, w.data, w.len - 1);
-	poke(dir, "carts", "zz-bad", 6, w.data, w.len);     /* format 2 bytes */
+	poke(dir, "carts", "good", 4, w.data, w.len - 3);
+	poke(dir, "carts", "zz-bad", 6, w.data, w.len - 2);     /* format 2 bytes */
 	poke_meta(dir, "layout", DB_LAYOUT_V1, strlen(DB_LAYOUT_V1));
 	expect_refused(dir, "corrupt record");
-	poke(dir, "carts", "zz-bad", 6, w.data, w.len - 1);
+	poke(dir, "carts", "zz-bad", 6, w.data, w.len - 3);
 	d = open_ok(dir, true, NULL);
 	ck_assert_uint_eq(db_upgraded(d), 2);
+	ck_assert_str_eq(db_upgraded_from(d), DB_LAYOUT_V1);
 	db_close(d);
 	buf_writer_destroy(&w);
 	crdt_cart_destroy(&c);
+}
+END_TEST
+
+/* A layout-3 dir (cart format 2, full states and deltas) is upgraded in
+ * place: full states and deltas both read the same afterwards, and a
+ * record that is not format 2 refuses the open. */
+START_TEST(test_upgrade_layout3)
+{
+	char dir[128];
+	sub(dir, sizeof dir, "upgrade3");
+	db_close(open_ok(dir, true, NULL));
+	crdt_cart c, delta;
+	crdt_cart_init(&c);
+	crdt_cart_init(&delta);
+	ck_assert_int_eq(crdt_cart_add(&c, 7, "apple", 5, 2, NULL), 0);
+	buf_writer w, wd;
+	buf_writer_init(&w);
+	buf_writer_init(&wd);
+	crdt_encode_cart(&w, &c);
+	ck_assert_int_eq(crdt_cart_add(&c, 7, "pear", 4, 3, &delta), 0);
+	crdt_encode_cart(&wd, &delta);
+	const char dkey[] = { 'c', '1', 0, 0, 0, 0, 0 };   /* c1's delta 0 */
+	poke(dir, "carts", "c1", 2, w.data, w.len - 2);      /* format 2 bytes */
+	poke(dir, "carts", dkey, sizeof dkey, wd.data, wd.len - 2);
+	poke_meta(dir, "layout", DB_LAYOUT_V3, strlen(DB_LAYOUT_V3));
+	db *d = open_ok(dir, true, NULL);
+	ck_assert_uint_eq(db_upgraded(d), 2);
+	ck_assert_str_eq(db_upgraded_from(d), DB_LAYOUT_V3);
+	crdt_store *s;
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	int rc = db_load_all(d, s);
+	ck_assert_msg(rc == 0, "load after upgrade: %s", db_last_error(d));
+	crdt_item it;
+	ck_assert_int_eq(crdt_store_get(s, "c1", 2, &it), 0);
+	ck_assert(crdt_cart_equal(it.cart, &c));
+	crdt_store_free(s);
+	db_close(d);
+	sub(dir, sizeof dir, "upgrade3-bad");
+	db_close(open_ok(dir, true, NULL));
+	poke(dir, "carts", "c1", 2, w.data, w.len);          /* format 3: trailing */
+	poke_meta(dir, "layout", DB_LAYOUT_V3, strlen(DB_LAYOUT_V3));
+	expect_refused(dir, "corrupt record");
+	buf_writer_destroy(&w);
+	buf_writer_destroy(&wd);
+	crdt_cart_destroy(&c);
+	crdt_cart_destroy(&delta);
 }
 END_TEST
 
@@ -651,6 +698,7 @@ Suite *db_suite(void)
 	tcase_add_test(ident, test_locked_dir);
 	tcase_add_test(ident, test_unknown_layout);
 	tcase_add_test(ident, test_upgrade_layout1);
+	tcase_add_test(ident, test_upgrade_layout3);
 	tcase_add_test(ident, test_epoch_exhausted);
 	tcase_add_test(ident, test_foreign_dir);
 	suite_add_tcase(s, ident);

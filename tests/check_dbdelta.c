@@ -167,8 +167,8 @@ START_TEST(test_neighbours)
 }
 END_TEST
 
-/* A dir of layout 2 (full states only, "cartd-db-2") opens, loads, and
- * takes deltas afterwards. */
+/* A dir of layout 2 (full states only, "cartd-db-2", cart format 2) opens,
+ * is upgraded, loads, and takes deltas afterwards. */
 START_TEST(test_first_layout)
 {
 	char dir[128];
@@ -180,10 +180,11 @@ START_TEST(test_first_layout)
 	put(d, "old", &c, DB_STATE);
 	db_close(d);
 
-	/* Mark it as layout 2, as an older cartd left it. */
+	/* Make it layout 2, as an older cartd left it: the record in format 2
+	 * (without the two empty sections format 3 added) and the mark. */
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi meta;
+	MDB_dbi meta, carts;
 	snprintf(dir, sizeof dir, "%s/v1", base);
 	ck_assert_int_eq(mdb_env_create(&env), 0);
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 2), 0);
@@ -193,6 +194,17 @@ START_TEST(test_first_layout)
 	char kname[] = "layout", layout[] = DB_LAYOUT_V2;
 	MDB_val k = { 6, kname }, v = { strlen(layout), layout };
 	ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "carts", 0, &carts), 0);
+	char cname[] = "old";
+	MDB_val ck = { 3, cname }, cv;
+	ck_assert_int_eq(mdb_get(txn, carts, &ck, &cv), 0);
+	uint8_t v2[256];
+	ck_assert_uint_le(cv.mv_size, sizeof v2);
+	memcpy(v2, cv.mv_data, cv.mv_size);
+	ck_assert_uint_eq(v2[cv.mv_size - 1] | v2[cv.mv_size - 2], 0);
+	cv.mv_data = v2;
+	cv.mv_size -= 2;
+	ck_assert_int_eq(mdb_put(txn, carts, &ck, &cv, 0), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 

@@ -132,7 +132,7 @@ static void run_for(uint64_t ms)
 /* Peer i writes as a client would: local write, durable, done. */
 static void client_add(int i, const char *cart, const char *sku, uint32_t n)
 {
-	crdt_op op = { CRDT_OP_ADD, sku, strlen(sku), n, NULL };
+	crdt_op op = { CRDT_OP_ADD, sku, strlen(sku), n, NULL, NULL, 0 };
 	crdt_cart delta;
 	crdt_cart_init(&delta);
 	struct peer *p = &peers[i];
@@ -250,7 +250,7 @@ START_TEST(pending_write_is_not_sent)
 {
 	seed_all();
 	run_for(3000);
-	crdt_op op = { CRDT_OP_ADD, "pear", 4, 2, NULL };
+	crdt_op op = { CRDT_OP_ADD, "pear", 4, 2, NULL, NULL, 0 };
 	ck_assert_int_eq(engine_local_write(peers[0].e, "c", 1, &op, NULL), 0);
 	run_for(3000);   /* many anti-entropy rounds */
 	ck_assert_uint_eq(qty_at(1, "c", "pear"), 0);
@@ -379,7 +379,7 @@ END_TEST
 START_TEST(token_leaves_out_undurable_dots)
 {
 	client_add(0, "t", "kept", 1);                  /* durable: dot 1 */
-	crdt_op op = { CRDT_OP_ADD, "new", 3, 1, NULL };
+	crdt_op op = { CRDT_OP_ADD, "new", 3, 1, NULL, NULL, 0 };
 	crdt_cart d2, d3;
 	crdt_cart_init(&d2);
 	crdt_cart_init(&d3);
@@ -395,7 +395,7 @@ START_TEST(token_leaves_out_undurable_dots)
 	ck_assert(!crdt_ctx_contains(&tok, dot[2]) && !crdt_ctx_contains(&tok, dot[3]));
 	ck_assert(crdt_ctx_contains(&it.cart->ctx, dot[3]));   /* the read shows them */
 	/* A write the store refuses changes nothing and leaves no mark. */
-	crdt_op bad = { CRDT_OP_ADD, "new", 3, 0, NULL };
+	crdt_op bad = { CRDT_OP_ADD, "new", 3, 0, NULL, NULL, 0 };
 	ck_assert_int_eq(engine_local_write(peers[0].e, "t", 1, &bad, NULL), CARTD_EQTY);
 	ck_assert_uint_eq(engine_get_stats(peers[0].e)->pending_writes, 2);
 	/* Commits complete in order: after the first, only dot 3 is held. */

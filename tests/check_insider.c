@@ -170,7 +170,7 @@ static uint32_t qty_at(int i, const char *cart, const char *sku)
  * nobody pushing to a random fan-out: the baseline the attacks must keep. */
 static void expect_push(const char *cart)
 {
-	crdt_op op = { CRDT_OP_ADD, "sku", 3, 2, NULL };
+	crdt_op op = { CRDT_OP_ADD, "sku", 3, 2, NULL, NULL, 0 };
 	crdt_cart delta;
 	crdt_cart_init(&delta);
 	ck_assert_int_eq(crdt_store_apply(hp[1].store, cart, strlen(cart), 101, &op, &delta), 0);
@@ -279,7 +279,7 @@ START_TEST(replay_and_hijack)
 	/* a fresh datagram of peer 1, raced from the insider's address: it
 	 * opens (it is authentic), but peer 1's address does not move */
 	nbox = 0;
-	crdt_op op = { CRDT_OP_ADD, "x", 1, 1, NULL };
+	crdt_op op = { CRDT_OP_ADD, "x", 1, 1, NULL, NULL, 0 };
 	crdt_cart delta;
 	crdt_cart_init(&delta);
 	ck_assert_int_eq(crdt_store_apply(hp[1].store, "raced", 5, 101, &op, &delta), 0);

@@ -574,12 +574,12 @@ START_TEST(token_naming_own_future_writes_refused)
 {
 	crdt_store *s = NULL;
 	ck_assert_int_eq(crdt_store_new(4, &s), 0);
-	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL };
+	crdt_op add = { CRDT_OP_ADD, "X", 1, 1, NULL, NULL, 0 };
 	ck_assert_int_eq(crdt_store_apply(s, "c", 1, SEM_A, &add, NULL), 0);
 	crdt_ctx tok;
 	crdt_ctx_init(&tok);
 	ck_assert_int_eq(crdt_ctx_add_range(&tok, SEM_A, 1, 2), 0);
-	crdt_op rm = { CRDT_OP_REMOVE, "X", 1, 0, &tok };
+	crdt_op rm = { CRDT_OP_REMOVE, "X", 1, 0, &tok, NULL, 0 };
 	crdt_item before, after;
 	ck_assert_int_eq(crdt_store_get(s, "c", 1, &before), 0);
 	uint64_t digest = before.digest;

@@ -33,7 +33,7 @@ static crdt_store *store_mk(uint32_t nb)
 static crdt_op op_of(enum crdt_op_kind kind, const char *sku, uint32_t qty,
                      const crdt_ctx *observed)
 {
-	crdt_op op = { kind, sku, sku ? strlen(sku) : 0, qty, observed };
+	crdt_op op = { kind, sku, sku ? strlen(sku) : 0, qty, observed, NULL, 0 };
 	return op;
 }
 
@@ -779,7 +779,7 @@ END_TEST
 START_TEST(test_equal_carts_do_not_cancel)
 {
 	crdt_store *x, *y;
-	crdt_op add = { CRDT_OP_ADD, "sku", 3, 7, NULL };
+	crdt_op add = { CRDT_OP_ADD, "sku", 3, 7, NULL, NULL, 0 };
 	ck_assert_int_eq(crdt_store_new(1, &x), 0);
 	ck_assert_int_eq(crdt_store_new(1, &y), 0);
 	ck_assert_int_eq(crdt_store_apply(x, "a", 1, 1, &add, NULL), 0);

@@ -87,7 +87,7 @@ static size_t hand_seal(const uint8_t key[32], uint8_t flags, const wire_hdr_spe
 
 	out[0] = 'C';
 	out[1] = 'T';
-	out[2] = 3;
+	out[2] = 4;
 	out[3] = 7;
 	out[4] = flags;
 	put_le(out + 5, tw_tag(), 4);
@@ -109,7 +109,7 @@ static int predicted(const uint8_t *h, const tw_peer *a, const tw_peer *b)
 {
 	if (h[0] != 'C' || h[1] != 'T')
 		return CARTD_EHEADER;
-	if (h[2] != 3)
+	if (h[2] != 4)
 		return CARTD_EVERSION;
 	if (h[3] == 0 || h[3] > 15 || le64(h + 33) == 0 || le64(h + 9) == 0)
 		return CARTD_EHEADER;
@@ -213,7 +213,7 @@ START_TEST(test_header_layout_matches_spec)
 	ck_assert_uint_eq(dg[0], 'C');
 	ck_assert_uint_eq(dg[1], 'T');
 	ck_assert_uint_eq(dg[2], WIRE_VERSION);
-	ck_assert_uint_eq(WIRE_VERSION, 3);
+	ck_assert_uint_eq(WIRE_VERSION, 4);
 	ck_assert_uint_eq(le32(dg + 5), tw_tag());
 	ck_assert_uint_eq(le64(dg + 9), tw_id(&a));
 	ck_assert_uint_eq(le64(dg + 17), tw_id(&b));

@@ -119,6 +119,8 @@ void tm_encode(const tm_world *w, const tm_state *s, tb *out)
 			tb_str(out, w->sku[order[i]], strlen(w->sku[order[i]]));
 			encode_ctx(w, &s->defer[order[i]], out);
 		}
+	tb_varint(out, 0);   /* the model writes without idempotency keys */
+	tb_varint(out, 0);   /* and never checks out */
 }
 
 /* Formats where two byte strings first differ. */

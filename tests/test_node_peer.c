@@ -89,7 +89,7 @@ static void on_done(void *arg, int rc)
 int tnp_write(node *n, const char *cart, enum crdt_op_kind kind, const char *sku,
               uint32_t qty, tnp_done *d)
 {
-	crdt_op op = { kind, sku, sku ? strlen(sku) : 0, qty, NULL };
+	crdt_op op = { kind, sku, sku ? strlen(sku) : 0, qty, NULL, NULL, 0 };
 	return node_write(n, cart, strlen(cart), &op, on_done, d);
 }
 

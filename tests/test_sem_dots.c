@@ -163,6 +163,8 @@ static void cart_with_counter(crdt_cart *c, uint64_t self, uint64_t hi)
 	tb_varint(&b, hi - 1);
 	tb_varint(&b, 0);   /* no lines */
 	tb_varint(&b, 0);   /* no deferred removes */
+	tb_varint(&b, 0);   /* no records */
+	tb_varint(&b, 0);   /* no markers */
 	crdt_cart_init(c);
 	ck_assert_int_eq(crdt_cart_from_bytes(b.p, b.len, c), 0);
 	tb_free(&b);

@@ -140,7 +140,7 @@ END_TEST
 /* A cart written before this version (cart format 1: no deferred removes
  * section), holding a folded SET entry beside adds, decodes from its old
  * bytes to the same lines and quantities, and its new encoding is the old
- * bytes plus one zero byte (what app/db.c's upgrade writes). */
+ * bytes plus three zero bytes (what app/db.c's upgrade writes). */
 START_TEST(format1_cart_reads_the_same)
 {
 	crdt_cart c, old, fresh;
@@ -154,17 +154,18 @@ START_TEST(format1_cart_reads_the_same)
 	buf_writer w;
 	buf_writer_init(&w);
 	crdt_encode_cart(&w, &c);
-	ck_assert_uint_eq(w.data[w.len - 1], 0);   /* no deferred removes */
-	size_t v1_len = w.len - 1;
+	/* No deferred removes, records or markers. */
+	ck_assert_uint_eq(w.data[w.len - 3] | w.data[w.len - 2] | w.data[w.len - 1], 0);
+	size_t v1_len = w.len - 3;
 	ck_assert_int_eq(crdt_cart_from_bytes_version(w.data, v1_len, CRDT_CART_V1, &old), 0);
 	ck_assert(crdt_cart_equal(&old, &c));
 	ck_assert_uint_eq(tu_qty(&old, "X"), 20);
 	ck_assert_uint_eq(tu_qty(&old, "Y"), 1);
-	/* Format 1 bytes are not format 2, and format 2 bytes are not format 1. */
+	/* Format 1 bytes are not format 3, and format 3 bytes are not format 1. */
 	ck_assert_int_eq(crdt_cart_from_bytes(w.data, v1_len, &fresh), CARTD_ETRUNC);
 	ck_assert_int_eq(crdt_cart_from_bytes_version(w.data, w.len, CRDT_CART_V1, &fresh),
 	                 CARTD_ETRAILING);
-	ck_assert_int_eq(crdt_cart_from_bytes_version(w.data, w.len, 3, &fresh), CARTD_EINVAL);
+	ck_assert_int_eq(crdt_cart_from_bytes_version(w.data, w.len, 4, &fresh), CARTD_EINVAL);
 	buf_writer_destroy(&w);
 	crdt_cart_destroy(&c);
 	crdt_cart_destroy(&old);
