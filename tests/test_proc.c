@@ -173,6 +173,10 @@ static void exec_peer(const tp_cluster *c, const tp_peer *p, const char *cartd)
 		args[a++] = "--peer";
 		args[a++] = seeds[k];
 	}
+	if (p->seed_addr[0]) {
+		args[a++] = "--peer";
+		args[a++] = p->seed_addr;
+	}
 	for (size_t k = 0; k < sizeof fast_args / sizeof fast_args[0]; k++)
 		args[a++] = fast_args[k];
 	if (p->faults)
@@ -258,7 +262,8 @@ static void start(tp_cluster *c, tp_peer *p, bool pick_ports)
 	ck_abort_msg("%s would not start", p->name);
 }
 
-int tp_add_peer(tp_cluster *c, bool faults, const char *key)
+/* A new peer slot: name, data dir, log and key set, no seeds. */
+static tp_peer *new_peer(tp_cluster *c, bool faults, const char *key)
 {
 	ck_assert_int_lt(c->n, TP_MAX_PEERS);
 	int i = c->n++;
@@ -271,10 +276,26 @@ int tp_add_peer(tp_cluster *c, bool faults, const char *key)
 	snprintf(p->log, sizeof p->log, "%s/peer%d.log", base, i);
 	snprintf(p->key, sizeof p->key, "%s", key ? key : c->key);
 	p->faults = faults;
+	return p;
+}
+
+int tp_add_peer(tp_cluster *c, bool faults, const char *key)
+{
+	tp_peer *p = new_peer(c, faults, key);
+	int i = (int)(p - c->peers);
 	for (int k = 0; k < i; k++)
 		p->seeds[p->nseeds++] = k;
 	start(c, p, true);
 	return i;
+}
+
+int tp_add_peer_via(tp_cluster *c, const char *addr)
+{
+	tp_peer *p = new_peer(c, false, NULL);
+	if (addr)
+		snprintf(p->seed_addr, sizeof p->seed_addr, "%s", addr);
+	start(c, p, true);
+	return (int)(p - c->peers);
 }
 
 void tp_restart(tp_cluster *c, int i)

@@ -34,6 +34,7 @@ typedef struct tp_peer {
 	bool faults;               /* --enable-fault-injection */
 	int seeds[TP_MAX_PEERS];   /* indexes of the peers it seeds from */
 	int nseeds;
+	char seed_addr[32];        /* a further --peer address, or "" */
 } tp_peer;
 
 typedef struct tp_cluster {
@@ -66,6 +67,10 @@ void tp_keygen(const char *path);
  * Returns its index.  Asserts (with the peer's log) on failure.
  */
 int tp_add_peer(tp_cluster *c, bool faults, const char *key);
+/* Adds a peer seeded from addr ("host:port", NULL for none) instead of
+ * the earlier peers: a peer that knows the cluster only through a relay,
+ * or a lone one.  Returns its index.  Asserts. */
+int tp_add_peer_via(tp_cluster *c, const char *addr);
 /* Starts peer i again with the same ports, data dir and key. */
 void tp_restart(tp_cluster *c, int i);
 /* Sends sig (SIGTERM or SIGKILL) and reaps the process; asserts it ended
