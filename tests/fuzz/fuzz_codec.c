@@ -8,8 +8,9 @@
  * and behave as a state: joining it into an empty cart gives it back,
  * joining it into itself or a copy changes nothing, joining it into a fixed
  * local cart gives a valid cart on which a second join changes nothing, its
- * split pieces fit their budget and rebuild it, and the local mutators work
- * on it (or fail with a limit error) keeping it valid.
+ * split pieces fit their budget and rebuild it, and the local mutators, a
+ * keyed add and a checkout work on it (or fail with a limit error or a
+ * refusal) keeping it valid.
  *
  *   make fuzz FUZZ_SECONDS=60
  */
@@ -119,6 +120,28 @@ static void check_ops(const crdt_cart *c)
 	rc = crdt_cart_set(&m, UINT64_MAX, "a", 1, 7, &d);
 	CHECK(rc == 0 || rc == CARTD_ECOUNTER || rc == CARTD_ELINES);
 	CHECK(crdt_cart_valid(&m) && crdt_cart_valid(&d));
+	/* A keyed add and a checkout, as a peer makes them (its records and
+	 * markers may already hold anything the decoder accepts). */
+	crdt_keyrec k = { .hash = { 7 }, .dot = { 0xD0D0, 5 }, .at_ms = UINT64_C(1) << 40,
+	                  .until_ms = UINT64_MAX };
+	crdt_op kop = { CRDT_OP_ADD, "k", 1, 1, NULL, &k, 0 };
+	rc = crdt_cart_apply(&m, 3, &kop, &d);
+	CHECK(rc == 0 || rc == CARTD_EIDEMPOTENT || rc == CARTD_EKEYREUSED ||
+	      rc == CARTD_ECLOSED || rc == CARTD_ELINES || rc == CARTD_ELINEFULL);
+	CHECK(crdt_cart_valid(&m) && crdt_cart_valid(&d));
+	crdt_op close = { CRDT_OP_CLOSE, NULL, 0, 0, NULL, NULL, UINT64_MAX };
+	rc = crdt_cart_apply(&m, 4, &close, &d);
+	CHECK(rc == 0 || rc == CARTD_ECLOSED || rc == CARTD_EEMPTYCART || rc == CARTD_ECOUNTER ||
+	      rc == CARTD_ELIMIT);
+	CHECK(crdt_cart_valid(&m) && crdt_cart_valid(&d));
+	if (rc == 0) {
+		crdt_cart late;
+		crdt_cart_init(&late);
+		CHECK(crdt_cart_late_added(&m, &late) == 0);
+		for (uint32_t i = 0; i < crdt_cart_ncloses(&m); i++)
+			CHECK(crdt_close_late_removed(&m, &m.closes->v[i], &late) == 0);
+		crdt_cart_destroy(&late);
+	}
 	if (c->n > 0) {
 		const crdt_line *l = &c->lines[0];
 		CHECK(crdt_cart_remove(&m, l->sku, l->sku_len, &c->ctx, &d) == 0);
