@@ -299,5 +299,6 @@ TCase *node_peer_tcase(void)
 	tcase_add_test(tc, shutdown_answers_and_restart_reloads);
 	tcase_add_test(tc, keyring_file_checks);
 	tnp_add_cluster_tests(tc);
+	tnp_add_drop_tests(tc);
 	return tc;
 }

@@ -37,5 +37,7 @@ uint32_t tnp_qty(const node *n, const char *cart, const char *sku);
 
 /* test_node_cluster.c: tests with two peers in one loop. */
 void tnp_add_cluster_tests(TCase *tc);
+/* test_node_drops.c: log lines of dropped datagrams. */
+void tnp_add_drop_tests(TCase *tc);
 
 #endif
