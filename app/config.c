@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/idem.h"
 #include "crdt/error.h"
 #include "net/hostport.h"
 #include "net/udp.h"
@@ -58,6 +59,7 @@ static const opt_def opts[] = {
 	{ "deflate-level", OPT_INT, NODE(deflate_level), 0, 9 },
 	{ "buckets", OPT_U32, NODE(nbuckets), 1, CRDT_MAX_BUCKETS },
 	{ "max-pending", OPT_SIZE, NODE(max_pending), 1, 1000000 },
+	{ "idempotency-window", OPT_U32, NODE(idem_window_s), IDEM_WINDOW_MIN_S, IDEM_WINDOW_MAX_S },
 	{ "max-body", OPT_SIZE, offsetof(cartd_config, http_max_body), 1024, 16u << 20 },
 	{ "header-timeout-ms", OPT_U32, offsetof(cartd_config, http_header_ms), 100, 600000 },
 	{ "socket-buffer", OPT_SIZE, NODE(udp_sockbuf), 0, 1u << 30 },

@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <event2/event.h>
 
+#include "app/idem.h"
 #include "app/log.h"
 #include "app/node_internal.h"
 #include "crdt/error.h"
@@ -28,6 +29,7 @@ void node_config_init(node_config *cfg)
 	cfg->deflate_level = WIRE_DEFLATE_LEVEL_DEFAULT;
 	cfg->max_pending = COMMITTER_DEFAULT_MAX_RECORDS;
 	cfg->udp_sockbuf = UDP_SOCKBUF_DEFAULT;
+	cfg->idem_window_s = IDEM_WINDOW_DEFAULT_S;
 	engine_config_init(&cfg->engine);
 }
 
@@ -51,6 +53,8 @@ static int check_config(const node_config *c)
 		return config_error("bucket count out of range");
 	if (c->deflate_level < 0 || c->deflate_level > 9 || c->max_pending < 1)
 		return config_error("deflate level or max pending out of range");
+	if (c->idem_window_s < IDEM_WINDOW_MIN_S || c->idem_window_s > IDEM_WINDOW_MAX_S)
+		return config_error("idempotency window out of range");
 	return 0;
 }
 
@@ -202,6 +206,7 @@ int node_new(const node_config *cfg, struct event_base *base, node **out)
 	if (!n)
 		return CARTD_ENOMEM;
 	n->base = base;
+	n->idem_window_s = cfg->idem_window_s;
 	n->key_file = strdup(cfg->key_file);
 	/* Keys and socket first: a typo or a busy port then fails before the
 	 * data dir is created or its boot epoch bumped. */
@@ -301,6 +306,7 @@ uint64_t node_self_id(const node *n) { return n->self_id; }
 uint32_t node_boot_epoch(const node *n) { return n->epoch; }
 const char *node_name(const node *n) { return n->name; }
 const char *node_gossip_addr(const node *n) { return n->gossip; }
+uint64_t node_idem_window_ms(const node *n) { return (uint64_t)n->idem_window_s * 1000u; }
 engine *node_engine(node *n) { return n->eng; }
 wire *node_wire(node *n) { return n->w; }
 committer *node_committer(node *n) { return n->com; }

@@ -48,6 +48,9 @@ typedef struct node_config {
 	                               COMMITTER_DEFAULT_MAX_RECORDS) */
 	size_t udp_sockbuf;         /* SO_RCVBUF/SO_SNDBUF wanted (default 4 MiB) */
 	uint64_t fault_seed;        /* fault injection randomness; 0 = random */
+	uint32_t idem_window_s;     /* idempotency records kept at least this long
+	                               (IDEM_WINDOW_MIN_S..IDEM_WINDOW_MAX_S, default
+	                               IDEM_WINDOW_DEFAULT_S; app/idem.h) */
 	engine_config engine;       /* timers etc.; ids and seed filled in by node_new */
 } node_config;
 
@@ -160,5 +163,13 @@ void node_stats_get(const node *n, node_stats *out);
 
 /* Milliseconds on the loop's monotonic clock (what the engine sees). */
 uint64_t node_now_ms(const node *n);
+
+/* Milliseconds since the Unix epoch: the time written into idempotency
+ * records and checkouts (crdt_keyrec.at_ms, crdt_close.at_ms), which other
+ * peers compare, so it must be a clock they share. */
+uint64_t node_wall_ms(const node *n);
+/* How long this peer keeps an idempotency record (--idempotency-window),
+ * in milliseconds. */
+uint64_t node_idem_window_ms(const node *n);
 
 #endif

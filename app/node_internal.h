@@ -90,6 +90,7 @@ struct node {
 	uint64_t replica_id;       /* dots, from the data dir */
 	uint32_t epoch;
 	bool closing;               /* node_shutdown ran: no new writes */
+	uint32_t idem_window_s;     /* --idempotency-window */
 
 	db *db;
 	committer *com;

@@ -30,6 +30,14 @@ uint64_t node_now_ms(const node *n)
 	return node_mono_ns() / 1000000u;
 }
 
+uint64_t node_wall_ms(const node *n)
+{
+	(void)n;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 void node_rearm(node *n)
 {
 	if (!n->ev_timer)

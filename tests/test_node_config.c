@@ -51,6 +51,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.node.engine.flush_delay_ms, 5);
 	ck_assert_uint_eq(c.node.engine.ping_interval_ms, 1000);
 	ck_assert_uint_eq(c.http_max_body, 64 << 10);
+	ck_assert_uint_eq(c.node.idem_window_s, 86400);
 	ck_assert_int_eq(c.log_level, LOG_INFO);
 	config_destroy(&c);
 }
@@ -71,7 +72,8 @@ START_TEST(every_flag)
 		"--flush-delay-ms", "0", "--full-push-max", "3", "--fanout", "2",
 		"--ae-interval-ms", "10", "--ae-rate", "1024", "--ping-interval-ms", "200",
 		"--ping-timeout-ms", "199", "--indirect-probes", "0", "--suspect-ms", "1",
-		"--dead-retry-ms", "10", "--max-members", "1000000", NULL };
+		"--dead-retry-ms", "10", "--max-members", "1000000",
+		"--idempotency-window", "31536000", NULL };
 	ck_assert_msg(tnc_parse(&c, &act, err, sizeof err, args) == 0, "%s", err);
 	ck_assert_str_eq(c.node.name, "alpha");
 	ck_assert_str_eq(c.http_listen, "[::1]:0");
@@ -89,6 +91,7 @@ START_TEST(every_flag)
 	ck_assert_uint_eq(c.node.max_pending, 1);
 	ck_assert_uint_eq(c.http_max_body, 1024);
 	ck_assert_uint_eq(c.node.udp_sockbuf, 0);
+	ck_assert_uint_eq(c.node.idem_window_s, 31536000);
 	const engine_config *e = &c.node.engine;
 	ck_assert(e->flush_delay_ms == 0 && e->full_push_max == 3 && e->fanout == 2);
 	ck_assert(e->ae_interval_ms == 10 && e->ae_bytes_per_sec == 1024);

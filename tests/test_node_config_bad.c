@@ -122,6 +122,7 @@ static const struct { const char *flag; unsigned long long min, max; } numeric[]
 	{ "--ping-timeout-ms", 1, 599999 }, { "--indirect-probes", 0, 64 },
 	{ "--suspect-ms", 1, 3600000 }, { "--dead-retry-ms", 10, 3600000 },
 	{ "--max-members", 1, 1000000 }, { "--fault-seed", 0, 18446744073709551615ull },
+	{ "--idempotency-window", 1, 31536000 },
 };
 
 START_TEST(numeric_ranges)
