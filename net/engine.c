@@ -89,6 +89,8 @@ void engine_free(engine *e)
 	buf_writer_destroy(&e->payload);
 	free(e->dgram);
 	free(e->members);
+	for (size_t i = 0; i < e->npending; i++)
+		free(e->pending[i].keyed);
 	free(e->pending);
 	free(e);
 }
@@ -324,9 +326,36 @@ int engine_write_begin(engine *e, const char *id, size_t len)
 		p->id[len] = '\0';
 		p->len = (uint8_t)len;
 		p->count = 0;
+		p->keyed = NULL;
+		p->nkeyed = p->keyed_cap = 0;
 	}
 	p->count++;
 	e->stats.pending_writes++;
+	return 0;
+}
+
+/* Clears one mark of p; the last one takes the entry away. */
+static void pending_release(engine *e, struct pending *p)
+{
+	if (--p->count == 0) {
+		free(p->keyed);
+		*p = e->pending[--e->npending];
+	}
+	e->stats.pending_writes--;
+}
+
+/* Room for one more keyed dot, made before the store changes so that a
+ * keyed write, once applied, is always listed. */
+static int keyed_reserve(struct pending *p)
+{
+	if (p->nkeyed < p->keyed_cap)
+		return 0;
+	uint32_t cap = p->keyed_cap ? p->keyed_cap * 2 : 4;
+	crdt_dot *v = realloc(p->keyed, cap * sizeof *v);
+	if (v == NULL)
+		return CARTD_ENOMEM;
+	p->keyed = v;
+	p->keyed_cap = cap;
 	return 0;
 }
 
@@ -338,14 +367,17 @@ int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
 	int rc = engine_write_begin(e, id, len);
 	if (rc)
 		return rc;
-	rc = crdt_store_apply(e->store, id, len, e->cfg.replica_id, op, delta);
+	struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
+	rc = op->key ? keyed_reserve(p) : 0;
+	if (rc == 0)
+		rc = crdt_store_apply(e->store, id, len, e->cfg.replica_id, op, delta);
 	if (rc) {
-		struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
-		if (--p->count == 0)
-			*p = e->pending[--e->npending];
-		e->stats.pending_writes--;
+		pending_release(e, p);
+		return rc;
 	}
-	return rc;
+	if (op->key)
+		p->keyed[p->nkeyed++] = op->key->dot;
+	return 0;
 }
 
 int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *delta,
@@ -360,9 +392,14 @@ int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *de
 	uint64_t mine = delta ? crdt_ctx_max(&delta->ctx, e->cfg.replica_id) : 0;
 	if (mine > p->durable_max)
 		p->durable_max = mine;
-	if (--p->count == 0)
-		*p = e->pending[--e->npending];
-	e->stats.pending_writes--;
+	/* A keyed dot is durable once a durable delta's context holds it. */
+	for (uint32_t i = 0; delta && i < p->nkeyed;) {
+		if (crdt_ctx_contains(&delta->ctx, p->keyed[i]))
+			p->keyed[i] = p->keyed[--p->nkeyed];
+		else
+			i++;
+	}
+	pending_release(e, p);
 	if (delta == NULL || crdt_cart_empty(delta))
 		return 0;
 	return push_enqueue(e, id, len, delta);
@@ -383,6 +420,9 @@ int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx
 		if (crdt_ctx_remove(out, d))
 			return CARTD_ENOMEM;
 	}
+	for (uint32_t i = 0; i < p->nkeyed; i++)
+		if (crdt_ctx_remove(out, p->keyed[i]))
+			return CARTD_ENOMEM;
 	return 0;
 }
 

@@ -19,7 +19,12 @@
  * (engine_token_ctx), so no dot leaves the peer before it is on disk: a crash
  * cannot make the restarted replica reuse a dot that others have already
  * seen, nor a token name it.  The mark must come first: it records the
- * highest durable dot of the cart as it was before the write.
+ * highest durable dot of the cart as it was before the write.  A keyed
+ * write (crdt_op.key) has a dot derived from its request rather than one of
+ * our counter dots; it is kept out of tokens the same way, listed with the
+ * mark until the durable delta's context holds it: a token covering it
+ * before then could, after a crash that lost the write, remove a retry of
+ * it that arrives later.
  *
  * Time is in milliseconds on any monotonic scale chosen by the host.
  * Not thread-safe: one thread drives an engine.
@@ -167,8 +172,9 @@ uint64_t engine_next_deadline(const engine *e, uint64_t now_ms);
  *
  * write_begin alone marks cart id as holding a write that is not yet
  * durable (local_write calls it; hosts use local_write); write_done clears
- * one such mark and queues delta for push (delta is copied; it may be
- * empty, in which case only the mark is cleared).
+ * one such mark, and the keyed dots in flight that delta's context holds,
+ * and queues delta for push (delta is copied; it may be empty, in which
+ * case only the mark is cleared).
  * 0, CARTD_EID or CARTD_ENOMEM (write_done never fails for a begun write).
  */
 int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
@@ -179,7 +185,8 @@ int engine_write_done(engine *e, const char *id, size_t len,
 
 /*
  * The context a client's read token may carry for cart id: ctx minus the
- * dots of our own writes that are not yet durable.  A read can show such a
+ * dots of our own writes that are not yet durable (counter dots and the
+ * dots of keyed writes).  A read can show such a
  * write, but its token must not cover the dot: after a crash the replica
  * hands that dot out again, and a remove or clear under the old token would
  * take away the new, unseen item.  out (initialised) is replaced.

@@ -42,13 +42,18 @@ struct relay {
 #define ENGINE_RELAYS 32
 #define ENGINE_CREDITS 256          /* unverified addresses whose bytes are counted */
 
-/* Writes begun and not yet durable, per cart (engine_write_begin/done). */
+/* Writes begun and not yet durable, per cart (engine_write_begin/done).
+ * A keyed write's dot is not one of our counter dots (it is derived from
+ * the request, app/idem.h), so durable_max cannot stand for it: such dots
+ * are listed one by one until the delta that holds them is durable. */
 struct pending {
 	uint64_t hash;              /* crdt_name_hash(id): compared first */
 	char id[CRDT_MAX_NAME + 1];
 	uint8_t len;
 	uint32_t count;
 	uint64_t durable_max;       /* our highest counter in the cart known on disk */
+	crdt_dot *keyed;            /* dots of keyed writes in flight (heap, or NULL) */
+	uint32_t nkeyed, keyed_cap;
 };
 
 struct engine {
