@@ -17,10 +17,18 @@
  *                durability, and answers with api_write_result.
  *
  * Status conventions (docs/api.md "Errors"): 400 request syntax (JSON,
- * percent-escapes, token, query), 404 route, 405 method (with Allow), 413
- * body too large, 415 body not JSON, 422 well-formed but invalid values
- * (ids, skus, quantities, fields, also for ids in the path), 503 overload or
- * shutdown (overload with Retry-After), 500 storage failure.
+ * percent-escapes, token, query, Idempotency-Key), 404 route, 405 method
+ * (with Allow), 409 the cart's state refuses the write (checked out, token
+ * ahead of this peer), 413 body too large, 415 body not JSON, 422
+ * well-formed but invalid values (ids, skus, quantities, fields, also for
+ * ids in the path; a reused idempotency key; an empty checkout), 503
+ * overload or shutdown (overload with Retry-After), 500 storage failure.
+ *
+ * Keyed writes (Idempotency-Key, app/idem.h): a write to add, set, remove or
+ * clear that carries a key answers a receipt that depends only on the
+ * request, never on the cart's state, so that every attempt of it, at any
+ * peer, gets the same answer; a replay is marked (api_response.replayed).
+ * A checkout answers its order, rendered from the close marker.
  */
 #ifndef APP_API_H
 #define APP_API_H
@@ -31,6 +39,7 @@
 
 #include "net/hostport.h"
 #include "app/fault.h"
+#include "app/idem.h"
 #include "crdt/cart.h"
 #include "crdt/context.h"
 #include "crdt/store.h"
@@ -43,6 +52,7 @@ enum api_route {
 	API_R_CART,      /* /carts/{cart}                 GET, DELETE */
 	API_R_ITEMS,     /* /carts/{cart}/items           POST */
 	API_R_ITEM,      /* /carts/{cart}/items/{sku}     PUT, DELETE */
+	API_R_CHECKOUT,  /* /carts/{cart}/checkout        POST */
 	API_R_CLUSTER,   /* /cluster                      GET */
 	API_R_HEALTH,    /* /health                       GET */
 	API_R_METRICS,   /* /metrics                      GET */
@@ -55,6 +65,7 @@ enum api_action {
 	API_A_NONE,          /* the response is already built (an error) */
 	API_A_GET_CART,
 	API_A_WRITE,         /* add, set, remove or clear: see api_call_op */
+	API_A_CHECKOUT,      /* a write too (CRDT_OP_CLOSE), answered with the order */
 	API_A_CLUSTER,
 	API_A_HEALTH,
 	API_A_METRICS,
@@ -71,6 +82,9 @@ typedef struct api_request {
 	const char *body;          /* body_len bytes, need not be NUL-terminated */
 	size_t body_len;
 	const char *prefer;        /* Prefer header (RFC 7240), NULL when absent */
+	const char *idem_key;      /* the first Idempotency-Key header, NULL when absent */
+	size_t idem_key_len;
+	unsigned idem_keys;        /* how many Idempotency-Key headers came */
 } api_request;
 
 /* A response.  body is heap memory (malloc) owned by the response. */
@@ -82,6 +96,7 @@ typedef struct api_response {
 	const char *allow;         /* Allow header for 405, static, or NULL */
 	unsigned retry_after;      /* seconds for Retry-After, 0 = none */
 	const char *applied;       /* Preference-Applied header, static, or NULL */
+	bool replayed;             /* Idempotency-Replayed: true (a keyed write's retry) */
 } api_response;
 
 /* A peer named in a fault block list: by replica id or by address. */
@@ -113,6 +128,10 @@ typedef struct api_call {
 	uint32_t qty;
 	bool has_token;            /* remove/clear limited to the token's context */
 	bool minimal;              /* write: Prefer: return=minimal, answer 204 */
+	bool has_key;              /* Idempotency-Key given (writes and checkout) */
+	char key[IDEM_KEY_MAX];    /* its value, key_len bytes (idem_parse) */
+	size_t key_len;
+	crdt_keyrec rec;           /* the write's record, derived by api_call_op */
 	char *token_text;          /* the token as the client sent it (checked
 	                              characters, heap), opened by api_call_op */
 	size_t token_len;
@@ -137,9 +156,12 @@ void api_call_destroy(api_call *c);   /* frees the token; NULL-safe */
 enum api_action api_prepare(const api_limits *lim, const api_request *req,
                             api_call *call, api_response *res);
 
-/* The crdt_op of a write call; points into call, valid while call is.
- * Opens the call's token, if any, with n's token keys (app/token.h): 0, or
- * the token's error (nothing may be written then). */
+/* The crdt_op of a write or checkout call; points into call, valid while
+ * call is.  Opens the call's token, if any, with n's token keys
+ * (app/token.h), then derives the idempotency record of a keyed call into
+ * call->rec (op->key points to it; app/idem.h, with n's wall clock and
+ * window); op->now_ms is n's wall clock.  0, or the token's error, or
+ * idem_record's (nothing may be written then). */
 int api_call_op(node *n, api_call *call, crdt_op *op);
 
 /*
@@ -151,15 +173,34 @@ typedef int (*api_metrics_fn)(void *arg, char **text, size_t *len);
 void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *marg,
                  api_response *res);
 
-/* The response to a write that node_write refused (rc) or completed (rc from
- * its done callback; 0 renders the cart as it is now, or is 204 without a
- * body when the client asked for return=minimal). */
-void api_write_result(node *n, const api_call *call, int rc, api_response *res);
+/*
+ * The response to a write that node_write refused (rc) or completed (rc and
+ * delta from its done callback; delta may be NULL).  Completed (0, or
+ * CARTD_EIDEMPOTENT for a replay, which also sets res->replayed):
+ *  - a checkout: 200 with its order (api_render_order): for a keyed one the
+ *    marker made under its key (crdt_cart_close_by_key, as the store holds
+ *    it now, so every attempt gets it), else the marker in delta;
+ *  - with return=minimal: 204 without a body;
+ *  - a keyed write: 200 with its receipt (api_render_receipt);
+ *  - else 200 with the cart as it is now.
+ */
+void api_write_result(node *n, const api_call *call, int rc, const crdt_cart *delta,
+                      api_response *res);
 
 /* Renders cart id of store as the GET /carts/{cart} body (200), with token
- * (a sealed token, see node_token_issue) as its "token". */
+ * (a sealed token, see node_token_issue) as its "token".  A closed cart
+ * has a "closed" member after those: its orders, each with what was
+ * removed from it later, and the items no order holds (docs/api.md). */
 void api_render_cart(const crdt_store *store, const char *id, size_t len, const char *token,
                      api_response *res);
+
+/* The receipt of a keyed add, set, remove or clear (200): the cart, the
+ * key and the write as the request made it, nothing of the cart's state. */
+void api_render_receipt(const api_call *call, api_response *res);
+
+/* The answer to a checkout (200): {"cart":...,"order":{...}} for marker m
+ * of cart id.  m NULL is a 500 (the marker must exist once durable). */
+void api_render_order(const char *id, size_t len, const crdt_close *m, api_response *res);
 
 /* Fills res with a JSON error {"error":{"code":code,"message":...}}. */
 #if defined(__GNUC__)

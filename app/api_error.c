@@ -82,13 +82,15 @@ unsigned api_status_of(int rc)
 	case 0:
 		return 200;
 	case CARTD_EID: case CARTD_ESKU: case CARTD_EQTY: case CARTD_ELINES:
-	case CARTD_ELINEFULL: case CARTD_ETOKENCART:
+	case CARTD_ELINEFULL: case CARTD_ETOKENCART: case CARTD_EKEYREUSED:
+	case CARTD_EEMPTYCART:
 		return 422;
 	case CARTD_ETOKEN:
 		return 400;
 	case CARTD_ETOKENMAC:
 		return 403;
-	case CARTD_ETOKENKEY: case CARTD_ETOKENFUTURE:
+	case CARTD_ETOKENKEY: case CARTD_ETOKENFUTURE: case CARTD_ECLOSED:
+	case CARTD_ETOKENAHEAD:
 		return 409;
 	case CARTD_ENOSPC: case CARTD_ESHUTDOWN:
 		return 503;

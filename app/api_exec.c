@@ -1,6 +1,7 @@
 /*
  * api_exec.c - runs a validated call against the peer: reads directly,
- * and the answer to a write once node_write has reported its outcome.
+ * and the answer to a write or checkout once node_write has reported its
+ * outcome.
  */
 #include <stdlib.h>
 
@@ -53,16 +54,38 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
 	}
 }
 
-void api_write_result(node *n, const api_call *call, int rc, api_response *res)
+/* The order a checkout made.  A keyed checkout's answer comes from the
+ * marker made under its key as replicated state holds it, so a replay (which
+ * has no delta) answers what the first attempt answered; an unkeyed one has
+ * only its delta to tell which marker is its own. */
+static const crdt_close *checkout_marker(node *n, const api_call *call, const crdt_cart *delta)
 {
-	if (rc != 0) {
+	if (call->has_key) {
+		crdt_item it;
+		if (crdt_store_get(node_store(n), call->cart, call->cart_len, &it) != 0)
+			return NULL;
+		return crdt_cart_close_by_key(it.cart, call->rec.dot);
+	}
+	return delta && crdt_cart_ncloses(delta) ? &delta->closes->v[0] : NULL;
+}
+
+void api_write_result(node *n, const api_call *call, int rc, const crdt_cart *delta,
+                      api_response *res)
+{
+	bool replay = rc == CARTD_EIDEMPOTENT && call->has_key;
+	if (rc != 0 && !replay) {
 		api_error_rc(res, rc, NULL);
 		return;
 	}
-	if (call->minimal) {
+	if (call->op == CRDT_OP_CLOSE) {
+		api_render_order(call->cart, call->cart_len, checkout_marker(n, call, delta), res);
+	} else if (call->minimal) {
 		api_respond(res, 204, NULL, 0, NULL);
 		res->applied = "return=minimal";
-		return;
+	} else if (call->has_key) {
+		api_render_receipt(call, res);
+	} else {
+		render_cart(n, call, res);
 	}
-	render_cart(n, call, res);
+	res->replayed = replay && res->status < 300;
 }

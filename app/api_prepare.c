@@ -3,9 +3,10 @@
  * the 4xx that explains what is wrong with it.
  *
  * Checks run in a fixed order so each bad request gets one predictable
- * answer: route (404), method (405), path parameters (400/422), query
- * (400), body (415/400/422).  Nothing touches the peer here, so a refused
- * request can never have changed anything.
+ * answer: route (404), method (405), path parameters (400/422), the
+ * Idempotency-Key header of a write (400), query (400), body
+ * (415/400/422).  Nothing touches the peer here, so a refused request can
+ * never have changed anything.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -40,11 +41,19 @@ int api_call_op(node *n, api_call *call, crdt_op *op)
 	op->sku = call->sku;
 	op->sku_len = call->sku_len;
 	op->qty = call->qty;
-	if (!call->has_token)
-		return 0;
-	int rc = node_token_open(n, call->cart, call->cart_len, call->token_text,
-	                         call->token_len, &call->token);
-	op->observed = rc == 0 ? &call->token : NULL;
+	op->now_ms = node_wall_ms(n);
+	int rc = 0;
+	if (call->has_token) {
+		rc = node_token_open(n, call->cart, call->cart_len, call->token_text,
+		                     call->token_len, &call->token);
+		op->observed = rc == 0 ? &call->token : NULL;
+	}
+	/* After the token: what the token covers is part of the request. */
+	if (rc == 0 && call->has_key) {
+		rc = idem_record(call->cart, call->cart_len, call->key, call->key_len, op,
+		                 op->now_ms, node_idem_window_ms(n), &call->rec);
+		op->key = rc == 0 ? &call->rec : NULL;
+	}
 	return rc;
 }
 
@@ -90,9 +99,32 @@ static int set_token(api_call *call, const char *s, size_t len, api_response *re
 	return 0;
 }
 
-/* Only DELETE on a cart or an item takes a query parameter: token.  Any
- * other parameter is refused rather than ignored, because a misspelt
- * ?token would otherwise silently widen a remove to everything. */
+/* The Idempotency-Key of a write: at most one header, well-formed
+ * (app/idem.h).  A key that cannot be read is refused, never ignored: the
+ * client counts on it to make a retry safe. */
+static int idem_header(const api_request *req, api_call *call, api_response *res)
+{
+	if (req->idem_keys == 0 && !req->idem_key)
+		return 0;
+	if (req->idem_keys > 1) {
+		api_error(res, 400, "bad_idempotency_key", "more than one Idempotency-Key header");
+		return -1;
+	}
+	if (!req->idem_key || req->idem_key_len > IDEM_HEADER_MAX ||
+	    idem_parse(req->idem_key, req->idem_key_len, call->key, &call->key_len) != 0) {
+		api_error(res, 400, "bad_idempotency_key", "Idempotency-Key must be a string "
+		          "(\"...\", printable ASCII, escapes \\\" and \\\\) or a token of "
+		          "[A-Za-z0-9._~:@/+=-], of 1..%u characters", IDEM_KEY_MAX);
+		return -1;
+	}
+	call->has_key = true;
+	return 0;
+}
+
+/* DELETE on a cart or an item, and POST of a checkout, take one query
+ * parameter: token.  Any other parameter is refused rather than ignored,
+ * because a misspelt ?token would otherwise silently widen a remove to
+ * everything. */
 static int parse_query(api_span q, bool token_ok, api_call *call, api_response *res)
 {
 	size_t pos = 0;
@@ -123,7 +155,7 @@ static int parse_query(api_span q, bool token_ok, api_call *call, api_response *
 	return 0;
 }
 
-/* DELETE bodies: nothing, or {"token": "..."}. */
+/* DELETE and checkout bodies: nothing, or {"token": "..."}. */
 static int body_token(const api_request *req, api_call *call, api_response *res)
 {
 	static const char *const fields[] = { "token", NULL };
@@ -220,6 +252,11 @@ static enum api_action by_route(const api_request *req, unsigned m, api_call *ca
 		call->op = m == API_M_PUT ? CRDT_OP_SET : CRDT_OP_REMOVE;
 		rc = m == API_M_PUT ? body_set(req, call, res) : body_token(req, call, res);
 		break;
+	case API_R_CHECKOUT:
+		a = API_A_CHECKOUT;
+		call->op = CRDT_OP_CLOSE;
+		rc = body_token(req, call, res);
+		break;
 	case API_R_CLUSTER:
 		return API_A_CLUSTER;
 	case API_R_HEALTH:
@@ -240,7 +277,8 @@ static enum api_action by_route(const api_request *req, unsigned m, api_call *ca
 
 static int path_params(api_span cart, api_span sku, api_call *call, api_response *res)
 {
-	if (call->route != API_R_CART && call->route != API_R_ITEMS && call->route != API_R_ITEM)
+	if (call->route != API_R_CART && call->route != API_R_ITEMS && call->route != API_R_ITEM &&
+	    call->route != API_R_CHECKOUT)
 		return 0;
 	if (path_param(cart, call->cart, &call->cart_len, crdt_check_id, CARTD_EID, "cart id", res) != 0)
 		return -1;
@@ -274,7 +312,13 @@ enum api_action api_prepare(const api_limits *lim, const api_request *req,
 	}
 	if (path_params(cart, sku, call, res) != 0)
 		return API_A_NONE;
-	bool token_ok = m == API_M_DELETE && (call->route == API_R_CART || call->route == API_R_ITEM);
+	bool cart_route = call->route == API_R_CART || call->route == API_R_ITEMS ||
+	                  call->route == API_R_ITEM || call->route == API_R_CHECKOUT;
+	bool writes = cart_route && (m & (API_M_POST | API_M_PUT | API_M_DELETE));
+	if (writes && idem_header(req, call, res) != 0)
+		return API_A_NONE;
+	bool token_ok = call->route == API_R_CHECKOUT ||
+	                (m == API_M_DELETE && (call->route == API_R_CART || call->route == API_R_ITEM));
 	if (parse_query(query, token_ok, call, res) != 0)
 		return API_A_NONE;
 	call->action = by_route(req, m == API_M_HEAD ? API_M_GET : m, call, res);

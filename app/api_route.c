@@ -19,6 +19,7 @@ static const struct {
 	[API_R_CART] = { "cart", API_M_GET | API_M_HEAD | API_M_DELETE, "GET, HEAD, DELETE" },
 	[API_R_ITEMS] = { "items", API_M_POST, "POST" },
 	[API_R_ITEM] = { "item", API_M_PUT | API_M_DELETE, "PUT, DELETE" },
+	[API_R_CHECKOUT] = { "checkout", API_M_POST, "POST" },
 	[API_R_CLUSTER] = { "cluster", API_M_GET | API_M_HEAD, "GET, HEAD" },
 	[API_R_HEALTH] = { "health", API_M_GET | API_M_HEAD, "GET, HEAD" },
 	[API_R_METRICS] = { "metrics", API_M_GET | API_M_HEAD, "GET, HEAD" },
@@ -96,6 +97,8 @@ enum api_route api_match_path(const char *path, size_t len, api_span *cart, api_
 	*cart = seg[1];
 	if (n == 2)
 		return API_R_CART;
+	if (n == 3 && seg_is(seg[2], "checkout"))
+		return API_R_CHECKOUT;
 	if (!seg_is(seg[2], "items"))
 		return API_R_UNKNOWN;
 	if (n == 3)

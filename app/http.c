@@ -10,9 +10,10 @@
  * the raw request target (MHD would otherwise hand over a decoded path, in
  * which "%2F" has become a separator).  The access handler collects the
  * body up to max_body, then api_prepare validates everything.  Reads are
- * answered at once.  Writes go to node_write and the connection is
- * suspended; node's done callback records the result and resumes it, and
- * MHD then calls the handler once more, which sends the answer.
+ * answered at once.  Writes (and checkouts) go to node_write and the
+ * connection is suspended; node's done callback renders the answer (the
+ * write's delta is alive only then) and resumes it, and MHD then calls the
+ * handler once more, which sends the answer.
  *
  * Ownership: an http_req is freed when MHD is done with the request, unless
  * a node_write for it is still outstanding; then whichever of the two
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "app/api.h"
@@ -58,6 +60,7 @@ typedef struct http_req {
 	bool abandoned;            /* server stopping before the write completed */
 	enum req_state state;
 	int write_rc;
+	api_response wres;         /* the write's answer, rendered when it completed */
 	api_call call;
 	struct http_req *prev, *next;   /* the server's suspended list */
 } http_req;
@@ -79,6 +82,7 @@ struct http_server {
 
 static void req_free(http_req *r)
 {
+	api_response_destroy(&r->wres);
 	api_call_destroy(&r->call);
 	free(r->target);
 	free(r->body);
@@ -179,6 +183,8 @@ static enum MHD_Result send_response(http_req *r, api_response *res)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
 	if (res->applied)
 		MHD_add_response_header(mr, "Preference-Applied", res->applied);
+	if (res->replayed)
+		MHD_add_response_header(mr, "Idempotency-Replayed", "true");
 	if (res->retry_after) {
 		char ra[16];
 		snprintf(ra, sizeof ra, "%u", res->retry_after);
@@ -198,20 +204,32 @@ static enum MHD_Result send_response(http_req *r, api_response *res)
 
 static enum MHD_Result answer_write(http_req *r)
 {
-	api_response res = { 0 };
 	if (r->abandoned) {
+		api_response res = { 0 };
 		api_error(&res, 503, cartd_errname(CARTD_ESHUTDOWN), "the peer is shutting down "
 		          "and this write was not yet confirmed durable: read the cart to see "
 		          "whether it was applied");
 		return send_response(r, &res);
 	}
-	api_write_result(r->srv->n, &r->call, r->write_rc, &res);
-	return send_response(r, &res);
+	return send_response(r, &r->wres);
 }
 
 /* ---- writes ---- */
 
-static void on_write_done(void *arg, int rc)
+/* The answer to a suspended write is ready: resume its connection. */
+static void resume_written(http_req *r)
+{
+	http_server *s = r->srv;
+	list_remove(s, r);
+	s->metrics.suspended--;
+	r->state = REQ_WRITTEN;
+	MHD_resume_connection(r->conn);
+	/* MHD notices the resumption on its next run; make that now rather
+	 * than at the next network event. */
+	event_active(s->ev_kick, EV_TIMEOUT, 0);
+}
+
+static void on_write_done(void *arg, int rc, const crdt_cart *delta)
 {
 	http_req *r = arg;
 	r->write_outstanding = false;
@@ -221,6 +239,7 @@ static void on_write_done(void *arg, int rc)
 		req_free(r);
 		return;
 	}
+	api_write_result(r->srv->n, &r->call, rc, delta, &r->wres);
 	/* Counted here, not when answering: the outcome is the same whether
 	 * or not the client is still there to hear it. */
 	metrics_count_write(&r->srv->metrics, r->call.op, rc);
@@ -229,14 +248,7 @@ static void on_write_done(void *arg, int rc)
 		r->state = REQ_WRITTEN;
 		return;
 	}
-	http_server *s = r->srv;
-	list_remove(s, r);
-	s->metrics.suspended--;
-	r->state = REQ_WRITTEN;
-	MHD_resume_connection(r->conn);
-	/* MHD notices the resumption on its next run; make that now rather
-	 * than at the next network event. */
-	event_active(s->ev_kick, EV_TIMEOUT, 0);
+	resume_written(r);
 }
 
 static enum MHD_Result start_write(http_req *r)
@@ -250,6 +262,7 @@ static enum MHD_Result start_write(http_req *r)
 	if (rc != 0) {
 		r->write_rc = rc;
 		metrics_count_write(&s->metrics, r->call.op, rc);
+		api_write_result(s->n, &r->call, rc, NULL, &r->wres);
 		return answer_write(r);
 	}
 	if (r->state == REQ_WRITTEN)
@@ -305,6 +318,23 @@ static void take_body(http_req *r, const char *data, size_t len)
 	r->body_len += len;
 }
 
+/* Counts the Idempotency-Key headers and keeps the first: two of them
+ * are refused (api_prepare), not resolved by picking one. */
+typedef struct idem_headers {
+	unsigned n;
+	const char *first;
+} idem_headers;
+
+static enum MHD_Result count_idem(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	idem_headers *h = cls;
+	(void)kind;
+	if (key && strcasecmp(key, "Idempotency-Key") == 0 && h->n++ == 0)
+		h->first = value ? value : "";
+	return MHD_YES;
+}
+
 static int metrics_text(void *arg, char **text, size_t *len)
 {
 	http_server *s = arg;
@@ -316,6 +346,8 @@ static enum MHD_Result dispatch(http_req *r, const char *method)
 {
 	http_server *s = r->srv;
 	api_response res = { 0 };
+	idem_headers ih = { 0, NULL };
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_idem, &ih);
 	api_request req = {
 		.method = method,
 		.target = r->target,
@@ -324,6 +356,9 @@ static enum MHD_Result dispatch(http_req *r, const char *method)
 		.body = r->body ? r->body : "",
 		.body_len = r->body_len,
 		.prefer = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Prefer"),
+		.idem_key = ih.first,
+		.idem_key_len = ih.first ? strlen(ih.first) : 0,
+		.idem_keys = ih.n,
 	};
 	if (r->too_large) {
 		api_span cart, sku;   /* only for the metric's route label */
@@ -335,7 +370,7 @@ static enum MHD_Result dispatch(http_req *r, const char *method)
 		return send_response(r, &res);
 	}
 	enum api_action a = api_prepare(&s->lim, &req, &r->call, &res);
-	if (a == API_A_WRITE)
+	if (a == API_A_WRITE || a == API_A_CHECKOUT)
 		return start_write(r);
 	if (a != API_A_NONE)
 		api_execute(s->n, &r->call, metrics_text, s, &res);

@@ -19,7 +19,11 @@ const unsigned metrics_codes[METRICS_NCODES - 1] = {
 	200, 204, 400, 404, 405, 413, 415, 422, 500, 503, 408, 431
 };
 
-static const char *const op_names[4] = { "add", "set", "remove", "clear" };
+static const char *const op_names[METRICS_NOPS] = {
+	[CRDT_OP_ADD] = "add", [CRDT_OP_SET] = "set", [CRDT_OP_REMOVE] = "remove",
+	[CRDT_OP_CLEAR] = "clear", [CRDT_OP_CLOSE] = "checkout",
+};
+static const char *const result_names[3] = { "ok", "error", "replayed" };
 
 void metrics_count_request(metrics_http *m, enum api_route r, unsigned status)
 {
@@ -32,8 +36,8 @@ void metrics_count_request(metrics_http *m, enum api_route r, unsigned status)
 
 void metrics_count_write(metrics_http *m, enum crdt_op_kind op, int rc)
 {
-	if ((unsigned)op < 4)
-		m->writes[op][rc == 0 ? 0 : 1]++;
+	if ((unsigned)op < METRICS_NOPS)
+		m->writes[op][rc == 0 ? 0 : rc == CARTD_EIDEMPOTENT ? 2 : 1]++;
 }
 
 #if defined(__GNUC__)
@@ -116,11 +120,12 @@ static void http_series(buf_writer *w, const metrics_http *m)
 			    (unsigned long long)m->requests[r][c]);
 		}
 	family(w, "cartd_writes_total", "counter",
-	       "Cart writes by operation and outcome (ok = durable and acknowledged).");
-	for (int op = 0; op < 4; op++)
-		for (int k = 0; k < 2; k++)
+	       "Cart writes by operation and outcome (ok = durable and acknowledged; "
+	       "replayed = a retry of a keyed write, answered as the first).");
+	for (int op = 0; op < METRICS_NOPS; op++)
+		for (int k = 0; k < 3; k++)
 			put(w, "cartd_writes_total{op=\"%s\",result=\"%s\"} %llu\n", op_names[op],
-			    k ? "error" : "ok", (unsigned long long)m->writes[op][k]);
+			    result_names[k], (unsigned long long)m->writes[op][k]);
 	scalar(w, "cartd_http_writes_waiting", "gauge", "Write requests waiting for their commit.",
 	       m->suspended);
 	scalar(w, "cartd_http_header_timeouts_total", "counter",

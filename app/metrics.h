@@ -23,9 +23,13 @@ extern const unsigned metrics_codes[METRICS_NCODES - 1];
 #define METRICS_NCAUSES 17
 extern const char *const metrics_reject_causes[METRICS_NCAUSES];
 
+/* Operations of cartd_writes_total: add, set, remove, clear, checkout. */
+#define METRICS_NOPS 5
+
 typedef struct metrics_http {
 	uint64_t requests[API_R_COUNT][METRICS_NCODES];
-	uint64_t writes[4][2];          /* by crdt_op_kind: [0] acknowledged, [1] failed */
+	uint64_t writes[METRICS_NOPS][3];  /* by crdt_op_kind: [0] acknowledged, [1] failed,
+	                                      [2] a keyed write's replay */
 	uint64_t suspended;             /* requests waiting for the disk now (gauge) */
 	uint64_t header_timeouts;       /* connections cut by the header deadline */
 } metrics_http;

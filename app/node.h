@@ -111,14 +111,26 @@ int node_token_open(node *n, const char *id, size_t len, const char *tok, size_t
 void node_format_addr(const engine_addr *a, char *buf, size_t len);
 
 /*
- * Applies op to cart id and calls done(arg, rc) once the write is durable
- * (rc = 0) or failed durably (rc < 0, e.g. CARTD_ESTORAGE).  Returns 0 when
- * done will be called, or an error now, in which case nothing changed and
- * done is not called: CARTD_EID, CARTD_ESKU, CARTD_EQTY, CARTD_ELINES,
- * CARTD_ELINEFULL, CARTD_ETOKENFUTURE, CARTD_ECOUNTER, CARTD_ENOSPC (committer full: retry later),
- * CARTD_ESHUTDOWN, CARTD_ENOMEM.  A write that changes nothing (removing an
- * absent sku) still completes through done, after the current batch, so
+ * Applies op to cart id and calls done(arg, rc, delta) once the write is
+ * durable (rc = 0) or failed durably (rc < 0, e.g. CARTD_ESTORAGE).  delta
+ * is what the write changed (for a checkout, it holds the new close
+ * marker), valid only during the call; NULL unless rc is 0.  Returns 0
+ * when done will be called, or an error now, in which case nothing changed
+ * and done is not called: CARTD_EID, CARTD_ESKU, CARTD_EQTY, CARTD_ELINES,
+ * CARTD_ELINEFULL, CARTD_ETOKENFUTURE, CARTD_ECOUNTER, CARTD_EKEYREUSED,
+ * CARTD_ECLOSED, CARTD_ETOKENAHEAD, CARTD_EEMPTYCART (crdt_cart_apply),
+ * CARTD_ENOSPC (committer full: retry later), CARTD_ESHUTDOWN,
+ * CARTD_ENOMEM.  A write that changes nothing (removing an absent sku)
+ * still completes through done, after the current batch, so
  * acknowledgements stay ordered.
+ *
+ * A keyed write (op->key) that crdt_cart_apply finds already made
+ * (CARTD_EIDEMPOTENT) is a replay: nothing is applied, and it completes
+ * through done like a write that changed nothing, with rc =
+ * CARTD_EIDEMPOTENT (and no delta) once durable, so the caller answers the
+ * replay.  It is answered only after every write of the cart that was
+ * applied before it is durable (the first attempt, if made at this peer,
+ * among them): a replay never confirms what a crash could still lose.
  *
  * A write whose commit fails (disk error) is reported through done with the
  * error, but it cannot be undone in memory: it stays visible in local reads
@@ -126,7 +138,7 @@ void node_format_addr(const engine_addr *a, char *buf, size_t len);
  * up to a second); its delta is pushed only once a commit succeeds, so even
  * then nothing leaves the peer before it is durable.
  */
-typedef void (*node_done_fn)(void *arg, int rc);
+typedef void (*node_done_fn)(void *arg, int rc, const crdt_cart *delta);
 int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
                node_done_fn done, void *arg);
 

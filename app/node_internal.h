@@ -51,6 +51,9 @@ typedef struct pending_write {
 	uint64_t retry_at_ms;       /* waiting: not before this */
 	uint32_t backoff_ms;        /* after a failed commit */
 	bool submitted;             /* in the committer (else waiting to be) */
+	bool replay;                /* a keyed write already made: nothing applied,
+	                               answered CARTD_EIDEMPOTENT once durable */
+	uint64_t seq;               /* order in which node_write applied it */
 	uint8_t id_len;
 	char id[CRDT_MAX_NAME + 1];
 } pending_write;
@@ -107,6 +110,7 @@ struct node {
 
 	write_list inflight;        /* submitted to the committer */
 	write_list waiting;         /* applied, not yet submitted */
+	uint64_t write_seq;         /* pending_write.seq of the last write */
 	idset dirty;                /* carts changed by replication, to persist */
 	uint64_t dirty_retry_at_ms; /* after a failed persist batch */
 	uint32_t dirty_backoff_ms;

@@ -73,7 +73,8 @@ static void record_latency(node *n, uint64_t start_ns)
 	n->lat.total++;
 }
 
-/* Answers the caller once; later completions of the same write are silent. */
+/* Answers the caller once; later completions of the same write are silent.
+ * A replay that became durable answers CARTD_EIDEMPOTENT, without a delta. */
 static void answer(node *n, pending_write *w, int rc)
 {
 	node_done_fn done = w->done;
@@ -82,7 +83,9 @@ static void answer(node *n, pending_write *w, int rc)
 	w->done = NULL;
 	if (rc == 0)
 		record_latency(n, w->start_ns);
-	done(w->arg, rc);
+	if (rc == 0 && w->replay)
+		rc = CARTD_EIDEMPOTENT;
+	done(w->arg, rc, rc == 0 ? &w->delta : NULL);
 }
 
 /* Submits w's delta (the stored state joined with it is the cart after
@@ -121,6 +124,28 @@ static int check_room(node *n, size_t len)
 	return 0;
 }
 
+/* Is a write of w's cart that was applied before w still in l? */
+static bool earlier_write_in(const write_list *l, const pending_write *w)
+{
+	for (const pending_write *o = l->head; o; o = o->next)
+		if (o != w && !o->replay && o->seq < w->seq && o->id_len == w->id_len &&
+		    memcmp(o->id, w->id, w->id_len) == 0)
+			return true;
+	return false;
+}
+
+/* Any write of w's cart applied before the replay w may be the first
+ * attempt of the request w replays, and w must not be answered before it
+ * is durable.  Those in the committer ahead of w complete first; one that
+ * is waiting (its commit failed, or the queue was full) holds w back, and
+ * so does one still in the committer when w completes, which can only be
+ * a failed write submitted again behind w. */
+static bool replay_blocked(const node *n, const pending_write *w, bool completed)
+{
+	return earlier_write_in(&n->waiting, w) ||
+	       (completed && earlier_write_in(&n->inflight, w));
+}
+
 int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
                node_done_fn done, void *arg)
 {
@@ -142,11 +167,23 @@ int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
 	w->done = done;
 	w->arg = arg;
 	w->start_ns = node_mono_ns();
-	if ((rc = engine_local_write(n->eng, id, id_len, op, &w->delta)) != 0) {
+	w->seq = ++n->write_seq;
+	rc = engine_local_write(n->eng, id, id_len, op, &w->delta);
+	/* A replay changed nothing, like removing an absent sku, and completes
+	 * the same way: through the committer, so that its answer comes only
+	 * once the writes in flight before it (the first attempt among them,
+	 * if it was made here) are durable. */
+	w->replay = rc == CARTD_EIDEMPOTENT;
+	if (rc != 0 && !w->replay) {
 		write_free(w);   /* nothing changed, and no mark is left */
 		return rc;
 	}
 	list_push(&n->waiting, w);
+	if (w->replay && replay_blocked(n, w, false)) {
+		w->retry_at_ms = node_now_ms(n) + NODE_RETRY_MS;
+		node_arm_retry(n);
+		return 0;
+	}
 	submit_write(n, w);   /* or retried from the timer: done comes either way */
 	return 0;
 }
@@ -172,8 +209,16 @@ static void write_completed(node *n, pending_write *w, int rc)
 {
 	list_remove(&n->inflight, w);
 	w->submitted = false;
+	if (rc == 0 && w->replay && replay_blocked(n, w, true)) {
+		/* Submitted again, behind what it waits for. */
+		w->retry_at_ms = node_now_ms(n) + NODE_RETRY_MS;
+		list_push(&n->waiting, w);
+		node_arm_retry(n);
+		return;
+	}
 	if (rc == 0) {
-		engine_write_done(n->eng, w->id, w->id_len, &w->delta, node_now_ms(n));
+		if (!w->replay)   /* a replay took no mark (engine_local_write) */
+			engine_write_done(n->eng, w->id, w->id_len, &w->delta, node_now_ms(n));
 		answer(n, w, 0);
 		write_free(w);
 		return;
@@ -181,7 +226,9 @@ static void write_completed(node *n, pending_write *w, int rc)
 	n->write_failed++;
 	node_log_commit_failure(n, "write", w->id, rc);
 	answer(n, w, rc);
-	if (n->closing) {   /* no retry after the committer stopped */
+	/* No retry after the committer stopped; none for a replay either,
+	 * which has nothing in memory to make durable. */
+	if (n->closing || w->replay) {
 		write_free(w);
 		return;
 	}
@@ -234,6 +281,11 @@ void node_retry_writes(node *n)
 	pending_write *w = n->waiting.head;
 	while (w && !n->closing) {
 		pending_write *next = w->next;
+		if (w->replay && w->retry_at_ms <= now && replay_blocked(n, w, false)) {
+			w->retry_at_ms = now + NODE_RETRY_MS;
+			w = next;
+			continue;
+		}
 		/* Stop at a full queue: the next drain makes room and calls again. */
 		if (w->retry_at_ms <= now && submit_write(n, w) == CARTD_ENOSPC)
 			break;

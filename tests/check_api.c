@@ -32,7 +32,8 @@ typedef struct prep {
 static void run(prep *p, const api_limits *lim, const char *method, const char *target,
                 const char *ctype, const char *body)
 {
-	api_request req = { method, target, ctype, body ? body : "", body ? strlen(body) : 0, NULL };
+	api_request req = { .method = method, .target = target, .content_type = ctype,
+	                    .body = body ? body : "", .body_len = body ? strlen(body) : 0 };
 	memset(p, 0, sizeof *p);
 	api_call_init(&p->call);
 	p->action = api_prepare(lim, &req, &p->call, &p->res);
@@ -441,23 +442,25 @@ START_TEST(test_prefer_minimal)
 
 	/* Only writes honour it; their success is then 204 without a body. */
 	prep p;
-	api_request req = { "POST", "/carts/c1/items", JSON, "{\"sku\":\"a\",\"qty\":1}", 19,
-	                    "return=minimal" };
+	api_request req = { .method = "POST", .target = "/carts/c1/items", .content_type = JSON,
+	                    .body = "{\"sku\":\"a\",\"qty\":1}", .body_len = 19,
+	                    .prefer = "return=minimal" };
 	memset(&p, 0, sizeof p);
 	api_call_init(&p.call);
 	ck_assert_int_eq(api_prepare(&no_faults, &req, &p.call, &p.res), API_A_WRITE);
 	ck_assert(p.call.minimal);
-	api_write_result(NULL, &p.call, 0, &p.res);
+	api_write_result(NULL, &p.call, 0, NULL, &p.res);
 	ck_assert_uint_eq(p.res.status, 204);
 	ck_assert_uint_eq(p.res.body_len, 0);
 	ck_assert_str_eq(p.res.applied, "return=minimal");
 	api_response_destroy(&p.res);
 	/* A failed write still explains itself. */
-	api_write_result(NULL, &p.call, CARTD_ENOSPC, &p.res);
+	api_write_result(NULL, &p.call, CARTD_ENOSPC, NULL, &p.res);
 	ck_assert_uint_eq(p.res.status, 503);
 	ck_assert_ptr_null(p.res.applied);
 	done(&p);
-	api_request get = { "GET", "/carts/c1", NULL, "", 0, "return=minimal" };
+	api_request get = { .method = "GET", .target = "/carts/c1", .body = "",
+	                    .prefer = "return=minimal" };
 	memset(&p, 0, sizeof p);
 	api_call_init(&p.call);
 	ck_assert_int_eq(api_prepare(&no_faults, &get, &p.call, &p.res), API_A_GET_CART);
@@ -545,6 +548,7 @@ END_TEST
 
 Suite *api_suite(void);
 TCase *api_token_tcase(void);   /* tests/test_api_token.c */
+TCase *api_idem_tcase(void);    /* tests/test_api_idem.c */
 
 Suite *api_suite(void)
 {
@@ -569,5 +573,6 @@ Suite *api_suite(void)
 	tcase_add_test(t, test_hex64);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, api_token_tcase());
+	suite_add_tcase(s, api_idem_tcase());
 	return s;
 }

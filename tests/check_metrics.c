@@ -198,6 +198,9 @@ static void drive_writes(void)
 		{ 0, "cartd_writes_total{op=\"set\",result=\"ok\"}", UP, 0 },
 		{ 0, "cartd_writes_total{op=\"remove\",result=\"ok\"}", UP, 0 },
 		{ 0, "cartd_writes_total{op=\"clear\",result=\"ok\"}", UP, 0 },
+		{ 0, "cartd_writes_total{op=\"add\",result=\"replayed\"}", UP, 0 },
+		{ 0, "cartd_writes_total{op=\"checkout\",result=\"ok\"}", UP, 0 },
+		{ 0, "cartd_http_requests_total{route=\"checkout\",code=\"200\"}", UP, 0 },
 		{ 0, "cartd_commit_latency_seconds_count", UP, 0 },
 		{ 0, "cartd_commit_latency_seconds_sum", UP, 0 },
 		{ 0, "cartd_committer_records_submitted_total", UP, 0 },
@@ -223,6 +226,17 @@ static void drive_writes(void)
 	ck_assert_int_eq(write_json(0, "PUT", "/carts/w2/items/a", "{\"qty\":3}"), 200);
 	ck_assert_int_eq(write_json(0, "DELETE", "/carts/w2/items/a", NULL), 200);
 	ck_assert_int_eq(write_json(0, "DELETE", "/carts/w2", NULL), 200);
+	/* A keyed add and its retry, and a checkout. */
+	ctl_http_request kreq = { "POST", "/carts/w3/items", "application/json",
+	                          "{\"sku\":\"a\",\"qty\":1}", 19, "Idempotency-Key: k\r\n",
+	                          0, false };
+	for (int k = 0; k < 2; k++) {
+		ctl_http_response res;
+		tp_http(&cl, 0, &kreq, &res);
+		ck_assert_int_eq(res.status, 200);
+		ctl_http_response_free(&res);
+	}
+	ck_assert_int_eq(write_json(0, "POST", "/carts/w3/checkout", NULL), 200);
 	expect(p, N(p), "writes at peer0");
 }
 

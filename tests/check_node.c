@@ -21,5 +21,6 @@ Suite *node_suite(void)
 	suite_add_tcase(s, node_udp_addr_tcase());
 	suite_add_tcase(s, node_udp_sock_tcase());
 	suite_add_tcase(s, node_peer_tcase());
+	suite_add_tcase(s, node_idem_tcase());
 	return s;
 }

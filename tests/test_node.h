@@ -1,7 +1,8 @@
 /*
  * test_node.h - the test cases of the node suite (tests/check_node.c), one
  * file per unit: fault injection, logging, the command line, the UDP
- * adapter, and a peer's write path and lifecycle.
+ * adapter, a peer's write path and lifecycle, and keyed writes and
+ * checkouts through the API on a peer.
  */
 #ifndef TEST_NODE_H
 #define TEST_NODE_H
@@ -15,5 +16,6 @@ TCase *node_config_bad_tcase(void);
 TCase *node_udp_addr_tcase(void);
 TCase *node_udp_sock_tcase(void);
 TCase *node_peer_tcase(void);
+TCase *node_idem_tcase(void);
 
 #endif

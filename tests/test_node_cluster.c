@@ -12,14 +12,9 @@
 #include "net/udp.h"
 #include "tests/test_node_peer.h"
 
-typedef struct pair {
-	struct event_base *base;
-	node *a, *b;
-	char dir_a[128], dir_b[128];
-} pair;
+typedef tnp_pair pair;
 
-/* A alone, then B seeded with A's bound address. */
-static void pair_start(pair *p, const char *tag, bool faults)
+void tnp_pair_start(pair *p, const char *tag, bool faults)
 {
 	char name[32];
 	node_config c;
@@ -37,24 +32,13 @@ static void pair_start(pair *p, const char *tag, bool faults)
 	ck_assert_int_eq(node_new(&c, p->base, &p->b), 0);
 }
 
-static void pair_stop(pair *p)
+void tnp_pair_stop(pair *p)
 {
 	node_free(p->a);
 	node_free(p->b);
 	event_base_free(p->base);
 }
 
-typedef struct want {
-	const node *n;
-	const char *cart, *sku;
-	uint32_t qty;
-} want;
-
-static bool has_qty(void *arg)
-{
-	want *w = arg;
-	return tnp_qty(w->n, w->cart, w->sku) == w->qty;
-}
 
 static bool answered(void *arg)
 {
@@ -76,16 +60,16 @@ static bool time_up(void *arg)
 START_TEST(replicates_both_ways)
 {
 	pair p;
-	pair_start(&p, "both", false);
+	tnp_pair_start(&p, "both", false);
 	tnp_done d = { 0, 1 };
 	ck_assert_int_eq(tnp_write(p.a, "c1", CRDT_OP_ADD, "apple", 2, &d), 0);
 	ck_assert(tnp_run_until(p.base, answered, &d) && d.rc == 0);
-	want w = { p.b, "c1", "apple", 2 };
-	ck_assert_msg(tnp_run_until(p.base, has_qty, &w), "A's write never reached B");
+	tnp_want w = { p.b, "c1", "apple", 2 };
+	ck_assert_msg(tnp_run_until(p.base, tnp_has_qty, &w), "A's write never reached B");
 	tnp_done e = { 0, 1 };
 	ck_assert_int_eq(tnp_write(p.b, "c1", CRDT_OP_SET, "apple", 7, &e), 0);
-	want v = { p.a, "c1", "apple", 7 };
-	ck_assert_msg(tnp_run_until(p.base, has_qty, &v), "B's write never reached A");
+	tnp_want v = { p.a, "c1", "apple", 7 };
+	ck_assert_msg(tnp_run_until(p.base, tnp_has_qty, &v), "B's write never reached A");
 	ck_assert_int_eq(e.rc, 0);
 	node_stats sa, sb;
 	node_stats_get(p.a, &sa);
@@ -94,14 +78,14 @@ START_TEST(replicates_both_ways)
 	ck_assert_uint_gt(sb.persist_submitted, 0);     /* A's cart written at B */
 	ck_assert(sa.udp_rx_truncated == 0 && sa.persist_failed == 0 && sa.fault_held == 0);
 	ck_assert(sa.writes_inflight == 0 && sa.writes_waiting == 0);
-	pair_stop(&p);
+	tnp_pair_stop(&p);
 }
 END_TEST
 
 START_TEST(blocked_then_released)
 {
 	pair p;
-	pair_start(&p, "block", true);
+	tnp_pair_start(&p, "block", true);
 	fault_state *f = node_faults(p.a);
 	ck_assert_ptr_nonnull(f);
 	ck_assert_ptr_null(node_faults(p.b));
@@ -117,11 +101,11 @@ START_TEST(blocked_then_released)
 	ck_assert_uint_gt(f->blocked, 0);
 	ck_assert_int_eq(fault_unblock_addr(f, &b_addr), 0);
 	ck_assert_int_eq(fault_set_rates(f, 0, 1, 20), 0);   /* duplicated, delayed */
-	want w = { p.b, "c1", "kiwi", 4 };
-	ck_assert_msg(tnp_run_until(p.base, has_qty, &w), "never healed");
+	tnp_want w = { p.b, "c1", "kiwi", 4 };
+	ck_assert_msg(tnp_run_until(p.base, tnp_has_qty, &w), "never healed");
 	ck_assert_uint_gt(f->duplicated, 0);
 	ck_assert_uint_gt(f->delayed, 0);
-	pair_stop(&p);
+	tnp_pair_stop(&p);
 }
 END_TEST
 

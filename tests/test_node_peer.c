@@ -54,7 +54,7 @@ static void write_key(const char *path, mode_t mode)
 	close(fd);
 }
 
-static void setup(void)
+void tnp_fixture_setup(void)
 {
 	tt_mkdtemp(base_dir, sizeof base_dir, "/tmp", "cartd-check-node");
 	snprintf(tnp_key, sizeof tnp_key, "%s/key", base_dir);
@@ -62,7 +62,7 @@ static void setup(void)
 	log_set_level(LOG_ERROR);
 }
 
-static void teardown(void)
+void tnp_fixture_teardown(void)
 {
 	tt_rmtree(base_dir);
 }
@@ -79,8 +79,9 @@ void tnp_config(node_config *c, const char *dir_name, char *dir, size_t dirlen)
 	c->engine.ping_timeout_ms = 50;
 }
 
-static void on_done(void *arg, int rc)
+static void on_done(void *arg, int rc, const crdt_cart *delta)
 {
+	(void)delta;
 	tnp_done *d = arg;
 	d->calls++;
 	d->rc = rc;
@@ -101,6 +102,12 @@ bool tnp_run_until(struct event_base *b, bool (*cond)(void *), void *arg)
 		event_base_dispatch(b);
 	}
 	return cond(arg);
+}
+
+bool tnp_has_qty(void *arg)
+{
+	const tnp_want *w = arg;
+	return tnp_qty(w->n, w->cart, w->sku) == w->qty;
 }
 
 static bool answered(void *arg)
@@ -291,7 +298,7 @@ END_TEST
 TCase *node_peer_tcase(void)
 {
 	TCase *tc = tcase_create("peer");
-	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, tnp_fixture_setup, tnp_fixture_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, write_is_durable_then_answered);
 	tcase_add_test(tc, refusals_change_nothing);
