@@ -41,6 +41,7 @@ int ctl_usage_error(const char *fmt, ...);
 int ctl_cmd_get(const ctl_opts *o, int argc, char **argv);
 int ctl_cmd_add(const ctl_opts *o, int argc, char **argv);     /* add and set */
 int ctl_cmd_remove(const ctl_opts *o, int argc, char **argv);  /* remove and clear */
+int ctl_cmd_checkout(const ctl_opts *o, int argc, char **argv);
 int ctl_cmd_info(const ctl_opts *o, int argc, char **argv);    /* cluster, health, metrics */
 int ctl_cmd_faults(const ctl_opts *o, int argc, char **argv);
 
@@ -60,6 +61,9 @@ int ctl_cmd_cluster_down(int argc, char **argv);
  */
 int ctl_request(const ctl_opts *o, const char *method, const char *target, const char *json_body,
                 ctl_http_response *res);
+/* The same with extra header lines ("Name: value\r\n"..., or NULL). */
+int ctl_request_h(const ctl_opts *o, const char *method, const char *target,
+                  const char *json_body, const char *headers, ctl_http_response *res);
 
 /* Appends s to the path buffer percent-encoded as one path segment. */
 void ctl_append_segment(char *buf, size_t cap, const char *s);

@@ -30,7 +30,8 @@ static const char usage_text[] =
 "    -h, --help     Print this text.\n"
 "\n"
 "CART COMMANDS\n"
-"    get CART                  Show a cart's items and its context token.\n"
+"    get CART                  Show a cart's items and its context token; for a\n"
+"                              checked-out cart also its orders and late items.\n"
 "    add CART SKU QTY          Add QTY (1..1000000) of SKU.\n"
 "    set CART SKU QTY          Set SKU's quantity to QTY; 0 removes the line.\n"
 "    remove CART SKU [--token T]\n"
@@ -38,8 +39,16 @@ static const char usage_text[] =
 "                              get, remove only what that read saw: an add made\n"
 "                              concurrently elsewhere survives.\n"
 "    clear CART [--token T]    Remove every line (only those the token saw).\n"
+"    checkout CART [--token T] Close the cart at what the token saw (without a\n"
+"                              token: at what the peer holds) and print the\n"
+"                              order.  Later writes to the cart are refused.\n"
 "    Cart ids and skus are 1..128 characters of A-Z a-z 0-9 . _ ~ : @ -.\n"
 "    Writes print the cart as it is after the write, once it is durable.\n"
+"    add, set, remove, clear and checkout take --idempotency-key KEY (1..255\n"
+"    printable ASCII characters): a retry with the same KEY, at any peer, is\n"
+"    applied once and answered as the first attempt was, marked\n"
+"    \"replayed\".  A keyed write prints what it did (its receipt), not the\n"
+"    cart.  Use a new KEY for every new write.\n"
 "\n"
 "PEER COMMANDS\n"
 "    health                    Is the peer up; its id, epoch, carts, members.\n"
@@ -93,6 +102,8 @@ static const char usage_text[] =
 "    cartctl --peer 127.0.0.1:8080 add c1 apple 2\n"
 "    cartctl --peer 127.0.0.1:8081 get c1\n"
 "    T=$(cartctl --json get c1 | jq -r .token); cartctl remove c1 apple --token \"$T\"\n"
+"    cartctl add c1 pear 1 --idempotency-key order-7-line-2\n"
+"    cartctl checkout c1 --token \"$T\" --idempotency-key order-7\n"
 "    cartctl --peer 127.0.0.1:8082 faults set --block 127.0.0.1:8180\n"
 "    cartctl cluster down\n"
 "\n"
@@ -157,6 +168,8 @@ static int dispatch(const ctl_opts *o, int argc, char **argv)
 		return ctl_cmd_add(o, argc, argv);
 	if (strcmp(c, "remove") == 0 || strcmp(c, "clear") == 0)
 		return ctl_cmd_remove(o, argc, argv);
+	if (strcmp(c, "checkout") == 0)
+		return ctl_cmd_checkout(o, argc, argv);
 	if (strcmp(c, "cluster") == 0 && argc > 1 && strcmp(argv[1], "up") == 0)
 		return ctl_cmd_cluster_up(o, argc, argv);
 	if (strcmp(c, "cluster") == 0 && argc > 1 && strcmp(argv[1], "down") == 0)
