@@ -107,9 +107,10 @@ typedef struct api_fault_peer {
 } api_fault_peer;
 
 typedef struct api_fault_change {
-	bool has_drop, has_duplicate, has_delay;
+	bool has_drop, has_duplicate, has_delay, has_answer_delay;
 	double drop, duplicate;
 	uint32_t delay_ms;
+	uint32_t answer_delay_ms;
 	api_fault_peer block[FAULT_MAX_BLOCKED];
 	size_t nblock;
 	api_fault_peer unblock[FAULT_MAX_BLOCKED];

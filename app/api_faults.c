@@ -25,9 +25,10 @@ static json_t *state_json(const fault_state *f)
 		node_format_addr(&f->blocked_addrs[i], buf, sizeof buf);
 		json_array_append_new(blocked, json_string(buf));
 	}
-	return json_pack("{s:f,s:f,s:I,s:o,s:{s:I,s:I,s:I,s:I}}",
+	return json_pack("{s:f,s:f,s:I,s:o,s:I,s:{s:I,s:I,s:I,s:I}}",
 	                 "drop", f->drop, "duplicate", f->duplicate,
 	                 "delay_ms", (json_int_t)f->delay_ms, "blocked", blocked,
+	                 "answer_delay_ms", (json_int_t)f->answer_delay_ms,
 	                 "counters", "dropped", (json_int_t)f->dropped,
 	                 "duplicated", (json_int_t)f->duplicated,
 	                 "delayed", (json_int_t)f->delayed, "blocked", (json_int_t)f->blocked);
@@ -89,6 +90,8 @@ static int apply_change(node *n, fault_state *f, const api_fault_change *ch, api
 	double dup = ch->has_duplicate ? ch->duplicate : f->duplicate;
 	uint32_t delay = ch->has_delay ? ch->delay_ms : f->delay_ms;
 	int rc = fault_set_rates(f, drop, dup, delay);
+	if (rc == 0 && ch->has_answer_delay)
+		rc = fault_set_answer_delay(f, ch->answer_delay_ms);
 	if (rc != 0) {
 		api_error(res, 422, "bad_value", "fault rates out of range");
 		return -1;

@@ -2,7 +2,8 @@
  * api_faults_parse.c - the body of POST /admin/faults:
  *
  *   {"drop":0..1, "duplicate":0..1, "delay_ms":0..60000,
- *    "block":["<replica id hex>" | "host:port", ...], "unblock":[...]}
+ *    "block":["<replica id hex>" | "host:port", ...], "unblock":[...],
+ *    "answer_delay_ms":0..60000}
  *
  * Every field is optional; absent rates keep their current value.  Parsed
  * completely before anything is applied, so a bad entry changes nothing.
@@ -55,8 +56,8 @@ static int parse_list(json_t *obj, const char *field, api_fault_peer *out, size_
 int api_parse_faults(json_t *obj, api_fault_change *ch, api_response *res)
 {
 	static const char *const fields[] = { "drop", "duplicate", "delay_ms", "block",
-	                                      "unblock", NULL };
-	uint32_t delay = 0;
+	                                      "unblock", "answer_delay_ms", NULL };
+	uint32_t delay = 0, answer_delay = 0;
 	memset(ch, 0, sizeof *ch);
 	if (api_body_fields(obj, fields, res) != 0 ||
 	    api_field_num(obj, "drop", 0, 1, &ch->has_drop, &ch->drop, res) != 0 ||
@@ -64,8 +65,11 @@ int api_parse_faults(json_t *obj, api_fault_change *ch, api_response *res)
 	    api_field_uint(obj, "delay_ms", "bad_value", 0, FAULT_MAX_DELAY_MS, false,
 	                   &ch->has_delay, &delay, res) != 0 ||
 	    parse_list(obj, "block", ch->block, &ch->nblock, res) != 0 ||
-	    parse_list(obj, "unblock", ch->unblock, &ch->nunblock, res) != 0)
+	    parse_list(obj, "unblock", ch->unblock, &ch->nunblock, res) != 0 ||
+	    api_field_uint(obj, "answer_delay_ms", "bad_value", 0, FAULT_MAX_DELAY_MS, false,
+	                   &ch->has_answer_delay, &answer_delay, res) != 0)
 		return -1;
 	ch->delay_ms = delay;
+	ch->answer_delay_ms = answer_delay;
 	return 0;
 }

@@ -33,6 +33,7 @@ void fault_clear(fault_state *f)
 	f->drop = 0;
 	f->duplicate = 0;
 	f->delay_ms = 0;
+	f->answer_delay_ms = 0;
 	f->nblocked_ids = 0;
 	f->nblocked_addrs = 0;
 }
@@ -49,6 +50,14 @@ int fault_set_rates(fault_state *f, double drop, double duplicate, uint32_t dela
 	f->drop = drop;
 	f->duplicate = duplicate;
 	f->delay_ms = delay_ms;
+	return 0;
+}
+
+int fault_set_answer_delay(fault_state *f, uint32_t ms)
+{
+	if (ms > FAULT_MAX_DELAY_MS)
+		return CARTD_EINVAL;
+	f->answer_delay_ms = ms;
 	return 0;
 }
 

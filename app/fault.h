@@ -7,6 +7,11 @@
  * rate, a fixed extra delay, and a set of blocked peers (by replica id, or
  * by address when the id is not known yet).  Randomness comes from a seeded
  * generator owned by the state, so a fault run can be repeated.
+ *
+ * One fault is not on the network: answer_delay_ms holds the answer to a
+ * write (or checkout) that long after the write is durable, so that a test
+ * can kill the peer between the commit and the answer, or retry elsewhere
+ * while the first attempt waits, as a client whose answer was lost would.
  */
 #ifndef APP_FAULT_H
 #define APP_FAULT_H
@@ -24,6 +29,7 @@ typedef struct fault_state {
 	double drop;                /* 0..1, each datagram independently */
 	double duplicate;           /* 0..1 */
 	uint32_t delay_ms;          /* 0..FAULT_MAX_DELAY_MS added to every datagram */
+	uint32_t answer_delay_ms;   /* 0..FAULT_MAX_DELAY_MS before a durable write is answered */
 	uint64_t blocked_ids[FAULT_MAX_BLOCKED];
 	size_t nblocked_ids;
 	engine_addr blocked_addrs[FAULT_MAX_BLOCKED];
@@ -41,6 +47,7 @@ void fault_clear(fault_state *f);
  * changes on error.  Blocking a blocked peer and unblocking one that is not
  * blocked succeed and change nothing (idempotent, for retrying clients). */
 int fault_set_rates(fault_state *f, double drop, double duplicate, uint32_t delay_ms);
+int fault_set_answer_delay(fault_state *f, uint32_t ms);
 int fault_block_id(fault_state *f, uint64_t id);
 int fault_unblock_id(fault_state *f, uint64_t id);
 int fault_block_addr(fault_state *f, const engine_addr *a);

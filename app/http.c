@@ -57,6 +57,7 @@ typedef struct http_req {
 	size_t body_len, body_cap;
 	bool too_large;
 	bool write_outstanding;    /* node_write accepted, done not yet called */
+	struct event *ev_answer;   /* fault injection: holds a durable write's answer */
 	bool abandoned;            /* server stopping before the write completed */
 	enum req_state state;
 	int write_rc;
@@ -82,6 +83,8 @@ struct http_server {
 
 static void req_free(http_req *r)
 {
+	if (r->ev_answer)
+		event_free(r->ev_answer);
 	api_response_destroy(&r->wres);
 	api_call_destroy(&r->call);
 	free(r->target);
@@ -229,6 +232,13 @@ static void resume_written(http_req *r)
 	event_active(s->ev_kick, EV_TIMEOUT, 0);
 }
 
+static void on_answer_due(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	resume_written(arg);
+}
+
 static void on_write_done(void *arg, int rc, const crdt_cart *delta)
 {
 	http_req *r = arg;
@@ -246,6 +256,14 @@ static void on_write_done(void *arg, int rc, const crdt_cart *delta)
 	if (r->state == REQ_SUBMITTING) {
 		/* Called from inside node_write: answered by start_write. */
 		r->state = REQ_WRITTEN;
+		return;
+	}
+	fault_state *f = node_faults(r->srv->n);
+	if (f && f->answer_delay_ms && !r->ev_answer &&
+	    (r->ev_answer = evtimer_new(r->srv->base, on_answer_due, r)) != NULL) {
+		struct timeval tv = { (time_t)(f->answer_delay_ms / 1000),
+		                      (suseconds_t)(f->answer_delay_ms % 1000) * 1000 };
+		evtimer_add(r->ev_answer, &tv);
 		return;
 	}
 	resume_written(r);
@@ -553,6 +571,8 @@ static void abandon_suspended(http_server *s)
 		s->metrics.suspended--;
 		r->abandoned = true;
 		r->state = REQ_WRITTEN;
+		if (r->ev_answer)
+			event_del(r->ev_answer);   /* answered 503 now instead */
 		MHD_resume_connection(r->conn);
 	}
 }

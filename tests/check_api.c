@@ -343,8 +343,9 @@ START_TEST(test_prepare_faults)
 	done(&p);
 	run(&p, &with_faults, "POST", "/admin/faults", JSON,
 	    "{\"drop\":0.5,\"delay_ms\":20,\"block\":[\"00ff\",\"127.0.0.1:7000\",\"[::1]:9\"],"
-	    "\"unblock\":[\"ABC\"]}");
+	    "\"unblock\":[\"ABC\"],\"answer_delay_ms\":60000}");
 	ck_assert_int_eq(p.action, API_A_FAULTS_SET);
+	ck_assert(p.call.faults.has_answer_delay && p.call.faults.answer_delay_ms == 60000);
 	ck_assert(p.call.faults.has_drop && p.call.faults.drop == 0.5);
 	ck_assert(!p.call.faults.has_duplicate && p.call.faults.has_delay);
 	ck_assert_uint_eq(p.call.faults.delay_ms, 20);
@@ -358,7 +359,8 @@ START_TEST(test_prepare_faults)
 		"{\"drop\":1.5}", "{\"drop\":\"x\"}", "{\"duplicate\":-0.1}", "{\"delay_ms\":60001}",
 		"{\"block\":\"x\"}", "{\"block\":[\"xyz\"]}", "{\"block\":[\"0\"]}",
 		"{\"block\":[\"1.2.3.4\"]}", "{\"block\":[\"1.2.3.4:99999\"]}", "{\"block\":[1]}",
-		"{\"bogus\":1}", "{\"block\":[\"12345678901234567\"]}",
+		"{\"bogus\":1}", "{\"block\":[\"12345678901234567\"]}", "{\"answer_delay_ms\":60001}",
+		"{\"answer_delay_ms\":-1}",
 	};
 	/* One entry past FAULT_MAX_BLOCKED. */
 	char many[2048] = "{\"block\":[";

@@ -396,6 +396,7 @@ END_TEST
 
 Suite *cluster_suite(void);
 TCase *cluster_carts_tcase(void);   /* tests/test_cluster_carts.c */
+TCase *cluster_idem_tcase(void);    /* tests/test_cluster_idem.c */
 
 Suite *cluster_suite(void)
 {
@@ -414,5 +415,6 @@ Suite *cluster_suite(void)
 	tcase_add_test(t, test_partition);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, cluster_carts_tcase());
+	suite_add_tcase(s, cluster_idem_tcase());
 	return s;
 }
