@@ -396,6 +396,7 @@ END_TEST
 
 Suite *cluster_suite(void);
 TCase *cluster_carts_tcase(void);   /* tests/test_cluster_carts.c */
+TCase *cluster_retries_tcase(void); /* tests/test_cluster_retries.c */
 TCase *cluster_idem_tcase(void);    /* tests/test_cluster_idem.c */
 
 Suite *cluster_suite(void)
@@ -416,5 +417,6 @@ Suite *cluster_suite(void)
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, cluster_carts_tcase());
 	suite_add_tcase(s, cluster_idem_tcase());
+	suite_add_tcase(s, cluster_retries_tcase());
 	return s;
 }
