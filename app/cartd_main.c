@@ -85,7 +85,7 @@ static int start(app *a, const cartd_config *cfg)
 	if (rc)
 		return rc;     /* node_new logged why */
 	http_config hc = { cfg->http_listen, cfg->node.fault_injection, cfg->http_max_body,
-	                   cfg->http_header_ms };
+	                   cfg->http_header_ms, cfg->http_body_ms };
 	rc = http_new(a->base, a->node, &hc, &a->http);
 	if (rc)
 		return rc;     /* http_new logged why */

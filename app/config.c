@@ -62,6 +62,7 @@ static const opt_def opts[] = {
 	{ "idempotency-window", OPT_U32, NODE(idem_window_s), IDEM_WINDOW_MIN_S, IDEM_WINDOW_MAX_S },
 	{ "max-body", OPT_SIZE, offsetof(cartd_config, http_max_body), 1024, 16u << 20 },
 	{ "header-timeout-ms", OPT_U32, offsetof(cartd_config, http_header_ms), 100, 600000 },
+	{ "body-timeout-ms", OPT_U32, offsetof(cartd_config, http_body_ms), 100, 600000 },
 	{ "socket-buffer", OPT_SIZE, NODE(udp_sockbuf), 0, 1u << 30 },
 	{ "flush-delay-ms", OPT_U32, ENG(flush_delay_ms), 0, 10000 },
 	{ "full-push-max", OPT_U32, ENG(full_push_max), 1, 100000 },
@@ -99,6 +100,7 @@ void config_init(cartd_config *cfg)
 	cfg->http_listen = CONFIG_DEFAULT_HTTP;
 	cfg->http_max_body = CONFIG_DEFAULT_MAX_BODY;
 	cfg->http_header_ms = CONFIG_DEFAULT_HEADER_MS;
+	cfg->http_body_ms = CONFIG_DEFAULT_BODY_MS;
 	cfg->log_level = LOG_INFO;
 }
 

@@ -27,6 +27,7 @@
 #define CONFIG_DEFAULT_CLUSTER "cartd"
 #define CONFIG_DEFAULT_MAX_BODY ((size_t)64 << 10)
 #define CONFIG_DEFAULT_HEADER_MS 5000u
+#define CONFIG_DEFAULT_BODY_MS 10000u
 #define CONFIG_EXIT_USAGE 2        /* exit status for a bad command line */
 #define CONFIG_ERR_MAX 256
 
@@ -35,6 +36,7 @@ typedef struct cartd_config {
 	const char *http_listen;       /* --http */
 	size_t http_max_body;          /* --max-body */
 	uint32_t http_header_ms;       /* --header-timeout-ms */
+	uint32_t http_body_ms;         /* --body-timeout-ms */
 	enum log_level log_level;      /* --log-level */
 	const char **peer_buf;         /* storage behind node.peers (heap) */
 } cartd_config;

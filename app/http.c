@@ -357,6 +357,7 @@ static int metrics_text(void *arg, char **text, size_t *len)
 {
 	http_server *s = arg;
 	s->metrics.header_timeouts = s->conns.expired;
+	s->metrics.body_timeouts = s->conns.body_expired;
 	return metrics_render(s->n, &s->metrics, text, len);
 }
 
@@ -439,6 +440,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
+		/* The whole body is in; an answer sent earlier (an error, an
+		 * oversize body) leaves the clock running while MHD drains the
+		 * rest, so a trickled unwanted body is cut too. */
+		http_conn_body_done(conn_of(conn));
 		return dispatch(r, method);
 	case REQ_WRITTEN:
 		return answer_write(r);
@@ -538,8 +543,10 @@ int http_new(struct event_base *base, node *n, const http_config *cfg, http_serv
 	s->n = n;
 	s->lim.fault_routes = cfg->fault_routes;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
-	int rc = http_conns_init(&s->conns, base, cfg->header_timeout_ms ? cfg->header_timeout_ms
-	                                                                 : HTTP_DEFAULT_HEADER_MS);
+	int rc = http_conns_init(&s->conns, base,
+	                         cfg->header_timeout_ms ? cfg->header_timeout_ms
+	                                                : HTTP_DEFAULT_HEADER_MS,
+	                         cfg->body_timeout_ms ? cfg->body_timeout_ms : HTTP_DEFAULT_BODY_MS);
 	if (rc != 0) {
 		http_free(s);
 		return rc;

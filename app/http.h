@@ -23,6 +23,7 @@
 #define HTTP_DEFAULT_LISTEN "127.0.0.1:8080"
 #define HTTP_DEFAULT_MAX_BODY ((size_t)64 << 10)
 #define HTTP_DEFAULT_HEADER_MS 5000u
+#define HTTP_DEFAULT_BODY_MS 10000u
 
 typedef struct http_server http_server;
 
@@ -33,6 +34,8 @@ typedef struct http_config {
 	uint32_t header_timeout_ms;  /* a request header must be complete within
 	                         * this of the connection opening or of the
 	                         * previous request ending; 0 = default (5 s) */
+	uint32_t body_timeout_ms;    /* and its body within this of the header's
+	                         * end; 0 = default (10 s) */
 } http_config;
 
 /*

@@ -1,5 +1,5 @@
 /*
- * http_conn.c - request-header deadline (see http_conn.h).
+ * http_conn.c - request header and body deadlines (see http_conn.h).
  */
 #include "app/http_conn.h"
 
@@ -14,7 +14,8 @@
 
 struct http_conn {
 	int fd;
-	bool waiting;              /* a request header is due */
+	bool waiting;              /* a request header or body is due */
+	bool body;                 /* ... a body */
 	int64_t since_ms;          /* when it became due */
 	struct http_conn *prev, *next;
 };
@@ -32,24 +33,30 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	int64_t now = now_ms();
 	(void)fd; (void)what;
 	for (http_conn *h = c->head; h; h = h->next) {
-		if (h->waiting && now - h->since_ms >= (int64_t)c->deadline_ms) {
+		uint32_t limit = h->body ? c->body_deadline_ms : c->deadline_ms;
+		if (h->waiting && now - h->since_ms >= (int64_t)limit) {
 			h->waiting = false;
 			/* MHD sees end of file and closes it; its epoll fd becomes
 			 * readable, so the loop runs MHD without further help. */
 			shutdown(h->fd, SHUT_RDWR);
-			c->expired++;
+			if (h->body)
+				c->body_expired++;
+			else
+				c->expired++;
 		}
 	}
 }
 
-int http_conns_init(http_conns *c, struct event_base *base, uint32_t deadline_ms)
+int http_conns_init(http_conns *c, struct event_base *base, uint32_t deadline_ms,
+                    uint32_t body_deadline_ms)
 {
 	c->head = NULL;
-	c->expired = 0;
+	c->expired = c->body_expired = 0;
 	c->deadline_ms = deadline_ms;
-	/* A sweep every quarter deadline closes a connection within 1.25
-	 * deadlines of its clock starting. */
-	uint32_t tick = deadline_ms / 4;
+	c->body_deadline_ms = body_deadline_ms;
+	/* A sweep every quarter of the shorter deadline closes a connection
+	 * within 1.25 deadlines of its clock starting. */
+	uint32_t tick = (deadline_ms < body_deadline_ms ? deadline_ms : body_deadline_ms) / 4;
 	tick = tick > TICK_MAX_MS ? TICK_MAX_MS : tick < TICK_MIN_MS ? TICK_MIN_MS : tick;
 	struct timeval tv = { (time_t)(tick / 1000), (suseconds_t)(tick % 1000) * 1000 };
 	c->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, c);
@@ -97,6 +104,14 @@ void http_conn_close(http_conns *c, http_conn *h)
 
 void http_conn_header_done(http_conn *h)
 {
+	if (h) {
+		h->body = true;
+		h->since_ms = now_ms();
+	}
+}
+
+void http_conn_body_done(http_conn *h)
+{
 	if (h)
 		h->waiting = false;
 }
@@ -105,6 +120,7 @@ void http_conn_request_done(http_conn *h)
 {
 	if (h) {
 		h->waiting = true;
+		h->body = false;
 		h->since_ms = now_ms();
 	}
 }

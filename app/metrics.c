@@ -131,6 +131,9 @@ static void http_series(buf_writer *w, const metrics_http *m)
 	scalar(w, "cartd_http_header_timeouts_total", "counter",
 	       "Connections closed because a request header was not complete within "
 	       "--header-timeout-ms.", m->header_timeouts);
+	scalar(w, "cartd_http_body_timeouts_total", "counter",
+	       "Connections closed because a request body was not complete within "
+	       "--body-timeout-ms of its header.", m->body_timeouts);
 }
 
 static void traffic_series(buf_writer *w, const engine_stats *e, const wire_stats *ws)

@@ -32,6 +32,7 @@ typedef struct metrics_http {
 	                                      [2] a keyed write's replay */
 	uint64_t suspended;             /* requests waiting for the disk now (gauge) */
 	uint64_t header_timeouts;       /* connections cut by the header deadline */
+	uint64_t body_timeouts;         /* ... and by the body deadline */
 } metrics_http;
 
 /* Counts one answered request. */

@@ -3,7 +3,8 @@
  * sockets: requests that are malformed as HTTP (RFC 9112) get a 400 with
  * the API's JSON error and change nothing; well-formed variants still
  * work; a client that trickles its header is cut off by the header
- * deadline (--header-timeout-ms), and the cut is counted.  A bad address
+ * deadline (--header-timeout-ms), one that trickles its body by the body
+ * deadline (--body-timeout-ms), and each cut is counted.  A bad address
  * on the command line stops cartd before it touches its data dir.
  *
  * The API's own 4xx answers (routes, ids, bodies) are in check_cluster.c
@@ -26,11 +27,13 @@
 #include "tests/test_tmpdir.h"
 
 #define HEADER_MS "500"
+#define BODY_MS "700"
 #define TRICKLE_CAP_MS 30000
 
 static char parent[64];
 static tp_cluster cl;
-static const char *const edge_args[] = { "--header-timeout-ms", HEADER_MS, NULL };
+static const char *const edge_args[] = { "--header-timeout-ms", HEADER_MS,
+                                         "--body-timeout-ms", BODY_MS, NULL };
 
 static void dir_setup(void)
 {
@@ -217,11 +220,14 @@ START_TEST(test_wellformed)
 }
 END_TEST
 
-/* Sends the header one byte at a time, 50 ms apart, until the peer closes
- * the connection; returns how many bytes went out (-1: never closed). */
-static long trickle(const char *hdr, size_t len)
+/* Sends first (may be NULL) at once, then hdr one byte at a time, 50 ms
+ * apart (round and round), until the peer closes the connection; returns
+ * how many trickled bytes went out (-1: never closed). */
+static long trickle_after(const char *first, const char *hdr, size_t len)
 {
 	int fd = connect_peer(0);
+	if (first)
+		ck_assert_int_eq(send(fd, first, strlen(first), MSG_NOSIGNAL), (ssize_t)strlen(first));
 	long long deadline = tp_now_ms() + TRICKLE_CAP_MS;
 	size_t i = 0;
 	while (tp_now_ms() < deadline) {
@@ -240,6 +246,11 @@ static long trickle(const char *hdr, size_t len)
 	}
 	close(fd);
 	return -1;
+}
+
+static long trickle(const char *hdr, size_t len)
+{
+	return trickle_after(NULL, hdr, len);
 }
 
 START_TEST(test_header_deadline)
@@ -262,6 +273,33 @@ START_TEST(test_header_deadline)
 	/* The peer still serves. */
 	char code[64];
 	ck_assert_int_eq(raw(R("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"), code, sizeof code), 200);
+}
+END_TEST
+
+/* A complete header, then a body trickled a byte at a time: cut by the
+ * body deadline, counted apart from header cuts, nothing applied; a body
+ * sent at once still works. */
+START_TEST(test_body_deadline)
+{
+	static const char head[] = "POST /carts/b1/items HTTP/1.1\r\nHost: x\r\n"
+	                           "Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n";
+	static const char body[] = "{\"sku\":\"pear\",\"qty\":1}                    ";
+	tp_add_peer(&cl, false, NULL);
+	double headers0 = tp_metric(&cl, 0, "cartd_http_header_timeouts_total");
+	ck_assert_int_eq(tp_metric(&cl, 0, "cartd_http_body_timeouts_total"), 0);
+	long sent = trickle_after(head, body, sizeof body - 1);
+	ck_assert_msg(sent >= 0, "a client trickling its body was still connected after %d ms "
+	              "(body deadline " BODY_MS " ms)", TRICKLE_CAP_MS);
+	ck_assert_int_ge(tp_metric(&cl, 0, "cartd_http_body_timeouts_total"), 1);
+	ck_assert_int_eq(tp_metric(&cl, 0, "cartd_http_header_timeouts_total"), headers0);
+	char seen[64], code[64];
+	tp_items(&cl, 0, "b1", seen, sizeof seen);
+	ck_assert_str_eq(seen, "");
+	ck_assert_int_eq(raw(R("POST /carts/b1/items HTTP/1.1\r\nHost: x\r\n"
+	                       "Content-Type: application/json\r\nContent-Length: 22\r\n\r\n"
+	                       "{\"sku\":\"pear\",\"qty\":1}"), code, sizeof code), 200);
+	tp_items(&cl, 0, "b1", seen, sizeof seen);
+	ck_assert_str_eq(seen, "pear:1");
 }
 END_TEST
 
@@ -333,6 +371,7 @@ Suite *edge_suite(void)
 	tcase_add_test(t, test_malformed);
 	tcase_add_test(t, test_wellformed);
 	tcase_add_test(t, test_header_deadline);
+	tcase_add_test(t, test_body_deadline);
 	tcase_add_test(t, test_bad_address_no_side_effect);
 	suite_add_tcase(s, t);
 	return s;

@@ -27,9 +27,10 @@
 
 static char parent[64];
 static tp_cluster cl;
-static const char *const common_args[] = { "--header-timeout-ms", "500", "--ae-rate", "1024",
-                                           NULL };
-static const char *const slow_push_args[] = { "--header-timeout-ms", "500", "--ae-rate", "1024",
+static const char *const common_args[] = { "--header-timeout-ms", "500", "--body-timeout-ms",
+                                           "500", "--ae-rate", "1024", NULL };
+static const char *const slow_push_args[] = { "--header-timeout-ms", "500", "--body-timeout-ms",
+                                              "500", "--ae-rate", "1024",
                                               "--flush-delay-ms", "10000", NULL };
 
 /* Families seen to move (or hold their documented value) in this run. */
@@ -314,12 +315,13 @@ static void drive_partition(void)
 	expect(heal, N(heal), "healing peer0");
 }
 
-/* A client that never sends its header, and a datagram over
- * --max-datagram (1200 by default). */
+/* A client that never sends its header, one that stops in its body, and
+ * a datagram over --max-datagram (1200 by default). */
 static void drive_edges(void)
 {
 	probe p[] = {
 		{ 0, "cartd_http_header_timeouts_total", UP, 0 },
+		{ 0, "cartd_http_body_timeouts_total", UP, 0 },
 		{ 0, "cartd_udp_dropped_total{cause=\"rx_truncated\"}", UP, 0 },
 	};
 	take(p, N(p));
@@ -327,13 +329,19 @@ static void drive_edges(void)
 	int idle = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	a.sin_port = htons(cl.peers[0].http_port);
 	ck_assert_int_eq(connect(idle, (struct sockaddr *)&a, sizeof a), 0);
+	int stalled = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(stalled, (struct sockaddr *)&a, sizeof a), 0);
+	static const char head[] = "POST /carts/m/items HTTP/1.1\r\nHost: x\r\n"
+	                           "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n{";
+	ck_assert_int_eq(send(stalled, head, sizeof head - 1, MSG_NOSIGNAL), (ssize_t)sizeof head - 1);
 	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	static char big[1500];
 	a.sin_port = htons(cl.peers[0].gossip_port);
 	ck_assert_int_eq(sendto(u, big, sizeof big, 0, (struct sockaddr *)&a, sizeof a),
 	                 (ssize_t)sizeof big);
-	expect(p, N(p), "an idle connection and a 1500-byte datagram");
+	expect(p, N(p), "an idle connection, a stalled body and a 1500-byte datagram");
 	close(idle);
+	close(stalled);
 	close(u);
 }
 
