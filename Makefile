@@ -122,7 +122,7 @@ check: layers $(RUNNER) $(PROGS)
 
 sanitize:
 	$(Q)scripts/deps.sh test
-	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-120} \
+	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-120} CARTD_TEST_SANITIZED=1 \
 	  $(MAKE) --no-print-directory SANITIZE=address,undefined check
 
 valgrind: $(RUNNER) $(PROGS)

@@ -256,7 +256,8 @@ START_TEST(test_forged_id_flood_bounded)
 	const char *const session[] = { "event=dgram_rejected", "cause=session" };
 	int lines = log_lines(0, session, 2);
 	printf("forged ids: %d datagrams, RSS %+ld kB, %d log lines\n", N, grown, lines);
-	ck_assert_msg(grown < 4096, "RSS grew %ld kB", grown);
+	/* Under ASan freed memory stays in the quarantine: no bound to check. */
+	ck_assert_msg(grown < 4096 || tp_sanitized(), "RSS grew %ld kB", grown);
 	/* one line per 10 s per kind of drop, at most */
 	int allowed = 1 + (int)((tp_now_ms() - t0) / 10000);
 	ck_assert_msg(lines >= 1 && lines <= allowed, "%d log lines for %d drops, %d allowed", lines,

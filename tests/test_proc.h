@@ -47,6 +47,10 @@ typedef struct tp_cluster {
 
 /* True (and a note printed once) when CARTD_TEST_SCALE=valgrind. */
 bool tp_light(void);
+/* True when the peers are sanitizer builds (make sanitize sets
+ * CARTD_TEST_SANITIZED=1): ASan holds freed memory in its quarantine, so
+ * a peer's RSS then says nothing about what the peer keeps. */
+bool tp_sanitized(void);
 /* The cartd binary, or NULL (and a note printed) when it cannot be found. */
 const char *tp_cartd(void);
 
