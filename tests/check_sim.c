@@ -2,8 +2,12 @@
  * check_sim.c - the deterministic simulator as a test suite: 1800 seeded
  * schedules spread over the fault kinds (lossy network, isolated peer,
  * halves, bridge, crashes, all mixed), a third of them with a hot cart
- * added to at every peer, a determinism check, and checks that the oracle
- * itself catches divergence and lost writes.
+ * added to at every peer, most with keyed writes, a determinism check,
+ * and checks that the oracle itself catches divergence, lost writes and a
+ * keyed request counted once per attempt.  Each kind prints one summary
+ * line of what its schedules reached, and fails if a hard shape (hot
+ * lines, keyed writes applied twice, replays, reused keys...) never
+ * occurred.
  *
  * Environment:
  *   CARTD_SIM_SEED=<seed>       run only that schedule (its kind is
@@ -70,18 +74,38 @@ static void verbose_line(const sim_params *p, const sim_result *r)
 	fprintf(stderr, "sim %-7s seed=%-20" PRIu64 " peers=%u loss=%u%% acked=%" PRIu64
 	        " lost=%" PRIu64 " durable=%" PRIu64 " crashes=%" PRIu64 " dgrams=%" PRIu64
 	        " replays=%" PRIu64 " cut=%" PRIu64 " hot=%" PRIu64 "+%" PRIu64 " full=%" PRIu64
-	        " deferred=%" PRIu64 " old_tokens=%" PRIu64 " %s converged_in=%" PRIu64 "\n",
+	        " deferred=%" PRIu64 " old_tokens=%" PRIu64 " keyed=%" PRIu64 "/%" PRIu64
+	        " hedged=%" PRIu64 " reapplied=%" PRIu64 " idem_replays=%" PRIu64
+	        " reused=%" PRIu64 "+%" PRIu64 " answers_lost=%" PRIu64 "(%" PRIu64 " crash)"
+	        " tokrem=%" PRIu64 " %s converged_in=%" PRIu64 "\n",
 	        kind_name[p->kind], p->seed, p->npeers, p->loss_pct, st->writes_acked,
 	        st->writes_lost, st->writes_durable, st->crashes, st->sent, st->rejected[0],
 	        st->cut, st->hot_acked, st->hot_landed, st->refused_full, st->deferred_removes,
-	        st->old_tokens, r->ok ? "ok" : "FAIL",
+	        st->old_tokens, st->keyed, st->keyed_attempts, st->hedged, st->reapplied,
+	        st->idem_replays, st->key_reused, st->reuse_applied, st->answers_lost,
+	        st->commit_crashes, st->tokrem_checked, r->ok ? "ok" : "FAIL",
 	        r->converged ? r->converged_at - r->heal_at : 0);
 }
 
 /* What a kind's schedules reached, summed: the hard shapes must occur. */
 struct reached {
 	uint64_t hot, full, deferred, old_tokens;
+	uint64_t keyed, reapplied, replays, reused, tokrem, commit_crashes;
 };
+
+static void add_reached(struct reached *sum, const sim_stats *st)
+{
+	sum->hot += st->hot_acked;
+	sum->full += st->refused_full;
+	sum->deferred += st->deferred_removes;
+	sum->old_tokens += st->old_tokens;
+	sum->keyed += st->keyed;
+	sum->reapplied += st->reapplied;
+	sum->replays += st->idem_replays;
+	sum->reused += st->key_reused;
+	sum->tokrem += st->tokrem_checked;
+	sum->commit_crashes += st->commit_crashes;
+}
 
 /* Runs one seed; on failure prints the report and lists the seed. */
 static bool run_seed(uint64_t seed, char *failed, size_t cap, unsigned *nfailed,
@@ -92,10 +116,7 @@ static bool run_seed(uint64_t seed, char *failed, size_t cap, unsigned *nfailed,
 	sim_params_from_seed(seed, &p);
 	sim_run_schedule(&p, &res);
 	verbose_line(&p, &res);
-	sum->hot += res.stats.hot_acked;
-	sum->full += res.stats.refused_full;
-	sum->deferred += res.stats.deferred_removes;
-	sum->old_tokens += res.stats.old_tokens;
+	add_reached(sum, &res.stats);
 	if (res.ok)
 		return true;
 	fprintf(stderr, "%s\n", res.report);
@@ -125,12 +146,31 @@ START_TEST(test_schedules)
 	              nfailed, kind_name[kind], failed);
 	/* Hot lines (some past CRDT_MAX_LINE_ENTRIES), deferred removes and
 	 * tokens kept across faults must all occur in a full run. */
-	if (n >= 200)
-		ck_assert_msg(sum.hot > 0 && sum.full > 0 && sum.deferred > 0 && sum.old_tokens > 0,
-		              "%s schedules never reached a hard shape: hot adds %" PRIu64
-		              ", line_full %" PRIu64 ", deferred removes %" PRIu64
-		              ", kept tokens %" PRIu64, kind_name[kind], sum.hot, sum.full,
-		              sum.deferred, sum.old_tokens);
+	if (n < 200)
+		return;
+	ck_assert_msg(sum.hot > 0 && sum.full > 0 && sum.deferred > 0 && sum.old_tokens > 0,
+	              "%s schedules never reached a hard shape: hot adds %" PRIu64
+	              ", line_full %" PRIu64 ", deferred removes %" PRIu64
+	              ", kept tokens %" PRIu64, kind_name[kind], sum.hot, sum.full,
+	              sum.deferred, sum.old_tokens);
+	/* Keyed writes applied twice (the same dot at two peers), replays,
+	 * reused keys refused and removes over retried attempts must occur
+	 * too; and, where peers crash, a crash between a keyed write's commit
+	 * and its answer. */
+	ck_assert_msg(sum.keyed > 0 && sum.reapplied > 0 && sum.replays > 0 && sum.reused > 0 &&
+	              sum.tokrem > 0,
+	              "%s schedules never reached a keyed shape: keyed %" PRIu64
+	              ", applied twice %" PRIu64 ", replays %" PRIu64 ", reused keys %" PRIu64
+	              ", token removes over attempts %" PRIu64, kind_name[kind], sum.keyed,
+	              sum.reapplied, sum.replays, sum.reused, sum.tokrem);
+	if (kind == SIM_FAULT_CRASH || kind == SIM_FAULT_MIXED)
+		ck_assert_msg(sum.commit_crashes > 0, "%s schedules never crashed a peer between "
+		              "a keyed write's commit and its answer", kind_name[kind]);
+	fprintf(stderr, "sim %s: %u schedules: keyed %" PRIu64 ", applied twice %" PRIu64
+	        ", replays %" PRIu64 ", reused keys refused %" PRIu64 ", token removes over "
+	        "attempts %" PRIu64 ", answers lost to a crash %" PRIu64 "\n",
+	        kind_name[kind], n, sum.keyed, sum.reapplied, sum.replays, sum.reused, sum.tokrem,
+	        sum.commit_crashes);
 }
 END_TEST
 
@@ -183,8 +223,10 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
-/* A converged loss-free cluster with writes, for testing the oracle. */
-static sim *settled_cluster(void)
+/* A converged loss-free cluster with writes, for testing the oracle;
+ * with marks, also keyed writes (every hot add keyed, half of them sent
+ * to two peers at once). */
+static sim *settled_cluster(bool marks)
 {
 	sim_params p;
 	sim_params_from_seed(kind_seed(SIM_FAULT_NET, 7), &p);
@@ -192,6 +234,15 @@ static sim *settled_cluster(void)
 	p.writes = 150;
 	p.ncarts = 2;
 	p.nskus = 3;
+	p.keyed_pct = p.hot_keyed_pct = 0;
+	if (marks) {
+		p.ncarts = 3;
+		p.hot_skus = 1;
+		p.hot_writes = 300;
+		p.keyed_pct = 50;
+		p.hot_keyed_pct = 100;
+		p.hedge_pct = 50;
+	}
 	sim *s;
 	ck_assert_int_eq(sim_new(&p, &s), 0);
 	sim_plan(s);
@@ -230,7 +281,7 @@ static const char *cart_with_lines(sim *s, unsigned *idx)
 START_TEST(test_oracle_catches)
 {
 	unsigned c;
-	sim *s = settled_cluster();
+	sim *s = settled_cluster(false);
 	ck_assert_uint_eq(verdict(s), 0);
 	crdt_op add = { .kind = CRDT_OP_ADD, .sku = "zz", .sku_len = 2, .qty = 1 };
 	ck_assert_int_eq(crdt_store_apply(s->peer[1].store, "cart-0", 6, s->peer[1].id, &add, NULL), 0);
@@ -239,7 +290,7 @@ START_TEST(test_oracle_catches)
 
 	/* every peer drops the cart's entries alike: identical, but acked
 	 * adds are gone without a client's remove */
-	s = settled_cluster();
+	s = settled_cluster(false);
 	const char *id = cart_with_lines(s, &c);
 	crdt_op clear = { .kind = CRDT_OP_CLEAR };
 	for (unsigned i = 0; i < s->n; i++)
@@ -249,12 +300,41 @@ START_TEST(test_oracle_catches)
 	ck_assert_uint_gt(verdict(s), 0);
 	sim_free(s);
 
-	s = settled_cluster();
+	s = settled_cluster(false);
 	id = cart_with_lines(s, &c);
 	crdt_item it;
 	ck_assert_int_eq(crdt_store_get(s->peer[0].store, id, strlen(id), &it), 0);
 	crdt_dot d = crdt_entry_dot(crdt_line_entries(&it.cart->lines[0]));
 	ck_assert_int_eq(crdt_ctx_add(&s->oracle.removed[c], d), 0);
+	ck_assert_uint_gt(verdict(s), 0);
+	sim_free(s);
+}
+END_TEST
+
+static bool in_effect(const sim_op_rec *op)
+{
+	return op->state == SIM_OP_ACKED || op->state == SIM_OP_DURABLE;
+}
+
+/* The oracle catches a keyed add counted once per attempt instead of
+ * once. */
+START_TEST(test_oracle_catches_marks)
+{
+	sim *s = settled_cluster(true);
+	sim_oracle *o = &s->oracle;
+	ck_assert_uint_eq(verdict(s), 0);
+
+	/* two attempts of one request, both applied (hedged): once counted
+	 * as two requests, the hot sum is off */
+	size_t twin = SIZE_MAX;
+	for (size_t i = 0; i < o->nops && twin == SIZE_MAX; i++)
+		for (size_t j = i + 1; j < o->nops && twin == SIZE_MAX; j++)
+			if (o->ops[i].req != SIM_NO_OP && o->ops[j].req == o->ops[i].req &&
+			    o->ops[i].kind == CRDT_OP_ADD && o->ops[i].cart == s->p.ncarts - 1 &&
+			    in_effect(&o->ops[i]) && in_effect(&o->ops[j]))
+				twin = j;
+	ck_assert_msg(twin != SIZE_MAX, "no keyed add applied at two peers");
+	o->ops[twin].req = SIM_NO_OP;
 	ck_assert_uint_gt(verdict(s), 0);
 	sim_free(s);
 }
@@ -281,6 +361,7 @@ Suite *sim_suite(void)
 	tc = tcase_create("oracle");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_oracle_catches);
+	tcase_add_test(tc, test_oracle_catches_marks);
 	suite_add_tcase(s, tc);
 	return s;
 }

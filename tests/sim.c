@@ -70,6 +70,8 @@ static void dispatch(sim *s, const sim_event *ev)
 	case SIM_EV_COMMIT: sim_peer_commit(s, ev); break;
 	case SIM_EV_PERSIST: sim_peer_persisted(s, ev); free(ev->data); break;
 	case SIM_EV_FAULT: sim_fault_run(s, ev); break;
+	case SIM_EV_ANSWER: sim_keyed_answer(s, ev); break;
+	case SIM_EV_TIMEOUT: sim_keyed_timeout(s, ev); break;
 	default: abort();
 	}
 }
@@ -143,6 +145,7 @@ int sim_new(const sim_params *p, sim **out)
 	sim_rng_seed(&s->rng, p->seed ^ UINT64_C(0x5eed5eed5eed5eed));
 	sim_heap_init(&s->q);
 	s->cluster_tag = wire_cluster_tag("sim");
+	sim_report_init(&s->during, s->during_buf, sizeof s->during_buf);
 	s->peer = calloc(s->n, sizeof *s->peer);
 	int rc = s->peer ? 0 : CARTD_ENOMEM;
 	if (rc == 0)

@@ -16,6 +16,9 @@
  * put, then the oracle (sim_oracle.h): identical digests and byte-identical
  * carts everywhere, every acknowledged add present unless an observed
  * remove, set or clear covered it, and nothing removed or lost back.
+ * Some writes carry an idempotency key and are retried with it
+ * (sim_keyed.c); the oracle judges their answers as they are given and
+ * counts each request once after convergence (sim_marks.c).
  *
  * Replay: sim_params_from_seed() derives every parameter from the seed, so
  * a failing seed printed by a test reruns alone (tests/check_sim.c).
@@ -80,6 +83,21 @@ typedef struct sim_params {
 	unsigned token_keep_pct;  /* removes and clears with a token that use one
 	                           * read earlier (across cuts and crashes) */
 	bool insider;             /* the last peer is Byzantine (sim_insider.c) */
+	/* Idempotent writes (sim_keyed.c) */
+	unsigned keyed_pct;       /* writes to the other carts sent with a key */
+	unsigned hot_keyed_pct;   /* adds to the hot cart sent with a key */
+	unsigned reuse_pct;       /* keyed writes reusing an earlier key of the cart
+	                           * for another request */
+	unsigned hedge_pct;       /* keyed writes sent to two peers at once */
+	unsigned tokrem_pct;      /* keyed adds retried elsewhere while a remove
+	                           * runs under a token that saw the first attempt */
+	unsigned answer_loss_pct; /* answers to keyed writes that never arrive */
+	unsigned answer_ms;       /* max delay from commit to answer: a crash in
+	                           * between loses the answer */
+	uint64_t idem_window_ms;  /* the peers' --idempotency-window */
+	unsigned skew_ms;         /* the peers' wall clocks differ by up to this */
+	unsigned commit_crashes;  /* crashes of a peer between a keyed write's
+	                           * commit and its answer */
 } sim_params;
 
 typedef struct sim_stats {
@@ -101,6 +119,15 @@ typedef struct sim_stats {
 	uint64_t injected, insider_rejected;   /* the insider's datagrams, and refused */
 	uint64_t fake_bytes, fake_hellos;      /* sent to addresses the insider made up:
 	                                        * bytes of anything but HELLOs, HELLOs */
+	uint64_t keyed, keyed_attempts;        /* keyed requests, and attempts at them */
+	uint64_t hedged, reapplied;            /* sent to two peers at once; attempts
+	                                        * applied for a request applied before */
+	uint64_t idem_replays;                 /* attempts answered as a replay */
+	uint64_t key_reused, reuse_applied;    /* another request under a kept key:
+	                                        * refused, and applied (not kept there) */
+	uint64_t answers_lost, commit_crashes; /* answers lost; of them, to a crash
+	                                        * between commit and answer */
+	uint64_t tokrem_checked;               /* token removes over retried attempts */
 } sim_stats;
 
 typedef struct sim_result {

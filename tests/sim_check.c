@@ -148,36 +148,6 @@ static void check_acked(sim *s, unsigned cart, const crdt_cart *c, sim_report *r
 	}
 }
 
-/* The hot cart only ever gets adds: each line is exactly the acknowledged
- * adds plus the unacknowledged ones that landed (DURABLE), clamped. */
-static void check_hot(sim *s, unsigned cart, const crdt_cart *c, sim_report *r)
-{
-	const sim_oracle *o = &s->oracle;
-	for (unsigned h = 0; h < s->p.hot_skus; h++) {
-		char sku[16];
-		size_t len = (size_t)snprintf(sku, sizeof sku, "h%u", h);
-		uint64_t acked = 0, landed = 0;
-		for (size_t e = 0; e < o->nent; e++) {
-			const sim_entry_rec *x = &o->ent[e];
-			if (x->cart != cart || x->sku_len != len || memcmp(x->sku, sku, len) != 0)
-				continue;
-			uint8_t st = o->ops[x->op].state;
-			acked += st == SIM_OP_ACKED ? crdt_entry_value(&x->e) : 0;
-			landed += st == SIM_OP_DURABLE ? crdt_entry_value(&x->e) : 0;
-		}
-		uint64_t want = acked + landed;
-		want = want > CRDT_MAX_QTY ? CRDT_MAX_QTY : want;
-		const crdt_line *l = crdt_cart_find(c, sku, len);
-		uint32_t got = l ? crdt_line_qty(l) : 0;
-		s->st.hot_acked += acked;
-		s->st.hot_landed += landed;
-		if (got != want)
-			sim_problem(r, "%s/%s: quantity %u, but %" PRIu64 " was acknowledged and "
-			            "%" PRIu64 " more landed unacknowledged", s->cart_ids[cart], sku,
-			            got, acked, landed);
-	}
-}
-
 static void check_oracle(sim *s, sim_report *r)
 {
 	crdt_cart empty;
@@ -191,7 +161,7 @@ static void check_oracle(sim *s, sim_report *r)
 		check_live(s, c, cart, r);
 		check_acked(s, c, cart, r);
 		if (s->p.hot_skus && c == s->p.ncarts - 1)
-			check_hot(s, c, cart, r);
+			sim_check_hot(s, c, cart, r);
 	}
 }
 
@@ -211,9 +181,14 @@ static void check_rejections(sim *s, sim_report *r)
 
 void sim_check(sim *s, sim_report *r)
 {
+	if (s->during.problems) {
+		r->problems += s->during.problems;
+		sim_say(r, "while running:\n%s", s->during_buf);
+	}
 	check_rejections(s, r);
 	if (s->p.insider)
 		sim_insider_check(s, r);
 	check_identical(s, r);
 	check_oracle(s, r);
+	sim_marks_check(s, r);
 }

@@ -16,10 +16,13 @@
 enum sim_ev_kind {
 	SIM_EV_DELIVER,   /* data: datagram of len bytes from peer from to peer */
 	SIM_EV_TICK,      /* engine timer of peer (valid if gen and time match) */
-	SIM_EV_WRITE,     /* a client write arrives; arg: 0, or a retry (sim_write.c) */
+	SIM_EV_WRITE,     /* a client write arrives; arg: which (sim_internal.h) */
 	SIM_EV_COMMIT,    /* a local write becomes durable; data: sim_commit; arg: op */
 	SIM_EV_PERSIST,   /* delayed persist of a replicated cart; data: id */
 	SIM_EV_FAULT,     /* arg: index into the fault plan */
+	SIM_EV_ANSWER,    /* a keyed request's answer reaches its client (if
+	                   * peer is still in life gen); arg: request; len: kind */
+	SIM_EV_TIMEOUT,   /* a client stops waiting; arg: request; len: attempts */
 };
 
 typedef struct sim_event {

@@ -2,8 +2,10 @@
  * sim_internal.h - the simulator's state, shared by its files: sim.c (the
  * event loop and the public driving calls), sim_net.c (the virtual
  * network), sim_peer.c (boot, crash, writes, persistence), sim_plan.c
- * (parameters and fault plans from a seed) and sim_oracle.c (the checks).
- * Not for the tests themselves: they use sim.h.
+ * (parameters and fault plans from a seed), sim_write.c and sim_keyed.c
+ * (the clients), sim_oracle*.c (what they were told) and
+ * sim_check.c and sim_marks.c (the verdict).  Not for the tests
+ * themselves: they use sim.h (check_sim.c also tests the oracle).
  */
 #ifndef TESTS_SIM_INTERNAL_H
 #define TESTS_SIM_INTERNAL_H
@@ -68,6 +70,9 @@ struct sim {
 	sim_stats st;
 	char **cart_ids;          /* p.ncarts names the clients write to */
 	crdt_ctx *kept;           /* per cart: a token read earlier, kept for later */
+	unsigned commit_crashes;  /* of p.commit_crashes, made so far */
+	sim_report during;        /* problems seen while running (sim_check adds them) */
+	char during_buf[4096];
 	char *watch;              /* sim_watch, or NULL */
 	unsigned watch_reached;
 	unsigned watch_hops;
@@ -103,16 +108,57 @@ void sim_peer_write_disk(sim *s, sim_peer *p, const char *id, size_t len);
  * rather than let the run silently differ from its seed. */
 void sim_die(const char *what, int rc) __attribute__((noreturn));
 
-/* sim_write.c.  A SIM_EV_WRITE whose arg has SIM_RETRY set is a client
- * retrying a lost write: at ev->peer (same life), cart arg & 0xFFFF. */
+/* sim_write.c.  The arg of a SIM_EV_WRITE says what the client sends:
+ *   0                  a random write at a random peer;
+ *   SIM_HOT            an add to the hot cart at a random peer;
+ *   SIM_RETRY | cart   a client retrying a lost write at ev->peer (same life);
+ *   SIM_KEYED | req    an attempt of request req at ev->peer (SIM_ANY_PEER:
+ *                      a random one), sim_keyed.c;
+ *   SIM_TOKREM | req   a remove at ev->peer under the token request req's
+ *                      client read after its first attempt, sim_keyed.c. */
 #define SIM_RETRY 0x80000000u
-/* A SIM_EV_WRITE whose arg is SIM_HOT is an add to the hot cart. */
 #define SIM_HOT 0x40000000u
+#define SIM_KEYED 0x20000000u
+#define SIM_TOKREM 0x10000000u
+#define SIM_INDEX 0x00FFFFFFu
+#define SIM_ANY_PEER 0xFFFFu
 /* Plans retries at p, just restarted, of its last lost writes. */
 void sim_plan_retries(sim *s, sim_peer *p);
 void sim_peer_commit(sim *s, const sim_event *ev);
 void sim_peer_client_write(sim *s, const sim_event *ev);
 void sim_free_commit(void *commit);
+/* A client's write to cart id at p, through engine_local_write, recorded
+ * (as an attempt of request req, or SIM_NO_OP) and committed later.  *op_no: the oracle's
+ * number of the write, SIM_NO_OP if refused.  0 or the refusal. */
+int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt_op *op,
+                     uint32_t req, uint32_t *op_no);
+/* A random live peer, or s->n when none is up. */
+unsigned sim_pick_up(sim *s);
+/* The token peer pi hands out for cart (engine_token_ctx); out replaced. */
+void sim_token_at(sim *s, unsigned pi, unsigned cart, crdt_ctx *out);
+/* The peer's wall clock (the virtual time, skewed per peer). */
+uint64_t sim_clock(const sim *s, unsigned pi);
+
+/* sim_idem.c: the record of a keyed write (docs/semantics.md §10):
+ * op (kind, sku, qty, observed) on cart under key, at now_ms, for a
+ * window of window_ms.  0 or CARTD_ENOMEM. */
+int sim_idem_record(const char *cart, size_t cart_len, const char *key, size_t key_len,
+                    const crdt_op *op, uint64_t now_ms, uint64_t window_ms, crdt_keyrec *out);
+
+/* sim_keyed.c: keyed requests.  start: a new request for op on cart, its
+ * first attempt at peer pi (op's observed is copied).  The rest handle
+ * their events and the commit of an attempt. */
+void sim_keyed_start(sim *s, unsigned pi, uint32_t cart, const crdt_op *op, uint8_t flags);
+void sim_keyed_attempt(sim *s, const sim_event *ev);
+void sim_keyed_tokrem(sim *s, const sim_event *ev);
+void sim_keyed_committed(sim *s, sim_peer *p, uint32_t op);
+void sim_keyed_answer(sim *s, const sim_event *ev);
+void sim_keyed_timeout(sim *s, const sim_event *ev);
+
+/* sim_marks.c: the verdict on keyed requests, into r, and the hot cart's
+ * exact sums. */
+void sim_marks_check(sim *s, sim_report *r);
+void sim_check_hot(sim *s, unsigned cart, const crdt_cart *c, sim_report *r);
 
 /* sim_net.c: queues a datagram the insider forged or replayed, as if sent
  * by peer `from` (its refusal is not a problem). */
@@ -129,6 +175,8 @@ void sim_check(sim *s, sim_report *r);
 /* sim_plan.c */
 int sim_plan(sim *s);
 void sim_fault_run(sim *s, const sim_event *ev);
+/* Crashes peer now (after what is running), for down_ms. */
+void sim_plan_crash(sim *s, unsigned peer, uint32_t down_ms);
 void sim_heal(sim *s);
 
 #endif

@@ -88,10 +88,11 @@ void sim_oracle_destroy(sim_oracle *o)
 	free(o->ent);
 	free(o->removed);
 	free(o->deferred);
+	sim_oracle_marks_destroy(o);
 	memset(o, 0, sizeof *o);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
+int sim_grow(void **arr, size_t *cap, size_t need, size_t size)
 {
 	if (need <= *cap)
 		return 0;
@@ -115,7 +116,7 @@ static int record_entries(sim_oracle *o, uint32_t cart, uint32_t op,
 		const crdt_line *l = &delta->lines[i];
 		const crdt_entry *e = crdt_line_entries(l);
 		for (uint16_t k = 0; k < l->n; k++) {
-			if (grow((void **)&o->ent, &o->ent_cap, o->nent + 1, sizeof *o->ent) ||
+			if (sim_grow((void **)&o->ent, &o->ent_cap, o->nent + 1, sizeof *o->ent) ||
 			    crdt_ctx_remove(removed, crdt_entry_dot(&e[k])))
 				return CARTD_ENOMEM;
 			sim_entry_rec *r = &o->ent[o->nent++];
@@ -161,7 +162,7 @@ static int took_effect(sim_oracle *o, const sim_op_rec *r)
 int sim_oracle_applied(sim_oracle *o, unsigned cart, unsigned peer, uint8_t kind,
                        uint64_t now, const crdt_cart *delta, uint32_t *op)
 {
-	if (grow((void **)&o->ops, &o->ops_cap, o->nops + 1, sizeof *o->ops))
+	if (sim_grow((void **)&o->ops, &o->ops_cap, o->nops + 1, sizeof *o->ops))
 		return CARTD_ENOMEM;
 	sim_op_rec *r = &o->ops[o->nops];
 	memset(r, 0, sizeof *r);
@@ -171,6 +172,7 @@ int sim_oracle_applied(sim_oracle *o, unsigned cart, unsigned peer, uint8_t kind
 	r->kind = kind;
 	r->at = now;
 	r->first = (uint32_t)o->nent;
+	r->req = SIM_NO_OP;
 	crdt_ctx_init(&r->removed);
 	crdt_cart_init(&r->deferred);
 	int rc = crdt_ctx_copy(&r->removed, &delta->ctx);

@@ -22,7 +22,13 @@
  *     created, content and all;
  *   - on the hot cart, where clients only ever add, each line's quantity is
  *     exactly the sum of the ACKED adds and of the DURABLE (unacknowledged
- *     but landed) adds, clamped.
+ *     but landed) adds, clamped, a keyed request counting once however
+ *     many of its attempts were applied;
+ *   - keyed requests (sim_marks.c has the list).
+ *
+ * Keyed requests are also recorded as requests (sim_req):
+ * one request, many attempts at any peers, each attempt that applied a
+ * write being an op that names its request.
  */
 #ifndef TESTS_SIM_ORACLE_H
 #define TESTS_SIM_ORACLE_H
@@ -57,9 +63,42 @@ typedef struct sim_op_rec {
 	uint8_t kind;            /* enum crdt_op_kind */
 	uint64_t at;             /* virtual ms it was applied */
 	uint32_t first, nentries;
+	uint32_t req;            /* the request it is an attempt of, or SIM_NO_OP */
 	crdt_ctx removed;
 	crdt_cart deferred;      /* the delta's deferred removes only (else empty) */
 } sim_op_rec;
+
+/* What the client of a request heard first. */
+enum sim_answer { SIM_ANS_NONE, SIM_ANS_OK, SIM_ANS_REPLAY, SIM_ANS_REFUSED };
+#define SIM_REQ_HEDGE 1u     /* first attempt sent to two peers at once */
+#define SIM_REQ_TOKREM 2u    /* retried elsewhere while a remove runs under a
+                              * token read after the first attempt */
+#define SIM_REQ_TOKREM_DONE 4u
+
+/* A request sent with an idempotency key (retried with the same key and
+ * the same content until answered). */
+typedef struct sim_req {
+	uint32_t cart;
+	uint32_t key_of;         /* the request whose key string it uses (itself,
+	                          * or an earlier one: a reused key) */
+	uint8_t kind;            /* enum crdt_op_kind */
+	uint8_t sku_len;
+	uint8_t answer;          /* enum sim_answer */
+	uint8_t flags;           /* SIM_REQ_* */
+	bool keyed, has_token;
+	char sku[SIM_SKU_MAX];
+	uint32_t qty;
+	uint16_t attempts, applied;  /* made; applied a write */
+	uint16_t last_peer;
+	crdt_ctx token;          /* REMOVE, CLEAR: the client's token */
+	crdt_ctx seen;           /* SIM_REQ_TOKREM: token read after attempt 1 */
+	crdt_keyrec rec;         /* hash and dot (times: each attempt's own) */
+} sim_req;
+
+/* A remove (op) under a token that saw one attempt of request req. */
+typedef struct sim_tokrem {
+	uint32_t op, req;
+} sim_tokrem;
 
 typedef struct sim_oracle {
 	sim_op_rec *ops;
@@ -69,6 +108,10 @@ typedef struct sim_oracle {
 	crdt_ctx *removed;       /* per cart: dots removed by ACKED/DURABLE writes */
 	crdt_cart *deferred;     /* per cart: their deferred removes, never settled */
 	unsigned ncarts;
+	sim_req *reqs;
+	size_t nreqs, reqs_cap;
+	sim_tokrem *tokrem;
+	size_t ntokrem, tokrem_cap;
 } sim_oracle;
 
 /* A bounded text report: problems are counted, the first few described. */
@@ -101,6 +144,20 @@ int sim_oracle_crashed(sim_oracle *o, unsigned peer, const sim_disk *disk,
 size_t sim_oracle_lost_carts(const sim_oracle *o, unsigned peer, uint32_t *out, size_t cap);
 /* Counts of writes by state, for the statistics. */
 void sim_oracle_counts(const sim_oracle *o, uint64_t count[4]);
+
+/* Requests (sim_oracle_req.c).  req_add takes the request (its contexts
+ * included) and gives its number in *idx; tokrem_add records a remove
+ * under a token that saw request req.  0 or CARTD_ENOMEM.
+ * req_survives: some attempt of request req is ACKED or DURABLE.
+ * marks_destroy frees both, leaving the oracle to be cleared
+ * (sim_oracle_destroy calls it). */
+int sim_oracle_req_add(sim_oracle *o, sim_req *r, uint32_t *idx);
+int sim_oracle_tokrem_add(sim_oracle *o, uint32_t op, uint32_t req);
+bool sim_oracle_req_survives(const sim_oracle *o, uint32_t req);
+void sim_oracle_marks_destroy(sim_oracle *o);
+/* Grows *arr (of *cap elements of size bytes) to hold need.  0 or
+ * CARTD_ENOMEM. */
+int sim_grow(void **arr, size_t *cap, size_t need, size_t size);
 
 /* True if c holds a live entry with dot d. */
 bool sim_cart_has_live(const crdt_cart *c, crdt_dot d);

@@ -78,6 +78,25 @@ void sim_params_from_seed(uint64_t seed, sim_params *p)
 		p->ncarts++;
 	}
 	p->token_keep_pct = 50;
+	/* keys in three quarters of the schedules, a short window (keys
+	 * reusable, retries replayed by the dot alone) in a third of those */
+	bool keys = sim_pct(&r, 60);
+	p->keyed_pct = keys ? (unsigned)sim_range(&r, 10, 40) : 0;
+	/* about 250 keyed adds at most: every keyed write leaves a range in
+	 * the cart's context, which each later change re-encodes for the
+	 * digest, so the cost grows with their square */
+	p->hot_keyed_pct = keys && p->hot_writes && sim_pct(&r, 33)
+	                 ? (unsigned)sim_range(&r, 20, 60) : 0;
+	if (p->hot_keyed_pct > 25000 / (p->hot_writes + 1))
+		p->hot_keyed_pct = 25000 / (p->hot_writes + 1);
+	p->reuse_pct = (unsigned)sim_range(&r, 5, 15);
+	p->hedge_pct = (unsigned)sim_range(&r, 5, 20);
+	p->tokrem_pct = (unsigned)sim_range(&r, 5, 20);
+	p->answer_loss_pct = (unsigned)sim_below(&r, 21);
+	p->answer_ms = (unsigned)sim_below(&r, 31);
+	p->idem_window_ms = sim_pct(&r, 33) ? sim_range(&r, 1000, 15000) : UINT64_C(86400000);
+	p->skew_ms = (unsigned)sim_below(&r, 2001);
+	p->commit_crashes = p->ncrashes ? (unsigned)sim_range(&r, 1, 3) : 0;
 }
 
 void sim_params_format(const sim_params *p, char *buf, size_t cap)
@@ -86,12 +105,17 @@ void sim_params_format(const sim_params *p, char *buf, size_t cap)
 	         "seed=%" PRIu64 " kind=%s peers=%u carts=%u skus=%u adds=%u%%<=%u writes=%u "
 	         "active=%" PRIu64 "ms loss=%u%% dup=%u%% delay=%u+%ums straggle=%u%% "
 	         "commit<=%ums persist<=%ums cuts=%u crashes=%u full_push_max=%u fanout=%u "
-	         "buckets=%u max_datagram=%zu hot=%u/%u",
+	         "buckets=%u max_datagram=%zu hot=%u/%u keyed=%u%% hot_keyed=%u%% reuse=%u%% "
+	         "hedge=%u%% tokrem=%u%% answer_loss=%u%% answer<=%ums window=%" PRIu64 "ms "
+	         "skew<=%ums commit_crashes=%u",
 	         p->seed, p->kind < SIM_FAULT_KINDS ? kind_names[p->kind] : "?", p->npeers,
 	         p->ncarts, p->nskus, p->add_pct, p->max_add, p->writes, p->active_ms,
 	         p->loss_pct, p->dup_pct, p->delay_ms, p->jitter_ms, p->straggle_pct,
 	         p->commit_ms, p->persist_ms, p->nfaults, p->ncrashes, p->full_push_max,
-	         p->fanout, p->nbuckets, p->max_datagram, p->hot_skus, p->hot_writes);
+	         p->fanout, p->nbuckets, p->max_datagram, p->hot_skus, p->hot_writes,
+	         p->keyed_pct, p->hot_keyed_pct, p->reuse_pct, p->hedge_pct, p->tokrem_pct,
+	         p->answer_loss_pct, p->answer_ms, p->idem_window_ms, p->skew_ms,
+	         p->commit_crashes);
 }
 
 static void plan_fault(sim *s, uint64_t at, const sim_fault *f)
@@ -107,6 +131,12 @@ static void plan_fault(sim *s, uint64_t at, const sim_fault *f)
 	s->faults[s->nfaults] = *f;
 	sim_event ev = { .at = at, .kind = SIM_EV_FAULT, .arg = (uint32_t)s->nfaults++ };
 	sim_schedule(s, &ev);
+}
+
+void sim_plan_crash(sim *s, unsigned peer, uint32_t down_ms)
+{
+	plan_fault(s, s->now, &(sim_fault){ .op = SIM_OP_CRASH, .peer = (uint16_t)peer,
+	                                    .down_ms = down_ms });
 }
 
 /* nfaults partition windows, one per slice of the active phase. */

@@ -7,7 +7,9 @@
  * some live peer (what that peer would hand out: only durable dots), or,
  * half of the time, one read earlier and kept across cuts and crashes: the
  * client's observation, not the writing peer's.  The hot cart, the last
- * one when the schedule has it, only gets adds, at every peer.
+ * one when the schedule has it, only gets adds, at every peer.  A share
+ * of the writes (hot adds too) carry an idempotency key: sim_keyed.c
+ * sends and retries those.
  *
  * Clients whose write was lost in a crash retry it at the same peer as
  * soon as it is back: the restarted replica then makes its next dots for
@@ -30,8 +32,10 @@ static uint32_t cart_index(const sim *s, const char *id, size_t len)
 	return SIM_NO_OP;
 }
 
-static int apply_write(sim *s, sim_peer *p, const char *id, size_t len, const crdt_op *op)
+int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt_op *op,
+                     uint32_t req, uint32_t *op_no)
 {
+	*op_no = SIM_NO_OP;
 	sim_commit *c = calloc(1, sizeof *c);
 	if (c == NULL || len > CRDT_MAX_NAME)
 		sim_die("write", CARTD_ENOMEM);
@@ -46,11 +50,13 @@ static int apply_write(sim *s, sim_peer *p, const char *id, size_t len, const cr
 		return rc;
 	}
 	s->st.deferred_removes += c->delta.defer != NULL;
-	uint32_t cart = cart_index(s, id, len), op_no = SIM_NO_OP;
-	if (cart != SIM_NO_OP &&
-	    (rc = sim_oracle_applied(&s->oracle, cart, p->idx, (uint8_t)op->kind, s->now,
-	                             &c->delta, &op_no)) != 0)
-		sim_die("oracle", rc);
+	uint32_t cart = cart_index(s, id, len);
+	if (cart != SIM_NO_OP) {
+		if ((rc = sim_oracle_applied(&s->oracle, cart, p->idx, (uint8_t)op->kind, s->now,
+		                             &c->delta, op_no)) != 0)
+			sim_die("oracle", rc);
+		s->oracle.ops[*op_no].req = req;
+	}
 	memcpy(c->id, id, len);
 	c->id_len = len;
 	/* group commit: durable after a delay, never before an earlier write */
@@ -61,9 +67,15 @@ static int apply_write(sim *s, sim_peer *p, const char *id, size_t len, const cr
 	p->pending++;
 	s->st.writes_applied++;
 	sim_event ev = { .at = at, .kind = SIM_EV_COMMIT, .peer = (uint16_t)p->idx,
-	                 .gen = p->gen, .arg = op_no, .data = c };
+	                 .gen = p->gen, .arg = *op_no, .data = c };
 	sim_schedule(s, &ev);
 	return 0;
+}
+
+static int apply_write(sim *s, sim_peer *p, const char *id, size_t len, const crdt_op *op)
+{
+	uint32_t op_no;
+	return sim_client_apply(s, p, id, len, op, SIM_NO_OP, &op_no);
 }
 
 int sim_write(sim *s, unsigned peer, const char *cart, const crdt_op *op)
@@ -92,10 +104,11 @@ void sim_peer_commit(sim *s, const sim_event *ev)
 		sim_die("oracle", rc);
 	sim_free_commit(c);
 	sim_arm(s, p);
+	if (ev->arg != SIM_NO_OP && s->oracle.ops[ev->arg].req != SIM_NO_OP)
+		sim_keyed_committed(s, p, ev->arg);
 }
 
-/* A random live peer, or s->n when none is up. */
-static unsigned pick_up(sim *s)
+unsigned sim_pick_up(sim *s)
 {
 	unsigned up = 0;
 	for (unsigned i = 0; i < s->n; i++)
@@ -109,20 +122,26 @@ static unsigned pick_up(sim *s)
 	return s->n;
 }
 
-/* A read token: what a random live peer would hand out for the cart (its
- * context less its own writes not yet durable: engine_token_ctx; empty if
- * it has no such cart).  Half of the time it is kept for a later write. */
-static void read_token(sim *s, unsigned cart, crdt_ctx *out)
+void sim_token_at(sim *s, unsigned pi, unsigned cart, crdt_ctx *out)
 {
 	crdt_item it;
 	crdt_ctx empty;
 	crdt_ctx_init(&empty);
 	const char *id = s->cart_ids[cart];
-	sim_peer *p = &s->peer[pick_up(s)];
+	sim_peer *p = &s->peer[pi];
 	const crdt_ctx *ctx = crdt_store_get(p->store, id, strlen(id), &it) == 0 ? &it.cart->ctx
 	                                                                          : &empty;
-	if (engine_token_ctx(p->e, id, strlen(id), ctx, out) != 0 ||
-	    (sim_pct(&s->rng, 50) && crdt_ctx_copy(&s->kept[cart], out) != 0))
+	if (engine_token_ctx(p->e, id, strlen(id), ctx, out) != 0)
+		sim_die("token", CARTD_ENOMEM);
+}
+
+/* A read token: what a random live peer would hand out for the cart (its
+ * context less its own writes not yet durable: engine_token_ctx; empty if
+ * it has no such cart).  Half of the time it is kept for a later write. */
+static void read_token(sim *s, unsigned cart, crdt_ctx *out)
+{
+	sim_token_at(s, sim_pick_up(s), cart, out);
+	if (sim_pct(&s->rng, 50) && crdt_ctx_copy(&s->kept[cart], out) != 0)
 		sim_die("token", CARTD_ENOMEM);
 }
 
@@ -146,7 +165,12 @@ static void hot_add(sim *s, unsigned peer)
 	snprintf(sku, sizeof sku, "h%u", (unsigned)sim_below(&s->rng, s->p.hot_skus));
 	crdt_op op = { .kind = CRDT_OP_ADD, .sku = sku, .sku_len = strlen(sku),
 	               .qty = (uint32_t)sim_range(&s->rng, 1, s->p.max_add) };
-	const char *id = s->cart_ids[s->p.ncarts - 1];
+	uint32_t cart = s->p.ncarts - 1;
+	if (sim_pct(&s->rng, s->p.hot_keyed_pct)) {
+		sim_keyed_start(s, peer, cart, &op, 0);
+		return;
+	}
+	const char *id = s->cart_ids[cart];
 	apply_write(s, &s->peer[peer], id, strlen(id), &op);
 }
 
@@ -162,19 +186,10 @@ void sim_plan_retries(sim *s, sim_peer *p)
 	}
 }
 
-void sim_peer_client_write(sim *s, const sim_event *ev)
+/* A random write to cold cart at peer pi: an add, set, remove or clear,
+ * some removes and clears under a token, some sent with a key. */
+static void cold_write(sim *s, unsigned pi, unsigned cart)
 {
-	unsigned pi = ev->arg & SIM_RETRY ? ev->peer : pick_up(s);
-	if (pi == s->n || !s->peer[pi].up || ((ev->arg & SIM_RETRY) && ev->gen != s->peer[pi].gen)) {
-		s->st.writes_skipped++;
-		return;
-	}
-	unsigned cold = s->p.ncarts - (s->p.hot_skus ? 1 : 0);
-	unsigned cart = ev->arg & SIM_RETRY ? ev->arg & 0xFFFFu : (unsigned)sim_below(&s->rng, cold);
-	if (ev->arg == SIM_HOT || cart >= cold) {
-		hot_add(s, pi);
-		return;
-	}
 	const char *id = s->cart_ids[cart];
 	char sku[16];
 	snprintf(sku, sizeof sku, "s%u", (unsigned)sim_below(&s->rng, s->p.nskus));
@@ -192,6 +207,38 @@ void sim_peer_client_write(sim *s, const sim_event *ev)
 		client_token(s, cart, &token);
 		op.observed = &token;
 	}
-	apply_write(s, &s->peer[pi], id, strlen(id), &op);
+	if (sim_pct(&s->rng, s->p.keyed_pct)) {
+		uint8_t flags = sim_pct(&s->rng, s->p.hedge_pct) ? SIM_REQ_HEDGE : 0;
+		if (op.kind == CRDT_OP_ADD && sim_pct(&s->rng, s->p.tokrem_pct))
+			flags |= SIM_REQ_TOKREM;
+		sim_keyed_start(s, pi, cart, &op, flags);
+	} else {
+		apply_write(s, &s->peer[pi], id, strlen(id), &op);
+	}
 	crdt_ctx_destroy(&token);
+}
+
+void sim_peer_client_write(sim *s, const sim_event *ev)
+{
+	uint32_t a = ev->arg;
+	if (a & SIM_KEYED) {
+		sim_keyed_attempt(s, ev);
+		return;
+	}
+	if (a & SIM_TOKREM) {
+		sim_keyed_tokrem(s, ev);
+		return;
+	}
+	bool at = (a & SIM_RETRY) != 0;
+	unsigned pi = at ? ev->peer : sim_pick_up(s);
+	if (pi == s->n || !s->peer[pi].up || (at && ev->gen != s->peer[pi].gen)) {
+		s->st.writes_skipped++;
+		return;
+	}
+	unsigned cold = s->p.ncarts - (s->p.hot_skus ? 1 : 0);
+	unsigned cart = at ? a & SIM_INDEX : (unsigned)sim_below(&s->rng, cold);
+	if (a == SIM_HOT || cart >= cold)
+		hot_add(s, pi);
+	else
+		cold_write(s, pi, cart);
 }
