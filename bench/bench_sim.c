@@ -33,6 +33,7 @@
  */
 #include "tests/sim.c"
 #include "tests/sim_check.c"
+#include "tests/sim_close.c"
 #include "tests/sim_disk.c"
 #include "tests/sim_drive.c"
 #include "tests/sim_heap.c"

@@ -2,12 +2,13 @@
  * check_sim.c - the deterministic simulator as a test suite: 1800 seeded
  * schedules spread over the fault kinds (lossy network, isolated peer,
  * halves, bridge, crashes, all mixed), a third of them with a hot cart
- * added to at every peer, most with keyed writes, a determinism check,
- * and checks that the oracle itself catches divergence, lost writes and a
- * keyed request counted once per attempt.  Each kind prints one summary
+ * added to at every peer, most with keyed writes and checkouts, a
+ * determinism check, and checks that the oracle itself catches
+ * divergence, lost writes, orders no checkout made or that changed, and
+ * a keyed request counted once per attempt.  Each kind prints one summary
  * line of what its schedules reached, and fails if a hard shape (hot
- * lines, keyed writes applied twice, replays, reused keys...) never
- * occurred.
+ * lines, keyed writes applied twice, replays, checkouts, late items...)
+ * never occurred.
  *
  * Environment:
  *   CARTD_SIM_SEED=<seed>       run only that schedule (its kind is
@@ -77,13 +78,17 @@ static void verbose_line(const sim_params *p, const sim_result *r)
 	        " deferred=%" PRIu64 " old_tokens=%" PRIu64 " keyed=%" PRIu64 "/%" PRIu64
 	        " hedged=%" PRIu64 " reapplied=%" PRIu64 " idem_replays=%" PRIu64
 	        " reused=%" PRIu64 "+%" PRIu64 " answers_lost=%" PRIu64 "(%" PRIu64 " crash)"
-	        " tokrem=%" PRIu64 " %s converged_in=%" PRIu64 "\n",
+	        " tokrem=%" PRIu64 " checkouts=%" PRIu64 "/%" PRIu64 " closed=%" PRIu64
+	        " double=%" PRIu64 " late=%" PRIu64 "+%" PRIu64 " no_order=%" PRIu64
+	        " %s converged_in=%" PRIu64 "\n",
 	        kind_name[p->kind], p->seed, p->npeers, p->loss_pct, st->writes_acked,
 	        st->writes_lost, st->writes_durable, st->crashes, st->sent, st->rejected[0],
 	        st->cut, st->hot_acked, st->hot_landed, st->refused_full, st->deferred_removes,
 	        st->old_tokens, st->keyed, st->keyed_attempts, st->hedged, st->reapplied,
 	        st->idem_replays, st->key_reused, st->reuse_applied, st->answers_lost,
-	        st->commit_crashes, st->tokrem_checked, r->ok ? "ok" : "FAIL",
+	        st->commit_crashes, st->tokrem_checked, st->checkouts, st->checkouts_refused,
+	        st->closed_refused, st->double_closed, st->late_added, st->late_removed,
+	        st->replay_no_order, r->ok ? "ok" : "FAIL",
 	        r->converged ? r->converged_at - r->heal_at : 0);
 }
 
@@ -91,6 +96,7 @@ static void verbose_line(const sim_params *p, const sim_result *r)
 struct reached {
 	uint64_t hot, full, deferred, old_tokens;
 	uint64_t keyed, reapplied, replays, reused, tokrem, commit_crashes;
+	uint64_t checkouts, closed, double_closed, late;
 };
 
 static void add_reached(struct reached *sum, const sim_stats *st)
@@ -105,6 +111,10 @@ static void add_reached(struct reached *sum, const sim_stats *st)
 	sum->reused += st->key_reused;
 	sum->tokrem += st->tokrem_checked;
 	sum->commit_crashes += st->commit_crashes;
+	sum->checkouts += st->checkouts;
+	sum->closed += st->closed_refused;
+	sum->double_closed += st->double_closed;
+	sum->late += st->late_added + st->late_removed;
 }
 
 /* Runs one seed; on failure prints the report and lists the seed. */
@@ -154,23 +164,28 @@ START_TEST(test_schedules)
 	              ", kept tokens %" PRIu64, kind_name[kind], sum.hot, sum.full,
 	              sum.deferred, sum.old_tokens);
 	/* Keyed writes applied twice (the same dot at two peers), replays,
-	 * reused keys refused and removes over retried attempts must occur
-	 * too; and, where peers crash, a crash between a keyed write's commit
-	 * and its answer. */
+	 * reused keys refused, removes over retried attempts, checkouts,
+	 * refusals of closed carts, two orders of one cart and late items
+	 * must occur too; and, where peers crash, a crash between a keyed
+	 * write's commit and its answer. */
 	ck_assert_msg(sum.keyed > 0 && sum.reapplied > 0 && sum.replays > 0 && sum.reused > 0 &&
-	              sum.tokrem > 0,
-	              "%s schedules never reached a keyed shape: keyed %" PRIu64
+	              sum.tokrem > 0 && sum.checkouts > 0 && sum.closed > 0 &&
+	              sum.double_closed > 0 && sum.late > 0,
+	              "%s schedules never reached a keyed or checkout shape: keyed %" PRIu64
 	              ", applied twice %" PRIu64 ", replays %" PRIu64 ", reused keys %" PRIu64
-	              ", token removes over attempts %" PRIu64, kind_name[kind], sum.keyed,
-	              sum.reapplied, sum.replays, sum.reused, sum.tokrem);
+	              ", token removes over attempts %" PRIu64 ", checkouts %" PRIu64
+	              ", closed refusals %" PRIu64 ", two orders %" PRIu64 ", late items %" PRIu64,
+	              kind_name[kind], sum.keyed, sum.reapplied, sum.replays, sum.reused,
+	              sum.tokrem, sum.checkouts, sum.closed, sum.double_closed, sum.late);
 	if (kind == SIM_FAULT_CRASH || kind == SIM_FAULT_MIXED)
 		ck_assert_msg(sum.commit_crashes > 0, "%s schedules never crashed a peer between "
 		              "a keyed write's commit and its answer", kind_name[kind]);
 	fprintf(stderr, "sim %s: %u schedules: keyed %" PRIu64 ", applied twice %" PRIu64
 	        ", replays %" PRIu64 ", reused keys refused %" PRIu64 ", token removes over "
-	        "attempts %" PRIu64 ", answers lost to a crash %" PRIu64 "\n",
+	        "attempts %" PRIu64 ", answers lost to a crash %" PRIu64 ", checkouts %" PRIu64
+	        ", closed refusals %" PRIu64 ", two orders %" PRIu64 ", late items %" PRIu64 "\n",
 	        kind_name[kind], n, sum.keyed, sum.reapplied, sum.replays, sum.reused, sum.tokrem,
-	        sum.commit_crashes);
+	        sum.commit_crashes, sum.checkouts, sum.closed, sum.double_closed, sum.late);
 }
 END_TEST
 
@@ -225,7 +240,7 @@ END_TEST
 
 /* A converged loss-free cluster with writes, for testing the oracle;
  * with marks, also keyed writes (every hot add keyed, half of them sent
- * to two peers at once). */
+ * to two peers at once) and checkouts of every cart. */
 static sim *settled_cluster(bool marks)
 {
 	sim_params p;
@@ -234,7 +249,7 @@ static sim *settled_cluster(bool marks)
 	p.writes = 150;
 	p.ncarts = 2;
 	p.nskus = 3;
-	p.keyed_pct = p.hot_keyed_pct = 0;
+	p.keyed_pct = p.hot_keyed_pct = p.close_pct = 0;
 	if (marks) {
 		p.ncarts = 3;
 		p.hot_skus = 1;
@@ -242,6 +257,7 @@ static sim *settled_cluster(bool marks)
 		p.keyed_pct = 50;
 		p.hot_keyed_pct = 100;
 		p.hedge_pct = 50;
+		p.close_pct = 100;
 	}
 	sim *s;
 	ck_assert_int_eq(sim_new(&p, &s), 0);
@@ -316,12 +332,24 @@ static bool in_effect(const sim_op_rec *op)
 	return op->state == SIM_OP_ACKED || op->state == SIM_OP_DURABLE;
 }
 
-/* The oracle catches a keyed add counted once per attempt instead of
- * once. */
+/* The oracle catches an order no checkout made, an order that changed,
+ * and a keyed add counted once per attempt instead of once. */
 START_TEST(test_oracle_catches_marks)
 {
 	sim *s = settled_cluster(true);
 	sim_oracle *o = &s->oracle;
+	ck_assert_uint_eq(verdict(s), 0);
+	ck_assert_uint_gt(o->ncloses, 0);
+	o->ncloses--;
+	ck_assert_uint_gt(verdict(s), 0);
+	o->ncloses++;
+	ck_assert_uint_eq(verdict(s), 0);
+
+	crdt_close *m = &o->closes[0].delta.closes->v[0];
+	crdt_entry *e = m->lines[0].cap ? m->lines[0].u.many : &m->lines[0].u.one;
+	e->packed ^= 1;
+	ck_assert_uint_gt(verdict(s), 0);
+	e->packed ^= 1;
 	ck_assert_uint_eq(verdict(s), 0);
 
 	/* two attempts of one request, both applied (hedged): once counted

@@ -16,9 +16,10 @@
  * put, then the oracle (sim_oracle.h): identical digests and byte-identical
  * carts everywhere, every acknowledged add present unless an observed
  * remove, set or clear covered it, and nothing removed or lost back.
- * Some writes carry an idempotency key and are retried with it
- * (sim_keyed.c); the oracle judges their answers as they are given and
- * counts each request once after convergence (sim_marks.c).
+ * Some writes carry an idempotency key and are retried with it, and some
+ * carts are checked out (sim_keyed.c, sim_close.c); the oracle judges
+ * those answers as they are given and the orders and late items after
+ * convergence (sim_marks.c).
  *
  * Replay: sim_params_from_seed() derives every parameter from the seed, so
  * a failing seed printed by a test reruns alone (tests/check_sim.c).
@@ -83,7 +84,7 @@ typedef struct sim_params {
 	unsigned token_keep_pct;  /* removes and clears with a token that use one
 	                           * read earlier (across cuts and crashes) */
 	bool insider;             /* the last peer is Byzantine (sim_insider.c) */
-	/* Idempotent writes (sim_keyed.c) */
+	/* Idempotent writes and checkouts (sim_keyed.c, sim_close.c) */
 	unsigned keyed_pct;       /* writes to the other carts sent with a key */
 	unsigned hot_keyed_pct;   /* adds to the hot cart sent with a key */
 	unsigned reuse_pct;       /* keyed writes reusing an earlier key of the cart
@@ -96,6 +97,7 @@ typedef struct sim_params {
 	                           * between loses the answer */
 	uint64_t idem_window_ms;  /* the peers' --idempotency-window */
 	unsigned skew_ms;         /* the peers' wall clocks differ by up to this */
+	unsigned close_pct;       /* carts checked out during the schedule */
 	unsigned commit_crashes;  /* crashes of a peer between a keyed write's
 	                           * commit and its answer */
 } sim_params;
@@ -127,6 +129,12 @@ typedef struct sim_stats {
 	                                        * refused, and applied (not kept there) */
 	uint64_t answers_lost, commit_crashes; /* answers lost; of them, to a crash
 	                                        * between commit and answer */
+	uint64_t checkouts, checkouts_refused; /* applied; refused (empty, token ahead) */
+	uint64_t closed_refused;               /* writes refused: cart closed */
+	uint64_t double_closed;                /* carts left with two or more orders */
+	uint64_t late_added, late_removed;     /* entries the late views showed */
+	uint64_t replay_no_order;              /* keyed checkout replays at a peer that
+	                                        * had the key's dot but not its order */
 	uint64_t tokrem_checked;               /* token removes over retried attempts */
 } sim_stats;
 

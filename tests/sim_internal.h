@@ -2,8 +2,8 @@
  * sim_internal.h - the simulator's state, shared by its files: sim.c (the
  * event loop and the public driving calls), sim_net.c (the virtual
  * network), sim_peer.c (boot, crash, writes, persistence), sim_plan.c
- * (parameters and fault plans from a seed), sim_write.c and sim_keyed.c
- * (the clients), sim_oracle*.c (what they were told) and
+ * (parameters and fault plans from a seed), sim_write.c, sim_keyed.c and
+ * sim_close.c (the clients), sim_oracle*.c (what they were told) and
  * sim_check.c and sim_marks.c (the verdict).  Not for the tests
  * themselves: they use sim.h (check_sim.c also tests the oracle).
  */
@@ -112,14 +112,18 @@ void sim_die(const char *what, int rc) __attribute__((noreturn));
  *   0                  a random write at a random peer;
  *   SIM_HOT            an add to the hot cart at a random peer;
  *   SIM_RETRY | cart   a client retrying a lost write at ev->peer (same life);
+ *   SIM_AT | cart      a random write to cart at ev->peer;
  *   SIM_KEYED | req    an attempt of request req at ev->peer (SIM_ANY_PEER:
  *                      a random one), sim_keyed.c;
  *   SIM_TOKREM | req   a remove at ev->peer under the token request req's
- *                      client read after its first attempt, sim_keyed.c. */
+ *                      client read after its first attempt, sim_keyed.c;
+ *   SIM_CLOSE | cart   a checkout at ev->peer or SIM_ANY_PEER, sim_close.c. */
 #define SIM_RETRY 0x80000000u
 #define SIM_HOT 0x40000000u
 #define SIM_KEYED 0x20000000u
 #define SIM_TOKREM 0x10000000u
+#define SIM_CLOSE 0x08000000u
+#define SIM_AT 0x04000000u
 #define SIM_INDEX 0x00FFFFFFu
 #define SIM_ANY_PEER 0xFFFFu
 /* Plans retries at p, just restarted, of its last lost writes. */
@@ -127,8 +131,9 @@ void sim_plan_retries(sim *s, sim_peer *p);
 void sim_peer_commit(sim *s, const sim_event *ev);
 void sim_peer_client_write(sim *s, const sim_event *ev);
 void sim_free_commit(void *commit);
-/* A client's write to cart id at p, through engine_local_write, recorded
- * (as an attempt of request req, or SIM_NO_OP) and committed later.  *op_no: the oracle's
+/* A client's write to cart id at p, through engine_local_write, with the
+ * closed-cart rules checked and the write recorded (as an attempt of
+ * request req, or SIM_NO_OP) and committed later.  *op_no: the oracle's
  * number of the write, SIM_NO_OP if refused.  0 or the refusal. */
 int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt_op *op,
                      uint32_t req, uint32_t *op_no);
@@ -146,19 +151,35 @@ int sim_idem_record(const char *cart, size_t cart_len, const char *key, size_t k
                     const crdt_op *op, uint64_t now_ms, uint64_t window_ms, crdt_keyrec *out);
 
 /* sim_keyed.c: keyed requests.  start: a new request for op on cart, its
- * first attempt at peer pi (op's observed is copied).  The rest handle
- * their events and the commit of an attempt. */
-void sim_keyed_start(sim *s, unsigned pi, uint32_t cart, const crdt_op *op, uint8_t flags);
+ * first attempt at peer pi (op's observed is copied); keyed false only for
+ * checkouts.  The rest handle their events and the commit of an attempt. */
+void sim_keyed_start(sim *s, unsigned pi, uint32_t cart, const crdt_op *op, bool keyed,
+                     uint8_t flags);
 void sim_keyed_attempt(sim *s, const sim_event *ev);
 void sim_keyed_tokrem(sim *s, const sim_event *ev);
 void sim_keyed_committed(sim *s, sim_peer *p, uint32_t op);
 void sim_keyed_answer(sim *s, const sim_event *ev);
 void sim_keyed_timeout(sim *s, const sim_event *ev);
 
-/* sim_marks.c: the verdict on keyed requests, into r, and the hot cart's
- * exact sums. */
+/* sim_close.c: checkouts.  plan: random ones over the schedule; cut: one
+ * during the partition just made, writes on the other side; start: the
+ * SIM_CLOSE event; applied: a checkout write just applied at p (checks its
+ * order, records it). */
+void sim_close_plan(sim *s);
+void sim_close_cut(sim *s);
+void sim_close_start(sim *s, const sim_event *ev);
+void sim_close_applied(sim *s, const sim_peer *p, uint32_t cart, const crdt_op *op,
+                       const crdt_cart *delta, uint32_t op_no);
+
+/* sim_marks.c: the verdict on keyed requests and checkouts, into r, and
+ * the hot cart's exact sums.  view_equals: are the lines view[0..vn)
+ * exactly the entries of src[0..n) that keep accepts (arg passed on),
+ * line by line in order?  *count receives how many src entries it kept. */
 void sim_marks_check(sim *s, sim_report *r);
 void sim_check_hot(sim *s, unsigned cart, const crdt_cart *c, sim_report *r);
+typedef bool (*sim_keep_fn)(const void *arg, const crdt_line *l, const crdt_entry *e);
+bool sim_view_equals(const crdt_line *view, uint32_t vn, const crdt_line *src, uint32_t n,
+                     sim_keep_fn keep, const void *arg, uint64_t *count);
 
 /* sim_net.c: queues a datagram the insider forged or replayed, as if sent
  * by peer `from` (its refusal is not a problem). */

@@ -1,6 +1,7 @@
 /*
  * sim_keyed.c - clients that send writes with an idempotency key and retry
- * them with the same key and the same content (docs/semantics.md §10).
+ * them with the same key and the same content (docs/semantics.md §10), and
+ * checkouts, which go through the same request machinery (sim_close.c).
  *
  * A keyed request is attempted at one peer, or at two at once (hedged).
  * Its client waits for an answer: the commit of an applied attempt
@@ -143,11 +144,14 @@ static void attempt(sim *s, uint32_t ri, unsigned pi)
 	crdt_op op = req_op(r);
 	op.now_ms = sim_clock(s, pi);
 	crdt_keyrec k;
-	s->st.keyed_attempts++;
-	derive(s, r, pi, &k);
-	op.key = &k;
+	memset(&k, 0, sizeof k);
+	if (r->keyed) {
+		s->st.keyed_attempts++;
+		derive(s, r, pi, &k);
+		op.key = &k;
+	}
 	const char *id = s->cart_ids[r->cart];
-	int want = key_answer(p, id, &k);
+	int want = r->keyed ? key_answer(p, id, &k) : 0;
 	uint32_t op_no;
 	int rc = sim_client_apply(s, p, id, strlen(id), &op, ri, &op_no);
 	r = &s->oracle.reqs[ri];
@@ -164,15 +168,24 @@ static void attempt(sim *s, uint32_t ri, unsigned pi)
 	case CARTD_EIDEMPOTENT:
 		replayed(s, p, ri);
 		break;
+	case CARTD_ETOKENAHEAD:
+		/* a keyed checkout is retried: elsewhere, or once the writes
+		 * the token names have arrived */
+		s->st.checkouts_refused++;
+		if (!r->keyed)
+			answered(s, ri, SIM_ANS_REFUSED);
+		break;
 	case CARTD_EKEYREUSED:
 		reused(s, p, ri);
 		answered(s, ri, SIM_ANS_REFUSED);
 		return;
 	default:
+		s->st.checkouts_refused += rc == CARTD_EEMPTYCART;
 		answered(s, ri, SIM_ANS_REFUSED);
 		return;
 	}
-	schedule_timeout(s, ri, n);
+	if (r->keyed)
+		schedule_timeout(s, ri, n);
 }
 
 /* Another live peer than pi, or s->n. */
@@ -219,14 +232,15 @@ static void reuse_key(sim *s, sim_req *r, uint32_t self)
 	}
 }
 
-void sim_keyed_start(sim *s, unsigned pi, uint32_t cart, const crdt_op *op, uint8_t flags)
+void sim_keyed_start(sim *s, unsigned pi, uint32_t cart, const crdt_op *op, bool keyed,
+                     uint8_t flags)
 {
 	sim_req r;
 	memset(&r, 0, sizeof r);
 	r.cart = cart;
 	r.kind = (uint8_t)op->kind;
 	r.qty = op->qty;
-	r.keyed = true;
+	r.keyed = keyed;
 	r.flags = flags;
 	crdt_ctx_init(&r.token);
 	crdt_ctx_init(&r.seen);
@@ -241,10 +255,12 @@ void sim_keyed_start(sim *s, unsigned pi, uint32_t cart, const crdt_op *op, uint
 	}
 	uint32_t ri = (uint32_t)s->oracle.nreqs;
 	r.key_of = ri;
-	if (sim_pct(&s->rng, s->p.reuse_pct))
+	if (keyed && sim_pct(&s->rng, s->p.reuse_pct))
 		reuse_key(s, &r, ri);
-	derive(s, &r, pi, &r.rec);
-	s->st.keyed++;
+	if (keyed) {
+		derive(s, &r, pi, &r.rec);
+		s->st.keyed++;
+	}
 	if (sim_oracle_req_add(&s->oracle, &r, &ri))
 		sim_die("request", CARTD_ENOMEM);
 	attempt(s, ri, pi);
@@ -329,6 +345,29 @@ void sim_keyed_committed(sim *s, sim_peer *p, uint32_t op)
 	sim_schedule(s, &ev);
 }
 
+/* The answer to a keyed checkout's replay is its order: the marker the
+ * key names, which must be one this request made. */
+static void check_checkout_replay(sim *s, const sim_peer *p, uint32_t ri)
+{
+	const sim_oracle *o = &s->oracle;
+	const sim_req *r = &o->reqs[ri];
+	crdt_item it;
+	const char *id = s->cart_ids[r->cart];
+	const crdt_close *m = crdt_store_get(p->store, id, strlen(id), &it) == 0
+	                    ? crdt_cart_close_by_key(it.cart, r->rec.dot) : NULL;
+	if (m == NULL) {
+		s->st.replay_no_order++;
+		return;
+	}
+	for (size_t i = 0; i < o->ncloses; i++) {
+		const crdt_close *x = &o->closes[i].delta.closes->v[0];
+		if (o->ops[o->closes[i].op].req == ri && crdt_dot_cmp(x->id, m->id) == 0)
+			return;
+	}
+	sim_problem(&s->during, "t=%" PRIu64 "ms peer %u: %s: a keyed checkout's replay "
+	            "answers an order this request never made", s->now, p->idx, id);
+}
+
 void sim_keyed_answer(sim *s, const sim_event *ev)
 {
 	sim_peer *p = &s->peer[ev->peer];
@@ -347,6 +386,8 @@ void sim_keyed_answer(sim *s, const sim_event *ev)
 		sim_problem(&s->during, "t=%" PRIu64 "ms peer %u: %s: a keyed write (kind %u) was "
 		            "answered as a replay, but none of its %u attempts took effect",
 		            s->now, p->idx, s->cart_ids[r->cart], r->kind, r->attempts);
+	if (ev->len == SIM_ANS_REPLAY && r->kind == CRDT_OP_CLOSE)
+		check_checkout_replay(s, p, ri);
 	answered(s, ri, (enum sim_answer)ev->len);
 }
 

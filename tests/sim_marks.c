@@ -1,6 +1,6 @@
 /*
- * sim_marks.c - the verdict on idempotent writes once the cluster has
- * converged (besides the rules of sim_oracle.h):
+ * sim_marks.c - the verdict on idempotent writes and checkouts once the
+ * cluster has converged (besides the rules of sim_oracle.h):
  *   - on the hot cart each line's quantity is exactly the sum of the
  *     unkeyed adds that took effect and of the keyed requests one of whose
  *     attempts took effect, each request counted once however many of its
@@ -8,9 +8,17 @@
  *   - every keyed add or set whose client heard "ok" or "replay" is live,
  *     unless a write that took effect removed its dot;
  *   - a remove under a token that saw one attempt of a keyed add leaves
- *     none of its attempts live.
- * What is judged while the schedule runs (each key's answer, replays,
- * reused keys) is in sim_keyed.c.
+ *     none of its attempts live;
+ *   - at every peer the markers are exactly those of the checkouts that
+ *     took effect, each complete and identical to the order as made;
+ *   - at every peer crdt_cart_late_added is exactly the live entries that
+ *     no order holds, none of which a checkout had covered, and
+ *     crdt_close_late_removed of each marker is exactly the entries of its
+ *     order that are no longer live, each removed by a write that took
+ *     effect (one the checkout had not seen: it was live when it closed).
+ * What is judged while the schedule runs (refusals of closed carts,
+ * replays, orders at checkout time) is in sim_write.c, sim_keyed.c and
+ * sim_close.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +27,42 @@
 
 #include "crdt/error.h"
 #include "tests/sim_internal.h"
+
+static bool entry_eq(const crdt_entry *a, const crdt_entry *b)
+{
+	return a->replica == b->replica && a->packed == b->packed;
+}
+
+bool sim_view_equals(const crdt_line *view, uint32_t vn, const crdt_line *src, uint32_t n,
+                     sim_keep_fn keep, const void *arg, uint64_t *count)
+{
+	uint32_t j = 0;
+	uint64_t kept = 0;
+	bool ok = true;
+	for (uint32_t i = 0; i < n; i++) {
+		const crdt_line *l = &src[i], *v = NULL;
+		const crdt_entry *e = crdt_line_entries(l);
+		uint16_t k = 0;
+		for (uint16_t x = 0; x < l->n; x++) {
+			if (!keep(arg, l, &e[x]))
+				continue;
+			kept++;
+			if (v == NULL && (j >= vn || crdt_name_cmp(view[j].sku, view[j].sku_len, l->sku,
+			                                           l->sku_len) != 0)) {
+				ok = false;
+				break;
+			}
+			if (v == NULL)
+				v = &view[j++];
+			ok = ok && k < v->n && entry_eq(&crdt_line_entries(v)[k], &e[x]);
+			k++;
+		}
+		ok = ok && (v == NULL || k == v->n);
+	}
+	if (count)
+		*count = kept;
+	return ok && j == vn;
+}
 
 static bool in_effect(uint8_t state)
 {
@@ -119,7 +163,169 @@ static void check_requests(sim *s, sim_report *r)
 	}
 }
 
+static bool same_lines(const crdt_line *a, const crdt_line *b, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (a[i].n != b[i].n || crdt_name_cmp(a[i].sku, a[i].sku_len, b[i].sku, b[i].sku_len))
+			return false;
+		for (uint16_t k = 0; k < a[i].n; k++)
+			if (!entry_eq(&crdt_line_entries(&a[i])[k], &crdt_line_entries(&b[i])[k]))
+				return false;
+	}
+	return true;
+}
+
+/* The marker of c with the identity of want (id, key, time, size). */
+static const crdt_close *find_marker(const crdt_cart *c, const crdt_close *want)
+{
+	for (uint32_t i = 0; i < crdt_cart_ncloses(c); i++) {
+		const crdt_close *m = &c->closes->v[i];
+		if (crdt_dot_cmp(m->id, want->id) == 0 && crdt_dot_cmp(m->key, want->key) == 0 &&
+		    m->at_ms == want->at_ms && m->total == want->total)
+			return m;
+	}
+	return NULL;
+}
+
+static const crdt_close *made(const sim_close_rec *x)
+{
+	return &x->delta.closes->v[0];
+}
+
+/* The markers of cart at peer: those of the checkouts that took effect,
+ * complete, each exactly the order as made, and no other. */
+static void check_markers(sim *s, unsigned cart, unsigned peer, const crdt_cart *c,
+                          sim_report *r)
+{
+	const sim_oracle *o = &s->oracle;
+	const char *id = s->cart_ids[cart];
+	uint32_t matched = 0;
+	for (size_t i = 0; i < o->ncloses; i++) {
+		const sim_op_rec *op = &o->ops[o->closes[i].op];
+		if (op->cart != cart)
+			continue;
+		const crdt_close *want = made(&o->closes[i]), *m = find_marker(c, want);
+		matched += m != NULL;
+		if (in_effect(op->state) && m == NULL)
+			sim_problem(r, "peer %u: %s: the order of the checkout at peer %u, t=%" PRIu64
+			            "ms, is missing", peer, id, op->peer, op->at);
+		else if (!in_effect(op->state) && m != NULL)
+			sim_problem(r, "peer %u: %s holds the order of a checkout lost in a crash "
+			            "(peer %u, t=%" PRIu64 "ms)", peer, id, op->peer, op->at);
+		else if (m && (m->n != want->n || crdt_close_held(m) != m->total ||
+		               !same_lines(m->lines, want->lines, m->n)))
+			sim_problem(r, "peer %u: %s: the order of the checkout at peer %u, t=%" PRIu64
+			            "ms, changed: %u of %u entries held", peer, id, op->peer, op->at,
+			            crdt_close_held(m), m->total);
+	}
+	if (matched != crdt_cart_ncloses(c))
+		sim_problem(r, "peer %u: %s holds %u orders, only %u of them made by checkouts",
+		            peer, id, crdt_cart_ncloses(c), matched);
+}
+
+static bool not_ordered(const void *arg, const crdt_line *l, const crdt_entry *e)
+{
+	(void)l;
+	return !crdt_ctx_contains(arg, crdt_entry_dot(e));
+}
+
+static bool not_live(const void *arg, const crdt_line *l, const crdt_entry *e)
+{
+	const crdt_line *live = crdt_cart_find(arg, l->sku, l->sku_len);
+	for (uint16_t i = 0; live && i < live->n; i++)
+		if (entry_eq(&crdt_line_entries(live)[i], e))
+			return false;
+	return true;
+}
+
+/* Late added: the live entries of c no order holds (orders as made), none
+ * of them covered by a checkout. */
+static void check_late_added(sim *s, unsigned cart, unsigned peer, const crdt_cart *c,
+                             sim_report *r)
+{
+	const sim_oracle *o = &s->oracle;
+	crdt_ctx ordered;
+	crdt_ctx_init(&ordered);
+	for (size_t i = 0; i < o->ncloses; i++) {
+		const crdt_close *m = made(&o->closes[i]);
+		if (o->ops[o->closes[i].op].cart != cart || !in_effect(o->ops[o->closes[i].op].state))
+			continue;
+		for (uint32_t k = 0; k < m->n; k++)
+			for (uint16_t x = 0; x < m->lines[k].n; x++)
+				if (crdt_ctx_add(&ordered, crdt_entry_dot(&crdt_line_entries(&m->lines[k])[x])))
+					sim_die("late items", CARTD_ENOMEM);
+	}
+	crdt_cart view;
+	crdt_cart_init(&view);
+	uint64_t n = 0;
+	if (crdt_cart_late_added(c, &view))
+		sim_die("late items", CARTD_ENOMEM);
+	if (!sim_view_equals(view.lines, view.n, c->lines, c->n, not_ordered, &ordered, &n))
+		sim_problem(r, "peer %u: %s: the late added items are not the %" PRIu64 " live "
+		            "entries that no order holds", peer, s->cart_ids[cart], n);
+	s->st.late_added += peer == 0 ? n : 0;
+	for (uint32_t i = 0; n && i < c->n; i++)
+		for (uint16_t k = 0; k < c->lines[i].n; k++) {
+			crdt_dot d = crdt_entry_dot(&crdt_line_entries(&c->lines[i])[k]);
+			for (size_t j = 0; j < o->ncloses && !crdt_ctx_contains(&ordered, d); j++)
+				if (o->ops[o->closes[j].op].cart == cart &&
+				    in_effect(o->ops[o->closes[j].op].state) &&
+				    crdt_ctx_contains(&o->closes[j].covered, d))
+					sim_problem(r, "peer %u: %s/%s: a late item (%016" PRIx64 ",%" PRIu64
+					            ") was seen by a checkout that left it out", peer,
+					            s->cart_ids[cart], c->lines[i].sku, d.replica, d.counter);
+		}
+	crdt_cart_destroy(&view);
+	crdt_ctx_destroy(&ordered);
+}
+
+/* Late removed, per marker: its order's entries no longer live, each
+ * removed by a write that took effect. */
+static void check_late_removed(sim *s, unsigned cart, unsigned peer, const crdt_cart *c,
+                               sim_report *r)
+{
+	const sim_oracle *o = &s->oracle;
+	const char *id = s->cart_ids[cart];
+	crdt_cart view;
+	crdt_cart_init(&view);
+	for (size_t i = 0; i < o->ncloses; i++) {
+		const crdt_close *want = made(&o->closes[i]), *m = find_marker(c, want);
+		if (o->ops[o->closes[i].op].cart != cart || m == NULL)
+			continue;
+		uint64_t n = 0;
+		if (crdt_close_late_removed(c, m, &view))
+			sim_die("late items", CARTD_ENOMEM);
+		if (!sim_view_equals(view.lines, view.n, want->lines, want->n, not_live, c, &n))
+			sim_problem(r, "peer %u: %s: the late removed items of an order are not its "
+			            "%" PRIu64 " entries that are no longer live", peer, id, n);
+		s->st.late_removed += peer == 0 ? n : 0;
+		for (uint32_t k = 0; n && k < want->n; k++) {
+			const crdt_line *l = &want->lines[k];
+			for (uint16_t x = 0; x < l->n; x++) {
+				const crdt_entry *e = &crdt_line_entries(l)[x];
+				if (not_live(c, l, e) &&
+				    !sim_oracle_removed(o, cart, l->sku, l->sku_len, crdt_entry_dot(e)))
+					sim_problem(r, "peer %u: %s/%s: an order's entry is gone, but no "
+					            "write that took effect removed it", peer, id, l->sku);
+			}
+		}
+	}
+	crdt_cart_destroy(&view);
+}
+
 void sim_marks_check(sim *s, sim_report *r)
 {
+	crdt_cart empty;
+	crdt_cart_init(&empty);
 	check_requests(s, r);
+	for (unsigned cart = 0; cart < s->p.ncarts; cart++)
+		for (unsigned i = 0; i < s->n; i++) {
+			const crdt_cart *c = cart_at(s, i, cart, &empty);
+			check_markers(s, cart, i, c, r);
+			if (!crdt_cart_closed(c))
+				continue;
+			check_late_added(s, cart, i, c, r);
+			check_late_removed(s, cart, i, c, r);
+			s->st.double_closed += i == 0 && crdt_cart_ncloses(c) >= 2;
+		}
 }

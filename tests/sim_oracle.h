@@ -24,9 +24,9 @@
  *     exactly the sum of the ACKED adds and of the DURABLE (unacknowledged
  *     but landed) adds, clamped, a keyed request counting once however
  *     many of its attempts were applied;
- *   - keyed requests (sim_marks.c has the list).
+ *   - keyed requests and checkouts (sim_marks.c has the list).
  *
- * Keyed requests are also recorded as requests (sim_req):
+ * Keyed requests and checkouts are also recorded as requests (sim_req):
  * one request, many attempts at any peers, each attempt that applied a
  * write being an op that names its request.
  */
@@ -76,7 +76,7 @@ enum sim_answer { SIM_ANS_NONE, SIM_ANS_OK, SIM_ANS_REPLAY, SIM_ANS_REFUSED };
 #define SIM_REQ_TOKREM_DONE 4u
 
 /* A request sent with an idempotency key (retried with the same key and
- * the same content until answered). */
+ * the same content until answered), or a checkout with or without one. */
 typedef struct sim_req {
 	uint32_t cart;
 	uint32_t key_of;         /* the request whose key string it uses (itself,
@@ -90,10 +90,18 @@ typedef struct sim_req {
 	uint32_t qty;
 	uint16_t attempts, applied;  /* made; applied a write */
 	uint16_t last_peer;
-	crdt_ctx token;          /* REMOVE, CLEAR: the client's token */
+	crdt_ctx token;          /* REMOVE, CLEAR, CLOSE: the client's token */
 	crdt_ctx seen;           /* SIM_REQ_TOKREM: token read after attempt 1 */
 	crdt_keyrec rec;         /* hash and dot (times: each attempt's own) */
 } sim_req;
+
+/* An applied checkout: its delta (marker, id and key dots) as made, and
+ * the dots its order was taken over (the token, or the peer's context). */
+typedef struct sim_close_rec {
+	uint32_t op;
+	crdt_cart delta;
+	crdt_ctx covered;
+} sim_close_rec;
 
 /* A remove (op) under a token that saw one attempt of request req. */
 typedef struct sim_tokrem {
@@ -110,6 +118,8 @@ typedef struct sim_oracle {
 	unsigned ncarts;
 	sim_req *reqs;
 	size_t nreqs, reqs_cap;
+	sim_close_rec *closes;
+	size_t ncloses, closes_cap;
 	sim_tokrem *tokrem;
 	size_t ntokrem, tokrem_cap;
 } sim_oracle;
@@ -145,13 +155,16 @@ size_t sim_oracle_lost_carts(const sim_oracle *o, unsigned peer, uint32_t *out, 
 /* Counts of writes by state, for the statistics. */
 void sim_oracle_counts(const sim_oracle *o, uint64_t count[4]);
 
-/* Requests (sim_oracle_req.c).  req_add takes the request (its contexts
- * included) and gives its number in *idx; tokrem_add records a remove
- * under a token that saw request req.  0 or CARTD_ENOMEM.
+/* Requests and checkouts (sim_oracle_req.c).  req_add takes the request
+ * (its contexts included) and gives its number in *idx; close_add records
+ * checkout op with its delta and covered dots (both copied); tokrem_add
+ * records a remove under a token that saw request req.  0 or CARTD_ENOMEM.
  * req_survives: some attempt of request req is ACKED or DURABLE.
- * marks_destroy frees both, leaving the oracle to be cleared
+ * marks_destroy frees all three, leaving the oracle to be cleared
  * (sim_oracle_destroy calls it). */
 int sim_oracle_req_add(sim_oracle *o, sim_req *r, uint32_t *idx);
+int sim_oracle_close_add(sim_oracle *o, uint32_t op, const crdt_cart *delta,
+                         const crdt_ctx *covered);
 int sim_oracle_tokrem_add(sim_oracle *o, uint32_t op, uint32_t req);
 bool sim_oracle_req_survives(const sim_oracle *o, uint32_t req);
 void sim_oracle_marks_destroy(sim_oracle *o);

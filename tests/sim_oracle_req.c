@@ -1,7 +1,7 @@
 /*
- * sim_oracle_req.c - the oracle's records of keyed requests and of removes
- * under tokens that saw one attempt (see sim_oracle.h); the checks that
- * use them are in sim_marks.c.
+ * sim_oracle_req.c - the oracle's records of keyed requests, checkouts and
+ * removes under tokens that saw one attempt (see sim_oracle.h); the checks
+ * that use them are in sim_marks.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,24 @@ int sim_oracle_req_add(sim_oracle *o, sim_req *r, uint32_t *idx)
 		return CARTD_ENOMEM;
 	*idx = (uint32_t)o->nreqs;
 	o->reqs[o->nreqs++] = *r;
+	return 0;
+}
+
+int sim_oracle_close_add(sim_oracle *o, uint32_t op, const crdt_cart *delta,
+                         const crdt_ctx *covered)
+{
+	if (sim_grow((void **)&o->closes, &o->closes_cap, o->ncloses + 1, sizeof *o->closes))
+		return CARTD_ENOMEM;
+	sim_close_rec *c = &o->closes[o->ncloses];
+	c->op = op;
+	crdt_cart_init(&c->delta);
+	crdt_ctx_init(&c->covered);
+	if (crdt_cart_copy(&c->delta, delta) || crdt_ctx_copy(&c->covered, covered)) {
+		crdt_cart_destroy(&c->delta);
+		crdt_ctx_destroy(&c->covered);
+		return CARTD_ENOMEM;
+	}
+	o->ncloses++;
 	return 0;
 }
 
@@ -41,6 +59,11 @@ void sim_oracle_marks_destroy(sim_oracle *o)
 		crdt_ctx_destroy(&o->reqs[i].token);
 		crdt_ctx_destroy(&o->reqs[i].seen);
 	}
+	for (size_t i = 0; i < o->ncloses; i++) {
+		crdt_cart_destroy(&o->closes[i].delta);
+		crdt_ctx_destroy(&o->closes[i].covered);
+	}
 	free(o->reqs);
+	free(o->closes);
 	free(o->tokrem);
 }

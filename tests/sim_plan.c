@@ -96,6 +96,7 @@ void sim_params_from_seed(uint64_t seed, sim_params *p)
 	p->answer_ms = (unsigned)sim_below(&r, 31);
 	p->idem_window_ms = sim_pct(&r, 33) ? sim_range(&r, 1000, 15000) : UINT64_C(86400000);
 	p->skew_ms = (unsigned)sim_below(&r, 2001);
+	p->close_pct = sim_pct(&r, 70) ? (unsigned)sim_range(&r, 20, 60) : 0;
 	p->commit_crashes = p->ncrashes ? (unsigned)sim_range(&r, 1, 3) : 0;
 }
 
@@ -107,14 +108,14 @@ void sim_params_format(const sim_params *p, char *buf, size_t cap)
 	         "commit<=%ums persist<=%ums cuts=%u crashes=%u full_push_max=%u fanout=%u "
 	         "buckets=%u max_datagram=%zu hot=%u/%u keyed=%u%% hot_keyed=%u%% reuse=%u%% "
 	         "hedge=%u%% tokrem=%u%% answer_loss=%u%% answer<=%ums window=%" PRIu64 "ms "
-	         "skew<=%ums commit_crashes=%u",
+	         "skew<=%ums close=%u%% commit_crashes=%u",
 	         p->seed, p->kind < SIM_FAULT_KINDS ? kind_names[p->kind] : "?", p->npeers,
 	         p->ncarts, p->nskus, p->add_pct, p->max_add, p->writes, p->active_ms,
 	         p->loss_pct, p->dup_pct, p->delay_ms, p->jitter_ms, p->straggle_pct,
 	         p->commit_ms, p->persist_ms, p->nfaults, p->ncrashes, p->full_push_max,
 	         p->fanout, p->nbuckets, p->max_datagram, p->hot_skus, p->hot_writes,
 	         p->keyed_pct, p->hot_keyed_pct, p->reuse_pct, p->hedge_pct, p->tokrem_pct,
-	         p->answer_loss_pct, p->answer_ms, p->idem_window_ms, p->skew_ms,
+	         p->answer_loss_pct, p->answer_ms, p->idem_window_ms, p->skew_ms, p->close_pct,
 	         p->commit_crashes);
 }
 
@@ -199,6 +200,7 @@ int sim_plan(sim *s)
 	case SIM_FAULT_MIXED: plan_cuts(s, true); plan_crashes(s); break;
 	default: break;
 	}
+	sim_close_plan(s);
 	return 0;
 }
 
@@ -231,7 +233,10 @@ void sim_fault_run(sim *s, const sim_event *ev)
 	sim_peer *p = &s->peer[f.peer == SIM_BUSIEST ? 0 : f.peer];
 	int rc;
 	switch (f.op) {
-	case SIM_OP_CUT: sim_net_cut(s, (enum sim_fault_kind)f.shape); break;
+	case SIM_OP_CUT:
+		sim_net_cut(s, (enum sim_fault_kind)f.shape);
+		sim_close_cut(s);
+		break;
 	case SIM_OP_MEND: sim_partition(s, NULL); break;
 	case SIM_OP_CRASH: crash(s, &f); break;
 	case SIM_OP_RESTART:

@@ -11,11 +11,15 @@
  * of the writes (hot adds too) carry an idempotency key: sim_keyed.c
  * sends and retries those.
  *
+ * Every write is checked against the closed-cart rule as it is answered:
+ * a peer holding a checkout's marker refuses it (docs/semantics.md §11).
+ *
  * Clients whose write was lost in a crash retry it at the same peer as
  * soon as it is back: the restarted replica then makes its next dots for
  * that cart at once, which is when a dot that escaped before the crash
  * would be reused (the hazard engine_local_write's mark exists to prevent).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,29 @@ static uint32_t cart_index(const sim *s, const char *id, size_t len)
 	return SIM_NO_OP;
 }
 
+/* Is cart id closed at p: has some marker (even a fragment) arrived? */
+static bool closed_at(const sim_peer *p, const char *id, size_t len)
+{
+	crdt_item it;
+	return crdt_store_get(p->store, id, len, &it) == 0 && crdt_cart_closed(it.cart);
+}
+
+/* A peer holding a marker refuses every write (docs/semantics.md §11); a
+ * keyed one may be answered first by its key (a replay, a reused key). */
+static void check_closed(sim *s, const sim_peer *p, const char *id, const crdt_op *op,
+                         bool closed, int rc)
+{
+	bool keyed_answer = op->key && (rc == CARTD_EIDEMPOTENT || rc == CARTD_EKEYREUSED);
+	s->st.closed_refused += rc == CARTD_ECLOSED;
+	if (closed && rc != CARTD_ECLOSED && !keyed_answer)
+		sim_problem(&s->during, "t=%" PRIu64 "ms peer %u: cart %s holds an order, yet a "
+		            "write of kind %d was answered %s", s->now, p->idx, id, (int)op->kind,
+		            rc ? cartd_errname(rc) : "ok");
+	if (!closed && rc == CARTD_ECLOSED)
+		sim_problem(&s->during, "t=%" PRIu64 "ms peer %u: cart %s refused as closed, but "
+		            "it holds no order", s->now, p->idx, id);
+}
+
 int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt_op *op,
                      uint32_t req, uint32_t *op_no)
 {
@@ -40,7 +67,9 @@ int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt
 	if (c == NULL || len > CRDT_MAX_NAME)
 		sim_die("write", CARTD_ENOMEM);
 	crdt_cart_init(&c->delta);
+	bool closed = closed_at(p, id, len);
 	int rc = engine_local_write(p->e, id, len, op, &c->delta);
+	check_closed(s, p, id, op, closed, rc);
 	if (rc) {
 		/* line_full is a refusal like any other: nothing changed, and
 		 * the client was told (the add-only oracle counts acks only). */
@@ -56,6 +85,8 @@ int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt
 		                             &c->delta, op_no)) != 0)
 			sim_die("oracle", rc);
 		s->oracle.ops[*op_no].req = req;
+		if (op->kind == CRDT_OP_CLOSE)
+			sim_close_applied(s, p, cart, op, &c->delta, *op_no);
 	}
 	memcpy(c->id, id, len);
 	c->id_len = len;
@@ -167,7 +198,7 @@ static void hot_add(sim *s, unsigned peer)
 	               .qty = (uint32_t)sim_range(&s->rng, 1, s->p.max_add) };
 	uint32_t cart = s->p.ncarts - 1;
 	if (sim_pct(&s->rng, s->p.hot_keyed_pct)) {
-		sim_keyed_start(s, peer, cart, &op, 0);
+		sim_keyed_start(s, peer, cart, &op, true, 0);
 		return;
 	}
 	const char *id = s->cart_ids[cart];
@@ -211,7 +242,7 @@ static void cold_write(sim *s, unsigned pi, unsigned cart)
 		uint8_t flags = sim_pct(&s->rng, s->p.hedge_pct) ? SIM_REQ_HEDGE : 0;
 		if (op.kind == CRDT_OP_ADD && sim_pct(&s->rng, s->p.tokrem_pct))
 			flags |= SIM_REQ_TOKREM;
-		sim_keyed_start(s, pi, cart, &op, flags);
+		sim_keyed_start(s, pi, cart, &op, true, flags);
 	} else {
 		apply_write(s, &s->peer[pi], id, strlen(id), &op);
 	}
@@ -229,9 +260,14 @@ void sim_peer_client_write(sim *s, const sim_event *ev)
 		sim_keyed_tokrem(s, ev);
 		return;
 	}
-	bool at = (a & SIM_RETRY) != 0;
+	if (a & SIM_CLOSE) {
+		sim_close_start(s, ev);
+		return;
+	}
+	bool at = (a & (SIM_RETRY | SIM_AT)) != 0;
 	unsigned pi = at ? ev->peer : sim_pick_up(s);
-	if (pi == s->n || !s->peer[pi].up || (at && ev->gen != s->peer[pi].gen)) {
+	if (pi == s->n || !s->peer[pi].up || ((a & SIM_RETRY) && ev->gen != s->peer[pi].gen) ||
+	    ((a & SIM_AT) && s->now >= s->p.active_ms)) {
 		s->st.writes_skipped++;
 		return;
 	}
