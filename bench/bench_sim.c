@@ -37,7 +37,6 @@
 #include "tests/sim_disk.c"
 #include "tests/sim_drive.c"
 #include "tests/sim_heap.c"
-#include "tests/sim_idem.c"
 #include "tests/sim_insider.c"
 #include "tests/sim_keyed.c"
 #include "tests/sim_marks.c"

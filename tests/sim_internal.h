@@ -144,12 +144,6 @@ void sim_token_at(sim *s, unsigned pi, unsigned cart, crdt_ctx *out);
 /* The peer's wall clock (the virtual time, skewed per peer). */
 uint64_t sim_clock(const sim *s, unsigned pi);
 
-/* sim_idem.c: the record of a keyed write (docs/semantics.md §10):
- * op (kind, sku, qty, observed) on cart under key, at now_ms, for a
- * window of window_ms.  0 or CARTD_ENOMEM. */
-int sim_idem_record(const char *cart, size_t cart_len, const char *key, size_t key_len,
-                    const crdt_op *op, uint64_t now_ms, uint64_t window_ms, crdt_keyrec *out);
-
 /* sim_keyed.c: keyed requests.  start: a new request for op on cart, its
  * first attempt at peer pi (op's observed is copied); keyed false only for
  * checkouts.  The rest handle their events and the commit of an attempt. */

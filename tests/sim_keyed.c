@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/idem.h"
 #include "crdt/error.h"
 #include "tests/sim_internal.h"
 
@@ -55,16 +56,17 @@ static crdt_op req_op(const sim_req *r)
 	return op;
 }
 
-/* r's record as derived at peer pi now. */
+/* r's record as peer pi derives it now: cartd's own derivation. */
 static void derive(sim *s, const sim_req *r, unsigned pi, crdt_keyrec *out)
 {
 	char key[16];
 	size_t klen = key_text(r, key, sizeof key);
 	const char *id = s->cart_ids[r->cart];
 	crdt_op op = req_op(r);
-	if (sim_idem_record(id, strlen(id), key, klen, &op, sim_clock(s, pi),
-	                    s->p.idem_window_ms, out))
-		sim_die("idempotency record", CARTD_ENOMEM);
+	int rc = idem_record(id, strlen(id), key, klen, &op, sim_clock(s, pi),
+	                     s->p.idem_window_ms, out);
+	if (rc)
+		sim_die("idempotency record", rc);
 }
 
 static void answered(sim *s, uint32_t ri, enum sim_answer a)
