@@ -80,7 +80,7 @@ static void verbose_line(const sim_params *p, const sim_result *r)
 	        " reused=%" PRIu64 "+%" PRIu64 " answers_lost=%" PRIu64 "(%" PRIu64 " crash)"
 	        " tokrem=%" PRIu64 " checkouts=%" PRIu64 "/%" PRIu64 " closed=%" PRIu64
 	        " double=%" PRIu64 " late=%" PRIu64 "+%" PRIu64 " no_order=%" PRIu64
-	        " %s converged_in=%" PRIu64 "\n",
+	        " other_order=%" PRIu64 " key_two_orders=%" PRIu64 " %s converged_in=%" PRIu64 "\n",
 	        kind_name[p->kind], p->seed, p->npeers, p->loss_pct, st->writes_acked,
 	        st->writes_lost, st->writes_durable, st->crashes, st->sent, st->rejected[0],
 	        st->cut, st->hot_acked, st->hot_landed, st->refused_full, st->deferred_removes,
@@ -88,7 +88,8 @@ static void verbose_line(const sim_params *p, const sim_result *r)
 	        st->idem_replays, st->key_reused, st->reuse_applied, st->answers_lost,
 	        st->commit_crashes, st->tokrem_checked, st->checkouts, st->checkouts_refused,
 	        st->closed_refused, st->double_closed, st->late_added, st->late_removed,
-	        st->replay_no_order, r->ok ? "ok" : "FAIL",
+	        st->replay_no_order, st->replay_other_order, st->key_two_orders,
+	        r->ok ? "ok" : "FAIL",
 	        r->converged ? r->converged_at - r->heal_at : 0);
 }
 

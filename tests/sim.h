@@ -135,6 +135,10 @@ typedef struct sim_stats {
 	uint64_t late_added, late_removed;     /* entries the late views showed */
 	uint64_t replay_no_order;              /* keyed checkout replays at a peer that
 	                                        * had the key's dot but not its order */
+	uint64_t replay_other_order;           /* ... answering another order than the
+	                                        * request's first answer */
+	uint64_t key_two_orders;               /* carts left with two orders of one
+	                                        * keyed checkout (attempts at two peers) */
 	uint64_t tokrem_checked;               /* token removes over retried attempts */
 } sim_stats;
 

@@ -347,27 +347,35 @@ void sim_keyed_committed(sim *s, sim_peer *p, uint32_t op)
 	sim_schedule(s, &ev);
 }
 
-/* The answer to a keyed checkout's replay is its order: the marker the
- * key names, which must be one this request made. */
-static void check_checkout_replay(sim *s, const sim_peer *p, uint32_t ri)
+/* The answer to a keyed checkout is an order: the marker its key names
+ * at the answering peer (the smallest id when attempts at two peers made
+ * two), which must be one this request made.  A replay that names
+ * another order than the client's first answer is counted: attempts at
+ * two peers before either replicated make two orders, and which one a
+ * peer names depends on what it has received. */
+static void checkout_answer(sim *s, const sim_peer *p, uint32_t ri, bool replay)
 {
 	const sim_oracle *o = &s->oracle;
-	const sim_req *r = &o->reqs[ri];
+	sim_req *r = &s->oracle.reqs[ri];
 	crdt_item it;
 	const char *id = s->cart_ids[r->cart];
 	const crdt_close *m = crdt_store_get(p->store, id, strlen(id), &it) == 0
 	                    ? crdt_cart_close_by_key(it.cart, r->rec.dot) : NULL;
 	if (m == NULL) {
-		s->st.replay_no_order++;
+		s->st.replay_no_order += replay;
 		return;
 	}
-	for (size_t i = 0; i < o->ncloses; i++) {
-		const crdt_close *x = &o->closes[i].delta.closes->v[0];
-		if (o->ops[o->closes[i].op].req == ri && crdt_dot_cmp(x->id, m->id) == 0)
-			return;
-	}
-	sim_problem(&s->during, "t=%" PRIu64 "ms peer %u: %s: a keyed checkout's replay "
-	            "answers an order this request never made", s->now, p->idx, id);
+	bool mine = false;
+	for (size_t i = 0; i < o->ncloses && !mine; i++)
+		mine = o->ops[o->closes[i].op].req == ri &&
+		       crdt_dot_cmp(o->closes[i].delta.closes->v[0].id, m->id) == 0;
+	if (!mine)
+		sim_problem(&s->during, "t=%" PRIu64 "ms peer %u: %s: a keyed checkout answers "
+		            "an order this request never made", s->now, p->idx, id);
+	if (r->order.counter == 0)
+		r->order = m->id;
+	else
+		s->st.replay_other_order += replay && crdt_dot_cmp(r->order, m->id) != 0;
 }
 
 void sim_keyed_answer(sim *s, const sim_event *ev)
@@ -381,15 +389,15 @@ void sim_keyed_answer(sim *s, const sim_event *ev)
 	}
 	const sim_oracle *o = &s->oracle;
 	const sim_req *r = &o->reqs[ri];
-	/* A replay tells the client its write took effect: some attempt did,
-	 * or a clear under a token that saw an attempt took it in. */
-	if (ev->len == SIM_ANS_REPLAY && !sim_oracle_req_survives(o, ri) &&
-	    !crdt_ctx_contains(&o->removed[r->cart], r->rec.dot))
+	/* A replay tells the client its write took effect: some attempt did
+	 * (a token never covers a keyed write's dot before it is durable, so
+	 * nothing else puts the dot where a retry finds it). */
+	if (ev->len == SIM_ANS_REPLAY && !sim_oracle_req_survives(o, ri))
 		sim_problem(&s->during, "t=%" PRIu64 "ms peer %u: %s: a keyed write (kind %u) was "
 		            "answered as a replay, but none of its %u attempts took effect",
 		            s->now, p->idx, s->cart_ids[r->cart], r->kind, r->attempts);
-	if (ev->len == SIM_ANS_REPLAY && r->kind == CRDT_OP_CLOSE)
-		check_checkout_replay(s, p, ri);
+	if (r->keyed && r->kind == CRDT_OP_CLOSE)
+		checkout_answer(s, p, ri, ev->len == SIM_ANS_REPLAY);
 	answered(s, ri, (enum sim_answer)ev->len);
 }
 

@@ -313,6 +313,17 @@ static void check_late_removed(sim *s, unsigned cart, unsigned peer, const crdt_
 	crdt_cart_destroy(&view);
 }
 
+/* Does c hold two orders of one keyed checkout? */
+static bool key_twice(const crdt_cart *c)
+{
+	for (uint32_t i = 0; i < crdt_cart_ncloses(c); i++)
+		for (uint32_t j = i + 1; j < crdt_cart_ncloses(c); j++)
+			if (c->closes->v[i].key.counter &&
+			    crdt_dot_cmp(c->closes->v[i].key, c->closes->v[j].key) == 0)
+				return true;
+	return false;
+}
+
 void sim_marks_check(sim *s, sim_report *r)
 {
 	crdt_cart empty;
@@ -327,5 +338,6 @@ void sim_marks_check(sim *s, sim_report *r)
 			check_late_added(s, cart, i, c, r);
 			check_late_removed(s, cart, i, c, r);
 			s->st.double_closed += i == 0 && crdt_cart_ncloses(c) >= 2;
+			s->st.key_two_orders += i == 0 && key_twice(c);
 		}
 }

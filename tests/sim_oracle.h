@@ -93,6 +93,7 @@ typedef struct sim_req {
 	crdt_ctx token;          /* REMOVE, CLEAR, CLOSE: the client's token */
 	crdt_ctx seen;           /* SIM_REQ_TOKREM: token read after attempt 1 */
 	crdt_keyrec rec;         /* hash and dot (times: each attempt's own) */
+	crdt_dot order;          /* keyed CLOSE: id of the order first answered */
 } sim_req;
 
 /* An applied checkout: its delta (marker, id and key dots) as made, and
