@@ -81,9 +81,10 @@ static void notify(committer *c)
 	(void)n;
 }
 
-/* Writes one batch; returns its result and, on failure, the db message. */
+/* Writes one batch; returns its result and, on failure, the db message.
+ * *synced_earlier: db_write_batch's, whether earlier batches are durable. */
 static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes,
-                       char *err, size_t errlen)
+                       bool *synced_earlier, char *err, size_t errlen)
 {
 	size_t n = 0, bytes = 0;
 	for (rec *r = list; r; r = r->next, n++) {
@@ -96,12 +97,13 @@ static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes,
 	}
 	*nrec = n;
 	*nbytes = bytes;
-	int rc = db_put_batch(c->db, c->recs, n);
+	int rc = db_write_batch(c->db, c->recs, n, synced_earlier);
 	if (rc)
 		snprintf(err, errlen, "%s", db_last_error(c->db));
 	return rc;
 }
 
+/* Counts a written batch (under the mutex). */
 static void account(committer *c, size_t n, size_t bytes, int rc, uint64_t ns)
 {
 	committer_stats *s = &c->st;
@@ -118,19 +120,22 @@ static void account(committer *c, size_t n, size_t bytes, int rc, uint64_t ns)
 	s->commit_ns += ns;
 	if (ns > s->commit_ns_max)
 		s->commit_ns_max = ns;
+	s->syncs = db_syncs(c->db);
 	c->bytes -= bytes;
 }
 
-/* Posts the batch's completions (in list order) and frees its records. */
-static void complete(committer *c, rec *list, size_t n, size_t bytes, int rc,
-                     uint64_t ns, const char *err)
+/* Posts one completion per record of list (in order) and frees the
+ * records.  err names the failure when rc != 0. */
+static void complete(committer *c, rec *list, int rc, const char *err)
 {
+	if (!list)
+		return;
 	pthread_mutex_lock(&c->mu);
 	for (rec *r = list; r; r = r->next)
 		c->done[c->ndone++] = (completion){ r->cookie, rc };
-	account(c, n, bytes, rc, ns);
 	if (rc)
 		snprintf(c->err, sizeof c->err, "%s", err);
+	c->st.syncs = db_syncs(c->db);
 	pthread_mutex_unlock(&c->mu);
 	while (list) {
 		rec *next = list->next;
@@ -140,24 +145,81 @@ static void complete(committer *c, rec *list, size_t n, size_t bytes, int rc,
 	notify(c);
 }
 
+/* Batches committed but not yet known durable (db.h, db_write_batch): a
+ * FIFO of records whose completions wait for the next sync. */
+typedef struct waiting {
+	rec *head, **tail;
+} waiting;
+
+static void waiting_add(waiting *w, rec *list)
+{
+	*w->tail = list;
+	while (*w->tail)
+		w->tail = &(*w->tail)->next;
+}
+
+static rec *waiting_take(waiting *w)
+{
+	rec *l = w->head;
+	w->head = NULL;
+	w->tail = &w->head;
+	return l;
+}
+
+/* Syncs, then completes everything waiting with the result. */
+static void flush_waiting(committer *c, waiting *w, char *err, size_t errlen)
+{
+	if (!w->head)
+		return;
+	int rc = db_flush(c->db);
+	if (rc)
+		snprintf(err, errlen, "%s", db_last_error(c->db));
+	complete(c, waiting_take(w), rc, err);
+}
+
+/*
+ * The thread.  A batch's commit syncs every earlier batch, so while work
+ * keeps arriving a batch waits for the next one's commit (one sync per
+ * batch); as soon as the queue is empty it is synced on its own, so a
+ * lone write costs what it did with two syncs per commit and waits for
+ * nobody.
+ */
 static void *run(void *arg)
 {
 	committer *c = arg;
 	char err[DB_ERRMSG_MAX];
+	waiting w = { NULL, &w.head };
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		while (!c->head && !c->stopping)
+		while (!c->head && !w.head && !c->stopping)
 			pthread_cond_wait(&c->cv, &c->mu);
-		if (!c->head)
-			break;              /* stopping, and everything is written */
 		rec *list = c->head;
 		c->head = c->tail = NULL;
+		if (!list && !w.head)
+			break;              /* stopping, and everything is durable */
 		pthread_mutex_unlock(&c->mu);
 
-		size_t n, bytes;
-		uint64_t t0 = now_ns();
-		int rc = write_batch(c, list, &n, &bytes, err, sizeof err);
-		complete(c, list, n, bytes, rc, now_ns() - t0, err);
+		if (!list) {
+			flush_waiting(c, &w, err, sizeof err);
+		} else {
+			size_t n, bytes;
+			bool synced_earlier;
+			uint64_t t0 = now_ns();
+			int rc = write_batch(c, list, &n, &bytes, &synced_earlier, err, sizeof err);
+			uint64_t ns = now_ns() - t0;
+			pthread_mutex_lock(&c->mu);
+			account(c, n, bytes, rc, ns);
+			pthread_mutex_unlock(&c->mu);
+			if (rc) {
+				char ferr[DB_ERRMSG_MAX];   /* older batches first: FIFO */
+				flush_waiting(c, &w, ferr, sizeof ferr);
+				complete(c, list, rc, err);
+			} else {
+				if (synced_earlier)
+					complete(c, waiting_take(&w), 0, "");
+				waiting_add(&w, list);
+			}
+		}
 		pthread_mutex_lock(&c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);

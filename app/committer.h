@@ -6,8 +6,10 @@
  * The loop submits (cart id, encoded full state or delta, cookie).  The
  * committer thread takes everything queued, writes it in one write
  * transaction in submission order (db.h: a full state replaces what is
- * stored, a delta is joined with it), commits with one sync, and posts one
- * completion (cookie, result) per record.  Whatever is submitted
+ * stored, a delta is joined with it), commits, and posts one completion
+ * (cookie, result) per record once the batch is durable: when the next
+ * batch's commit has synced it, or, if nothing else is queued, after a sync
+ * of its own (db.h, db_write_batch).  Whatever is submitted
  * while that commit runs becomes the next batch, so N concurrent writes cost
  * about one sync, not N.
  *
@@ -62,6 +64,8 @@ typedef struct committer_stats {
 	uint64_t max_batch;     /* most records in one batch */
 	uint64_t commit_ns;     /* total time in write+commit+sync */
 	uint64_t commit_ns_max; /* longest single batch */
+	uint64_t syncs;         /* fdatasyncs: about one per batch under load,
+	                           two for a batch that found the queue empty */
 	size_t queued_records;  /* outstanding now (counts against max_records) */
 	size_t queued_bytes;    /* unwritten now (counts against max_bytes) */
 } committer_stats;

@@ -148,9 +148,9 @@ static int open_env(db *d, const db_options *o)
 	/* MDB_NOTLS: reader slots belong to transactions, not threads, so the
 	 * thread that loads (the loop) and the committer thread that writes
 	 * never leave a slot pinned to a thread. */
-	unsigned flags = MDB_NOTLS;
+	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;   /* db_write_batch says why */
 	if (!o->sync)
-		flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+		flags |= MDB_NOSYNC;
 	mrc = mdb_env_open(d->env, o->dir, flags, 0600);
 	if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH) {
 		db_set_err(d, "data dir %s: data.mdb is not a usable LMDB file: %s",
@@ -402,8 +402,9 @@ static int boot_txn(db *d, const char *dir)
 	mrc = mdb_txn_commit(txn);
 	if (mrc)
 		return db_lmdb_fail(d, mrc, "committing boot epoch");
-	/* The epoch must be durable before anyone uses it, even with sync off. */
-	if (!d->sync && (mrc = mdb_env_sync(d->env, 1)) != 0)
+	/* The epoch must be durable before anyone uses it, even with sync off;
+	 * with sync on, the commit synced the data but not the meta page. */
+	if ((mrc = mdb_env_sync(d->env, 1)) != 0)
 		return db_lmdb_fail(d, mrc, "syncing boot epoch");
 	return 0;
 }

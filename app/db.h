@@ -135,18 +135,52 @@ const char *db_upgraded_from(const db *d);
 const char *db_last_error(const db *d);
 
 /*
- * Writes the n records in one write transaction and commits it (synced
- * unless the handle was opened with sync = false).  Records are applied in
- * order (a state replaces what was stored, a delta adds to it; see above).
- * All or nothing: on error no record of the batch is stored.
- * n == 0 writes nothing and returns 0.  Values are stored as given (the
- * committer passes crdt_encode_cart output); db_load_all checks them.
- * When the map is full the transaction is retried after doubling the map
- * size (a few times at most), so map_size is a starting point, not a cap.
+ * Writes the n records in one write transaction and commits it, durable on
+ * return (unless the handle was opened with sync = false): db_write_batch
+ * then db_flush.  Records are applied in order (a state replaces what was
+ * stored, a delta adds to it; see above).  All or nothing: on error no
+ * record of the batch is stored.  n == 0 writes nothing and returns 0.
+ * Values are stored as given (the committer passes crdt_encode_cart output);
+ * db_load_all checks them.  When the map is full the transaction is retried
+ * after doubling the map size (a few times at most), so map_size is a
+ * starting point, not a cap.
  * Errors: CARTD_EID (an id that crdt_check_id refuses; nothing written),
- * CARTD_ESTORAGE (disk full, I/O error, map still full).
+ * CARTD_EINVAL (an unknown kind), CARTD_ESTORAGE (disk full, I/O error, map
+ * still full).
  */
 int db_put_batch(db *d, const db_record *recs, size_t n);
+
+/*
+ * The two halves of db_put_batch, for a group committer that pipelines
+ * them.  LMDB makes a commit durable with two syncs: the data pages, then
+ * its root (the meta page).  The handle is opened with MDB_NOMETASYNC, so
+ * db_write_batch syncs the data pages (of this commit and every earlier one)
+ * and writes the meta page without waiting for it.  A committed batch is
+ * therefore durable once either
+ *   - db_flush has returned 0 after it, or
+ *   - a later db_write_batch has returned 0 with *synced_earlier = true: that
+ *     commit wrote records, so its data sync ran after this batch's meta
+ *     page was written.
+ * Under load one sync per batch then suffices instead of two.  A batch
+ * that writes nothing (only DB_NOTHING records) syncs nothing:
+ * *synced_earlier = false.  With sync = false nothing is ever synced and
+ * *synced_earlier is always true.  Same errors as db_put_batch; a failed
+ * db_write_batch says nothing about earlier batches (flush them).
+ */
+int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier);
+
+/* One fdatasync: every committed batch is durable when it returns 0.
+ * Nothing with sync = false.  0 or CARTD_ESTORAGE. */
+int db_flush(db *d);
+
+/* Since open, for the committer's stats and tests; any thread:
+ * db_syncs:     syncs issued (data syncs of commits that wrote, and flushes);
+ * db_commits:   db_write_batch commits that wrote at least one record;
+ * db_durable:   how many of those are known durable (the rule above).
+ * With sync = false nothing is synced and db_durable == db_commits. */
+uint64_t db_syncs(const db *d);
+uint64_t db_commits(const db *d);
+uint64_t db_durable(const db *d);
 
 /*
  * Reads every cart record (full states and deltas), decodes it strictly

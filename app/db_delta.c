@@ -195,7 +195,7 @@ static int put_all(db *d, const db_record *recs, size_t n)
 		return mrc;
 	}
 	mdb_cursor_close(cur);
-	return mdb_txn_commit(txn);   /* fdatasync here unless sync = false */
+	return mdb_txn_commit(txn);   /* syncs the data pages unless sync = false */
 }
 
 /* The map size is address space, not disk: doubling it is cheap, and a peer
@@ -211,10 +211,12 @@ static int grow_map(db *d)
 	return mrc;
 }
 
-int db_put_batch(db *d, const db_record *recs, size_t n)
+int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier)
 {
+	*synced_earlier = !d->sync;
 	if (n == 0)
 		return 0;
+	bool writes = false;
 	for (size_t i = 0; i < n; i++) {
 		if (crdt_check_id(recs[i].id, recs[i].id_len) != 0) {
 			db_set_err(d, "record %zu has an invalid cart id", i);
@@ -225,11 +227,62 @@ int db_put_batch(db *d, const db_record *recs, size_t n)
 			db_set_err(d, "record %zu has an unknown kind", i);
 			return CARTD_EINVAL;
 		}
+		writes |= recs[i].kind != DB_NOTHING;
 	}
 	int mrc, growths = 0;
 	while ((mrc = put_all(d, recs, n)) == MDB_MAP_FULL && growths++ < DB_MAX_GROWTHS) {
 		if ((mrc = grow_map(d)) != 0)
 			return db_lmdb_fail(d, mrc, "growing the map");
 	}
-	return mrc ? db_lmdb_fail(d, mrc, "writing carts") : 0;
+	if (mrc)
+		return db_lmdb_fail(d, mrc, "writing carts");
+	if (!writes)
+		return 0;   /* an empty transaction synced nothing */
+	/* A transaction that wrote pages synced them in mdb_txn_commit, and
+	 * with them every meta page written before. */
+	uint64_t before = __atomic_load_n(&d->commits, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->commits, before + 1, __ATOMIC_RELEASE);
+	if (!d->sync) {
+		__atomic_store_n(&d->durable, before + 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_add_fetch(&d->syncs, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->durable, before, __ATOMIC_RELEASE);
+	}
+	*synced_earlier = true;
+	return 0;
+}
+
+int db_flush(db *d)
+{
+	if (!d->sync)
+		return 0;
+	uint64_t committed = __atomic_load_n(&d->commits, __ATOMIC_RELAXED);
+	int mrc = mdb_env_sync(d->env, 1);
+	__atomic_add_fetch(&d->syncs, 1, __ATOMIC_RELAXED);
+	if (mrc)
+		return db_lmdb_fail(d, mrc, "syncing the data file");
+	__atomic_store_n(&d->durable, committed, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t db_syncs(const db *d)
+{
+	return __atomic_load_n(&d->syncs, __ATOMIC_ACQUIRE);
+}
+
+uint64_t db_commits(const db *d)
+{
+	return __atomic_load_n(&d->commits, __ATOMIC_ACQUIRE);
+}
+
+uint64_t db_durable(const db *d)
+{
+	return __atomic_load_n(&d->durable, __ATOMIC_ACQUIRE);
+}
+
+int db_put_batch(db *d, const db_record *recs, size_t n)
+{
+	bool synced;
+	int rc = db_write_batch(d, recs, n, &synced);
+	return rc || n == 0 ? rc : db_flush(d);
 }

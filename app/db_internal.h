@@ -22,6 +22,7 @@ struct db {
 	uint32_t epoch;
 	bool created;
 	bool sync;
+	uint64_t syncs, commits, durable;   /* db_syncs and friends: atomic */
 	char err[DB_ERRMSG_MAX];
 };
 

@@ -346,6 +346,8 @@ static void committer_series(buf_writer *w, node *n)
 		{ "cartd_committer_records_failed_total", "counter",
 		  "Records whose batch failed.", c.failed },
 		{ "cartd_committer_bytes_total", "counter", "Key and value bytes committed.", c.bytes },
+		{ "cartd_committer_syncs_total", "counter",
+		  "Data file syncs (about one per batch under load).", c.syncs },
 		{ "cartd_committer_max_batch", "gauge", "Most records committed in one batch.",
 		  c.max_batch },
 		{ "cartd_committer_queued_records", "gauge", "Records outstanding now.",

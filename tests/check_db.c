@@ -496,10 +496,83 @@ START_TEST(test_group_commit)
 	              (unsigned long long)st.commits, N);
 	ck_assert_uint_gt(st.max_batch, 1);
 	ck_assert_uint_eq(st.failed, 0);
+	ck_assert_uint_eq(db_durable(d), db_commits(d));
+	ck_assert_msg(st.syncs <= 2 * st.commits, "%llu syncs for %llu commits",
+	              (unsigned long long)st.syncs, (unsigned long long)st.commits);
 	committer_free(c);
 	size_t count;
 	ck_assert_int_eq(db_count(d, &count), 0);
 	ck_assert_uint_eq(count, 97);
+	db_close(d);
+	got_free(&g);
+}
+END_TEST
+
+/* db_write_batch's rule (db.h): a commit that wrote syncs every earlier
+ * one; its own meta page waits for the next such commit or db_flush. */
+START_TEST(test_write_batch_sync_rule)
+{
+	char dir[128];
+	db *d = open_ok(sub(dir, sizeof dir, "syncrule"), true, NULL);
+	uint64_t s0 = db_syncs(d);
+	db_record a = { "sr-a", 4, (const uint8_t *)"v", 1, DB_STATE };
+	db_record nothing = { "sr-a", 4, NULL, 0, DB_NOTHING };
+	bool synced;
+	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced), 0);
+	ck_assert(synced);
+	ck_assert_uint_eq(db_commits(d), 1);
+	ck_assert_uint_eq(db_durable(d), 0);      /* its meta page is not synced */
+	ck_assert_uint_eq(db_syncs(d), s0 + 1);
+	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced), 0);
+	ck_assert(synced);
+	ck_assert_uint_eq(db_commits(d), 2);
+	ck_assert_uint_eq(db_durable(d), 1);      /* the second's sync covered the first */
+	ck_assert_int_eq(db_write_batch(d, &nothing, 1, &synced), 0);
+	ck_assert(!synced);                       /* wrote nothing, synced nothing */
+	ck_assert_uint_eq(db_commits(d), 2);
+	ck_assert_uint_eq(db_syncs(d), s0 + 2);
+	ck_assert_int_eq(db_flush(d), 0);
+	ck_assert_uint_eq(db_durable(d), 2);
+	ck_assert_uint_eq(db_syncs(d), s0 + 3);
+	ck_assert_int_eq(db_put_batch(d, &a, 1), 0);   /* durable on return */
+	ck_assert_uint_eq(db_commits(d), 3);
+	ck_assert_uint_eq(db_durable(d), 3);
+	ck_assert_uint_eq(db_syncs(d), s0 + 5);
+	db_close(d);
+
+	d = open_ok(sub(dir, sizeof dir, "syncrule-off"), false, NULL);
+	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced), 0);
+	ck_assert(synced);
+	ck_assert_uint_eq(db_durable(d), db_commits(d));
+	ck_assert_int_eq(db_flush(d), 0);
+	ck_assert_uint_eq(db_syncs(d), 0);
+	db_close(d);
+}
+END_TEST
+
+/* A completion is posted only once its batch is durable: one write at a
+ * time, each finding the queue empty behind it, is synced on its own
+ * before it completes. */
+START_TEST(test_completion_after_sync)
+{
+	char dir[128];
+	db *d = open_ok(sub(dir, sizeof dir, "lone"), true, NULL);
+	committer *c;
+	ck_assert_int_eq(committer_new(d, NULL, &c), 0);
+	got g;
+	got_init(&g, 20);
+	for (size_t i = 0; i < 20; i++) {
+		ck_assert_int_eq(committer_submit(c, "lone", 4, "v", 1, i), 0);
+		wait_for(c, &g, i + 1);
+		ck_assert_int_eq(g.rc[i], 0);
+		ck_assert_msg(db_durable(d) == i + 1 && db_commits(d) == i + 1,
+		              "write %zu completed with %llu of %llu commits durable", i,
+		              (unsigned long long)db_durable(d), (unsigned long long)db_commits(d));
+	}
+	committer_stats st;
+	committer_stats_get(c, &st);
+	ck_assert_uint_eq(st.syncs, db_syncs(d));
+	committer_free(c);
 	db_close(d);
 	got_free(&g);
 }
@@ -709,6 +782,8 @@ Suite *db_suite(void)
 	tcase_add_test(commit, test_roundtrip_synced);
 	tcase_add_test(commit, test_roundtrip_nosync);
 	tcase_add_test(commit, test_group_commit);
+	tcase_add_test(commit, test_write_batch_sync_rule);
+	tcase_add_test(commit, test_completion_after_sync);
 	tcase_add_test(commit, test_backpressure_records);
 	tcase_add_test(commit, test_backpressure_bytes);
 	tcase_add_test(commit, test_bad_ids);

@@ -209,6 +209,7 @@ static void drive_writes(void)
 		{ 0, "cartd_committer_batches_total", UP, 0 },
 		{ 0, "cartd_committer_commits_total", UP, 0 },
 		{ 0, "cartd_committer_bytes_total", UP, 0 },
+		{ 0, "cartd_committer_syncs_total", UP, 0 },
 		{ 0, "cartd_committer_commit_seconds_total", UP, 0 },
 		{ 0, "cartd_committer_commit_seconds_max", UP, 0 },
 		{ 0, "cartd_committer_max_batch", UP, 0 },
