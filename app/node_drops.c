@@ -14,12 +14,16 @@
 #include "app/node_internal.h"
 #include "crdt/error.h"
 
-/* Causes with a kind of their own; then one kind for any other code, and
- * one for datagrams from an unusable source address. */
+/* Causes with a kind of their own: every cause the wire and the engine
+ * give (the causes of cartd_datagrams_rejected_total but decode, whose
+ * reasons have kinds of their own, and badaddr); then one kind for any
+ * other code, and one for datagrams from an unusable source address.  A
+ * kind per cause keeps a stream of one (say, "session" drops after a
+ * restart) from hiding a line of another ("revoked"). */
 static const int causes[] = {
-	CARTD_EHEADER, CARTD_EVERSION, CARTD_ECLUSTER, CARTD_ESELF, CARTD_EKEY,
+	CARTD_EHEADER, CARTD_EVERSION, CARTD_ECLUSTER, CARTD_ESELF, CARTD_ERECEIVER,
+	CARTD_ECERT, CARTD_EREVOKED, CARTD_ESESSION, CARTD_EEPOCH, CARTD_EJUMP,
 	CARTD_EAUTH, CARTD_EREPLAY, CARTD_EOVERSIZE, CARTD_EINFLATE, CARTD_ENOMEM,
-	CARTD_EINVAL,
 };
 #define NCAUSES (sizeof causes / sizeof causes[0])
 #define KIND_OTHER NCAUSES

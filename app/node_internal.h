@@ -66,7 +66,7 @@ typedef struct write_list {
 /* Rate limit of the drop log lines (node_drops.c): one line per kind of
  * drop, a cause or a decode reason, per NODE_DROP_LOG_MS. */
 #define NODE_DROP_LOG_MS 10000u
-#define NODE_DROP_CAUSES 13u
+#define NODE_DROP_CAUSES 17u
 #define NODE_DROP_KINDS (NODE_DROP_CAUSES + REJECT_ROWS * REJECT_NFIELDS)
 typedef struct drop_log {
 	uint64_t last_ms[NODE_DROP_KINDS];
