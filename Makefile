@@ -13,8 +13,10 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
-# Layers depend one way: app -> net -> crdt.  Each directory's *.c becomes a
-# static library; files named *_main.c are programs.  Quiet unless V=1;
+# Layers depend one way: app -> net -> crdt, and inside app/ cartd's main
+# and config -> http/ -> peer/ -> shared/, cartctl/ -> shared/ (see
+# scripts/check_layers.sh).  crdt/, net/ and app/ (with its folders) each
+# become a static library; files named *_main.c are programs.  Quiet unless V=1;
 # WERROR=1 turns warnings into errors (CI sets it).
 
 SHELL    := /bin/bash
@@ -51,7 +53,7 @@ endif
 
 CRDT_SRC := $(wildcard crdt/*.c)
 NET_SRC  := $(wildcard net/*.c)
-APP_SRC  := $(filter-out %_main.c,$(wildcard app/*.c))
+APP_SRC  := $(filter-out %_main.c,$(wildcard app/*.c app/*/*.c))
 TEST_SRC := $(wildcard tests/*.c)
 BENCH_SRC:= $(filter-out bench/bench_common.c,$(wildcard bench/bench_*.c))
 
@@ -61,7 +63,7 @@ LIBCRDT  := $(BUILD)/libcrdt.a
 LIBNET   := $(BUILD)/libnet.a
 LIBAPP   := $(BUILD)/libapp.a
 LIBS     := $(LIBAPP) $(LIBNET) $(LIBCRDT)
-PROGS    := $(if $(wildcard app/cartd_main.c),$(BUILD)/cartd) $(if $(wildcard app/cartctl_main.c),$(BUILD)/cartctl)
+PROGS    := $(if $(wildcard app/cartd_main.c),$(BUILD)/cartd) $(if $(wildcard app/cartctl/cartctl_main.c),$(BUILD)/cartctl)
 RUNNER   := $(BUILD)/tests/check_runner
 BENCHES  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 SUITES   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(filter tests/check_%.c,$(TEST_SRC))))
@@ -89,7 +91,7 @@ $(BUILD)/lib%.a:
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/cartd: $(BUILD)/app/cartd_main.o $(LIBS)
-$(BUILD)/cartctl: $(BUILD)/app/cartctl_main.o $(LIBS)
+$(BUILD)/cartctl: $(BUILD)/app/cartctl/cartctl_main.o $(LIBS)
 $(PROGS):
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -137,7 +139,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
 # The context-token decoder of the HTTP API reads untrusted bytes too.
-FUZZ_APP := app/token.c
+FUZZ_APP := app/peer/token.c
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC) $(FUZZ_APP) $(wildcard tests/fuzz/*.h)
 	@mkdir -p build-fuzz
 	@$(if $(Q),echo "  FUZZ    $@")

@@ -15,9 +15,9 @@
 #include <event2/event.h>
 
 #include "app/config.h"
-#include "app/http.h"
-#include "app/log.h"
-#include "app/node.h"
+#include "app/http/http.h"
+#include "app/shared/log.h"
+#include "app/peer/node.h"
 #include "crdt/error.h"
 
 #define GRACE_EXTRA_MS 100u    /* on top of one push flush delay */

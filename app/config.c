@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/idem.h"
+#include "app/shared/idem.h"
 #include "crdt/error.h"
 #include "net/hostport.h"
 #include "net/udp.h"

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "app/log.h"
-#include "app/node.h"
+#include "app/shared/log.h"
+#include "app/peer/node.h"
 
 #ifndef CARTD_VERSION
 #define CARTD_VERSION "0.1.0"

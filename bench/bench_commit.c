@@ -24,8 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app/committer.h"
-#include "app/db.h"
+#include "app/peer/committer.h"
+#include "app/peer/db.h"
 #include "bench/bench_common.h"
 #include "crdt/cart.h"
 #include "crdt/codec.h"

@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app/cartctl_http.h"
+#include "app/cartctl/cartctl_http.h"
 #include "bench/bench_common.h"
 #include "net/keyring.h"
 #include "net/wire.h"

@@ -97,7 +97,7 @@ typedef struct crdt_defers {
 /*
  * Idempotency records (docs/semantics.md §10).  A write sent with a client's
  * idempotency key gets its dot from the key rather than from a counter: the
- * caller derives dot = H(cart, key, request) (app/idem.c), so every attempt
+ * caller derives dot = H(cart, key, request) (app/shared/idem.c), so every attempt
  * of one request, at any peer, makes the same entry, which ORSWOT joins as
  * one, and a remove of one attempt is a remove of all.  The record ties the
  * key to that dot, so a different request with the same key can be refused
@@ -231,7 +231,7 @@ uint32_t crdt_line_qty(const crdt_line *l);
  *   covered entry, and the covered dots not seen yet join the context, so
  *   they arrive removed whatever their line.
  * observed must only name dots that exist (tokens are authenticated and
- * cover only durable writes: app/token.h); crdt_store_apply also refuses
+ * cover only durable writes: app/peer/token.h); crdt_store_apply also refuses
  * one naming the local replica's own future dots.
  * Errors: CARTD_ESKU, CARTD_EQTY, CARTD_ELINES (add/set creating a line past
  * CRDT_MAX_LINES), CARTD_ELINEFULL, CARTD_ECOUNTER, CARTD_ENOMEM.
@@ -280,7 +280,7 @@ typedef struct crdt_op {
  * A keyed ADD or SET writes its entry at key->dot (not self's counter); a
  * keyed REMOVE, CLEAR or CLOSE puts key->dot into the context; every keyed
  * write adds the record.  key->dot must not be a dot of a real replica:
- * the caller derives it by a hash (app/idem.h).
+ * the caller derives it by a hash (app/shared/idem.h).
  */
 int crdt_cart_apply(crdt_cart *c, uint64_t self, const crdt_op *op, crdt_cart *delta);
 

@@ -21,7 +21,7 @@
  *
  * That is cart format version 3 (CRDT_CART_V3).  Version 2 ends after the
  * deferred removes, version 1 after the lines; both are read only to load
- * old data dirs (app/db.c upgrades them).  A version-2 cart encodes in
+ * old data dirs (app/peer/db.c upgrades them).  A version-2 cart encodes in
  * version 3 as its bytes followed by two zero bytes, a version-1 cart as
  * its bytes followed by three.
  *

@@ -44,7 +44,7 @@ struct relay {
 
 /* Writes begun and not yet durable, per cart (engine_write_begin/done).
  * A keyed write's dot is not one of our counter dots (it is derived from
- * the request, app/idem.h), so durable_max cannot stand for it: such dots
+ * the request, app/shared/idem.h), so durable_max cannot stand for it: such dots
  * are listed one by one until the delta that holds them is durable. */
 struct pending {
 	uint64_t hash;              /* crdt_name_hash(id): compared first */

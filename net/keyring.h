@@ -18,7 +18,7 @@
  *   peer-cert <base64, 128 bytes>     this peer's certificate (net/cert.h)
  *   revoke <16 hex digits>            a peer id refused from now on
  *   token <base64, 32 bytes>          a cluster-wide key of read tokens
- *                                     (app/token.h); the first is the
+ *                                     (app/peer/token.h); the first is the
  *                                     primary (it seals new tokens), every
  *                                     one opens tokens, so they rotate
  *                                     without downtime

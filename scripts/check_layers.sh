@@ -4,6 +4,10 @@
 #
 #   1. crdt/ includes and links nothing from net/ or app/;
 #   2. net/ includes and links nothing from app/;
+#   2a. inside app/: shared/ (log, idempotency keys) uses no other folder of
+#      app/; peer/ (the node and its durability) uses shared/ only; http/
+#      (transport, API, metrics) uses peer/ and shared/; cartctl/ uses
+#      shared/ only; cartd's main and config (app/*.c) sit above them all;
 #   3. crdt/ and the replication engine (net/engine*, ae, push, swim,
 #      members, msg) touch no socket, clock or randomness: none of the
 #      headers that declare them, no call to them, no such undefined symbol
@@ -42,7 +46,7 @@ check_includes() {   # dir pattern what
 	local dir=$1 pat=$2 what=$3 f
 	for f in "$SRC"/$dir/*.[ch]; do
 		[ -e "$f" ] || continue
-		grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]($pat)/" "$f" |
+		grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]($pat)" "$f" |
 		while IFS= read -r hit; do
 			echo "layers: ${f#"$SRC"/}:${hit%%:*}: $what: ${hit#*:}"
 		done
@@ -66,16 +70,28 @@ check_pure_sources() {
 	done
 }
 
-# Undefined symbols of the objects in $1 (a glob) that objects in $2 define.
+# The objects among the globs that have a source in SRC: an object left in
+# the build dir by a file since moved or deleted is not part of the program.
+live_objs() {   # globs...
+	local o rel
+	for o in $*; do
+		[ -e "$o" ] || continue
+		rel=${o#"$OBJ"/}
+		[ -e "$SRC/${rel%.o}.c" ] && echo "$o"
+	done
+}
+
+# Undefined symbols of the objects in $1 (globs) that objects in $2 define.
 check_links() {   # objs providers what
-	local objs
-	objs=$(ls $1 2>/dev/null) || return 0
-	[ -n "$objs" ] || return 0
+	local objs providers
+	objs=$(live_objs $1)
+	providers=$(live_objs $2)
+	[ -n "$objs" ] && [ -n "$providers" ] || return 0
 	nm -A -u $objs | awk -v what="$3" -v obj="$OBJ/" '
 		NR == FNR { def[$1] = 1; next }
 		($NF in def) { f = $1; sub(/:$/, "", f); sub(obj, "", f);
 		               print "layers: " f ": " what ": uses " $NF }' \
-		<(nm --defined-only -g $2 2>/dev/null | awk 'NF == 3 { print $3 }') -
+		<(nm --defined-only -g $providers 2>/dev/null | awk 'NF == 3 { print $3 }') -
 }
 
 check_pure_objects() {
@@ -90,12 +106,21 @@ check_pure_objects() {
 run_checks() {
 	local out
 	out=$({
-		check_includes crdt 'net|app|tests' 'crdt/ includes a higher layer'
-		check_includes net 'app|tests' 'net/ includes app/'
+		check_includes crdt 'net/|app/|tests/' 'crdt/ includes a higher layer'
+		check_includes net 'app/|tests/' 'net/ includes app/'
+		check_includes app 'tests/' 'app/ includes tests/'
+		check_includes app/shared 'app/(peer/|http/|cartctl/|config\.h)|tests/' 'app/shared/ includes a folder above it'
+		check_includes app/peer 'app/(http/|cartctl/|config\.h)|tests/' 'app/peer/ includes a folder above it'
+		check_includes app/http 'app/(cartctl/|config\.h)|tests/' 'app/http/ includes cartctl/ or config'
+		check_includes app/cartctl 'app/(peer/|http/|config\.h)|tests/' 'app/cartctl/ includes the peer'
 		check_pure_sources
 		if [ -n "$OBJ" ]; then
-			check_links "$OBJ/crdt/*.o" "$OBJ/net/*.o $OBJ/app/*.o" 'crdt/ links a higher layer'
-			check_links "$OBJ/net/*.o" "$OBJ/app/*.o" 'net/ links app/'
+			check_links "$OBJ/crdt/*.o" "$OBJ/net/*.o $OBJ/app/*.o $OBJ/app/*/*.o" 'crdt/ links a higher layer'
+			check_links "$OBJ/net/*.o" "$OBJ/app/*.o $OBJ/app/*/*.o" 'net/ links app/'
+			check_links "$OBJ/app/shared/*.o" "$OBJ/app/*.o $OBJ/app/peer/*.o $OBJ/app/http/*.o $OBJ/app/cartctl/*.o" 'app/shared/ links a folder above it'
+			check_links "$OBJ/app/peer/*.o" "$OBJ/app/*.o $OBJ/app/http/*.o $OBJ/app/cartctl/*.o" 'app/peer/ links a folder above it'
+			check_links "$OBJ/app/http/*.o" "$OBJ/app/*.o $OBJ/app/cartctl/*.o" 'app/http/ links cartctl/ or config'
+			check_links "$OBJ/app/cartctl/*.o" "$OBJ/app/*.o $OBJ/app/peer/*.o $OBJ/app/http/*.o" 'app/cartctl/ links the peer'
 			check_pure_objects
 		fi
 	})
@@ -104,7 +129,7 @@ run_checks() {
 		echo "layers: FAILED (DESIGN.md section 2: app -> net -> crdt; crdt/ and the engine do no I/O)"
 		return 1
 	fi
-	echo "layers: ok (crdt/ and net/ point down only; crdt/ and the engine do no I/O)"
+	echo "layers: ok (crdt/, net/ and app/'s folders point down only; crdt/ and the engine do no I/O)"
 	return 0
 }
 
@@ -114,7 +139,7 @@ self_test() {
 	trap 'rm -rf "$tmp"' EXIT
 	mkdir -p "$tmp/src" "$tmp/obj"
 	cp -r crdt net app "$tmp/src/"
-	for d in crdt net app; do
+	for d in crdt net app app/shared app/peer app/http app/cartctl; do
 		mkdir -p "$tmp/obj/$d"
 		cp "$objdir/$d"/*.o "$tmp/obj/$d/" 2>/dev/null
 	done
@@ -134,8 +159,11 @@ self_test() {
 	restore() { mv "$tmp/src/$1.orig" "$tmp/src/$1"; }
 
 	expect "clean tree" pass
-	for name in 'crdt/cart.c|#include "net/engine.h"' 'crdt/store.h|#include "app/node.h"' \
-	            'net/wire.c|#include "app/log.h"' 'net/push.c|#include <sys/socket.h>' \
+	for name in 'crdt/cart.c|#include "net/engine.h"' 'crdt/store.h|#include "app/peer/node.h"' \
+	            'net/wire.c|#include "app/shared/log.h"' 'net/push.c|#include <sys/socket.h>' \
+	            'app/peer/db.c|#include "app/http/api.h"' \
+	            'app/cartctl/cartctl_cmds.c|#include "app/peer/node.h"' \
+	            'app/shared/log.c|#include "app/config.h"' \
 	            'net/swim.c|#include <time.h>' \
 	            'net/ae.c|static long now_of(void) { return (long)time (0); }' \
 	            'crdt/join.c|static void r(void *b) { randombytes_buf(b, 8); }'; do
@@ -145,11 +173,16 @@ self_test() {
 	done
 	# Link level: an object in crdt/ that calls into app/, and one in the
 	# engine that reads the clock, without any include to give it away.
-	if [ -e "$objdir/app/node.o" ]; then
+	if [ -e "$objdir/app/peer/node.o" ]; then
 		printf 'int node_new(void);\nint crdt_x(void) { return node_new(); }\n' > "$tmp/x.c"
-		${CC:-cc} -c -o "$tmp/obj/crdt/x.o" "$tmp/x.c"
-		expect "crdt object calling node_new" fail
-		rm -f "$tmp/obj/crdt/x.o"
+		for d in crdt app/cartctl; do   # (an object counts when its source exists)
+			${CC:-cc} -c -o "$tmp/obj/$d/x.o" "$tmp/x.c" && cp "$tmp/x.c" "$tmp/src/$d/x.c"
+			expect "$d object calling node_new" fail
+			rm -f "$tmp/obj/$d/x.o" "$tmp/src/$d/x.c"
+		done
+		${CC:-cc} -c -o "$tmp/obj/app/cartctl/x.o" "$tmp/x.c"
+		expect "stale object without a source" pass
+		rm -f "$tmp/obj/app/cartctl/x.o"
 		printf 'long gettimeofday(void *, void *);\nlong eng_x(void) { return gettimeofday(0, 0); }\n' > "$tmp/y.c"
 		${CC:-cc} -c -o "$tmp/obj/net/msg.o" "$tmp/y.c"
 		expect "engine object calling gettimeofday" fail

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/api.h"
-#include "app/api_internal.h"
-#include "app/token.h"
+#include "app/http/api.h"
+#include "app/http/api_internal.h"
+#include "app/peer/token.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"

@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app/committer.h"
-#include "app/db.h"
+#include "app/peer/committer.h"
+#include "app/peer/db.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"

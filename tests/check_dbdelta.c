@@ -1,5 +1,5 @@
 /*
- * check_dbdelta.c - cart records as deltas (app/db_delta.c): a cart stored
+ * check_dbdelta.c - cart records as deltas (app/peer/db_delta.c): a cart stored
  * as deltas loads as the cart that produced them, folding keeps the record
  * count bounded without changing what loads, a full state replaces the
  * deltas, and a data dir of layout 2 (full states only) still loads and
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/db.h"
+#include "app/peer/db.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"

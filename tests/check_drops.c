@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/metrics.h"
+#include "app/http/metrics.h"
 #include "net/msg.h"
 #include "net/reject.h"
 #include "net/wire.h"

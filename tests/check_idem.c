@@ -1,6 +1,6 @@
 /*
  * check_idem.c - the Idempotency-Key header grammar and the derivation of
- * a keyed write's record (app/idem.h): what is a key, at its boundaries,
+ * a keyed write's record (app/shared/idem.h): what is a key, at its boundaries,
  * and that every attempt of one request gets the same dot while any other
  * request gets another.
  */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/idem.h"
+#include "app/shared/idem.h"
 #include "crdt/error.h"
 
 Suite *idem_suite(void);

@@ -5,7 +5,7 @@
  * decode, split and join (docs/semantics.md §11 and §12).
  *
  * Keyed writes here take their dot straight from the test (the peer
- * derives it by a hash of cart, key and request: app/idem.c); what the
+ * derives it by a hash of cart, key and request: app/shared/idem.c); what the
  * CRDT must guarantee is what happens once two writes share one.
  */
 #include <check.h>

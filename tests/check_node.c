@@ -1,7 +1,7 @@
 /*
  * check_node.c - the node suite: the app/ and net/ pieces around a cartd
- * peer that are not the engine or storage: fault injection (app/fault.c),
- * log lines (app/log.c), command-line parsing (app/config.c), the UDP
+ * peer that are not the engine or storage: fault injection (app/peer/fault.c),
+ * log lines (app/shared/log.c), command-line parsing (app/config.c), the UDP
  * adapter (net/udp*.c), and the peer itself (app/node*.c) on a real loop,
  * socket and data dir.  The cases live in tests/test_node_*.c.
  */

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/idem.h"
+#include "app/shared/idem.h"
 #include "crdt/error.h"
 #include "tests/sim_internal.h"
 

@@ -2,7 +2,7 @@
  * sim_peer.c - a simulated peer's life: boot from its disk, crash, client
  * writes with cartd's durability rule, and persistence.
  *
- * A local write goes as in app/node.h, through the same engine_local_write
+ * A local write goes as in app/peer/node.h, through the same engine_local_write
  * (mark the cart, then apply to the store), durable after a commit delay (the cart's current encoding is written to
  * disk then; commits complete in order, like a log), then
  * engine_write_done with the delta, and only then is it acknowledged.  A

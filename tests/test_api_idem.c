@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/api.h"
-#include "app/api_internal.h"
+#include "app/http/api.h"
+#include "app/http/api_internal.h"
 #include "crdt/error.h"
 #include "crdt/store.h"
 

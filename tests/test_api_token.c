@@ -1,6 +1,6 @@
 /*
  * test_api_token.c - api suite, tcase "tokens": read tokens sealed for one
- * cart under a keyring's token key (app/token.h).  A token opens only for
+ * cart under a keyring's token key (app/peer/token.h).  A token opens only for
  * its cart, under a key the keyring holds, byte for byte as sealed; every
  * other input gets its own error and yields nothing.
  */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/token.h"
+#include "app/peer/token.h"
 #include "crdt/buf.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"

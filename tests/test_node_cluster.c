@@ -6,8 +6,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "app/fault.h"
-#include "app/node.h"
+#include "app/peer/fault.h"
+#include "app/peer/node.h"
 #include "crdt/error.h"
 #include "net/udp.h"
 #include "tests/test_node_peer.h"

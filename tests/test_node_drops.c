@@ -1,5 +1,5 @@
 /*
- * test_node_drops.c - the log lines of dropped datagrams (app/node_drops.c)
+ * test_node_drops.c - the log lines of dropped datagrams (app/peer/node_drops.c)
  * on a whole peer: one line per kind of drop per NODE_DROP_LOG_MS, saying
  * how many of that kind it did not log, decode refusals named by their
  * reason and the causes of protocol 3 by name.  The sealed datagrams come
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app/log.h"
-#include "app/node_internal.h"
+#include "app/shared/log.h"
+#include "app/peer/node_internal.h"
 #include "crdt/error.h"
 #include "net/msg.h"
 #include "net/udp.h"

@@ -1,5 +1,5 @@
 /*
- * test_node_fault.c - fault injection state (app/fault.c): validated
+ * test_node_fault.c - fault injection state (app/peer/fault.c): validated
  * setters that change nothing on error, blocking by id and by address,
  * verdicts, their counters, and repeatability from the seed.
  */
@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "app/fault.h"
+#include "app/peer/fault.h"
 #include "crdt/error.h"
 #include "tests/test_node.h"
 

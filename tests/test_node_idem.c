@@ -16,10 +16,10 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "app/api.h"
-#include "app/fault.h"
-#include "app/node.h"
-#include "app/node_internal.h"
+#include "app/http/api.h"
+#include "app/peer/fault.h"
+#include "app/peer/node.h"
+#include "app/peer/node_internal.h"
 #include "crdt/error.h"
 #include "net/udp.h"
 #include "tests/test_node.h"
@@ -55,7 +55,7 @@ static int no_metrics(void *arg, char **text, size_t *len)
 	return CARTD_ENOMEM;
 }
 
-/* Starts a request as app/http.c does; a read or a refusal is answered
+/* Starts a request as app/http/http.c does; a read or a refusal is answered
  * at once, a write when it completes. */
 static void start(areq *q, node *n, const char *method, const char *target, const char *body,
                   const char *key, const char *prefer)

@@ -1,5 +1,5 @@
 /*
- * test_node_log.c - log lines (app/log.c): level names and filtering, the
+ * test_node_log.c - log lines (app/shared/log.c): level names and filtering, the
  * exact shape of a line (captured by pointing stderr at a file for the
  * duration of one call), and log_quote's escaping and truncation.
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app/log.h"
+#include "app/shared/log.h"
 #include "crdt/error.h"
 #include "tests/test_node.h"
 

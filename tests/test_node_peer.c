@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app/log.h"
-#include "app/node.h"
-#include "app/node_internal.h"
+#include "app/shared/log.h"
+#include "app/peer/node.h"
+#include "app/peer/node_internal.h"
 #include "crdt/error.h"
 #include "net/keyring.h"
 #include "net/udp.h"

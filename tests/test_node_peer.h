@@ -12,7 +12,7 @@
 
 #include <event2/event.h>
 
-#include "app/node.h"
+#include "app/peer/node.h"
 
 /* A write's answer: calls counts done callbacks, rc is the last result. */
 typedef struct tnp_done {

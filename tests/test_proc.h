@@ -19,7 +19,7 @@
 #include <sys/types.h>
 
 #include "net/hostport.h"
-#include "app/cartctl_http.h"
+#include "app/cartctl/cartctl_http.h"
 
 #define TP_MAX_PEERS 8
 

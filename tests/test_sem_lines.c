@@ -140,7 +140,7 @@ END_TEST
 /* A cart written before this version (cart format 1: no deferred removes
  * section), holding a folded SET entry beside adds, decodes from its old
  * bytes to the same lines and quantities, and its new encoding is the old
- * bytes plus three zero bytes (what app/db.c's upgrade writes). */
+ * bytes plus three zero bytes (what app/peer/db.c's upgrade writes). */
 START_TEST(format1_cart_reads_the_same)
 {
 	crdt_cart c, old, fresh;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/token.h"
+#include "app/peer/token.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"

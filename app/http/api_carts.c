@@ -1,0 +1,210 @@
+/*
+ * api_carts.c - cart bodies: GET /carts/{cart} and the answers to writes
+ * (the cart, a keyed write's receipt, a checkout's order).
+ *
+ *   {"cart":"c1","items":[{"sku":"apple","qty":2}, ...],"token":"..."}
+ *   ... ,"closed":{"orders":[order + "late_removed"], "late_added":[...]}}
+ *   {"cart":"c1","idempotency_key":"k1","write":{"op":"add","sku":"apple","qty":2}}
+ *   {"cart":"c1","order":{"id":"<replica hex>.<counter>","at_ms":N,
+ *                         "complete":true,"items":[...]}}
+ *
+ * Items come out in line order, which is bytewise sku order.  A cart never
+ * written reads as empty, with the token of the empty context: reading is
+ * never an error for a valid id.  An open cart's body has no "closed"
+ * member at all, so it stays what it was before checkout existed.
+ *
+ * Bodies are written straight into one buffer rather than through a JSON
+ * tree: ids and skus are limited to [A-Za-z0-9._~:@-] and tokens are
+ * base64url (node_token_issue), so nothing needs escaping but an
+ * idempotency key (printable ASCII, whose '"' and '\' are escaped), and the
+ * cart is the hottest answer the peer renders (every read, every write
+ * without Prefer: return=minimal).
+ */
+#include <string.h>
+
+#include "app/http/api_internal.h"
+#include "crdt/buf.h"
+#include "crdt/error.h"
+
+#define JSON_TYPE "application/json"
+
+static void put_lit(buf_writer *w, const char *s)
+{
+	buf_put_bytes(w, s, strlen(s));
+}
+
+static void put_u64(buf_writer *w, uint64_t v)
+{
+	char d[20];
+	size_t n = 0;
+	do {
+		d[sizeof d - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_put_bytes(w, d + sizeof d - n, n);
+}
+
+/* A JSON string of printable ASCII: only '"' and '\' need escaping. */
+static void put_str(buf_writer *w, const char *s, size_t len)
+{
+	buf_put_u8(w, '"');
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			buf_put_u8(w, '\\');
+		buf_put_u8(w, (uint8_t)s[i]);
+	}
+	buf_put_u8(w, '"');
+}
+
+/* [{"sku":...,"qty":...}, ...]; a line of quantity 0 (a part of one kept
+ * in an order fragment, say) is no item. */
+static void put_lines(buf_writer *w, const crdt_line *lines, uint32_t n)
+{
+	bool first = true;
+	buf_put_u8(w, '[');
+	for (uint32_t i = 0; i < n; i++) {
+		const crdt_line *l = &lines[i];
+		uint32_t q = crdt_line_qty(l);
+		if (q == 0)
+			continue;
+		put_lit(w, first ? "{\"sku\":\"" : ",{\"sku\":\"");
+		buf_put_bytes(w, l->sku, l->sku_len);
+		put_lit(w, "\",\"qty\":");
+		put_u64(w, q);
+		buf_put_u8(w, '}');
+		first = false;
+	}
+	buf_put_u8(w, ']');
+}
+
+/* An order's fields, without the closing brace. */
+static void put_order_fields(buf_writer *w, const crdt_close *m)
+{
+	char hex[17];
+	api_hex64(m->id.replica, hex);
+	put_lit(w, "{\"id\":\"");
+	buf_put_bytes(w, hex, 16);
+	buf_put_u8(w, '.');
+	put_u64(w, m->id.counter);
+	put_lit(w, "\",\"at_ms\":");
+	put_u64(w, m->at_ms);
+	put_lit(w, crdt_close_held(m) == m->total ? ",\"complete\":true" : ",\"complete\":false");
+	put_lit(w, ",\"items\":");
+	put_lines(w, m->lines, m->n);
+}
+
+/* Hands the writer's buffer over as a 200 body, or answers nomem. */
+static void respond_writer(buf_writer *w, int rc, api_response *res)
+{
+	buf_put_u8(w, '\0');   /* a C string too, though counted without it */
+	w->len--;
+	if (rc == 0 && w->err)
+		rc = CARTD_ENOMEM;
+	if (rc != 0) {
+		buf_writer_destroy(w);
+		api_error_rc(res, rc, NULL);
+		return;
+	}
+	/* The writer's heap buffer becomes the body (malloc'd, freed by the
+	 * response). */
+	api_respond(res, 200, (char *)w->data, w->len, JSON_TYPE);
+}
+
+/* ,"closed":{...} of a checked-out cart: every order with the entries
+ * removed from it since, and the entries no order holds. */
+static int put_closed(buf_writer *w, const crdt_cart *c)
+{
+	crdt_cart late;
+	crdt_cart_init(&late);
+	put_lit(w, ",\"closed\":{\"orders\":[");
+	int rc = 0;
+	for (uint32_t i = 0; i < c->closes->n && rc == 0; i++) {
+		const crdt_close *m = &c->closes->v[i];
+		rc = crdt_close_late_removed(c, m, &late);
+		if (i)
+			buf_put_u8(w, ',');
+		put_order_fields(w, m);
+		put_lit(w, ",\"late_removed\":");
+		put_lines(w, late.lines, late.n);
+		buf_put_u8(w, '}');
+	}
+	if (rc == 0)
+		rc = crdt_cart_late_added(c, &late);
+	put_lit(w, "],\"late_added\":");
+	put_lines(w, late.lines, late.n);
+	buf_put_u8(w, '}');
+	crdt_cart_destroy(&late);
+	return rc;
+}
+
+void api_render_cart(const crdt_store *store, const char *id, size_t len, const char *token,
+                     api_response *res)
+{
+	crdt_item it;
+	const crdt_cart *c = NULL;
+	buf_writer w;
+	size_t tlen = strlen(token);
+	int rc = 0;
+
+	buf_writer_init(&w);
+	if (crdt_store_get(store, id, len, &it) == 0)
+		c = it.cart;
+	/* One allocation in the common case: the lines at a typical size. */
+	if (buf_reserve(&w, 64 + len + tlen + (c ? c->n * 48u : 0)) != NULL)
+		buf_writer_reset(&w);
+	put_lit(&w, "{\"cart\":\"");
+	buf_put_bytes(&w, id, len);
+	put_lit(&w, "\",\"items\":");
+	put_lines(&w, c ? c->lines : NULL, c ? c->n : 0);
+	put_lit(&w, ",\"token\":\"");
+	buf_put_bytes(&w, token, tlen);
+	buf_put_u8(&w, '"');
+	if (c && crdt_cart_closed(c))
+		rc = put_closed(&w, c);
+	put_lit(&w, "}\n");
+	respond_writer(&w, rc, res);
+}
+
+void api_render_receipt(const api_call *call, api_response *res)
+{
+	static const char *const ops[] = {
+		[CRDT_OP_ADD] = "add", [CRDT_OP_SET] = "set", [CRDT_OP_REMOVE] = "remove",
+		[CRDT_OP_CLEAR] = "clear", [CRDT_OP_CLOSE] = "checkout",
+	};
+	buf_writer w;
+	buf_writer_init(&w);
+	put_lit(&w, "{\"cart\":\"");
+	buf_put_bytes(&w, call->cart, call->cart_len);
+	put_lit(&w, "\",\"idempotency_key\":");
+	put_str(&w, call->key, call->key_len);
+	put_lit(&w, ",\"write\":{\"op\":\"");
+	put_lit(&w, (unsigned)call->op <= CRDT_OP_CLOSE ? ops[call->op] : "?");
+	buf_put_u8(&w, '"');
+	if (call->op == CRDT_OP_ADD || call->op == CRDT_OP_SET || call->op == CRDT_OP_REMOVE) {
+		put_lit(&w, ",\"sku\":\"");
+		buf_put_bytes(&w, call->sku, call->sku_len);
+		buf_put_u8(&w, '"');
+	}
+	if (call->op == CRDT_OP_ADD || call->op == CRDT_OP_SET) {
+		put_lit(&w, ",\"qty\":");
+		put_u64(&w, call->qty);
+	}
+	put_lit(&w, "}}\n");
+	respond_writer(&w, 0, res);
+}
+
+void api_render_order(const char *id, size_t len, const crdt_close *m, api_response *res)
+{
+	if (!m) {
+		api_error(res, 500, "internal", "the checkout's order was not found");
+		return;
+	}
+	buf_writer w;
+	buf_writer_init(&w);
+	put_lit(&w, "{\"cart\":\"");
+	buf_put_bytes(&w, id, len);
+	put_lit(&w, "\",\"order\":");
+	put_order_fields(&w, m);
+	put_lit(&w, "}}\n");
+	respond_writer(&w, 0, res);
+}

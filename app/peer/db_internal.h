@@ -1,0 +1,54 @@
+/*
+ * db_internal.h - what db.c (environment, identity, load) and db_delta.c
+ * (writing cart records) share.  Not for use outside those two files.
+ */
+#ifndef APP_DB_INTERNAL_H
+#define APP_DB_INTERNAL_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "app/peer/db.h"
+
+struct db {
+	MDB_env *env;
+	MDB_dbi meta;
+	MDB_dbi carts;
+	size_t upgraded;            /* 1 + records rewritten when opening upgraded the layout */
+	const char *upgraded_from;  /* the layout it upgraded (a DB_LAYOUT_V* name) */
+	int lock_fd;
+	uint64_t replica;
+	uint32_t epoch;
+	bool created;
+	bool sync;
+	uint64_t syncs, commits, durable;   /* db_syncs and friends: atomic */
+	char err[DB_ERRMSG_MAX];
+};
+
+/* A delta's key: id, 0x00, u32be sequence number. */
+#define DB_DELTA_SUFFIX 5u
+
+static inline MDB_val db_mval(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)(uintptr_t)p };
+	return v;
+}
+
+/* The cart id length of a record key: the whole key for a full state, the
+ * part before 0x00 for a delta; 0 for a key of neither shape. */
+static inline size_t db_key_id_len(const MDB_val *k)
+{
+	const char *p = k->mv_data;
+	for (size_t i = 0; i < k->mv_size; i++)
+		if (p[i] == '\0')
+			return k->mv_size == i + DB_DELTA_SUFFIX ? i : 0;
+	return k->mv_size;
+}
+
+__attribute__((format(printf, 2, 3)))
+void db_set_err(db *d, const char *fmt, ...);
+/* Records an LMDB failure's text; returns CARTD_ESTORAGE. */
+int db_lmdb_fail(db *d, int mrc, const char *what);
+
+#endif

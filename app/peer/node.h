@@ -1,0 +1,187 @@
+/*
+ * node.h - one cartd peer: the store, its durability, the replication
+ * engine, the UDP socket and the timers, on one libevent loop.
+ *
+ * The HTTP layer (app/http/http.h) talks to the peer only through this header.
+ * Everything here runs on the loop thread.
+ *
+ * Write path: node_write marks the cart as holding a non-durable write and
+ * applies the operation to the in-memory store, in that order and in one
+ * call (engine_local_write), submits the cart's new state to the group
+ * committer, and calls the caller back once
+ * the record is synced; only then is the delta handed to the engine for
+ * push.  So an acknowledged write is on disk, and no dot leaves the peer
+ * before it is.  Before applying, node_write checks that the committer has
+ * room, so a write refused for back-pressure (CARTD_ENOSPC) changes nothing.
+ */
+#ifndef APP_NODE_H
+#define APP_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "app/peer/committer.h"
+#include "app/peer/fault.h"
+#include "crdt/store.h"
+#include "net/engine.h"
+#include "net/wire.h"
+
+typedef struct node node;
+
+typedef struct node_config {
+	const char *name;           /* peer name for logs (default: the gossip address) */
+	const char *data_dir;       /* required */
+	const char *key_file;       /* required: keyring file */
+	const char *cluster;        /* cluster name (default "cartd") */
+	const char *gossip_addr;    /* host:port to bind UDP (default 127.0.0.1:7946) */
+	const char **peers;         /* host:port seeds, npeers of them */
+	size_t npeers;
+	bool sync;                  /* fsync commits (default true) */
+	bool fault_injection;       /* enable the fault admin route */
+	size_t max_datagram;        /* default WIRE_MAX_DATAGRAM_DEFAULT */
+	uint32_t nbuckets;          /* default CRDT_DEFAULT_BUCKETS; same on all peers */
+	int deflate_level;          /* 0 (never) ..9; default WIRE_DEFLATE_LEVEL_DEFAULT */
+	size_t max_pending;         /* committer bound in records (default
+	                               COMMITTER_DEFAULT_MAX_RECORDS) */
+	size_t udp_sockbuf;         /* SO_RCVBUF/SO_SNDBUF wanted (default 4 MiB) */
+	uint64_t fault_seed;        /* fault injection randomness; 0 = random */
+	uint32_t idem_window_s;     /* idempotency records kept at least this long
+	                               (IDEM_WINDOW_MIN_S..IDEM_WINDOW_MAX_S, default
+	                               IDEM_WINDOW_DEFAULT_S; app/shared/idem.h) */
+	engine_config engine;       /* timers etc.; ids and seed filled in by node_new */
+} node_config;
+
+/* Fills cfg with defaults (engine_config_init included). */
+void node_config_init(node_config *cfg);
+
+/*
+ * Opens the data dir (new replica id on a new dir, boot epoch + 1), loads
+ * every cart, reads the keyring, binds the UDP socket and registers its
+ * events on base (borrowed).  Errors: CARTD_ECONFIG, CARTD_EDATADIR,
+ * CARTD_ESTORAGE, CARTD_EKEYRING, negative errno (socket); a message is
+ * logged.  On failure *out = NULL.
+ */
+int node_new(const node_config *cfg, struct event_base *base, node **out);
+
+/*
+ * Starts a clean shutdown: later node_write calls fail with CARTD_ESHUTDOWN,
+ * everything queued is committed (blocks for the final sync), and every
+ * outstanding write's done callback runs now, with 0 if it became durable
+ * or an error.  Gossip keeps running, so the loop may turn a little longer
+ * to push the last deltas and let HTTP answer.  Idempotent.
+ */
+void node_shutdown(node *n);
+
+/* Commits what is queued (as node_shutdown, but without calling any done
+ * callback: their owner may be gone by now, so call node_shutdown first to
+ * have them answered), then stops gossip and timers, frees the engine,
+ * closes the socket and LMDB.  NULL-safe. */
+void node_free(node *n);
+
+/* Reloads the keyring file (SIGHUP).  0 or CARTD_EKEYRING (old ring kept). */
+int node_reload_keys(node *n);
+
+/* Read-only access for the HTTP layer; valid until node_free. */
+const crdt_store *node_store(const node *n);
+uint64_t node_self_id(const node *n);
+uint32_t node_boot_epoch(const node *n);
+const char *node_name(const node *n);
+const char *node_gossip_addr(const node *n);  /* bound address, host:port */
+engine *node_engine(node *n);
+wire *node_wire(node *n);
+committer *node_committer(node *n);
+fault_state *node_faults(node *n);            /* NULL unless fault injection enabled */
+
+/*
+ * Read tokens (app/peer/token.h), sealed and opened with the keyring's token
+ * keys.  issue: the token of cart id as this peer holds it now, leaving out
+ * its own writes that are not yet durable (engine_token_ctx), as a new heap
+ * string (*out; the caller frees it): 0 or CARTD_ENOMEM.  open: the context
+ * a client's token covers for cart id, into out (initialised, replaced):
+ * 0 or token_open's errors.
+ */
+int node_token_issue(node *n, const char *id, size_t len, char **out);
+int node_token_open(node *n, const char *id, size_t len, const char *tok, size_t tok_len,
+                    crdt_ctx *out);
+
+/* Formats an engine address as host:port into buf. */
+void node_format_addr(const engine_addr *a, char *buf, size_t len);
+
+/*
+ * Applies op to cart id and calls done(arg, rc, delta) once the write is
+ * durable (rc = 0) or failed durably (rc < 0, e.g. CARTD_ESTORAGE).  delta
+ * is what the write changed (for a checkout, it holds the new close
+ * marker), valid only during the call; NULL unless rc is 0.  Returns 0
+ * when done will be called, or an error now, in which case nothing changed
+ * and done is not called: CARTD_EID, CARTD_ESKU, CARTD_EQTY, CARTD_ELINES,
+ * CARTD_ELINEFULL, CARTD_ETOKENFUTURE, CARTD_ECOUNTER, CARTD_EKEYREUSED,
+ * CARTD_ECLOSED, CARTD_ETOKENAHEAD, CARTD_EEMPTYCART (crdt_cart_apply),
+ * CARTD_ENOSPC (committer full: retry later), CARTD_ESHUTDOWN,
+ * CARTD_ENOMEM.  A write that changes nothing (removing an absent sku)
+ * still completes through done, after the current batch, so
+ * acknowledgements stay ordered.
+ *
+ * A keyed write (op->key) that crdt_cart_apply finds already made
+ * (CARTD_EIDEMPOTENT) is a replay: nothing is applied, and it completes
+ * through done like a write that changed nothing, with rc =
+ * CARTD_EIDEMPOTENT (and no delta) once durable, so the caller answers the
+ * replay.  It is answered only after every write of the cart that was
+ * applied before it is durable (the first attempt, if made at this peer,
+ * among them): a replay never confirms what a crash could still lose.
+ *
+ * A write whose commit fails (disk error) is reported through done with the
+ * error, but it cannot be undone in memory: it stays visible in local reads
+ * and the node keeps re-submitting the cart in the background (backing off
+ * up to a second); its delta is pushed only once a commit succeeds, so even
+ * then nothing leaves the peer before it is durable.
+ */
+typedef void (*node_done_fn)(void *arg, int rc, const crdt_cart *delta);
+int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
+               node_done_fn done, void *arg);
+
+/* Latency histogram of write acknowledgements (submit to durable), for
+ * /metrics: counts per upper bound in seconds, cumulative like Prometheus. */
+#define NODE_LAT_BUCKETS 12
+typedef struct node_latency {
+	double le[NODE_LAT_BUCKETS];      /* upper bounds, seconds; last is +Inf */
+	uint64_t count[NODE_LAT_BUCKETS]; /* cumulative */
+	double sum;
+	uint64_t total;
+} node_latency;
+void node_commit_latency(const node *n, node_latency *out);
+
+/* Counters of the peer's own plumbing since node_new, for /metrics.
+ * Gauges say so; everything else only grows. */
+typedef struct node_stats {
+	uint64_t udp_rx_dgrams, udp_rx_bytes;  /* delivered to the engine */
+	uint64_t udp_rx_truncated;    /* longer than --max-datagram: dropped */
+	uint64_t udp_rx_badaddr, udp_rx_errors;
+	uint64_t udp_tx_dgrams, udp_tx_bytes;
+	uint64_t udp_tx_dropped;      /* socket buffer full (EAGAIN): dropped */
+	uint64_t udp_tx_errors;
+	uint64_t persist_submitted;   /* replicated carts handed to the committer */
+	uint64_t persist_failed;      /* ... whose commit failed (retried) */
+	uint64_t persist_lost;        /* not even queued for retry (no memory) */
+	uint64_t persist_waiting;     /* gauge: replicated carts not yet submitted */
+	uint64_t write_commit_failed; /* local write commits that failed (retried) */
+	uint64_t writes_inflight;     /* gauge: local writes in the committer */
+	uint64_t writes_waiting;      /* gauge: applied, waiting to be submitted */
+	uint64_t fault_held;          /* gauge: datagrams held by an injected delay */
+} node_stats;
+void node_stats_get(const node *n, node_stats *out);
+
+/* Milliseconds on the loop's monotonic clock (what the engine sees). */
+uint64_t node_now_ms(const node *n);
+
+/* Milliseconds since the Unix epoch: the time written into idempotency
+ * records and checkouts (crdt_keyrec.at_ms, crdt_close.at_ms), which other
+ * peers compare, so it must be a clock they share. */
+uint64_t node_wall_ms(const node *n);
+/* How long this peer keeps an idempotency record (--idempotency-window),
+ * in milliseconds. */
+uint64_t node_idem_window_ms(const node *n);
+
+#endif

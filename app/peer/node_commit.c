@@ -1,0 +1,108 @@
+/*
+ * node_commit.c - the committer on the event loop: its completion fd, the
+ * retry timer, and persisting carts that replication changed.
+ *
+ * Replicated carts are not submitted from inside the engine's callback but
+ * marked dirty, and the dirty set is flushed once per receive batch or
+ * timer run: a cart that a burst of datagrams changed many times is then
+ * encoded and written once.  A cart that cannot be submitted (queue full,
+ * no memory) or whose commit failed stays dirty and is retried; until then
+ * its newest state is in memory, and after a crash anti-entropy brings it
+ * back from the peers that sent it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "app/shared/log.h"
+#include "app/peer/node_internal.h"
+#include "crdt/error.h"
+
+void node_arm_retry(node *n)
+{
+	struct timeval tv = { 0, NODE_RETRY_MS * 1000 };
+	if (n->ev_retry && !evtimer_pending(n->ev_retry, NULL))
+		evtimer_add(n->ev_retry, &tv);
+}
+
+void node_cb_persist(void *arg, const char *id, size_t len)
+{
+	node *n = arg;
+	if (idset_add(&n->dirty, id, len) != 0 && n->persist_lost++ == 0)
+		log_event(LOG_ERROR, "persist_lost", "reason=nomem");
+}
+
+/* Submits one dirty cart's current state. */
+static int persist_one(void *arg, const char *id, size_t len)
+{
+	node *n = arg;
+	crdt_item it;
+	if (crdt_store_get(n->store, id, len, &it) != 0)
+		return IDSET_DONE;        /* cannot happen: carts are never deleted */
+	persist_rec *r = malloc(sizeof *r + len + 1);
+	if (!r)
+		return IDSET_STOP;
+	r->len = len;
+	memcpy(r->id, id, len + 1);
+	uint64_t cookie = (uint64_t)(uintptr_t)r | NODE_PERSIST_TAG;
+	int rc = committer_submit_cart(n->com, id, len, it.cart, cookie);
+	if (rc) {
+		free(r);
+		return rc == CARTD_EID ? IDSET_DONE : IDSET_STOP;
+	}
+	n->persist_submitted++;
+	return IDSET_DONE;
+}
+
+void node_persist_dirty(node *n)
+{
+	if (n->dirty.n == 0 || n->closing)
+		return;
+	if (node_now_ms(n) >= n->dirty_retry_at_ms)
+		idset_drain(&n->dirty, persist_one, n);
+	if (n->dirty.n)
+		node_arm_retry(n);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	node *n = arg;
+	(void)fd;
+	(void)what;
+	node_retry_writes(n);
+	node_persist_dirty(n);
+	if (n->waiting.n && !n->closing)
+		node_arm_retry(n);
+}
+
+static void on_commit_ready(evutil_socket_t fd, short what, void *arg)
+{
+	node *n = arg;
+	(void)fd;
+	(void)what;
+	node_commit_drain(n);
+	/* The drain made room: what was refused for a full queue goes now. */
+	node_retry_writes(n);
+	node_persist_dirty(n);
+	node_rearm(n);
+}
+
+int node_commit_start(node *n)
+{
+	n->ev_commit = event_new(n->base, committer_fd(n->com), EV_READ | EV_PERSIST,
+	                         on_commit_ready, n);
+	n->ev_retry = evtimer_new(n->base, on_retry, n);
+	if (!n->ev_commit || !n->ev_retry || event_add(n->ev_commit, NULL) != 0)
+		return CARTD_ENOMEM;
+	return 0;
+}
+
+void node_commit_stop(node *n)
+{
+	if (n->ev_commit)
+		event_free(n->ev_commit);
+	if (n->ev_retry)
+		event_free(n->ev_retry);
+	n->ev_commit = n->ev_retry = NULL;
+}

@@ -1,0 +1,141 @@
+/*
+ * token.c - context tokens: a MAC-sealed, cart-bound context in base64url
+ * (format in token.h).
+ */
+#include "app/peer/token.h"
+
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/buf.h"
+#include "crdt/codec.h"
+#include "crdt/error.h"
+
+#define TOKEN_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
+#define HEAD_BYTES 9u           /* version, key id, cart tag */
+
+static const char mac_label[] = "cartd read token v2";
+
+_Static_assert(TOKEN_MAC_BYTES >= crypto_generichash_BYTES_MIN, "MAC length");
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t cart_tag(const char *cart, size_t len)
+{
+	return (uint32_t)crdt_name_hash(cart, len);
+}
+
+/* MAC of label, cart id (length-prefixed) and body[0..len). */
+static void compute_mac(const uint8_t *key, const char *cart, size_t cart_len,
+                        const uint8_t *body, size_t len, uint8_t mac[TOKEN_MAC_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t clen = (uint8_t)cart_len;
+	crypto_generichash_init(&st, key, WIRE_KEY_BYTES, TOKEN_MAC_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)mac_label, sizeof mac_label);
+	crypto_generichash_update(&st, &clen, 1);
+	crypto_generichash_update(&st, (const unsigned char *)cart, cart_len);
+	crypto_generichash_update(&st, body, len);
+	crypto_generichash_final(&st, mac, TOKEN_MAC_BYTES);
+	sodium_memzero(&st, sizeof st);
+}
+
+int token_seal(const wire_keyring *ring, const char *cart, size_t cart_len,
+               const crdt_ctx *c, char **out)
+{
+	*out = NULL;
+	uint32_t key_id;
+	const uint8_t *key = wire_keyring_token_primary(ring, &key_id);
+	buf_writer w;
+	buf_writer_init(&w);
+	buf_put_u8(&w, TOKEN_VERSION);
+	buf_put_u32le(&w, key_id);
+	buf_put_u32le(&w, cart_tag(cart, cart_len));
+	crdt_encode_ctx(&w, c);
+	uint8_t mac[TOKEN_MAC_BYTES];
+	if (!w.err) {
+		compute_mac(key, cart, cart_len, w.data, w.len, mac);
+		buf_put_bytes(&w, mac, sizeof mac);
+	}
+	char *s = NULL;
+	if (!w.err) {
+		size_t cap = sodium_base64_encoded_len(w.len, TOKEN_VARIANT);
+		s = malloc(cap);
+		if (s)
+			sodium_bin2base64(s, cap, w.data, w.len, TOKEN_VARIANT);
+	}
+	buf_writer_destroy(&w);
+	*out = s;
+	return s ? 0 : CARTD_ENOMEM;
+}
+
+int token_check_text(const char *s, size_t len)
+{
+	if (len == 0 || len > TOKEN_MAX_CHARS)
+		return CARTD_ETOKEN;
+	/* libsodium 1.0.18 maps some bytes above 0x7f to base64 digits (found
+	 * by fuzzing), so the alphabet is checked here first. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		bool digit = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		             (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+		if (!digit)
+			return CARTD_ETOKEN;
+	}
+	return 0;
+}
+
+/* Checks the sealed bytes bin[0..len) for cart; the context's bytes are
+ * bin[HEAD_BYTES .. len - TOKEN_MAC_BYTES). */
+static int verify(const wire_keyring *ring, const char *cart, size_t cart_len,
+                  const uint8_t *bin, size_t len)
+{
+	if (len < HEAD_BYTES + 1 + TOKEN_MAC_BYTES || bin[0] != TOKEN_VERSION)
+		return CARTD_ETOKEN;
+	const uint8_t *key = wire_keyring_token_find(ring, get_le32(bin + 1));
+	if (key == NULL)
+		return CARTD_ETOKENKEY;
+	if (get_le32(bin + 5) != cart_tag(cart, cart_len))
+		return CARTD_ETOKENCART;
+	uint8_t mac[TOKEN_MAC_BYTES];
+	size_t body = len - TOKEN_MAC_BYTES;
+	compute_mac(key, cart, cart_len, bin, body, mac);
+	int ok = sodium_memcmp(mac, bin + body, TOKEN_MAC_BYTES) == 0;
+	sodium_memzero(mac, sizeof mac);
+	return ok ? 0 : CARTD_ETOKENMAC;
+}
+
+int token_open(const wire_keyring *ring, const char *cart, size_t cart_len,
+               const char *s, size_t len, crdt_ctx *out)
+{
+	crdt_ctx_destroy(out);
+	int rc = token_check_text(s, len);
+	if (rc)
+		return rc;
+	/* base64 never expands: len bytes of text decode to fewer bytes. */
+	uint8_t *bin = malloc(len);
+	if (!bin)
+		return CARTD_ENOMEM;
+	size_t bin_len = 0;
+	const char *end = NULL;
+	rc = CARTD_ETOKEN;
+	/* No ignore set and end must reach the last character: whitespace,
+	 * '=' padding or any stray byte makes the token invalid.  libsodium
+	 * also refuses non-zero trailing bits, so the text is canonical. */
+	if (sodium_base642bin(bin, len, s, len, NULL, &bin_len, &end, TOKEN_VARIANT) == 0 &&
+	    end == s + len)
+		rc = verify(ring, cart, cart_len, bin, bin_len);
+	if (rc == 0) {
+		rc = crdt_ctx_from_bytes(bin + HEAD_BYTES, bin_len - HEAD_BYTES - TOKEN_MAC_BYTES, out);
+		if (rc != 0 && rc != CARTD_ENOMEM)
+			rc = CARTD_ETOKEN;
+	}
+	free(bin);
+	return rc;
+}
