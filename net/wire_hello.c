@@ -106,6 +106,14 @@ int wire_hello_open(wire *w, const uint8_t *d, size_t len, const wire_hdr *h, wi
 	if (h->sender_epoch == 0)
 		return CARTD_EHEADER;
 	s = wire_session_find(w, h->sender);
+	/* A sender numbers every datagram of a boot, HELLOs included, so a
+	 * HELLO of the session's boot at or below the newest one verified is
+	 * a copy: a duplicate, or a replay by anyone who captured one.  It is
+	 * refused before its signature costs a verification (what a flood of
+	 * captured HELLOs would otherwise buy, key or no key). */
+	if (s != NULL && h->sender_epoch == s->their_epoch && h->seq <= s->hello_seq &&
+	    memcmp(d + OFF_NONCE, s->their_nonce, WIRE_NONCE_LEN) == 0)
+		return CARTD_EREPLAY;
 	rc = check_cert(w, d + OFF_CERT, h, s);
 	if (rc != 0)
 		return rc;
@@ -120,7 +128,9 @@ int wire_hello_open(wire *w, const uint8_t *d, size_t len, const wire_hdr *h, wi
 					d + OFF_NONCE);
 		if (rc != 0)
 			return rc;
+		s = wire_session_find(w, h->sender);
 	}
+	s->hello_seq = h->seq;   /* above the old one: checked first */
 	out->type = WIRE_TYPE_HELLO;
 	out->flags = h->flags;
 	out->sender_id = h->sender;

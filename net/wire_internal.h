@@ -26,6 +26,7 @@ struct wire_session {
 	uint8_t rx[32], tx[32];             /* this pair of boots, per direction */
 	uint8_t their_nonce[WIRE_NONCE_LEN];
 	uint32_t their_epoch;
+	uint64_t hello_seq;                 /* newest verified HELLO of their boot */
 	uint64_t used;                      /* LRU clock of the last use */
 	wire_window win;
 };

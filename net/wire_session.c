@@ -146,6 +146,7 @@ int wire_session_start(wire *w, uint64_t peer, const uint8_t cert[WIRE_CERT_LEN]
 	derive(s->rx, s->kx_rx, peer, w->self_id, epoch, w->cfg.boot_epoch,
 	       nonce, w->cfg.boot_nonce);
 	wire_window_reset(&s->win);
+	s->hello_seq = 0;
 	s->used = ++w->clock;
 	w->st.sessions_new++;
 	return 0;

@@ -604,9 +604,18 @@ START_TEST(test_hello_checks)
 	ck_assert(!m.knows_us);
 	ck_assert_uint_eq(m.flags, WIRE_F_WANT_REPLY);
 	ck_assert_uint_eq(wire_get_stats(b.w)->sessions_new, 1);
-	/* the same HELLO again changes nothing */
-	ck_assert_int_eq(wire_open(b.w, hello, hl, &m), 0);
+	/* the same HELLO again is a copy: refused as a replay, unverified */
+	ck_assert_int_eq(wire_open(b.w, hello, hl, &m), CARTD_EREPLAY);
 	ck_assert_uint_eq(wire_get_stats(b.w)->sessions_new, 1);
+	ck_assert_uint_eq(wire_get_stats(b.w)->rej_replay, 1);
+	/* a newer HELLO of the same boot is taken, and after it the older one
+	 * (reordered or replayed) is a copy too */
+	uint8_t newer[WIRE_HELLO_LEN];
+	size_t nl = tw_hello(&a, NULL, 0, newer);
+	ck_assert_int_eq(wire_open(b.w, newer, nl, &m), 0);
+	ck_assert_int_eq(wire_open(b.w, newer, nl, &m), CARTD_EREPLAY);
+	ck_assert_uint_eq(wire_get_stats(b.w)->sessions_new, 1);
+	ck_assert_uint_eq(wire_get_stats(b.w)->hellos_in, 2);
 	/* every byte matters: a flip is refused, never a new session */
 	for (size_t i = 0; i < hl; i++) {
 		memcpy(bad, hello, hl);
