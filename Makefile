@@ -124,7 +124,8 @@ check: layers $(RUNNER) $(PROGS)
 
 sanitize:
 	$(Q)scripts/deps.sh test
-	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-120} CARTD_TEST_SANITIZED=1 \
+	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-60} CARTD_TEST_SANITIZED=1 \
+	  CARTD_TEST_SCALE=$${CARTD_TEST_SCALE:-sanitize} \
 	  $(MAKE) --no-print-directory SANITIZE=address,undefined check
 
 valgrind: $(RUNNER) $(PROGS)

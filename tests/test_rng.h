@@ -11,7 +11,8 @@
  *   CARTD_SEED        run one case with this seed (decimal or 0x hex)
  *   CARTD_CASES       number of cases per test instead of the default
  *   CARTD_SEED_BASE   vary the (otherwise fixed, so CI is repeatable) seeds
- *   CARTD_TEST_SCALE  "valgrind": default case counts divided by 20
+ *   CARTD_TEST_SCALE  "valgrind": default case counts divided by 20;
+ *                     "sanitize" (make sanitize): divided by 4
  */
 #ifndef TEST_RNG_H
 #define TEST_RNG_H
@@ -40,7 +41,8 @@ void test_rng_shuffle(test_rng *r, size_t *idx, size_t n);
 /* Seed of the case being run (shown by T_ASSERT). */
 extern uint64_t test_seed;
 
-/* dflt, or CARTD_CASES; divided by 20 (at least 1) under valgrind scale. */
+/* dflt, or CARTD_CASES; divided by 20 under valgrind scale, by 4 under
+ * sanitize scale (at least 1). */
 unsigned test_case_count(unsigned dflt);
 /* Same scaling for a size (e.g. a loop bound) that is not a case count. */
 unsigned test_scaled(unsigned dflt);
