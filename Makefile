@@ -107,9 +107,12 @@ $(RUNNER): $(call obj,$(TEST_SRC)) $(LIBS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check)
 
+# The builds behind test and sanitize use every core (the test runner itself
+# is one process).
+NPROC    := $(shell nproc 2>/dev/null || echo 1)
 test:
 	$(Q)scripts/deps.sh test
-	$(Q)$(MAKE) --no-print-directory check
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) check
 
 # Layering (DESIGN.md section 2), on the sources and on the objects: crdt/
 # uses nothing of net/ or app/, net/ nothing of app/, and crdt/ and the
@@ -126,7 +129,7 @@ sanitize:
 	$(Q)scripts/deps.sh test
 	$(Q)CARTD_SIM_SCHEDULES=$${CARTD_SIM_SCHEDULES:-60} CARTD_TEST_SANITIZED=1 \
 	  CARTD_TEST_SCALE=$${CARTD_TEST_SCALE:-sanitize} \
-	  $(MAKE) --no-print-directory SANITIZE=address,undefined check
+	  $(MAKE) --no-print-directory -j$(NPROC) SANITIZE=address,undefined check
 
 valgrind: $(RUNNER) $(PROGS)
 	$(Q)CK_FORK=no CARTD_BIN=$(abspath $(BUILD)) CARTD_TEST_SCALE=valgrind \
