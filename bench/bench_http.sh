@@ -218,9 +218,11 @@ rec=$(( $(bench_metric "$commits1" cartd_committer_records_written_total) -
 	$(bench_metric "$commits0" cartd_committer_records_written_total) ))
 com=$(( $(bench_metric "$commits1" cartd_committer_commits_total) -
 	$(bench_metric "$commits0" cartd_committer_commits_total) ))
+syn=$(( $(bench_metric "$commits1" cartd_committer_syncs_total) -
+	$(bench_metric "$commits0" cartd_committer_syncs_total) ))
 if [ "$com" -gt 0 ]; then
-	printf '   cartd sync on: %d records in %d synced commits (%.1f per commit)\n' \
-		"$rec" "$com" "$(bench_calc "$rec / $com")"
+	printf '   cartd sync on: %d records in %d commits (%.1f per commit), %d syncs (%.2f per commit)\n' \
+		"$rec" "$com" "$(bench_calc "$rec / $com")" "$syn" "$(bench_calc "$syn / $com")"
 fi
 
 bench_table_head

@@ -234,6 +234,31 @@ static void cluster_down(void)
 	dir[0] = '\0';
 }
 
+/* CPU seconds (user + system) peer `which` (1-based) has used so far, from
+ * /proc/PID/stat; -1 when it cannot be read. */
+static double peer_cpu_s(int which)
+{
+	char path[256], buf[1024];
+	snprintf(path, sizeof path, "%s/peer%d.pid", dir, which);
+	FILE *f = fopen(path, "r");
+	long pid = 0;
+	if (!f || fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	f = pid > 0 ? fopen(path, "r") : NULL;
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');   /* the name may hold spaces */
+	unsigned long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -296,7 +321,9 @@ int main(int argc, char **argv)
 
 	double ip50, ip99, imax, lp50, lp99, lmax;
 	int ilost, llost;
+	double c0 = peer_cpu_s(2), w0 = bench_now();
 	measure(&a, &b, "idle", IDLE_GAP_MS, &ip50, &ip99, &imax, &ilost);
+	double idle_cpu = (peer_cpu_s(2) - c0) / (bench_now() - w0);
 	for (int k = 0; k < LOADERS; k++) {
 		pid_t p = fork();
 		if (p == 0) {
@@ -318,7 +345,10 @@ int main(int argc, char **argv)
 		signal(SIGINT, SIG_DFL);
 		attack_loop((unsigned)base_port + 101);
 	}
+	c0 = peer_cpu_s(2);
+	w0 = bench_now();
 	measure(&a, &b, "attack", IDLE_GAP_MS, &ap50, &ap99, &amax, &alost);
+	double attack_cpu = (peer_cpu_s(2) - c0) / (bench_now() - w0);
 	stop_loaders();
 
 	bench_table t;
@@ -334,6 +364,12 @@ int main(int argc, char **argv)
 	bench_table_row(&t, "lag under attack p99", ap99, "ms", "lag idle p99", ip99, BENCH_AT_MOST,
 	                TARGET_ATTACK_X * ip99);
 	bench_table_row(&t, "lag under attack max", amax, "ms", NULL, 0, BENCH_NONE, 0);
+	/* What the attack costs B itself, apart from what the attacker's own
+	 * process takes from the shared cores. */
+	bench_table_row(&t, "B's CPU under attack", attack_cpu * 100, "% core", "B idle",
+	                idle_cpu * 100, BENCH_NONE, 0);
+	bench_table_row(&t, "B's CPU per attack datagram", (attack_cpu - idle_cpu) / ATTACK_RATE * 1e6,
+	                "us", NULL, 0, BENCH_NONE, 0);
 	bench_table_row(&t, "samples lost (idle, load, attack)", ilost + llost + alost, "samples",
 	                NULL, 0, BENCH_AT_MOST, 0);
 	bench_table_close(&t);
