@@ -328,7 +328,9 @@ START_TEST(test_render_closed_cart)
 	ck_assert_int_eq(crdt_store_new(16, &s), 0);
 	ck_assert_int_eq(crdt_store_join(s, "c1", 2, &a, NULL), 0);
 	api_response res = { 0 };
-	api_render_cart(s, "c1", 2, "TOK", &res);
+	crdt_item it;
+	ck_assert_int_eq(crdt_store_get(s, "c1", 2, &it), 0);
+	api_render_cart(it.cart, "c1", 2, "TOK", &res);
 	char want[512];
 	snprintf(want, sizeof want, "{\"cart\":\"c1\",\"items\":[{\"sku\":\"pear\",\"qty\":1}],"
 	         "\"token\":\"TOK\",\"closed\":{\"orders\":[{\"id\":\"%016llx.%llu\",\"at_ms\":1000,"

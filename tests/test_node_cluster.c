@@ -74,10 +74,29 @@ START_TEST(replicates_both_ways)
 	node_stats sa, sb;
 	node_stats_get(p.a, &sa);
 	node_stats_get(p.b, &sb);
-	ck_assert(sa.udp_rx_dgrams > 0 && sa.udp_tx_dgrams > 0 && sb.udp_rx_dgrams > 0);
-	ck_assert_uint_gt(sb.persist_submitted, 0);     /* A's cart written at B */
-	ck_assert(sa.udp_rx_truncated == 0 && sa.persist_failed == 0 && sa.fault_held == 0);
-	ck_assert(sa.writes_inflight == 0 && sa.writes_waiting == 0);
+	ck_assert(sa.node.udp_rx_dgrams > 0 && sa.node.udp_tx_dgrams > 0 &&
+	          sb.node.udp_rx_dgrams > 0);
+	ck_assert_uint_gt(sb.node.persist_submitted, 0);     /* A's cart written at B */
+	ck_assert(sa.node.udp_rx_truncated == 0 && sa.node.persist_failed == 0 &&
+	          sa.node.fault_held == 0);
+	ck_assert(sa.node.writes_inflight == 0 && sa.node.writes_waiting == 0);
+	/* The snapshot's parts agree with each other and across the pair. */
+	ck_assert_uint_eq(sa.carts, 1);
+	ck_assert_uint_eq(sb.carts, 1);
+	ck_assert_uint_eq(sa.digest, sb.digest);
+	ck_assert_uint_gt(sa.engine.dgrams_out, 0);
+	ck_assert_uint_gt(sa.wire.sealed, 0);
+	ck_assert_uint_gt(sa.committer.commits, 0);
+	ck_assert_uint_gt(sa.latency.total, 0);
+	ck_assert(!sa.faults_enabled);
+	node_members ms;
+	ck_assert_int_eq(node_members_get(p.a, &ms), 0);
+	ck_assert_uint_eq(ms.n, 1);
+	ck_assert_uint_eq(ms.v[0].id, node_self_id(p.b));
+	ck_assert_str_eq(ms.v[0].addr_text, node_gossip_addr(p.b));
+	ck_assert_str_eq(node_member_state_name(ms.v[0].state), "alive");
+	node_members_destroy(&ms);
+	node_members_destroy(&ms);   /* idempotent */
 	tnp_pair_stop(&p);
 }
 END_TEST
@@ -86,12 +105,16 @@ START_TEST(blocked_then_released)
 {
 	pair p;
 	tnp_pair_start(&p, "block", true);
-	fault_state *f = node_faults(p.a);
+	const fault_state *f = node_faults_view(p.a);
 	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_null(node_faults(p.b));
+	ck_assert_ptr_null(node_faults_view(p.b));
+	ck_assert_int_eq(node_faults_set(p.b, f), CARTD_ENOTFOUND);
 	engine_addr b_addr;
 	ck_assert_int_eq(udp_resolve(node_gossip_addr(p.b), 0, &b_addr, NULL, 0), 0);
-	ck_assert_int_eq(fault_block_addr(f, &b_addr), 0);
+	fault_state next = *f;
+	ck_assert_int_eq(fault_block_addr(&next, &b_addr), 0);
+	ck_assert_int_eq(node_faults_set(p.a, &next), 0);
+	ck_assert_uint_eq(f->nblocked_addrs, 1);
 	tnp_done d = { 0, 1 };
 	ck_assert_int_eq(tnp_write(p.a, "c1", CRDT_OP_ADD, "kiwi", 4, &d), 0);
 	until u = { p.base, node_now_ms(p.a) + 400, p.a };
@@ -99,8 +122,17 @@ START_TEST(blocked_then_released)
 	ck_assert_int_eq(d.rc, 0);          /* acknowledged locally all the same */
 	ck_assert_uint_eq(tnp_qty(p.b, "c1", "kiwi"), 0);
 	ck_assert_uint_gt(f->blocked, 0);
-	ck_assert_int_eq(fault_unblock_addr(f, &b_addr), 0);
-	ck_assert_int_eq(fault_set_rates(f, 0, 1, 20), 0);   /* duplicated, delayed */
+	next = *f;
+	ck_assert_int_eq(fault_unblock_addr(&next, &b_addr), 0);
+	ck_assert_int_eq(fault_set_rates(&next, 0, 1, 20), 0);   /* duplicated, delayed */
+	next.drop = 2;          /* out of range: refused whole */
+	ck_assert_int_eq(node_faults_set(p.a, &next), CARTD_EINVAL);
+	ck_assert_uint_eq(f->nblocked_addrs, 1);
+	next.drop = 0;
+	next.blocked = 0;       /* counters are the node's own: kept */
+	ck_assert_int_eq(node_faults_set(p.a, &next), 0);
+	ck_assert_uint_gt(f->blocked, 0);
+	ck_assert_uint_eq(f->nblocked_addrs, 0);
 	tnp_want w = { p.b, "c1", "kiwi", 4 };
 	ck_assert_msg(tnp_run_until(p.base, tnp_has_qty, &w), "never healed");
 	ck_assert_uint_gt(f->duplicated, 0);

@@ -117,11 +117,33 @@ static bool answered(void *arg)
 
 uint32_t tnp_qty(const node *n, const char *cart, const char *sku)
 {
-	crdt_item it;
-	if (crdt_store_get(node_store(n), cart, strlen(cart), &it) != 0)
+	const crdt_cart *c = node_cart(n, cart, strlen(cart));
+	if (!c)
 		return 0;
-	const crdt_line *l = crdt_cart_find(it.cart, sku, strlen(sku));
+	const crdt_line *l = crdt_cart_find(c, sku, strlen(sku));
 	return l ? crdt_line_qty(l) : 0;
+}
+
+/* The token of a cart view covers the state it comes with, minus the
+ * writes not yet durable (covers_cart false: it is empty); a cart never
+ * written reads as none. */
+static void view_covers(node *n, const char *cart, bool has_cart, bool covers_cart)
+{
+	node_cart_view v;
+	crdt_ctx seen;
+	crdt_ctx_init(&seen);
+	ck_assert_int_eq(node_cart_view_get(n, cart, strlen(cart), &v), 0);
+	ck_assert(v.cart == node_cart(n, cart, strlen(cart)));
+	ck_assert(has_cart == (v.cart != NULL));
+	ck_assert_int_eq(node_token_open(n, cart, strlen(cart), v.token, strlen(v.token), &seen), 0);
+	if (covers_cart)
+		ck_assert(crdt_ctx_equal(&seen, &v.cart->ctx));
+	else
+		ck_assert(crdt_ctx_empty(&seen));
+	crdt_ctx_destroy(&seen);
+	node_cart_view_destroy(&v);
+	ck_assert_ptr_null(v.token);
+	node_cart_view_destroy(&v);   /* idempotent */
 }
 
 START_TEST(write_is_durable_then_answered)
@@ -132,8 +154,10 @@ START_TEST(write_is_durable_then_answered)
 	tnp_config(&c, "durable", dir, sizeof dir);
 	node *n;
 	ck_assert_int_eq(node_new(&c, b, &n), 0);
+	view_covers(n, "c1", false, false);
 	tnp_done d = { 0, 1 };
 	ck_assert_int_eq(tnp_write(n, "c1", CRDT_OP_ADD, "apple", 3, &d), 0);
+	view_covers(n, "c1", true, false);                  /* applied, not durable */
 	ck_assert_int_eq(d.calls, 0);                       /* not before the sync */
 	ck_assert_uint_eq(engine_get_stats(node_engine(n))->pending_writes, 1);
 	ck_assert(tnp_run_until(b, answered, &d));
@@ -146,6 +170,7 @@ START_TEST(write_is_durable_then_answered)
 	node_commit_latency(n, &lat);
 	ck_assert_uint_eq(lat.total, 1);
 	ck_assert_uint_eq(lat.count[NODE_LAT_BUCKETS - 1], 1);
+	view_covers(n, "c1", true, true);
 	/* a write that changes nothing still completes, through the committer */
 	tnp_done e = { 0, 1 };
 	ck_assert_int_eq(tnp_write(n, "c1", CRDT_OP_REMOVE, "pear", 0, &e), 0);

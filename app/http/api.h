@@ -42,7 +42,6 @@
 #include "app/shared/idem.h"
 #include "crdt/cart.h"
 #include "crdt/context.h"
-#include "crdt/store.h"
 
 typedef struct node node;
 
@@ -188,11 +187,12 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
 void api_write_result(node *n, const api_call *call, int rc, const crdt_cart *delta,
                       api_response *res);
 
-/* Renders cart id of store as the GET /carts/{cart} body (200), with token
- * (a sealed token, see node_token_issue) as its "token".  A closed cart
- * has a "closed" member after those: its orders, each with what was
- * removed from it later, and the items no order holds (docs/api.md). */
-void api_render_cart(const crdt_store *store, const char *id, size_t len, const char *token,
+/* Renders cart id, whose state is cart (NULL: none, read as empty), as the
+ * GET /carts/{cart} body (200), with token (a sealed token, see
+ * node_cart_view_get) as its "token".  A closed cart has a "closed" member
+ * after those: its orders, each with what was removed from it later, and
+ * the items no order holds (docs/api.md). */
+void api_render_cart(const crdt_cart *cart, const char *id, size_t len, const char *token,
                      api_response *res);
 
 /* The receipt of a keyed add, set, remove or clear (200): the cart, the

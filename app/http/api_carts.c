@@ -15,7 +15,7 @@
  *
  * Bodies are written straight into one buffer rather than through a JSON
  * tree: ids and skus are limited to [A-Za-z0-9._~:@-] and tokens are
- * base64url (node_token_issue), so nothing needs escaping but an
+ * base64url (node_cart_view_get), so nothing needs escaping but an
  * idempotency key (printable ASCII, whose '"' and '\' are escaped), and the
  * cart is the hottest answer the peer renders (every read, every write
  * without Prefer: return=minimal).
@@ -137,18 +137,14 @@ static int put_closed(buf_writer *w, const crdt_cart *c)
 	return rc;
 }
 
-void api_render_cart(const crdt_store *store, const char *id, size_t len, const char *token,
+void api_render_cart(const crdt_cart *c, const char *id, size_t len, const char *token,
                      api_response *res)
 {
-	crdt_item it;
-	const crdt_cart *c = NULL;
 	buf_writer w;
 	size_t tlen = strlen(token);
 	int rc = 0;
 
 	buf_writer_init(&w);
-	if (crdt_store_get(store, id, len, &it) == 0)
-		c = it.cart;
 	/* One allocation in the common case: the lines at a typical size. */
 	if (buf_reserve(&w, 64 + len + tlen + (c ? c->n * 48u : 0)) != NULL)
 		buf_writer_reset(&w);

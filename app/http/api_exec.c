@@ -3,8 +3,6 @@
  * and the answer to a write or checkout once node_write has reported its
  * outcome.
  */
-#include <stdlib.h>
-
 #include "app/http/api_internal.h"
 #include "app/peer/node.h"
 #include "crdt/error.h"
@@ -12,13 +10,13 @@
 /* The cart as it is now, with a token sealed for it. */
 static void render_cart(node *n, const api_call *call, api_response *res)
 {
-	char *tok = NULL;
-	int rc = node_token_issue(n, call->cart, call->cart_len, &tok);
+	node_cart_view v;
+	int rc = node_cart_view_get(n, call->cart, call->cart_len, &v);
 	if (rc != 0)
 		api_error_rc(res, rc, NULL);
 	else
-		api_render_cart(node_store(n), call->cart, call->cart_len, tok, res);
-	free(tok);
+		api_render_cart(v.cart, call->cart, call->cart_len, v.token, res);
+	node_cart_view_destroy(&v);
 }
 
 void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *marg,
@@ -61,10 +59,8 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
 static const crdt_close *checkout_marker(node *n, const api_call *call, const crdt_cart *delta)
 {
 	if (call->has_key) {
-		crdt_item it;
-		if (crdt_store_get(node_store(n), call->cart, call->cart_len, &it) != 0)
-			return NULL;
-		return crdt_cart_close_by_key(it.cart, call->rec.dot);
+		const crdt_cart *c = node_cart(n, call->cart, call->cart_len);
+		return c ? crdt_cart_close_by_key(c, call->rec.dot) : NULL;
 	}
 	return delta && crdt_cart_ncloses(delta) ? &delta->closes->v[0] : NULL;
 }

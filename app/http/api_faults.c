@@ -3,12 +3,10 @@
  * peer's fault injection (app/peer/fault.h).  Routed only when cartd runs with
  * fault injection enabled.
  *
- * A change is applied to a copy of the fault state and copied back only if
- * every part of it succeeded, so a refused request changes nothing.
+ * A change is applied to a copy of the fault state and handed to the node
+ * (node_faults_set) only if every part of it succeeded, so a refused
+ * request changes nothing.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "app/http/api_internal.h"
 #include "app/peer/node.h"
 #include "crdt/error.h"
@@ -38,22 +36,17 @@ static json_t *state_json(const fault_state *f)
  * encoding is the UDP adapter's business, so compare the parsed text form. */
 static int find_member_addr(node *n, const hostport_ip *a, engine_addr *out)
 {
-	engine *e = node_engine(n);
-	size_t count = engine_members(e, NULL, 0);
-	engine_member_info *m = calloc(count ? count : 1, sizeof *m);
-	int rc = m ? CARTD_ENOTFOUND : CARTD_ENOMEM;
-	if (m)
-		count = engine_members(e, m, count);
-	for (size_t i = 0; m && i < count && rc == CARTD_ENOTFOUND; i++) {
-		char text[HOSTPORT_IP_STRLEN + 8];
+	node_members ms;
+	int rc = node_members_get(n, &ms) == 0 ? CARTD_ENOTFOUND : CARTD_ENOMEM;
+	for (size_t i = 0; i < ms.n && rc == CARTD_ENOTFOUND; i++) {
 		hostport_ip parsed;
-		node_format_addr(&m[i].addr, text, sizeof text);
-		if (hostport_parse_ip(text, &parsed) == 0 && hostport_ip_equal(&parsed, a)) {
-			*out = m[i].addr;
+		if (hostport_parse_ip(ms.v[i].addr_text, &parsed) == 0 &&
+		    hostport_ip_equal(&parsed, a)) {
+			*out = ms.v[i].addr;
 			rc = 0;
 		}
 	}
-	free(m);
+	node_members_destroy(&ms);
 	return rc;
 }
 
@@ -107,20 +100,24 @@ static int apply_change(node *n, fault_state *f, const api_fault_change *ch, api
 
 void api_faults_respond(node *n, const api_call *call, api_response *res)
 {
-	fault_state *f = node_faults(n);
-	if (!f) {
+	const fault_state *now = node_faults_view(n);
+	if (!now) {
 		api_error(res, 404, "not_found", "fault injection is not enabled on this peer");
 		return;
 	}
-	if (call->action == API_A_FAULTS_CLEAR) {
-		fault_clear(f);
-	} else if (call->action == API_A_FAULTS_SET) {
-		fault_state copy = *f;
-		if (apply_change(n, &copy, &call->faults, res) != 0)
+	if (call->action != API_A_FAULTS_GET) {
+		fault_state next = *now;
+		int rc = 0;
+		if (call->action == API_A_FAULTS_CLEAR)
+			fault_clear(&next);
+		else if (apply_change(n, &next, &call->faults, res) != 0)
 			return;
-		*f = copy;
+		if ((rc = node_faults_set(n, &next)) != 0) {
+			api_error_rc(res, rc, "fault");
+			return;
+		}
 	}
-	json_t *v = state_json(f);
+	json_t *v = state_json(now);
 	if (!v)
 		api_error_rc(res, CARTD_ENOMEM, NULL);
 	else

@@ -258,7 +258,7 @@ static void on_write_done(void *arg, int rc, const crdt_cart *delta)
 		r->state = REQ_WRITTEN;
 		return;
 	}
-	fault_state *f = node_faults(r->srv->n);
+	const fault_state *f = node_faults_view(r->srv->n);
 	if (f && f->answer_delay_ms && !r->ev_answer &&
 	    (r->ev_answer = evtimer_new(r->srv->base, on_answer_due, r)) != NULL) {
 		struct timeval tv = { (time_t)(f->answer_delay_ms / 1000),

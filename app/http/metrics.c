@@ -1,14 +1,14 @@
 /*
  * metrics.c - Prometheus text rendering of the peer's counters (see
  * metrics.h).  Series are grouped by owner: HTTP, replication (engine and
- * wire), membership, durability (committer, commit latency), faults.
+ * wire), membership, durability (committer, commit latency), faults.  The
+ * numbers come from one node_stats taken at the start of the scrape, and
+ * the member table from one node_members snapshot (app/peer/node_views.h).
  */
 #include "app/http/metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "app/peer/node.h"
 #include "crdt/buf.h"
@@ -136,8 +136,10 @@ static void http_series(buf_writer *w, const metrics_http *m)
 	       "--body-timeout-ms of its header.", m->body_timeouts);
 }
 
-static void traffic_series(buf_writer *w, const engine_stats *e, const wire_stats *ws)
+static void traffic_series(buf_writer *w, const node_stats *st)
 {
+	const engine_stats *e = &st->engine;
+	const wire_stats *ws = &st->wire;
 	in_out(w, "cartd_datagrams_total", "UDP datagrams received and sent.",
 	       e->dgrams_in, e->dgrams_out);
 	in_out(w, "cartd_deltas_total", "Cart deltas received and sent.",
@@ -167,16 +169,17 @@ const char *const metrics_reject_causes[METRICS_NCAUSES] = {
 	"nomem",
 };
 
-static void rejection_series(buf_writer *w, node *n, const engine_stats *e, const wire_stats *ws)
+static void rejection_series(buf_writer *w, const node_stats *st)
 {
-	node_stats ns;
-	node_stats_get(n, &ns);
+	const engine_stats *e = &st->engine;
+	const wire_stats *ws = &st->wire;
+	const node_counters *ns = &st->node;
 	/* In the order of metrics_reject_causes. */
 	const uint64_t v[METRICS_NCAUSES] = {
 		ws->rej_header, ws->rej_version, ws->rej_cluster, ws->rej_self, ws->rej_receiver,
 		ws->rej_cert, ws->rej_revoked, ws->rej_session, ws->rej_epoch, ws->rej_jump,
-		ws->rej_auth, ws->rej_replay, ws->rej_oversize + ns.udp_rx_truncated,
-		ws->rej_inflate, e->rej_decode, ns.udp_rx_badaddr, e->rej_nomem,
+		ws->rej_auth, ws->rej_replay, ws->rej_oversize + ns->udp_rx_truncated,
+		ws->rej_inflate, e->rej_decode, ns->udp_rx_badaddr, e->rej_nomem,
 	};
 	family(w, "cartd_datagrams_rejected_total", "counter",
 	       "Received datagrams refused, by cause.");
@@ -253,26 +256,26 @@ static void engine_series(buf_writer *w, const engine_stats *e)
  * synced are counted apart, since "never" has no number of seconds. */
 static void member_series(buf_writer *w, node *n, const engine_stats *e)
 {
-	static const char *const states[3] = { "alive", "suspect", "dead" };
 	family(w, "cartd_members", "gauge", "Known members by liveness state.");
-	for (int s = 0; s < 3; s++)
-		put(w, "cartd_members{state=\"%s\"} %llu\n", states[s], (unsigned long long)e->members[s]);
+	for (int s = MEMBER_ALIVE; s <= MEMBER_DEAD; s++)
+		put(w, "cartd_members{state=\"%s\"} %llu\n",
+		    node_member_state_name((enum engine_member_state)s),
+		    (unsigned long long)e->members[s]);
 
-	engine *eng = node_engine(n);
-	size_t count = engine_members(eng, NULL, 0);
-	engine_member_info *ms = calloc(count ? count : 1, sizeof *ms);
-	uint64_t now = node_now_ms(n), lag = 0, never = 0;
-	if (ms)
-		count = engine_members(eng, ms, count);
-	for (size_t i = 0; ms && i < count; i++) {
-		if (ms[i].state == MEMBER_DEAD)
+	node_members ms;
+	uint64_t lag = 0, never = 0;
+	if (node_members_get(n, &ms) != 0)
+		ms.n = 0;   /* no memory: the ages read as none rather than fail the scrape */
+	for (size_t i = 0; i < ms.n; i++) {
+		const node_member *m = &ms.v[i];
+		if (m->state == MEMBER_DEAD)
 			continue;
-		if (ms[i].last_sync_ms == 0)
+		if (m->last_sync_ms == 0)
 			never++;
-		else if (now > ms[i].last_sync_ms && now - ms[i].last_sync_ms > lag)
-			lag = now - ms[i].last_sync_ms;
+		else if (ms.now_ms > m->last_sync_ms && ms.now_ms - m->last_sync_ms > lag)
+			lag = ms.now_ms - m->last_sync_ms;
 	}
-	free(ms);
+	node_members_destroy(&ms);
 	family(w, "cartd_anti_entropy_sync_age_seconds", "gauge",
 	       "Longest time since an anti-entropy round last found a live member in sync.");
 	put(w, "cartd_anti_entropy_sync_age_seconds %.3f\n", (double)lag / 1000.0);
@@ -281,14 +284,12 @@ static void member_series(buf_writer *w, node *n, const engine_stats *e)
 
 /* The node's own counters: the UDP socket's drops and the persistence of
  * replicated carts. */
-static void node_series(buf_writer *w, const node *n)
+static void node_series(buf_writer *w, const node_counters *c)
 {
-	node_stats st;
-	node_stats_get(n, &st);
 	const struct { const char *cause; uint64_t v; } drops[] = {
-		{ "rx_truncated", st.udp_rx_truncated }, { "rx_badaddr", st.udp_rx_badaddr },
-		{ "rx_error", st.udp_rx_errors }, { "tx_full", st.udp_tx_dropped },
-		{ "tx_error", st.udp_tx_errors },
+		{ "rx_truncated", c->udp_rx_truncated }, { "rx_badaddr", c->udp_rx_badaddr },
+		{ "rx_error", c->udp_rx_errors }, { "tx_full", c->udp_tx_dropped },
+		{ "tx_error", c->udp_tx_errors },
 	};
 	family(w, "cartd_udp_dropped_total", "counter",
 	       "Datagrams the UDP socket dropped, by cause.");
@@ -297,82 +298,73 @@ static void node_series(buf_writer *w, const node *n)
 		    (unsigned long long)drops[i].v);
 	const series s[] = {
 		{ "cartd_persist_submitted_total", "counter",
-		  "Carts changed by replication handed to the committer.", st.persist_submitted },
+		  "Carts changed by replication handed to the committer.", c->persist_submitted },
 		{ "cartd_persist_failed_total", "counter",
-		  "Replicated carts whose commit failed (retried).", st.persist_failed },
+		  "Replicated carts whose commit failed (retried).", c->persist_failed },
 		{ "cartd_persist_lost_total", "counter",
-		  "Replicated carts not even queued for a retry (out of memory).", st.persist_lost },
+		  "Replicated carts not even queued for a retry (out of memory).", c->persist_lost },
 		{ "cartd_persist_waiting", "gauge",
-		  "Replicated carts waiting to be handed to the committer.", st.persist_waiting },
+		  "Replicated carts waiting to be handed to the committer.", c->persist_waiting },
 		{ "cartd_write_commit_failed_total", "counter",
-		  "Commits of local writes that failed (retried).", st.write_commit_failed },
+		  "Commits of local writes that failed (retried).", c->write_commit_failed },
 		{ "cartd_fault_held_datagrams", "gauge",
-		  "Datagrams held back by an injected delay.", st.fault_held },
+		  "Datagrams held back by an injected delay.", c->fault_held },
 	};
 	scalars(w, s, sizeof s / sizeof s[0]);
 }
 
-static void latency_series(buf_writer *w, const node *n)
+static void latency_series(buf_writer *w, const node_latency *l)
 {
-	node_latency l;
-	node_commit_latency(n, &l);
 	family(w, "cartd_commit_latency_seconds", "histogram",
 	       "Write acknowledgement latency: submit to durable.");
 	for (int i = 0; i < NODE_LAT_BUCKETS; i++) {
 		if (i == NODE_LAT_BUCKETS - 1)
 			put(w, "cartd_commit_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-			    (unsigned long long)l.count[i]);
+			    (unsigned long long)l->count[i]);
 		else
-			put(w, "cartd_commit_latency_seconds_bucket{le=\"%g\"} %llu\n", l.le[i],
-			    (unsigned long long)l.count[i]);
+			put(w, "cartd_commit_latency_seconds_bucket{le=\"%g\"} %llu\n", l->le[i],
+			    (unsigned long long)l->count[i]);
 	}
-	put(w, "cartd_commit_latency_seconds_sum %.6f\n", l.sum);
-	put(w, "cartd_commit_latency_seconds_count %llu\n", (unsigned long long)l.total);
+	put(w, "cartd_commit_latency_seconds_sum %.6f\n", l->sum);
+	put(w, "cartd_commit_latency_seconds_count %llu\n", (unsigned long long)l->total);
 }
 
-static void committer_series(buf_writer *w, node *n)
+static void committer_series(buf_writer *w, const committer_stats *c)
 {
-	committer_stats c;
-	committer_stats_get(node_committer(n), &c);
 	const series s[] = {
 		{ "cartd_committer_records_submitted_total", "counter",
-		  "Cart records queued for commit.", c.submitted },
+		  "Cart records queued for commit.", c->submitted },
 		{ "cartd_committer_records_rejected_total", "counter",
-		  "Records refused because the queue was full.", c.rejected },
-		{ "cartd_committer_batches_total", "counter", "Write transactions attempted.", c.batches },
-		{ "cartd_committer_commits_total", "counter", "Write transactions committed.", c.commits },
+		  "Records refused because the queue was full.", c->rejected },
+		{ "cartd_committer_batches_total", "counter", "Write transactions attempted.", c->batches },
+		{ "cartd_committer_commits_total", "counter", "Write transactions committed.", c->commits },
 		{ "cartd_committer_records_written_total", "counter",
-		  "Records written by committed batches.", c.records },
+		  "Records written by committed batches.", c->records },
 		{ "cartd_committer_records_failed_total", "counter",
-		  "Records whose batch failed.", c.failed },
-		{ "cartd_committer_bytes_total", "counter", "Key and value bytes committed.", c.bytes },
+		  "Records whose batch failed.", c->failed },
+		{ "cartd_committer_bytes_total", "counter", "Key and value bytes committed.", c->bytes },
 		{ "cartd_committer_syncs_total", "counter",
-		  "Data file syncs (about one per batch under load).", c.syncs },
+		  "Data file syncs (about one per batch under load).", c->syncs },
 		{ "cartd_committer_max_batch", "gauge", "Most records committed in one batch.",
-		  c.max_batch },
+		  c->max_batch },
 		{ "cartd_committer_queued_records", "gauge", "Records outstanding now.",
-		  c.queued_records },
+		  c->queued_records },
 		{ "cartd_committer_queued_bytes", "gauge", "Bytes queued and not yet written.",
-		  c.queued_bytes },
+		  c->queued_bytes },
 	};
 	scalars(w, s, sizeof s / sizeof s[0]);
 	family(w, "cartd_committer_commit_seconds_total", "counter",
 	       "Time spent writing, committing and syncing.");
-	put(w, "cartd_committer_commit_seconds_total %.6f\n", (double)c.commit_ns / 1e9);
+	put(w, "cartd_committer_commit_seconds_total %.6f\n", (double)c->commit_ns / 1e9);
 	family(w, "cartd_committer_commit_seconds_max", "gauge", "Longest single batch.");
-	put(w, "cartd_committer_commit_seconds_max %.6f\n", (double)c.commit_ns_max / 1e9);
+	put(w, "cartd_committer_commit_seconds_max %.6f\n", (double)c->commit_ns_max / 1e9);
 }
 
-static void fault_series(buf_writer *w, node *n)
+static void fault_series(buf_writer *w, const node_stats *st)
 {
-	const fault_state *f = node_faults(n);
-	fault_state none;
-	if (!f) {
-		memset(&none, 0, sizeof none);
-		f = &none;
-	}
+	const fault_state *f = &st->faults;
 	scalar(w, "cartd_fault_injection_enabled", "gauge", "1 when started with fault injection.",
-	       node_faults(n) != NULL);
+	       st->faults_enabled);
 	const struct { const char *action; uint64_t v; } acts[] = {
 		{ "dropped", f->dropped }, { "duplicated", f->duplicated },
 		{ "delayed", f->delayed }, { "blocked", f->blocked },
@@ -390,7 +382,7 @@ static void fault_series(buf_writer *w, node *n)
 	       f->nblocked_ids + f->nblocked_addrs);
 }
 
-static void info_series(buf_writer *w, node *n)
+static void info_series(buf_writer *w, node *n, const node_stats *st)
 {
 	char name[256], id[17];
 	label_value(node_name(n), name, sizeof name);
@@ -399,28 +391,28 @@ static void info_series(buf_writer *w, node *n)
 	put(w, "cartd_info{id=\"%s\",name=\"%s\",epoch=\"%u\"} 1\n", id, name,
 	    (unsigned)node_boot_epoch(n));
 	scalar(w, "cartd_carts", "gauge", "Carts held by this replica.",
-	       crdt_store_count(node_store(n)));
+	       st->carts);
 }
 
 int metrics_render(node *n, const metrics_http *m, char **text, size_t *len)
 {
 	buf_writer w;
-	const engine_stats *e = engine_get_stats(node_engine(n));
-	const wire_stats *ws = wire_get_stats(node_wire(n));
+	node_stats st;
 
+	node_stats_get(n, &st);
 	*text = NULL;
 	*len = 0;
 	buf_writer_init(&w);
-	info_series(&w, n);
+	info_series(&w, n, &st);
 	http_series(&w, m);
-	traffic_series(&w, e, ws);
-	rejection_series(&w, n, e, ws);
-	engine_series(&w, e);
-	member_series(&w, n, e);
-	node_series(&w, n);
-	latency_series(&w, n);
-	committer_series(&w, n);
-	fault_series(&w, n);
+	traffic_series(&w, &st);
+	rejection_series(&w, &st);
+	engine_series(&w, &st.engine);
+	member_series(&w, n, &st.engine);
+	node_series(&w, &st.node);
+	latency_series(&w, &st.latency);
+	committer_series(&w, &st.committer);
+	fault_series(&w, &st);
 	buf_put_u8(&w, 0);
 	if (w.err) {
 		buf_writer_destroy(&w);

@@ -2,10 +2,10 @@
  * metrics.h - GET /metrics: the peer's counters in the Prometheus text
  * exposition format (version 0.0.4).  docs/api.md lists every series.
  *
- * Most numbers are read from their owners at scrape time (engine, wire,
- * committer, node, fault state); only what the HTTP layer itself sees,
- * requests and write outcomes, is counted here, in a metrics_http owned by
- * the server.
+ * Most numbers are read at scrape time from the node's read models (one
+ * node_stats and one member snapshot, app/peer/node_views.h); only what the
+ * HTTP layer itself sees, requests and write outcomes, is counted here, in a
+ * metrics_http owned by the server.
  */
 #ifndef APP_METRICS_H
 #define APP_METRICS_H

@@ -316,19 +316,3 @@ void node_format_addr(const engine_addr *a, char *buf, size_t len)
 {
 	udp_addr_format(a, buf, len);
 }
-
-void node_stats_get(const node *n, node_stats *out)
-{
-	const udp_stats *u = udp_get_stats(n->udp);
-	*out = (node_stats){
-		.udp_rx_dgrams = u->rx_dgrams, .udp_rx_bytes = u->rx_bytes,
-		.udp_rx_truncated = u->rx_truncated, .udp_rx_badaddr = u->rx_badaddr,
-		.udp_rx_errors = u->rx_errors, .udp_tx_dgrams = u->tx_dgrams,
-		.udp_tx_bytes = u->tx_bytes, .udp_tx_dropped = u->tx_dropped,
-		.udp_tx_errors = u->tx_errors,
-		.persist_submitted = n->persist_submitted, .persist_failed = n->persist_failed,
-		.persist_lost = n->persist_lost, .persist_waiting = n->dirty.n,
-		.write_commit_failed = n->write_failed, .writes_inflight = n->inflight.n,
-		.writes_waiting = n->waiting.n, .fault_held = n->ndelayed,
-	};
-}

@@ -2,8 +2,10 @@
  * node.h - one cartd peer: the store, its durability, the replication
  * engine, the UDP socket and the timers, on one libevent loop.
  *
- * The HTTP layer (app/http/http.h) talks to the peer only through this header.
- * Everything here runs on the loop thread.
+ * The HTTP layer (app/http/http.h) talks to the peer only through this header
+ * and the read models it includes (app/peer/node_views.h): it never holds
+ * the engine, the wire, the committer or the store.  Everything here runs
+ * on the loop thread.
  *
  * Write path: node_write marks the cart as holding a non-durable write and
  * applies the operation to the in-memory store, in that order and in one
@@ -23,11 +25,11 @@
 
 #include <event2/event.h>
 
-#include "app/peer/committer.h"
 #include "app/peer/fault.h"
-#include "crdt/store.h"
+#include "app/peer/node_views.h"
+#include "crdt/cart.h"
+#include "crdt/context.h"
 #include "net/engine.h"
-#include "net/wire.h"
 
 typedef struct node node;
 
@@ -84,31 +86,49 @@ void node_free(node *n);
 /* Reloads the keyring file (SIGHUP).  0 or CARTD_EKEYRING (old ring kept). */
 int node_reload_keys(node *n);
 
-/* Read-only access for the HTTP layer; valid until node_free. */
-const crdt_store *node_store(const node *n);
+/* Who this peer is; the strings are valid until node_free. */
 uint64_t node_self_id(const node *n);
 uint32_t node_boot_epoch(const node *n);
 const char *node_name(const node *n);
 const char *node_gossip_addr(const node *n);  /* bound address, host:port */
+
+/* The parts themselves; valid until node_free.  Only the tests use them
+ * now: the HTTP layer reads node_views.h. */
+const crdt_store *node_store(const node *n);
 engine *node_engine(node *n);
 wire *node_wire(node *n);
 committer *node_committer(node *n);
 fault_state *node_faults(node *n);            /* NULL unless fault injection enabled */
 
 /*
- * Read tokens (app/peer/token.h), sealed and opened with the keyring's token
- * keys.  issue: the token of cart id as this peer holds it now, leaving out
- * its own writes that are not yet durable (engine_token_ctx), as a new heap
- * string (*out; the caller frees it): 0 or CARTD_ENOMEM.  open: the context
- * a client's token covers for cart id, into out (initialised, replaced):
- * 0 or token_open's errors.
+ * The context a client's read token (app/peer/token.h; issued with
+ * node_cart_view_get) covers for cart id, opened with the keyring's token
+ * keys, into out (initialised, replaced): 0 or token_open's errors.
  */
-int node_token_issue(node *n, const char *id, size_t len, char **out);
 int node_token_open(node *n, const char *id, size_t len, const char *tok, size_t tok_len,
                     crdt_ctx *out);
 
-/* Formats an engine address as host:port into buf. */
+/* Formats an engine address as host:port into buf (NODE_ADDR_STRLEN bytes
+ * always suffice). */
 void node_format_addr(const engine_addr *a, char *buf, size_t len);
+
+/*
+ * Fault injection (app/peer/fault.h), present only when the node was
+ * started with node_config.fault_injection.
+ *
+ * node_faults_view: the settings and counters now, read-only, or NULL when
+ * fault injection is off.  Valid until node_free; the counters move as
+ * datagrams pass, so copy what must hold still.
+ *
+ * node_faults_set: makes the settings of f (rates, delays, blocked peers)
+ * the node's, all or nothing; the counters and the random state stay the
+ * node's own.  Build f from a copy of the view with fault.h's setters.
+ * 0, CARTD_EINVAL or CARTD_ENOSPC as those setters (a setting out of range,
+ * too many blocked peers: nothing changes), or CARTD_ENOTFOUND when fault
+ * injection is off.
+ */
+const fault_state *node_faults_view(const node *n);
+int node_faults_set(node *n, const fault_state *f);
 
 /*
  * Applies op to cart id and calls done(arg, rc, delta) once the write is
@@ -141,37 +161,6 @@ void node_format_addr(const engine_addr *a, char *buf, size_t len);
 typedef void (*node_done_fn)(void *arg, int rc, const crdt_cart *delta);
 int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
                node_done_fn done, void *arg);
-
-/* Latency histogram of write acknowledgements (submit to durable), for
- * /metrics: counts per upper bound in seconds, cumulative like Prometheus. */
-#define NODE_LAT_BUCKETS 12
-typedef struct node_latency {
-	double le[NODE_LAT_BUCKETS];      /* upper bounds, seconds; last is +Inf */
-	uint64_t count[NODE_LAT_BUCKETS]; /* cumulative */
-	double sum;
-	uint64_t total;
-} node_latency;
-void node_commit_latency(const node *n, node_latency *out);
-
-/* Counters of the peer's own plumbing since node_new, for /metrics.
- * Gauges say so; everything else only grows. */
-typedef struct node_stats {
-	uint64_t udp_rx_dgrams, udp_rx_bytes;  /* delivered to the engine */
-	uint64_t udp_rx_truncated;    /* longer than --max-datagram: dropped */
-	uint64_t udp_rx_badaddr, udp_rx_errors;
-	uint64_t udp_tx_dgrams, udp_tx_bytes;
-	uint64_t udp_tx_dropped;      /* socket buffer full (EAGAIN): dropped */
-	uint64_t udp_tx_errors;
-	uint64_t persist_submitted;   /* replicated carts handed to the committer */
-	uint64_t persist_failed;      /* ... whose commit failed (retried) */
-	uint64_t persist_lost;        /* not even queued for retry (no memory) */
-	uint64_t persist_waiting;     /* gauge: replicated carts not yet submitted */
-	uint64_t write_commit_failed; /* local write commits that failed (retried) */
-	uint64_t writes_inflight;     /* gauge: local writes in the committer */
-	uint64_t writes_waiting;      /* gauge: applied, waiting to be submitted */
-	uint64_t fault_held;          /* gauge: datagrams held by an injected delay */
-} node_stats;
-void node_stats_get(const node *n, node_stats *out);
 
 /* Milliseconds on the loop's monotonic clock (what the engine sees). */
 uint64_t node_now_ms(const node *n);

@@ -1,6 +1,7 @@
 /*
  * node_fault.c - applying fault injection (fault.h) to the peer's real
- * datagrams, in both directions: drop, duplicate, delay, block.
+ * datagrams, in both directions: drop, duplicate, delay, block; and the
+ * settings the fault admin API reads and replaces (node.h).
  *
  * Delayed datagrams are copied and held on a libevent timer each, bounded
  * by NODE_DELAY_MAX so a long delay under load cannot eat the memory; past
@@ -142,6 +143,34 @@ void node_fault_learn(node *n, uint64_t id, const engine_addr *addr)
 	n->ids[n->nids].addr = *addr;
 	n->ids[n->nids].id = id;
 	n->nids++;
+}
+
+const fault_state *node_faults_view(const node *n)
+{
+	return n->faults;
+}
+
+int node_faults_set(node *n, const fault_state *f)
+{
+	if (!n->faults)
+		return CARTD_ENOTFOUND;
+	if (f->nblocked_ids > FAULT_MAX_BLOCKED || f->nblocked_addrs > FAULT_MAX_BLOCKED)
+		return CARTD_ENOSPC;
+	/* Through the validated setters, onto a copy that keeps the counters
+	 * and the random state: f is the caller's, and only settings that
+	 * fault.h would have accepted may reach the datagrams. */
+	fault_state next = *n->faults;
+	fault_clear(&next);
+	int rc = fault_set_rates(&next, f->drop, f->duplicate, f->delay_ms);
+	if (rc == 0)
+		rc = fault_set_answer_delay(&next, f->answer_delay_ms);
+	for (size_t i = 0; rc == 0 && i < f->nblocked_ids; i++)
+		rc = fault_block_id(&next, f->blocked_ids[i]);
+	for (size_t i = 0; rc == 0 && i < f->nblocked_addrs; i++)
+		rc = fault_block_addr(&next, &f->blocked_addrs[i]);
+	if (rc == 0)
+		*n->faults = next;
+	return rc;
 }
 
 void node_fault_free(node *n)

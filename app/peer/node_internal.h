@@ -8,6 +8,8 @@
  *   node_write.c  the local write path, commit completions, persist retries
  *   node_fault.c  fault injection: delayed datagrams, peer ids by address
  *   node_idset.c  a set of cart ids (carts waiting to be persisted)
+ *   node_token.c  issuing and opening read tokens
+ *   node_views.c  the read models of node_views.h
  *
  * Not part of the API.  Everything runs on the loop thread.
  */
@@ -165,6 +167,8 @@ void node_retry_writes(node *n);            /* re-submit waiting writes that are
 /* Shutdown: answers (if answer) and frees every write still pending. */
 void node_write_abort_all(node *n, bool answer);
 void node_log_commit_failure(node *n, const char *what, const char *id, int rc);
+/* The latency histogram so far, cumulative (node_stats.latency). */
+void node_commit_latency(const node *n, node_latency *out);
 
 /* node_commit.c */
 /* A replicated cart handed to the committer; its cookie is the pointer
@@ -179,6 +183,12 @@ void node_commit_stop(node *n);             /* frees both events */
 void node_arm_retry(node *n);               /* retry timer in NODE_RETRY_MS */
 void node_cb_persist(void *arg, const char *id, size_t len);
 void node_persist_dirty(node *n);           /* submit carts marked dirty */
+
+/* node_token.c: the read token of cart id whose state here is cart (NULL:
+ * none), leaving out this peer's writes that are not yet durable, as a new
+ * heap string (*out, the caller frees it).  0 or CARTD_ENOMEM (*out NULL). */
+int node_token_issue(const node *n, const char *id, size_t len, const crdt_cart *cart,
+                     char **out);
 
 /* node_fault.c */
 /* Applies fault injection to one datagram (n->faults not NULL). */

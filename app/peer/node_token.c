@@ -7,18 +7,17 @@
 #include "app/peer/token.h"
 #include "crdt/error.h"
 
-int node_token_issue(node *n, const char *id, size_t len, char **out)
+int node_token_issue(const node *n, const char *id, size_t len, const crdt_cart *cart,
+                     char **out)
 {
 	*out = NULL;
-	crdt_item it;
 	crdt_ctx empty, covered;
 	crdt_ctx_init(&empty);
 	crdt_ctx_init(&covered);
-	const crdt_ctx *ctx = crdt_store_get(n->store, id, len, &it) == 0 ? &it.cart->ctx : &empty;
 	/* Only durable dots enter a token: a remove under it may be deferred
 	 * at another peer, and must never name a dot that a crash could make
 	 * this peer hand out again with other content. */
-	int rc = engine_token_ctx(n->eng, id, len, ctx, &covered);
+	int rc = engine_token_ctx(n->eng, id, len, cart ? &cart->ctx : &empty, &covered);
 	if (rc == 0)
 		rc = token_seal(n->ring, id, len, &covered, out);
 	crdt_ctx_destroy(&covered);
