@@ -63,7 +63,7 @@ static void shake(node *n, tf_peer *f, const engine_addr *from)
 	uint8_t h[WIRE_HELLO_LEN];
 	node_receive_now(n, from, h, tf_hello(f, h));
 	tf_take_hello(f, 5000);
-	ck_assert_uint_eq(f->peer, wire_self_id(node_wire(n)));
+	ck_assert_uint_eq(f->peer, wire_self_id(n->w));
 	node_receive_now(n, from, h, tf_echo(f, h));
 }
 
@@ -138,7 +138,7 @@ START_TEST(drops_log_once_per_kind)
 	}
 	log_set_level(LOG_ERROR);
 
-	const wire_stats *ws = wire_get_stats(node_wire(n));
+	const wire_stats *ws = wire_get_stats(n->w);
 	ck_assert_uint_eq(ws->rej_version, 7);
 	ck_assert_uint_eq(ws->rej_header, 5);
 	ck_assert_uint_eq(ws->rej_replay, 1);
@@ -146,7 +146,7 @@ START_TEST(drops_log_once_per_kind)
 	ck_assert_uint_eq(ws->rej_epoch, 1);
 	ck_assert_uint_eq(ws->rej_session, 1);
 	ck_assert_uint_eq(ws->rej_jump, 1);
-	ck_assert_uint_eq(engine_get_stats(node_engine(n))->rej_reason[MSG_AE_GROUPS][REJECT_F_RANGE], 1);
+	ck_assert_uint_eq(engine_get_stats(n->eng)->rej_reason[MSG_AE_GROUPS][REJECT_F_RANGE], 1);
 	tf_close(&f);
 	node_free(n);
 	event_base_free(b);

@@ -478,8 +478,8 @@ END_TEST
 
 static bool is_closed(void *arg)
 {
-	crdt_item it;
-	return crdt_store_get(node_store(arg), "c1", 2, &it) == 0 && crdt_cart_closed(it.cart);
+	const crdt_cart *c = node_cart(arg, "c1", 2);
+	return c && crdt_cart_closed(c);
 }
 
 /* Two peers, cut apart.  A token read at A names a write B has not
@@ -498,7 +498,7 @@ START_TEST(partitioned_checkout_late_items_and_token_ahead)
 	ck_assert_msg(tnp_run_until(p.base, tnp_has_qty, &w), "apple never reached B");
 	engine_addr b_addr;
 	ck_assert_int_eq(udp_resolve(node_gossip_addr(p.b), 0, &b_addr, NULL, 0), 0);
-	ck_assert_int_eq(fault_block_addr(node_faults(p.a), &b_addr), 0);
+	ck_assert_int_eq(fault_block_addr(p.a->faults, &b_addr), 0);
 	request(p.base, &q, p.a, "POST", "/carts/c1/items", "{\"sku\":\"fig\",\"qty\":1}", NULL);
 	json_t *v = body_of(&q);
 	char target[512];
@@ -516,7 +516,7 @@ START_TEST(partitioned_checkout_late_items_and_token_ahead)
 	request(p.base, &q, p.b, "DELETE", "/carts/c1/items/apple", NULL, NULL);
 	ck_assert_uint_eq(q.res.status, 200);
 	release(&q);
-	ck_assert_int_eq(fault_unblock_addr(node_faults(p.a), &b_addr), 0);
+	ck_assert_int_eq(fault_unblock_addr(p.a->faults, &b_addr), 0);
 	tnp_want pear = { p.a, "c1", "pear", 1 };
 	ck_assert_msg(tnp_run_until(p.base, tnp_has_qty, &pear), "B's late add never reached A");
 	ck_assert_msg(tnp_run_until(p.base, is_closed, p.b), "the checkout never reached B");

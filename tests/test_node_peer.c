@@ -159,12 +159,12 @@ START_TEST(write_is_durable_then_answered)
 	ck_assert_int_eq(tnp_write(n, "c1", CRDT_OP_ADD, "apple", 3, &d), 0);
 	view_covers(n, "c1", true, false);                  /* applied, not durable */
 	ck_assert_int_eq(d.calls, 0);                       /* not before the sync */
-	ck_assert_uint_eq(engine_get_stats(node_engine(n))->pending_writes, 1);
+	ck_assert_uint_eq(engine_get_stats(n->eng)->pending_writes, 1);
 	ck_assert(tnp_run_until(b, answered, &d));
 	ck_assert_int_eq(d.rc, 0);
-	ck_assert_uint_eq(engine_get_stats(node_engine(n))->pending_writes, 0);
+	ck_assert_uint_eq(engine_get_stats(n->eng)->pending_writes, 0);
 	committer_stats st;
-	committer_stats_get(node_committer(n), &st);
+	committer_stats_get(n->com, &st);
 	ck_assert_uint_ge(st.records, 1);
 	node_latency lat;
 	node_commit_latency(n, &lat);
@@ -195,12 +195,12 @@ START_TEST(refusals_change_nothing)
 	ck_assert_int_eq(tnp_write(n, "bad id", CRDT_OP_ADD, "x", 1, &e), CARTD_EID);
 	ck_assert_int_eq(tnp_write(n, "c1", CRDT_OP_ADD, "bad sku", 1, &e), CARTD_ESKU);
 	ck_assert_int_eq(tnp_write(n, "c1", CRDT_OP_ADD, "x", 0, &e), CARTD_EQTY);
-	ck_assert_uint_eq(engine_get_stats(node_engine(n))->pending_writes, 0);
-	ck_assert_uint_eq(crdt_store_count(node_store(n)), 0);
+	ck_assert_uint_eq(engine_get_stats(n->eng)->pending_writes, 0);
+	ck_assert_uint_eq(crdt_store_count(n->store), 0);
 	ck_assert_int_eq(tnp_write(n, "c1", CRDT_OP_ADD, "x", 1, &d), 0);
 	/* the queue holds one record: the next write is refused, untouched */
 	ck_assert_int_eq(tnp_write(n, "c2", CRDT_OP_ADD, "y", 1, &e), CARTD_ENOSPC);
-	ck_assert_int_eq(crdt_store_get(node_store(n), "c2", 2, &(crdt_item){ 0 }), CARTD_ENOTFOUND);
+	ck_assert_int_eq(crdt_store_get(n->store, "c2", 2, &(crdt_item){ 0 }), CARTD_ENOTFOUND);
 	ck_assert(tnp_run_until(b, answered, &d));
 	ck_assert_int_eq(e.calls, 0);
 	ck_assert_int_eq(tnp_write(n, "c2", CRDT_OP_ADD, "y", 1, &e), 0);
@@ -228,13 +228,13 @@ START_TEST(full_committer_retries)
 	ck_assert_int_eq(tnp_write(n, "c2", CRDT_OP_ADD, "y", 2, &e), 0);
 	ck_assert_uint_eq(n->waiting.n, 1);              /* refused by the committer */
 	ck_assert_uint_eq(tnp_qty(n, "c2", "y"), 2);     /* but applied in memory */
-	ck_assert_uint_eq(engine_get_stats(node_engine(n))->pending_writes, 2);
+	ck_assert_uint_eq(engine_get_stats(n->eng)->pending_writes, 2);
 	ck_assert(tnp_run_until(b, answered, &e));
 	ck_assert(d.calls == 1 && d.rc == 0 && e.rc == 0);
 	ck_assert_uint_eq(n->waiting.n + n->inflight.n, 0);
-	ck_assert_uint_eq(engine_get_stats(node_engine(n))->pending_writes, 0);
+	ck_assert_uint_eq(engine_get_stats(n->eng)->pending_writes, 0);
 	/* a foreign submission (cookie 0) is ignored by the completion handler */
-	ck_assert_int_eq(committer_submit(node_committer(n), "z", 1, "", 0, 0), 0);
+	ck_assert_int_eq(committer_submit(n->com, "z", 1, "", 0, 0), 0);
 	tnp_done f = { 0, 1 };
 	ck_assert_int_eq(tnp_write(n, "c3", CRDT_OP_ADD, "z", 1, &f), 0);
 	ck_assert(tnp_run_until(b, answered, &f) && f.rc == 0);

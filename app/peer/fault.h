@@ -1,7 +1,7 @@
 /*
  * fault.h - fault injection on a peer's UDP traffic, for partition and
  * chaos tests.  Compiled in always, reachable only when cartd is started
- * with --enable-fault-injection (node_faults() is NULL otherwise).
+ * with --enable-fault-injection (node_faults_view() is NULL otherwise).
  *
  * Faults apply to datagrams in both directions: a drop rate, a duplicate
  * rate, a fixed extra delay, and a set of blocked peers (by replica id, or

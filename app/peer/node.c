@@ -301,16 +301,11 @@ int node_reload_keys(node *n)
 	return 0;
 }
 
-const crdt_store *node_store(const node *n) { return n->store; }
 uint64_t node_self_id(const node *n) { return n->self_id; }
 uint32_t node_boot_epoch(const node *n) { return n->epoch; }
 const char *node_name(const node *n) { return n->name; }
 const char *node_gossip_addr(const node *n) { return n->gossip; }
 uint64_t node_idem_window_ms(const node *n) { return (uint64_t)n->idem_window_s * 1000u; }
-engine *node_engine(node *n) { return n->eng; }
-wire *node_wire(node *n) { return n->w; }
-committer *node_committer(node *n) { return n->com; }
-fault_state *node_faults(node *n) { return n->faults; }
 
 void node_format_addr(const engine_addr *a, char *buf, size_t len)
 {

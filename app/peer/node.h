@@ -92,14 +92,6 @@ uint32_t node_boot_epoch(const node *n);
 const char *node_name(const node *n);
 const char *node_gossip_addr(const node *n);  /* bound address, host:port */
 
-/* The parts themselves; valid until node_free.  Only the tests use them
- * now: the HTTP layer reads node_views.h. */
-const crdt_store *node_store(const node *n);
-engine *node_engine(node *n);
-wire *node_wire(node *n);
-committer *node_committer(node *n);
-fault_state *node_faults(node *n);            /* NULL unless fault injection enabled */
-
 /*
  * The context a client's read token (app/peer/token.h; issued with
  * node_cart_view_get) covers for cart id, opened with the keyring's token

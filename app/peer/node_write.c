@@ -261,7 +261,7 @@ static void persist_completed(node *n, persist_rec *r, int rc)
 static void on_completion(void *arg, uint64_t cookie, int rc)
 {
 	node *n = arg;
-	if (cookie == 0)      /* submitted by someone else through node_committer */
+	if (cookie == 0)      /* submitted by someone else to n->com (a test) */
 		return;
 	if (cookie & NODE_PERSIST_TAG)
 		persist_completed(n, (persist_rec *)(uintptr_t)(cookie & ~(uint64_t)NODE_PERSIST_TAG), rc);
