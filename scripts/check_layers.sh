@@ -8,6 +8,10 @@
 #      app/; peer/ (the node and its durability) uses shared/ only; http/
 #      (transport, API, metrics) uses peer/ and shared/; cartctl/ uses
 #      shared/ only; cartd's main and config (app/*.c) sit above them all;
+#   2b. http/ sees the peer through app/peer/node.h and its read models
+#      only: it includes none of the headers of the engine, the wire, the
+#      socket, the committer, the database, the store or the node's
+#      internals, and its objects call none of their functions;
 #   3. crdt/ and the replication engine (net/engine*, ae, push, swim,
 #      members, msg) touch no socket, clock or randomness: none of the
 #      headers that declare them, no call to them, no such undefined symbol
@@ -22,9 +26,15 @@
 set -uo pipefail
 
 ENGINE_GLOB='net/engine*.[ch] net/ae.c net/push.c net/swim.c net/members.c net/msg.[ch]'
+ENGINE_OBJS=$(echo "$ENGINE_GLOB" | sed 's/\.\[ch\]/.o/g; s/\.c/.o/g')
 # Headers that declare sockets, clocks, randomness or file I/O.
 BAD_HEADERS='sys/socket\.h|netinet/[a-z_]+\.h|arpa/inet\.h|netdb\.h|sys/un\.h|time\.h|sys/time\.h|sys/random\.h|unistd\.h|fcntl\.h|poll\.h|sys/epoll\.h|event2/[a-z_]+\.h'
 BAD_CALLS='socket|socketpair|bind|connect|accept|send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg|clock_gettime|clock|gettimeofday|time|rand|rand_r|srand|random|srandom|drand48|lrand48|getrandom|getentropy|arc4random|randombytes|randombytes_[a-z_]+'
+
+# What app/http/ must not include (rule 2b), after the opening quote, and
+# the objects whose functions it must not call.
+HTTP_PAST_NODE='net/(engine|wire|udp|msg)[a-z_]*\.h|app/peer/(committer|db|node_internal)[a-z_]*\.h|crdt/store[a-z_]*\.h'
+HTTP_PAST_NODE_OBJS="$ENGINE_OBJS net/wire*.o net/udp*.o app/peer/committer.o app/peer/db*.o crdt/store*.o"
 
 fail=0
 report() { echo "layers: $*"; fail=1; }
@@ -96,7 +106,7 @@ check_links() {   # objs providers what
 
 check_pure_objects() {
 	local objs
-	objs=$(cd "$OBJ" && ls crdt/*.o $(echo "$ENGINE_GLOB" | sed 's/\.\[ch\]/.o/g; s/\.c/.o/g') 2>/dev/null)
+	objs=$(cd "$OBJ" && ls crdt/*.o $ENGINE_OBJS 2>/dev/null)
 	[ -n "$objs" ] || return 0
 	(cd "$OBJ" && nm -A -u $objs) | awk -v re="^($BAD_CALLS)$" '
 		$NF ~ re { f = $1; sub(/:$/, "", f);
@@ -113,6 +123,7 @@ run_checks() {
 		check_includes app/peer 'app/(http/|cartctl/|config\.h)|tests/' 'app/peer/ includes a folder above it'
 		check_includes app/http 'app/(cartctl/|config\.h)|tests/' 'app/http/ includes cartctl/ or config'
 		check_includes app/cartctl 'app/(peer/|http/|config\.h)|tests/' 'app/cartctl/ includes the peer'
+		check_includes app/http "$HTTP_PAST_NODE" 'app/http/ reaches past node.h into the peer'
 		check_pure_sources
 		if [ -n "$OBJ" ]; then
 			check_links "$OBJ/crdt/*.o" "$OBJ/net/*.o $OBJ/app/*.o $OBJ/app/*/*.o" 'crdt/ links a higher layer'
@@ -121,6 +132,8 @@ run_checks() {
 			check_links "$OBJ/app/peer/*.o" "$OBJ/app/*.o $OBJ/app/http/*.o $OBJ/app/cartctl/*.o" 'app/peer/ links a folder above it'
 			check_links "$OBJ/app/http/*.o" "$OBJ/app/*.o $OBJ/app/cartctl/*.o" 'app/http/ links cartctl/ or config'
 			check_links "$OBJ/app/cartctl/*.o" "$OBJ/app/*.o $OBJ/app/peer/*.o $OBJ/app/http/*.o" 'app/cartctl/ links the peer'
+			check_links "$OBJ/app/http/*.o" "$(echo "$HTTP_PAST_NODE_OBJS" | sed "s|[^ ][^ ]*|$OBJ/&|g")" \
+				'app/http/ reaches past node.h into the peer'
 			check_pure_objects
 		fi
 	})
@@ -164,6 +177,9 @@ self_test() {
 	            'app/peer/db.c|#include "app/http/api.h"' \
 	            'app/cartctl/cartctl_cmds.c|#include "app/peer/node.h"' \
 	            'app/shared/log.c|#include "app/config.h"' \
+	            'app/http/metrics.c|#include "net/engine.h"' \
+	            'app/http/api_exec.c|#include "app/peer/committer.h"' \
+	            'app/http/api_cluster.c|#include "crdt/store.h"' \
 	            'net/swim.c|#include <time.h>' \
 	            'net/ae.c|static long now_of(void) { return (long)time (0); }' \
 	            'crdt/join.c|static void r(void *b) { randombytes_buf(b, 8); }'; do
@@ -183,6 +199,11 @@ self_test() {
 		${CC:-cc} -c -o "$tmp/obj/app/cartctl/x.o" "$tmp/x.c"
 		expect "stale object without a source" pass
 		rm -f "$tmp/obj/app/cartctl/x.o"
+		# An HTTP object that asks the engine for its members itself.
+		printf 'int engine_members(void);\nint http_x(void) { return engine_members(); }\n' > "$tmp/z.c"
+		${CC:-cc} -c -o "$tmp/obj/app/http/z.o" "$tmp/z.c" && cp "$tmp/z.c" "$tmp/src/app/http/z.c"
+		expect "app/http object calling engine_members" fail
+		rm -f "$tmp/obj/app/http/z.o" "$tmp/src/app/http/z.c"
 		printf 'long gettimeofday(void *, void *);\nlong eng_x(void) { return gettimeofday(0, 0); }\n' > "$tmp/y.c"
 		${CC:-cc} -c -o "$tmp/obj/net/msg.o" "$tmp/y.c"
 		expect "engine object calling gettimeofday" fail
