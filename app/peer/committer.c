@@ -120,7 +120,6 @@ static void account(committer *c, size_t n, size_t bytes, int rc, uint64_t ns)
 	s->commit_ns += ns;
 	if (ns > s->commit_ns_max)
 		s->commit_ns_max = ns;
-	s->syncs = db_syncs(c->db);
 	c->bytes -= bytes;
 }
 
@@ -135,7 +134,6 @@ static void complete(committer *c, rec *list, int rc, const char *err)
 		c->done[c->ndone++] = (completion){ r->cookie, rc };
 	if (rc)
 		snprintf(c->err, sizeof c->err, "%s", err);
-	c->st.syncs = db_syncs(c->db);
 	pthread_mutex_unlock(&c->mu);
 	while (list) {
 		rec *next = list->next;
@@ -425,6 +423,7 @@ void committer_stats_get(committer *c, committer_stats *out)
 	out->queued_records = c->outstanding;
 	out->queued_bytes = c->bytes;
 	pthread_mutex_unlock(&c->mu);
+	out->syncs = db_syncs(c->db);   /* the db counts them, for any thread */
 }
 
 void committer_last_error(committer *c, char *buf, size_t len)

@@ -214,8 +214,6 @@ static int grow_map(db *d)
 int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier)
 {
 	*synced_earlier = !d->sync;
-	if (n == 0)
-		return 0;
 	bool writes = false;
 	for (size_t i = 0; i < n; i++) {
 		if (crdt_check_id(recs[i].id, recs[i].id_len) != 0) {
@@ -229,6 +227,8 @@ int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier)
 		}
 		writes |= recs[i].kind != DB_NOTHING;
 	}
+	if (!writes)
+		return 0;   /* nothing to write, so no transaction and no sync */
 	int mrc, growths = 0;
 	while ((mrc = put_all(d, recs, n)) == MDB_MAP_FULL && growths++ < DB_MAX_GROWTHS) {
 		if ((mrc = grow_map(d)) != 0)
@@ -236,8 +236,6 @@ int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier)
 	}
 	if (mrc)
 		return db_lmdb_fail(d, mrc, "writing carts");
-	if (!writes)
-		return 0;   /* an empty transaction synced nothing */
 	/* A transaction that wrote pages synced them in mdb_txn_commit, and
 	 * with them every meta page written before. */
 	uint64_t before = __atomic_load_n(&d->commits, __ATOMIC_RELAXED);
