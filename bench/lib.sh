@@ -16,6 +16,8 @@ BENCH_CSV=""
 BENCH_MISSES=0
 BENCH_CLUSTERS=()
 BENCH_REDIS_PIDS=()
+# Other servers a script started itself (bench_track), stopped on exit.
+BENCH_PIDS=()
 # Server pid by port (cartd HTTP port, redis port), for CPU accounting.
 declare -A BENCH_PID
 # Next port block: blocks of 200 ports (HTTP base.., gossip base+100..),
@@ -45,10 +47,10 @@ bench_cleanup() {
 		"$CTL" cluster down --dir "$d" >/dev/null 2>&1 ||
 			echo "bench: could not stop the cluster in $d" >&2
 	done
-	for p in "${BENCH_REDIS_PIDS[@]}"; do
+	for p in "${BENCH_REDIS_PIDS[@]}" "${BENCH_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
-	for p in "${BENCH_REDIS_PIDS[@]}"; do
+	for p in "${BENCH_REDIS_PIDS[@]}" "${BENCH_PIDS[@]}"; do
 		wait "$p" 2>/dev/null
 	done
 	if [ -n "$BENCH_TMP" ] && [ -z "${BENCH_KEEP:-}" ]; then
@@ -205,6 +207,11 @@ bench_redis_up() {
 		echo "bench: redis-server on port $port_out did not start (try $try, $i polls)" >&2
 	done
 	bench_die "could not start redis-server"
+}
+
+# bench_track PID: stops PID (a server the script started) on exit.
+bench_track() {
+	BENCH_PIDS+=("$1")
 }
 
 # bench_cpu_ticks PORT: sets BENCH_TICKS to the CPU time (user + system,
