@@ -166,6 +166,14 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench_common.o $(LIBS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# bench_httplib: one server per HTTP library, in bench/httplib/; h2o only
+# where libh2o-evloop is installed (the program then says "h2o: not built").
+HTTPLIB_SRC := $(wildcard bench/httplib/*.c)
+H2O_LIBS := $(shell pkg-config --libs libh2o-evloop 2>/dev/null)
+$(BUILD)/bench/bench_httplib: $(call obj,$(HTTPLIB_SRC))
+$(BUILD)/bench/bench_httplib: LDLIBS += $(H2O_LIBS)
+$(BUILD)/bench/httplib/h2o.o: CFLAGS += $(if $(H2O_LIBS),-DBENCH_HAVE_H2O)
+
 bench:
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory bench-run
