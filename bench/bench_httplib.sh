@@ -123,8 +123,8 @@ for ((r = 0; r < RUNS; r++)); do
 done
 printf '   load average %s after the runs\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-printf '\n%-8s %5s %10s %7s %10s %7s %8s %6s %4s\n' library conns "req/s" "x mhd" "CPU us/r" \
-	"x mhd" "p99 ms" errors runs
+printf '\n%-8s %5s %10s %13s %7s %10s %7s %8s %6s %4s\n' library conns "req/s" "(runs min-max)" \
+	"x mhd" "CPU us/r" "x mhd" "p99 ms" errors runs
 for c in "${CONNS[@]}"; do
 	base_rps=$(med "${RPS[mhd c$c]:-}")
 	base_cpu=$(med "${CPU[mhd c$c]:-}")
@@ -133,7 +133,8 @@ for c in "${CONNS[@]}"; do
 		read -r -a runs <<<"${RPS[$k]:-}"
 		rps=$(med "${RPS[$k]:-}")
 		cpu=$(med "${CPU[$k]:-}")
-		printf '%-8s %5d %10.0f %7.3f %10.2f %7.3f %8.2f %6s %4d\n' "$lib" "$c" "$rps" \
+		printf '%-8s %5d %10.0f %13s %7.3f %10.2f %7.3f %8.2f %6s %4d\n' "$lib" "$c" "$rps" \
+			"$(printf '%s\n' "${runs[@]}" | sort -g | sed -n '1s/\..*//p;$s/\..*//p' | paste -sd-)" \
 			"$(bench_calc "$base_rps > 0 ? $rps / $base_rps : 0")" "$cpu" \
 			"$(bench_calc "$base_cpu > 0 ? $cpu / $base_cpu : 0")" "$(med "${P99[$k]:-}")" \
 			"${BAD[$k]:-?}" "${#runs[@]}"
