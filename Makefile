@@ -140,14 +140,22 @@ valgrind: $(RUNNER) $(PROGS)
 # library sources directly so that the whole decoder is instrumented.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_SAN    := address,undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
                $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
 # The context-token decoder of the HTTP API reads untrusted bytes too.
 FUZZ_APP := app/peer/token.c
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CRDT_SRC) $(NET_SRC) $(FUZZ_APP) $(wildcard tests/fuzz/*.h)
-	@mkdir -p build-fuzz
+# The library sources are compiled once for all harnesses (instrumented for
+# coverage, not linked with libFuzzer's main); each harness links them.
+FUZZ_OBJ := $(patsubst %.c,build-fuzz/obj/%.o,$(CRDT_SRC) $(NET_SRC) $(FUZZ_APP))
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(shell pkg-config --libs libsodium zlib) -lm
+	$(Q)clang -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm
+-include $(FUZZ_OBJ:.o=.d) $(patsubst tests/fuzz/%.c,build-fuzz/obj/tests/fuzz/%.d,$(FUZZ_SRC))
 # A harness may come with a dictionary (tests/fuzz/NAME.dict) and seed
 # inputs (tests/fuzz/corpus/NAME/, read only: new inputs go to build-fuzz).
 fuzz: $(FUZZ_BIN)
