@@ -15,8 +15,10 @@
  *                               seed % 6; the other kinds' tests pass empty)
  *   CARTD_SIM_SCHEDULES=<n>     schedules in all instead of 1800 (30 under
  *                               CARTD_TEST_SCALE=valgrind; make sanitize
- *                               sets 120)
+ *                               sets 60)
  *   CARTD_SIM_VERBOSE=1         one line per schedule
+ *   CARTD_TEST_JOBS=<n>         processes a kind's schedules are spread over
+ *                               (default: the online CPUs; 1 with CK_FORK=no)
  * A failing schedule prints its parameters, the replay command and what
  * differed; the test then fails naming every failing seed.
  */
@@ -25,10 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "crdt/error.h"
 #include "tests/sim.h"
 #include "tests/sim_internal.h"
+#include "tests/test_jobs.h"
 
 Suite *sim_suite(void);
 
@@ -118,40 +123,124 @@ static void add_reached(struct reached *sum, const sim_stats *st)
 	sum->late += st->late_added + st->late_removed;
 }
 
+/* What one process found over its share of a kind's schedules. */
+struct share {
+	unsigned nfailed;
+	uint64_t failed[MAX_LISTED];  /* the first failing seeds */
+	struct reached sum;
+};
+
 /* Runs one seed; on failure prints the report and lists the seed. */
-static bool run_seed(uint64_t seed, char *failed, size_t cap, unsigned *nfailed,
-                     struct reached *sum)
+static void run_seed(uint64_t seed, struct share *sh)
 {
 	sim_params p;
 	static sim_result res;     /* 8 KiB report: keep it off the stack */
 	sim_params_from_seed(seed, &p);
 	sim_run_schedule(&p, &res);
 	verbose_line(&p, &res);
-	add_reached(sum, &res.stats);
+	add_reached(&sh->sum, &res.stats);
 	if (res.ok)
-		return true;
+		return;
 	fprintf(stderr, "%s\n", res.report);
-	if ((*nfailed)++ < MAX_LISTED) {
-		size_t len = strlen(failed);
-		snprintf(failed + len, cap - len, " %" PRIu64, seed);
+	if (sh->nfailed < MAX_LISTED)
+		sh->failed[sh->nfailed] = seed;
+	sh->nfailed++;
+}
+
+static void add_share(struct share *all, const struct share *sh)
+{
+	for (unsigned i = 0; i < sh->nfailed && i < MAX_LISTED; i++)
+		if (all->nfailed + i < MAX_LISTED)
+			all->failed[all->nfailed + i] = sh->failed[i];
+	all->nfailed += sh->nfailed;
+	struct reached *a = &all->sum;
+	const struct reached *b = &sh->sum;
+	a->hot += b->hot;
+	a->full += b->full;
+	a->deferred += b->deferred;
+	a->old_tokens += b->old_tokens;
+	a->keyed += b->keyed;
+	a->reapplied += b->reapplied;
+	a->replays += b->replays;
+	a->reused += b->reused;
+	a->tokrem += b->tokrem;
+	a->commit_crashes += b->commit_crashes;
+	a->checkouts += b->checkouts;
+	a->closed += b->closed;
+	a->double_closed += b->double_closed;
+	a->late += b->late;
+}
+
+/* Schedules w, w + nw, w + 2 nw ... of a kind's n. */
+static void run_share(unsigned kind, unsigned n, unsigned w, unsigned nw, struct share *sh)
+{
+	for (unsigned i = w; i < n; i += nw)
+		run_seed(kind_seed(kind, i), sh);
+}
+
+/* A kind's n schedules spread over as many processes as the runner would
+ * run suites at once (the schedules are independent and CPU bound): the
+ * children send their shares down a pipe, this process runs share 0.
+ * With CK_FORK=no (valgrind, debuggers) everything runs here. */
+static void run_kind(unsigned kind, unsigned n, struct share *all)
+{
+	const char *fork_env = getenv("CK_FORK");
+	unsigned nw = test_jobs_wanted();
+	if (nw > n)
+		nw = n ? n : 1;
+	if (fork_env != NULL && strcmp(fork_env, "no") == 0)
+		nw = 1;
+	pid_t pid[TEST_JOBS_MAX];
+	int fd[TEST_JOBS_MAX];
+	fflush(NULL);
+	for (unsigned w = 1; w < nw; w++) {
+		int p[2];
+		ck_assert_int_eq(pipe(p), 0);
+		pid[w] = fork();
+		ck_assert_int_ge(pid[w], 0);
+		if (pid[w] == 0) {
+			close(p[0]);
+			struct share sh = { 0 };
+			run_share(kind, n, w, nw, &sh);
+			fflush(NULL);
+			_exit(write(p[1], &sh, sizeof sh) == (ssize_t)sizeof sh ? 0 : 1);
+		}
+		close(p[1]);
+		fd[w] = p[0];
 	}
-	return false;
+	run_share(kind, n, 0, nw, all);
+	for (unsigned w = 1; w < nw; w++) {
+		struct share sh;
+		int status;
+		ssize_t r = read(fd[w], &sh, sizeof sh);
+		close(fd[w]);
+		ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+		ck_assert_msg(r == (ssize_t)sizeof sh && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		              "%s schedules: worker %u of %u died (status %d)", kind_name[kind], w,
+		              nw, status);
+		add_share(all, &sh);
+	}
 }
 
 START_TEST(test_schedules)
 {
-	unsigned kind = (unsigned)_i, nfailed = 0, n = 0;
-	char failed[512] = "";
-	struct reached sum = { 0 };
+	unsigned kind = (unsigned)_i, n = 0;
+	struct share all = { 0 };
 	uint64_t seed;
 	if (env_u64("CARTD_SIM_SEED", &seed)) {
 		if (seed % SIM_FAULT_KINDS == kind)
-			run_seed(seed, failed, sizeof failed, &nfailed, &sum);
+			run_seed(seed, &all);
 	} else {
 		n = schedules_per_kind();
-		for (unsigned i = 0; i < n; i++)
-			run_seed(kind_seed(kind, i), failed, sizeof failed, &nfailed, &sum);
+		run_kind(kind, n, &all);
 	}
+	char failed[512] = "";
+	for (unsigned i = 0; i < all.nfailed && i < MAX_LISTED; i++) {
+		size_t len = strlen(failed);
+		snprintf(failed + len, sizeof failed - len, " %" PRIu64, all.failed[i]);
+	}
+	unsigned nfailed = all.nfailed;
+	struct reached sum = all.sum;
 	ck_assert_msg(nfailed == 0, "%u %s schedule(s) failed; seeds:%s (replay one with "
 	              "CARTD_SIM_SEED=<seed> CK_RUN_SUITE=sim build/tests/check_runner)",
 	              nfailed, kind_name[kind], failed);

@@ -1,0 +1,212 @@
+/*
+ * test_jobs.c - parallel suite runner (contract in test_jobs.h).
+ *
+ * Each suite runs in a forked child with its own SRunner, as it would
+ * under CK_RUN_SUITE.  The child writes its counts down a pipe and its
+ * output to an unlinked temporary file; the parent prints that file once
+ * the child has ended, so a failing suite's diagnostics stay together.
+ */
+#include "tests/test_jobs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Suites that take longest (by far: sim, then the cluster suites), started
+ * first so that no long suite starts last.  The order changes only the
+ * wall time, never a result. */
+static const char *const slow_first[] = {
+	"sim", "chaos", "cluster", "context", "props", "node", "metrics", "store", "edge",
+};
+
+struct counts {
+	int run, failures, errors;
+};
+
+struct slot {
+	pid_t pid;
+	const test_job *job;
+	FILE *out;          /* the child's stdout and stderr */
+	int counts_fd;      /* read end of the child's counts pipe */
+	struct timespec started;
+};
+
+unsigned test_jobs_wanted(void)
+{
+	const char *v = getenv("CARTD_TEST_JOBS");
+	if (v != NULL && *v != '\0') {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+		if (*end == '\0' && n >= 1 && n <= TEST_JOBS_MAX)
+			return (unsigned)n;
+		fprintf(stderr, "CARTD_TEST_JOBS=%s: want a number from 1 to %u; using 1\n", v,
+		        TEST_JOBS_MAX);
+		return 1;
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus < 1 ? 1u : cpus > (long)TEST_JOBS_MAX ? TEST_JOBS_MAX : (unsigned)cpus;
+}
+
+/* In the child: run the suite, report the counts, never return. */
+static void run_child(const test_job *job, FILE *out, int counts_fd)
+{
+	fflush(NULL);
+	if (dup2(fileno(out), STDOUT_FILENO) < 0 || dup2(fileno(out), STDERR_FILENO) < 0)
+		_exit(127);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	SRunner *sr = srunner_create(job->make());
+	srunner_run_all(sr, CK_NORMAL);
+	struct counts c = { .run = srunner_ntests_run(sr) };
+	int nfailed = srunner_ntests_failed(sr);
+	TestResult **failed = srunner_failures(sr);
+	for (int i = 0; i < nfailed; i++) {
+		if (tr_rtype(failed[i]) == CK_ERROR)
+			c.errors++;
+		else
+			c.failures++;
+	}
+	free(failed);
+	srunner_free(sr);
+	fflush(NULL);
+	ssize_t w = write(counts_fd, &c, sizeof c);
+	_exit(w == (ssize_t)sizeof c ? 0 : 127);
+}
+
+static bool start(struct slot *s, const test_job *job)
+{
+	int fds[2];
+	FILE *out = tmpfile();
+	if (out == NULL || pipe2(fds, O_CLOEXEC) != 0) {
+		fprintf(stderr, "%s: cannot start: %s\n", job->name, strerror(errno));
+		if (out)
+			fclose(out);
+		return false;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s: fork: %s\n", job->name, strerror(errno));
+		fclose(out);
+		close(fds[0]);
+		close(fds[1]);
+		return false;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		run_child(job, out, fds[1]);
+	}
+	close(fds[1]);
+	*s = (struct slot){ .pid = pid, .job = job, .out = out, .counts_fd = fds[0] };
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	return true;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The child has ended: print its output, add its counts to *sum. */
+static void finish(struct slot *s, int status, struct counts *sum)
+{
+	struct counts c;
+	ssize_t r = read(s->counts_fd, &c, sizeof c);
+	close(s->counts_fd);
+	fflush(stdout);
+	rewind(s->out);
+	char buf[8192];
+	size_t k;
+	while ((k = fread(buf, 1, sizeof buf, s->out)) > 0)
+		fwrite(buf, 1, k, stdout);
+	fclose(s->out);
+	if (r != (ssize_t)sizeof c || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (WIFSIGNALED(status))
+			printf("%s: the suite's runner died of signal %d\n", s->job->name,
+			       WTERMSIG(status));
+		else
+			printf("%s: the suite's runner ended without its counts (status %d)\n",
+			       s->job->name, status);
+		c = (struct counts){ .run = 1, .errors = 1 };
+	}
+	printf("(%s: %.1f s)\n", s->job->name, seconds_since(&s->started));
+	fflush(stdout);
+	sum->run += c.run;
+	sum->failures += c.failures;
+	sum->errors += c.errors;
+}
+
+/* The suites in starting order: slow_first's, then the rest as given. */
+static size_t order(const test_job *suites, size_t n, const test_job **out)
+{
+	size_t k = 0;
+	bool *taken = calloc(n, sizeof *taken);
+	if (taken == NULL)
+		return 0;
+	for (size_t j = 0; j < sizeof slow_first / sizeof slow_first[0]; j++)
+		for (size_t i = 0; i < n; i++)
+			if (!taken[i] && strcmp(suites[i].name, slow_first[j]) == 0) {
+				taken[i] = true;
+				out[k++] = &suites[i];
+			}
+	for (size_t i = 0; i < n; i++)
+		if (!taken[i])
+			out[k++] = &suites[i];
+	free(taken);
+	return k;
+}
+
+bool test_jobs_run(const test_job *suites, size_t n, unsigned jobs)
+{
+	const test_job **queue = calloc(n ? n : 1, sizeof *queue);
+	struct slot *slots = calloc(jobs, sizeof *slots);
+	struct counts sum = { 0 };
+	bool ok = queue != NULL && slots != NULL && order(suites, n, queue) == n;
+	size_t next = 0, running = 0;
+	printf("Running %zu suites, %u at a time (CARTD_TEST_JOBS)\n", n, jobs);
+	while (ok && (next < n || running > 0)) {
+		for (unsigned i = 0; i < jobs && next < n; i++)
+			if (slots[i].pid == 0) {
+				if (!start(&slots[i], queue[next++])) {
+					sum.run++;
+					sum.errors++;
+					continue;
+				}
+				running++;
+			}
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "waitpid: %s\n", strerror(errno));
+			ok = false;
+			break;
+		}
+		for (unsigned i = 0; i < jobs; i++)
+			if (slots[i].pid == pid) {
+				finish(&slots[i], status, &sum);
+				slots[i].pid = 0;
+				running--;
+			}
+	}
+	free(queue);
+	free(slots);
+	if (!ok) {
+		sum.run++;
+		sum.errors++;
+	}
+	int bad = sum.failures + sum.errors;
+	int pct = bad == 0 ? 100 : sum.run == 0 ? 0
+	        : (int)((float)(sum.run - bad) / (float)sum.run * 100);
+	printf("%d%%: Checks: %d, Failures: %d, Errors: %d\n", pct, sum.run, sum.failures,
+	       sum.errors);
+	return bad == 0;
+}
