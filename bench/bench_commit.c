@@ -140,16 +140,19 @@ static void run_raw(const opts *o, bool sync, bool pipelined, const uint8_t *val
 	while (t - t0 < o->seconds) {
 		db_record rec = { id, (size_t)cart_id(id, sizeof id, l.n), val, len, DB_STATE };
 		bool synced;
-		int rc = pipelined ? db_write_batch(d, &rec, 1, &synced) : db_put_batch(d, &rec, 1);
+		char err[DB_ERRMSG_MAX];
+		int rc = pipelined ? db_write_batch(d, &rec, 1, &synced, err, sizeof err)
+		                   : db_put_batch(d, &rec, 1, err, sizeof err);
 		if (rc)
-			die("db_put_batch", rc, db_last_error(d));
+			die("db_put_batch", rc, err);
 		double t1 = bench_now();
 		lat_push(&l, (t1 - t) * 1e6);
 		t = t1;
 	}
-	int rc = db_flush(d);
+	char err[DB_ERRMSG_MAX];
+	int rc = db_flush(d, err, sizeof err);
 	if (rc)
-		die("db_flush", rc, db_last_error(d));
+		die("db_flush", rc, err);
 	t = bench_now();
 	r->rec_s = r->commit_s = (double)l.n / (t - t0);
 	lat_finish(&l, r);

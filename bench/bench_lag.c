@@ -171,7 +171,7 @@ static void attack_loop(unsigned gossip_port)
 		uint8_t chal[WIRE_CHALLENGE_LEN] = { (uint8_t)k };
 		wire_config_init(&cfg);
 		cfg.cluster_tag = wire_cluster_tag("cartd");
-		if (wire_keyring_parse(text, n, &ring, NULL) ||
+		if (wire_keyring_parse(text, n, &ring, NULL, 0) ||
 		    wire_keyring_derive_identity(ring, 0xA77AC000u + (uint64_t)k) ||
 		    wire_new(&cfg, ring, &w) ||
 		    wire_hello(w, 0, WIRE_F_WANT_REPLY, chal, NULL, hello[k], sizeof hello[k], &len))

@@ -298,7 +298,7 @@ static wire *new_wire(ctx *c, const char *text, int k)
 	wire_config cfg;
 	wire *w = NULL;
 
-	if (wire_keyring_parse(text, strlen(text), &c->ring[k], NULL) != 0 ||
+	if (wire_keyring_parse(text, strlen(text), &c->ring[k], NULL, 0) != 0 ||
 	    wire_keyring_derive_identity(c->ring[k], (uint64_t)k + 1) != 0)
 		die("keyring");
 	wire_config_init(&cfg);

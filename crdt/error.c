@@ -1,9 +1,12 @@
 /*
- * error.c - names and descriptions of cartd's error codes (see error.h).
+ * error.c - names and descriptions of cartd's error codes, and the detail
+ * helper (see error.h).
  */
 #include "crdt/error.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 struct err_desc {
@@ -88,4 +91,14 @@ const char *cartd_errname(int rc)
 {
 	const struct err_desc *d = find(rc);
 	return d ? d->name : "unknown";
+}
+
+void cartd_errmsg(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -6,11 +6,24 @@
  * range (CARTD_ERR_BASE and below) so they never collide with -errno values,
  * which system-facing code may also return.  cartd_strerror() names both.
  *
+ * Detail: a call that has more to say than its code (which file, which
+ * line, what the system said) takes `char *err, size_t errlen` as its last
+ * two parameters.  err may be NULL; on failure it receives one line with
+ * no newline, truncated to fit; on success it is left alone.  That is the
+ * only form in synchronous calls.  A failure that happens on another
+ * thread, with no call to hand it to, is kept by the object that owns the
+ * thread and read with a *_last_error(handle, err, errlen) call filling
+ * the same kind of buffer (the committer's, app/peer/committer.h).
+ * Decoders of received datagrams also name the field that failed, as an
+ * enum (net/reject.h): that is for counters and drop logs, not people.
+ *
  * Codes are grouped by layer; each layer appends to its own block only, so a
  * code's number never changes once released (they appear in logs and metrics).
  */
 #ifndef CARTD_ERROR_H
 #define CARTD_ERROR_H
+
+#include <stddef.h>
 
 enum cartd_err {
 	CARTD_OK = 0,
@@ -84,5 +97,10 @@ const char *cartd_strerror(int rc);
 /* Returns a short stable symbol for rc ("auth", "replay", ...), for metrics
  * labels and log keys.  Never NULL; "unknown" for unlisted codes. */
 const char *cartd_errname(int rc);
+
+/* Writes the formatted one-line message into err (NULL-safe, truncates to
+ * errlen, does nothing when errlen is 0): the detail convention above. */
+void cartd_errmsg(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

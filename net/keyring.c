@@ -17,6 +17,13 @@
 #include "net/cert.h"
 #include "net/keyring_internal.h"
 
+/* Records why parsing failed; returns CARTD_EKEYRING. */
+static int refuse(wire_keyring *r, const char *why)
+{
+	r->why = why;
+	return CARTD_EKEYRING;
+}
+
 static int is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
@@ -60,7 +67,7 @@ static int add_cluster_pk(wire_keyring *r, const uint8_t pk[32])
 		if (memcmp(r->cluster_pk[i], pk, 32) == 0)
 			return 0;   /* the secret's own key, also listed: fine */
 	if (r->ncluster == WIRE_CLUSTER_KEYS_MAX)
-		return CARTD_EKEYRING;
+		return refuse(r, "more cluster keys than a ring holds");
 	memcpy(r->cluster_pk[r->ncluster++], pk, 32);
 	return 0;
 }
@@ -71,8 +78,10 @@ static int set_cluster_secret(wire_keyring *r, const char *v, size_t n)
 	int rc;
 
 	if (r->has_cluster_secret)
-		return CARTD_EKEYRING;
+		return refuse(r, "a second cluster-secret");
 	rc = decode_b64(v, n, seed, sizeof seed);
+	if (rc != 0)
+		refuse(r, "cluster-secret: not 32 bytes in base64");
 	if (rc == 0) {
 		crypto_sign_seed_keypair(pk, r->s->cluster_sk, seed);
 		r->has_cluster_secret = true;
@@ -88,8 +97,10 @@ static int set_peer_secret(wire_keyring *r, const char *v, size_t n)
 	int rc;
 
 	if (r->has_peer_secret)
-		return CARTD_EKEYRING;
+		return refuse(r, "a second peer-secret");
 	rc = decode_b64(v, n, raw, sizeof raw);
+	if (rc != 0)
+		refuse(r, "peer-secret: not 64 bytes in base64");
 	if (rc == 0) {
 		keyring_set_identity_keys(r, raw);
 		r->has_peer_secret = true;
@@ -102,8 +113,10 @@ static int add_revoked(wire_keyring *r, const char *v, size_t n)
 {
 	uint64_t id;
 
-	if (decode_id(v, n, &id) != 0 || r->nrevoked == WIRE_REVOKED_MAX)
-		return CARTD_EKEYRING;
+	if (decode_id(v, n, &id) != 0)
+		return refuse(r, "revoke: want a peer id of 16 hex digits, not all zero");
+	if (r->nrevoked == WIRE_REVOKED_MAX)
+		return refuse(r, "more revoke lines than a ring holds");
 	if (r->revoked == NULL) {
 		r->revoked = malloc(WIRE_REVOKED_MAX * sizeof *r->revoked);
 		if (r->revoked == NULL)
@@ -133,7 +146,7 @@ static int commit_token(wire_keyring *r)
 
 	for (size_t i = 0; i < r->ntokens; i++)
 		if (r->token_ids[i] == id)
-			return CARTD_EKEYRING;
+			return refuse(r, "the same token key twice");
 	r->token_ids[r->ntokens++] = id;
 	return 0;
 }
@@ -141,9 +154,9 @@ static int commit_token(wire_keyring *r)
 static int add_token(wire_keyring *r, const char *v, size_t n)
 {
 	if (r->ntokens == WIRE_TOKEN_KEYS_MAX)
-		return CARTD_EKEYRING;
+		return refuse(r, "more token lines than a ring holds");
 	if (decode_b64(v, n, r->s->tokens[r->ntokens], WIRE_KEY_BYTES) != 0)
-		return CARTD_EKEYRING;
+		return refuse(r, "token: not 32 bytes in base64");
 	return commit_token(r);
 }
 
@@ -154,7 +167,7 @@ static int derive_token(wire_keyring *r)
 	static const char label[] = "cartd token key v1";
 
 	if (!r->has_cluster_secret)
-		return CARTD_EKEYRING;
+		return refuse(r, "no token line, and no cluster-secret to derive one from");
 	crypto_generichash(r->s->tokens[0], WIRE_KEY_BYTES, (const uint8_t *)label,
 			   sizeof label - 1, r->s->cluster_sk, 32);
 	return commit_token(r);
@@ -171,27 +184,31 @@ static int add_entry(wire_keyring *r, const char *p, size_t n)
 	v = k;
 	while (v < n && is_blank(p[v]))
 		v++;
-	if (v == k || v == n)
-		return CARTD_EKEYRING;   /* a kind with no value (or a v1 bare key) */
+	if (v == k || v == n)   /* a kind with no value, or a version 1 bare key */
+		return refuse(r, "a kind without a value (a version 1 keyring, one shared key? "
+		                 "make a new one with 'cartctl keygen')");
 #define KIND(s) (k == sizeof(s) - 1 && memcmp(p, s, k) == 0)
 	if (KIND("cluster-key"))
-		return decode_b64(p + v, n - v, pk, 32) != 0 ? CARTD_EKEYRING : add_cluster_pk(r, pk);
+		return decode_b64(p + v, n - v, pk, 32) != 0
+		       ? refuse(r, "cluster-key: not 32 bytes in base64") : add_cluster_pk(r, pk);
 	if (KIND("cluster-secret"))
 		return set_cluster_secret(r, p + v, n - v);
 	if (KIND("peer-secret"))
 		return set_peer_secret(r, p + v, n - v);
 	if (KIND("peer-cert")) {
 		if (r->has_cert)
-			return CARTD_EKEYRING;
+			return refuse(r, "a second peer-cert");
 		r->has_cert = true;
-		return decode_b64(p + v, n - v, r->cert, WIRE_CERT_LEN);
+		return decode_b64(p + v, n - v, r->cert, WIRE_CERT_LEN) != 0
+		       ? refuse(r, "peer-cert: not a certificate in base64") : 0;
 	}
 	if (KIND("revoke"))
 		return add_revoked(r, p + v, n - v);
 	if (KIND("token"))
 		return add_token(r, p + v, n - v);
 #undef KIND
-	return CARTD_EKEYRING;
+	return refuse(r, "unknown kind (want cluster-key, cluster-secret, peer-secret, "
+	                 "peer-cert, revoke or token)");
 }
 
 static int add_line(wire_keyring *r, const char *p, size_t n)
@@ -228,17 +245,23 @@ static int parse_lines(wire_keyring *r, const char *text, size_t len, size_t *li
 /* Whole-ring rules, once every line is in. */
 static int check_ring(wire_keyring *r)
 {
-	if (r->ncluster == 0 || r->has_peer_secret != r->has_cert)
-		return CARTD_EKEYRING;
+	if (r->ncluster == 0)
+		return refuse(r, "no cluster-key or cluster-secret");
+	if (r->has_peer_secret && !r->has_cert)
+		return refuse(r, "a peer-secret without its peer-cert");
+	if (r->has_cert && !r->has_peer_secret)
+		return refuse(r, "a peer-cert without its peer-secret");
 	if (r->ntokens == 0 && derive_token(r) != 0)
 		return CARTD_EKEYRING;
 	if (!r->has_peer_secret)
-		return r->has_cluster_secret ? 0 : CARTD_EKEYRING;
+		return r->has_cluster_secret ? 0
+		       : refuse(r, "neither a peer-secret with its peer-cert nor a cluster-secret");
 	/* the certificate must name this secret's keys and be trusted */
 	if (memcmp(r->cert + WIRE_CERT_SIGN_PK, r->s->sign_sk + 32, 32) != 0 ||
-	    memcmp(r->cert + WIRE_CERT_KX_PK, r->kx_pk, 32) != 0 ||
-	    wire_cert_verify(r->cert, r->cluster_pk[0], r->ncluster) != 0)
-		return CARTD_EKEYRING;
+	    memcmp(r->cert + WIRE_CERT_KX_PK, r->kx_pk, 32) != 0)
+		return refuse(r, "the peer-cert was issued for another peer-secret");
+	if (wire_cert_verify(r->cert, r->cluster_pk[0], r->ncluster) != 0)
+		return refuse(r, "the peer-cert is not signed by a trusted cluster key");
 	r->has_identity = true;
 	r->self_id = wire_cert_id(r->cert);
 	return 0;
@@ -261,30 +284,36 @@ int keyring_alloc(wire_keyring **out)
 	return 0;
 }
 
-int wire_keyring_parse(const char *text, size_t len, wire_keyring **out, size_t *errline)
+int wire_keyring_parse(const char *text, size_t len, wire_keyring **out, char *err,
+                       size_t errlen)
 {
 	wire_keyring *r;
 	size_t line = 0;
 	int rc;
 
-	if (errline != NULL)
-		*errline = 0;
-	if (out == NULL)
+	if (out == NULL || (text == NULL && len > 0)) {
+		cartd_errmsg(err, errlen, "no keyring text or no place for the ring");
 		return CARTD_EINVAL;
+	}
 	*out = NULL;
-	if (text == NULL && len > 0)
-		return CARTD_EINVAL;
-	if (sodium_init() < 0)
+	if (sodium_init() < 0) {
+		cartd_errmsg(err, errlen, "libsodium failed to initialise");
 		return CARTD_ECRYPTO;
+	}
 	rc = keyring_alloc(&r);
-	if (rc != 0)
+	if (rc != 0) {
+		cartd_errmsg(err, errlen, "%s", cartd_strerror(rc));
 		return rc;
-	rc = len > 0 ? parse_lines(r, text, len, &line) : CARTD_EKEYRING;
+	}
+	rc = len > 0 ? parse_lines(r, text, len, &line) : refuse(r, "empty keyring");
 	if (rc == 0)
 		rc = check_ring(r);
 	if (rc != 0) {
-		if (errline != NULL)
-			*errline = line;
+		const char *why = r->why != NULL ? r->why : cartd_strerror(rc);
+		if (line > 0)
+			cartd_errmsg(err, errlen, "line %zu: %s", line, why);
+		else
+			cartd_errmsg(err, errlen, "%s", why);
 		wire_keyring_free(r);
 		return rc;
 	}

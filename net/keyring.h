@@ -61,11 +61,12 @@ typedef struct wire_keyring wire_keyring;
  * peer-secret without its peer-cert or the other way round, or a
  * certificate that does not match the secret or no trusted key signed),
  * CARTD_EINVAL (NULL arguments), CARTD_ENOMEM or CARTD_ECRYPTO.
- * On failure *out = NULL and nothing is left allocated; when errline is
- * not NULL it receives the 1-based number of the offending line (0 when no
- * single line is at fault).  Release with wire_keyring_free.
+ * On failure *out = NULL, nothing is left allocated, and err (crdt/error.h)
+ * receives what is wrong, with "line N: " first when one line is at fault;
+ * it never quotes a value.  Release with wire_keyring_free.
  */
-int wire_keyring_parse(const char *text, size_t len, wire_keyring **out, size_t *errline);
+int wire_keyring_parse(const char *text, size_t len, wire_keyring **out, char *err,
+                       size_t errlen);
 
 /* Wipes and frees the ring.  NULL-safe. */
 void wire_keyring_free(wire_keyring *ring);

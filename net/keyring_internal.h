@@ -33,6 +33,8 @@ struct wire_keyring {
 	uint32_t token_ids[WIRE_TOKEN_KEYS_MAX];
 	uint64_t *revoked;          /* WIRE_REVOKED_MAX slots once the first is added */
 	size_t nrevoked;
+	const char *why;            /* while parsing: what the failing line or
+	                             * whole-ring check found wrong (static) */
 };
 
 /* An empty ring with its secrets block, writable.  0 or CARTD_ENOMEM. */

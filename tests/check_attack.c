@@ -124,7 +124,7 @@ static wire *mint(const char *keyfile, uint64_t replica, wire_keyring **ring)
 	ck_assert_ptr_nonnull(f);
 	size_t n = fread(text, 1, sizeof text, f);
 	fclose(f);
-	ck_assert_int_eq(wire_keyring_parse(text, n, ring, NULL), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, n, ring, NULL, 0), 0);
 	ck_assert_int_eq(wire_keyring_derive_identity(*ring, replica), 0);
 	wire_config cfg;
 	wire_config_init(&cfg);
@@ -224,7 +224,7 @@ START_TEST(test_revocation_by_sighup)
 	size_t n = fread(text, 1, sizeof text, f);
 	fclose(f);
 	wire_keyring *c;
-	ck_assert_int_eq(wire_keyring_parse(text, n, &c, NULL), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, n, &c, NULL, 0), 0);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(wire_keyring_issue(c, issued[i], sizeof issued[i], &ids[i]), 0);
 		snprintf(path[i], sizeof path[i], "%s/peer%d.key", cl.base, i);

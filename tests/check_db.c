@@ -240,8 +240,9 @@ START_TEST(test_upgrade_layout1)
 	ck_assert_uint_eq(db_upgraded(d), 2);
 	crdt_store *s;
 	ck_assert_int_eq(crdt_store_new(16, &s), 0);
-	int rc = db_load_all(d, s);
-	ck_assert_msg(rc == 0, "load after upgrade: %s", db_last_error(d));
+	char err[DB_ERRMSG_MAX];
+	int rc = db_load_all(d, s, err, sizeof err);
+	ck_assert_msg(rc == 0, "load after upgrade: %s", err);
 	crdt_item it;
 	ck_assert_int_eq(crdt_store_get(s, "old-cart", 8, &it), 0);
 	ck_assert(crdt_cart_equal(it.cart, &c));
@@ -296,8 +297,9 @@ START_TEST(test_upgrade_layout3)
 	ck_assert_str_eq(db_upgraded_from(d), DB_LAYOUT_V3);
 	crdt_store *s;
 	ck_assert_int_eq(crdt_store_new(16, &s), 0);
-	int rc = db_load_all(d, s);
-	ck_assert_msg(rc == 0, "load after upgrade: %s", db_last_error(d));
+	char err[DB_ERRMSG_MAX];
+	int rc = db_load_all(d, s, err, sizeof err);
+	ck_assert_msg(rc == 0, "load after upgrade: %s", err);
 	crdt_item it;
 	ck_assert_int_eq(crdt_store_get(s, "c1", 2, &it), 0);
 	ck_assert(crdt_cart_equal(it.cart, &c));
@@ -442,9 +444,9 @@ static void roundtrip(const char *dir, bool sync)
 	ck_assert_uint_eq(epoch, 2);
 	crdt_store *s2;
 	ck_assert_int_eq(crdt_store_new(64, &s2), 0);
-	ck_assert_int_eq(db_load_all(d, s2), 0);
+	ck_assert_int_eq(db_load_all(d, s2, NULL, 0), 0);
 	size_t count;
-	ck_assert_int_eq(db_count(d, &count), 0);
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
 	ck_assert_uint_eq(count, 40);
 	assert_same_store(s, s2);
 	crdt_store_free(s2);
@@ -501,7 +503,7 @@ START_TEST(test_group_commit)
 	              (unsigned long long)st.syncs, (unsigned long long)st.commits);
 	committer_free(c);
 	size_t count;
-	ck_assert_int_eq(db_count(d, &count), 0);
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
 	ck_assert_uint_eq(count, 97);
 	db_close(d);
 	got_free(&g);
@@ -518,33 +520,33 @@ START_TEST(test_write_batch_sync_rule)
 	db_record a = { "sr-a", 4, (const uint8_t *)"v", 1, DB_STATE };
 	db_record nothing = { "sr-a", 4, NULL, 0, DB_NOTHING };
 	bool synced;
-	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced), 0);
+	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced, NULL, 0), 0);
 	ck_assert(synced);
 	ck_assert_uint_eq(db_commits(d), 1);
 	ck_assert_uint_eq(db_durable(d), 0);      /* its meta page is not synced */
 	ck_assert_uint_eq(db_syncs(d), s0 + 1);
-	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced), 0);
+	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced, NULL, 0), 0);
 	ck_assert(synced);
 	ck_assert_uint_eq(db_commits(d), 2);
 	ck_assert_uint_eq(db_durable(d), 1);      /* the second's sync covered the first */
-	ck_assert_int_eq(db_write_batch(d, &nothing, 1, &synced), 0);
+	ck_assert_int_eq(db_write_batch(d, &nothing, 1, &synced, NULL, 0), 0);
 	ck_assert(!synced);                       /* wrote nothing, synced nothing */
 	ck_assert_uint_eq(db_commits(d), 2);
 	ck_assert_uint_eq(db_syncs(d), s0 + 2);
-	ck_assert_int_eq(db_flush(d), 0);
+	ck_assert_int_eq(db_flush(d, NULL, 0), 0);
 	ck_assert_uint_eq(db_durable(d), 2);
 	ck_assert_uint_eq(db_syncs(d), s0 + 3);
-	ck_assert_int_eq(db_put_batch(d, &a, 1), 0);   /* durable on return */
+	ck_assert_int_eq(db_put_batch(d, &a, 1, NULL, 0), 0);   /* durable on return */
 	ck_assert_uint_eq(db_commits(d), 3);
 	ck_assert_uint_eq(db_durable(d), 3);
 	ck_assert_uint_eq(db_syncs(d), s0 + 5);
 	db_close(d);
 
 	d = open_ok(sub(dir, sizeof dir, "syncrule-off"), false, NULL);
-	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced), 0);
+	ck_assert_int_eq(db_write_batch(d, &a, 1, &synced, NULL, 0), 0);
 	ck_assert(synced);
 	ck_assert_uint_eq(db_durable(d), db_commits(d));
-	ck_assert_int_eq(db_flush(d), 0);
+	ck_assert_int_eq(db_flush(d, NULL, 0), 0);
 	ck_assert_uint_eq(db_syncs(d), 0);
 	db_close(d);
 }
@@ -648,8 +650,8 @@ START_TEST(test_bad_ids)
 	char dir[128];
 	db *d = open_ok(sub(dir, sizeof dir, "ids"), true, NULL);
 	db_record r = { "bad id", 6, (const uint8_t *)"x", 1, DB_STATE };
-	ck_assert_int_eq(db_put_batch(d, &r, 1), CARTD_EID);
-	ck_assert_int_eq(db_put_batch(d, NULL, 0), 0);
+	ck_assert_int_eq(db_put_batch(d, &r, 1, NULL, 0), CARTD_EID);
+	ck_assert_int_eq(db_put_batch(d, NULL, 0, NULL, 0), 0);
 	committer *c;
 	ck_assert_int_eq(committer_new(d, NULL, &c), 0);
 	ck_assert_int_eq(committer_submit(c, "", 0, "x", 1, 0), CARTD_EID);
@@ -676,11 +678,11 @@ START_TEST(test_map_grows)
 			int n = snprintf(ids[i], sizeof ids[i], "m-%d", b * 50 + i);
 			recs[i] = (db_record){ ids[i], (size_t)n, val, sizeof val, DB_STATE };
 		}
-		int rc = db_put_batch(d, recs, 50);
-		ck_assert_msg(rc == 0, "batch %d: %s", b, db_last_error(d));
+		int rc = db_put_batch(d, recs, 50, err, sizeof err);
+		ck_assert_msg(rc == 0, "batch %d: %s", b, err);
 	}
 	size_t count;
-	ck_assert_int_eq(db_count(d, &count), 0);
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
 	ck_assert_uint_eq(count, 200);
 	db_close(d);
 }
@@ -736,13 +738,13 @@ static void expect_corrupt(const char *dir, const uint8_t *bad, size_t n)
 	crdt_encode_cart(&w, &cart);
 	ck_assert_int_eq(w.err, 0);
 	db_record recs[2] = { { "good-1", 6, w.data, w.len, DB_STATE }, { "cart-bad", 8, bad, n, DB_STATE } };
-	ck_assert_int_eq(db_put_batch(d, recs, 2), 0);
+	ck_assert_int_eq(db_put_batch(d, recs, 2, NULL, 0), 0);
 	crdt_store *s;
 	ck_assert_int_eq(crdt_store_new(16, &s), 0);
-	int rc = db_load_all(d, s);
+	char err[DB_ERRMSG_MAX];
+	int rc = db_load_all(d, s, err, sizeof err);
 	ck_assert_int_eq(rc, CARTD_EDATADIR);
-	ck_assert_msg(strstr(db_last_error(d), "'cart-bad'") != NULL, "message: %s",
-	              db_last_error(d));
+	ck_assert_msg(strstr(err, "'cart-bad'") != NULL, "message: %s", err);
 	crdt_store_free(s);
 	buf_writer_destroy(&w);
 	crdt_cart_destroy(&cart);

@@ -107,7 +107,7 @@ static wire *join_bomber(wire_keyring **ring, const engine_addr *at)
 {
 	wire_config cfg;
 	wire *w;
-	ck_assert_int_eq(wire_keyring_parse(fuzz_ring_text, sizeof fuzz_ring_text - 1, ring, NULL),
+	ck_assert_int_eq(wire_keyring_parse(fuzz_ring_text, sizeof fuzz_ring_text - 1, ring, NULL, 0),
 	                 0);
 	ck_assert_int_eq(wire_keyring_derive_identity(*ring, 3), 0);
 	wire_config_init(&cfg);

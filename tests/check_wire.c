@@ -652,7 +652,7 @@ START_TEST(test_revocation)
 	size_t len = seal_ok(&a, &b, 1, (const uint8_t *)"x", 1, dg);
 	snprintf(extra, sizeof extra, "revoke %016llx\n", (unsigned long long)tw_id(&a));
 	tw_ring_text(1, extra, text, sizeof text);
-	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &cut, NULL), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &cut, NULL, 0), 0);
 	ck_assert(wire_keyring_revoked(cut, tw_id(&a)));
 	/* the reload must keep b's identity */
 	ck_assert_int_eq(wire_set_keyring(b.w, cut), CARTD_EKEYRING);

@@ -27,7 +27,7 @@ void sim_die(const char *what, int rc)
 
 static int make_wire(sim *s, sim_peer *p)
 {
-	int rc = wire_keyring_parse(s->ring_text, strlen(s->ring_text), &p->ring, NULL);
+	int rc = wire_keyring_parse(s->ring_text, strlen(s->ring_text), &p->ring, NULL, 0);
 	if (rc == 0)
 		rc = wire_keyring_derive_identity(p->ring, p->id);
 	if (rc)

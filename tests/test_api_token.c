@@ -27,7 +27,7 @@ TCase *api_token_tcase(void);
 static wire_keyring *ring_of(const char *text)
 {
 	wire_keyring *r = NULL;
-	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &r, NULL), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &r, NULL, 0), 0);
 	return r;
 }
 

@@ -27,7 +27,7 @@ void tf_open(tf_peer *f, const char *key_file, uint64_t replica)
 	ck_assert_msg(k != NULL, "%s: cannot open", key_file);
 	size_t n = fread(text, 1, sizeof text, k);
 	fclose(k);
-	ck_assert_int_eq(wire_keyring_parse(text, n, &f->ring, NULL), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, n, &f->ring, NULL, 0), 0);
 	ck_assert_int_eq(wire_keyring_derive_identity(f->ring, replica), 0);
 	wire_config cfg;
 	wire_config_init(&cfg);

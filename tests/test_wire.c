@@ -33,7 +33,7 @@ void tw_make_text(tw_peer *p, const char *text, uint64_t replica, uint32_t epoch
 {
 	wire_config cfg;
 	memset(p, 0, sizeof *p);
-	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &p->ring, NULL), 0);
+	ck_assert_int_eq(wire_keyring_parse(text, strlen(text), &p->ring, NULL, 0), 0);
 	if (!wire_keyring_has_identity(p->ring))
 		ck_assert_int_eq(wire_keyring_derive_identity(p->ring, replica), 0);
 	if (base)

@@ -80,11 +80,11 @@ static int read_cluster(const char *path, wire_keyring **out)
 	size_t n = fread(text, 1, sizeof text, f);
 	bool big = n == sizeof text;
 	fclose(f);
-	size_t line = 0;
-	int rc = big ? CARTD_EKEYRING : wire_keyring_parse(text, n, out, &line);
+	char err[256] = "file too large for a keyring";
+	int rc = big ? CARTD_EKEYRING : wire_keyring_parse(text, n, out, err, sizeof err);
 	sodium_memzero(text, sizeof text);
 	if (rc) {
-		fprintf(stderr, "cartctl: %s: %s (line %zu)\n", path, cartd_strerror(rc), line);
+		fprintf(stderr, "cartctl: %s: %s\n", path, err);
 		return CTL_FAIL;
 	}
 	if (!wire_keyring_can_certify(*out)) {

@@ -97,10 +97,7 @@ static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes,
 	}
 	*nrec = n;
 	*nbytes = bytes;
-	int rc = db_write_batch(c->db, c->recs, n, synced_earlier);
-	if (rc)
-		snprintf(err, errlen, "%s", db_last_error(c->db));
-	return rc;
+	return db_write_batch(c->db, c->recs, n, synced_earlier, err, errlen);
 }
 
 /* Counts a written batch (under the mutex). */
@@ -169,9 +166,7 @@ static void flush_waiting(committer *c, waiting *w, char *err, size_t errlen)
 {
 	if (!w->head)
 		return;
-	int rc = db_flush(c->db);
-	if (rc)
-		snprintf(err, errlen, "%s", db_last_error(c->db));
+	int rc = db_flush(c->db, err, errlen);
 	complete(c, waiting_take(w), rc, err);
 }
 
@@ -426,12 +421,10 @@ void committer_stats_get(committer *c, committer_stats *out)
 	out->syncs = db_syncs(c->db);   /* the db counts them, for any thread */
 }
 
-void committer_last_error(committer *c, char *buf, size_t len)
+void committer_last_error(committer *c, char *err, size_t errlen)
 {
-	if (!len)
-		return;
 	pthread_mutex_lock(&c->mu);
-	snprintf(buf, len, "%s", c->err);
+	cartd_errmsg(err, errlen, "%s", c->err);
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -129,8 +129,10 @@ void committer_stop(committer *c);
 
 void committer_stats_get(committer *c, committer_stats *out);
 
-/* Copies the message of the most recent failed batch ("" if none). */
-void committer_last_error(committer *c, char *buf, size_t len);
+/* Copies the message of the most recent failed batch ("" if none) into
+ * err (crdt/error.h).  Batches fail on the committer's thread, with no call
+ * to hand the message to: this is the one kept-error form cartd has. */
+void committer_last_error(committer *c, char *err, size_t errlen);
 
 /* committer_stop, then frees everything, discarding undrained completions.
  * NULL-safe.  Owner thread only. */

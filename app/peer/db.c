@@ -39,6 +39,14 @@ void db_set_err(db *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+int db_give_err(db *d, int rc, char *err, size_t errlen)
+{
+	if (rc)
+		cartd_errmsg(err, errlen, "%s", d->err[0] ? d->err : cartd_strerror(rc));
+	d->err[0] = '\0';   /* a message never outlives the call that set it */
+	return rc;
+}
+
 /* Every LMDB failure funnels through here so the text survives the code. */
 int db_lmdb_fail(db *d, int mrc, const char *what)
 {
@@ -449,24 +457,22 @@ void db_options_default(db_options *o)
 	o->sync = true;
 }
 
-int db_open(const db_options *o, db **out, uint32_t *epoch, char *errbuf, size_t errlen)
+int db_open(const db_options *o, db **out, uint32_t *epoch, char *err, size_t errlen)
 {
 	*out = NULL;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
 	if (!o || !o->dir) {
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "no data dir given");
+		cartd_errmsg(err, errlen, "no data dir given");
 		return CARTD_EINVAL;
 	}
 	if (sodium_init() < 0) {
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "libsodium failed to initialise");
+		cartd_errmsg(err, errlen, "libsodium failed to initialise");
 		return CARTD_ECRYPTO;
 	}
 	db *d = calloc(1, sizeof *d);
-	if (!d)
+	if (!d) {
+		cartd_errmsg(err, errlen, "out of memory opening %s", o->dir);
 		return CARTD_ENOMEM;
+	}
 	d->lock_fd = -1;
 	d->sync = o->sync;
 	int rc = prepare_dir(d, o->dir);
@@ -479,8 +485,7 @@ int db_open(const db_options *o, db **out, uint32_t *epoch, char *errbuf, size_t
 	if (!rc && d->created)
 		rc = sync_new_dir(d, o->dir);
 	if (rc) {
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s", d->err);
+		db_give_err(d, rc, err, errlen);
 		db_close(d);
 		return rc;
 	}
@@ -508,7 +513,6 @@ bool db_created(const db *d) { return d->created; }
 size_t db_upgraded(const db *d) { return d->upgraded ? d->upgraded - 1 : 0; }
 bool db_was_upgraded(const db *d) { return d->upgraded != 0; }
 const char *db_upgraded_from(const db *d) { return d->upgraded_from ? d->upgraded_from : ""; }
-const char *db_last_error(const db *d) { return d->err; }
 
 /* Decodes one record and joins it; names the cart in the error. */
 static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v,
@@ -538,7 +542,7 @@ static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v
 	return rc;
 }
 
-int db_load_all(db *d, crdt_store *store)
+static int load_all(db *d, crdt_store *store)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -565,7 +569,7 @@ int db_load_all(db *d, crdt_store *store)
 	return rc;
 }
 
-int db_count(db *d, size_t *out)
+static int count(db *d, size_t *out)
 {
 	*out = 0;
 	MDB_txn *txn;
@@ -579,4 +583,14 @@ int db_count(db *d, size_t *out)
 		return db_lmdb_fail(d, mrc, "mdb_stat");
 	*out = st.ms_entries;
 	return 0;
+}
+
+int db_load_all(db *d, crdt_store *store, char *err, size_t errlen)
+{
+	return db_give_err(d, load_all(d, store), err, errlen);
+}
+
+int db_count(db *d, size_t *out, char *err, size_t errlen)
+{
+	return db_give_err(d, count(d, out), err, errlen);
 }

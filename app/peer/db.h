@@ -41,9 +41,10 @@
  *
  * Errors follow crdt/error.h.  LMDB and system failures become
  * CARTD_ESTORAGE; a dir that is not ours, from another layout, locked, or
- * holding a record that does not decode becomes CARTD_EDATADIR.  The text of
- * the last failure (with mdb_strerror or strerror detail, and the cart id of
- * a corrupt record) is kept in the handle: db_last_error().
+ * holding a record that does not decode becomes CARTD_EDATADIR.  Every call
+ * that can fail takes err/errlen last (crdt/error.h): on failure it receives
+ * one line with the mdb_strerror or strerror detail, naming the dir, or the
+ * cart of a corrupt record.
  *
  * Threading: a handle is used by one thread at a time.  The usual pattern is
  * db_open and db_load_all on the loop thread, then a committer (committer.h)
@@ -106,13 +107,13 @@ void db_options_default(db_options *o);
  * the identity of a new dir, and bumps and syncs the boot epoch.
  * On success *out is the handle (free with db_close).  epoch (may be NULL)
  * receives the new boot epoch: 1 for a new dir.
- * On failure *out = NULL, nothing is left open, and errbuf (may be NULL)
- * receives a one-line message naming the dir and the cause.
+ * On failure *out = NULL, nothing is left open, and err receives a line
+ * naming the dir and the cause.
  * Errors: CARTD_EINVAL (o or o->dir missing), CARTD_EDATADIR (not a cartd
  * data dir, unknown layout, locked by another process, identity record
  * malformed, epoch exhausted), CARTD_ESTORAGE, CARTD_ENOMEM.
  */
-int db_open(const db_options *o, db **out, uint32_t *epoch, char *errbuf, size_t errlen);
+int db_open(const db_options *o, db **out, uint32_t *epoch, char *err, size_t errlen);
 
 /* Closes the environment and releases the lock.  NULL-safe.  No committer
  * may still be using the handle. */
@@ -130,10 +131,6 @@ size_t db_upgraded(const db *d);
 /* The layout it upgraded from ("" when it did not). */
 const char *db_upgraded_from(const db *d);
 
-/* Message for the last failed call on d ("" if none).  Owned by d, valid
- * until the next call on d; read it from the thread that made the call. */
-const char *db_last_error(const db *d);
-
 /*
  * Writes the n records in one write transaction and commits it, durable on
  * return (unless the handle was opened with sync = false): db_write_batch
@@ -148,7 +145,7 @@ const char *db_last_error(const db *d);
  * CARTD_EINVAL (an unknown kind), CARTD_ESTORAGE (disk full, I/O error, map
  * still full).
  */
-int db_put_batch(db *d, const db_record *recs, size_t n);
+int db_put_batch(db *d, const db_record *recs, size_t n, char *err, size_t errlen);
 
 /*
  * The two halves of db_put_batch, for a group committer that pipelines
@@ -167,11 +164,12 @@ int db_put_batch(db *d, const db_record *recs, size_t n);
  * *synced_earlier is always true.  Same errors as db_put_batch; a failed
  * db_write_batch says nothing about earlier batches (flush them).
  */
-int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier);
+int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier, char *err,
+                   size_t errlen);
 
 /* One fdatasync: every committed batch is durable when it returns 0.
  * Nothing with sync = false.  0 or CARTD_ESTORAGE. */
-int db_flush(db *d);
+int db_flush(db *d, char *err, size_t errlen);
 
 /* Since open, for the committer's stats and tests; any thread:
  * db_syncs:     syncs issued (data syncs of commits that wrote, and flushes);
@@ -185,14 +183,14 @@ uint64_t db_durable(const db *d);
 /*
  * Reads every cart record (full states and deltas), decodes it strictly
  * (crdt_cart_from_bytes) and joins it into store.  A record whose key is not a valid cart id or whose
- * value does not decode is an error naming the cart (db_last_error); the
+ * value does not decode is an error naming the cart (in err); the
  * store then holds the records read before it and should be discarded.
  * Errors: CARTD_EDATADIR (corrupt record), CARTD_ESTORAGE, CARTD_ENOMEM.
  */
-int db_load_all(db *d, crdt_store *store);
+int db_load_all(db *d, crdt_store *store, char *err, size_t errlen);
 
 /* Number of records, full states and deltas (for logs and tests).  0 or
  * CARTD_ESTORAGE. */
-int db_count(db *d, size_t *out);
+int db_count(db *d, size_t *out, char *err, size_t errlen);
 
 #endif

@@ -211,7 +211,7 @@ static int grow_map(db *d)
 	return mrc;
 }
 
-int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier)
+static int write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier)
 {
 	*synced_earlier = !d->sync;
 	bool writes = false;
@@ -250,7 +250,7 @@ int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier)
 	return 0;
 }
 
-int db_flush(db *d)
+static int flush(db *d)
 {
 	if (!d->sync)
 		return 0;
@@ -278,9 +278,22 @@ uint64_t db_durable(const db *d)
 	return __atomic_load_n(&d->durable, __ATOMIC_ACQUIRE);
 }
 
-int db_put_batch(db *d, const db_record *recs, size_t n)
+int db_write_batch(db *d, const db_record *recs, size_t n, bool *synced_earlier, char *err,
+                   size_t errlen)
+{
+	return db_give_err(d, write_batch(d, recs, n, synced_earlier), err, errlen);
+}
+
+int db_flush(db *d, char *err, size_t errlen)
+{
+	return db_give_err(d, flush(d), err, errlen);
+}
+
+int db_put_batch(db *d, const db_record *recs, size_t n, char *err, size_t errlen)
 {
 	bool synced;
-	int rc = db_write_batch(d, recs, n, &synced);
-	return rc || n == 0 ? rc : db_flush(d);
+	int rc = write_batch(d, recs, n, &synced);
+	if (!rc && n > 0)
+		rc = flush(d);
+	return db_give_err(d, rc, err, errlen);
 }

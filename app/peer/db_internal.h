@@ -48,6 +48,10 @@ static inline size_t db_key_id_len(const MDB_val *k)
 
 __attribute__((format(printf, 2, 3)))
 void db_set_err(db *d, const char *fmt, ...);
+/* A public call's exit: on failure (rc != 0) copies the message the call
+ * set (or rc's description) into the caller's err buffer (crdt/error.h),
+ * then clears it; returns rc. */
+int db_give_err(db *d, int rc, char *err, size_t errlen);
 /* Records an LMDB failure's text; returns CARTD_ESTORAGE. */
 int db_lmdb_fail(db *d, int mrc, const char *what);
 

@@ -82,9 +82,8 @@ static int open_storage(node *n, const node_config *c)
 	n->self_id = wire_keyring_self_id(n->ring);
 	if ((rc = crdt_store_new(c->nbuckets, &n->store)) != 0)
 		return rc;
-	if ((rc = db_load_all(n->db, n->store)) != 0) {
-		log_event(LOG_ERROR, "datadir_error", "reason=%s",
-		          log_quote(db_last_error(n->db), q, sizeof q));
+	if ((rc = db_load_all(n->db, n->store, err, sizeof err)) != 0) {
+		log_event(LOG_ERROR, "datadir_error", "reason=%s", log_quote(err, q, sizeof q));
 		return rc;
 	}
 	committer_options co;

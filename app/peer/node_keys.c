@@ -68,29 +68,6 @@ static int slurp(int fd, const struct stat *st, char **out, size_t *len, const c
 }
 
 /* What to tell the operator about a keyring that did not parse. */
-static const char *keyring_hint(int rc, const char *text, size_t len)
-{
-	if (rc != CARTD_EKEYRING)
-		return cartd_strerror(rc);
-	/* Version 1 files were bare base64 keys, one per line. */
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')
-			continue;
-		if (text[i] == '#') {
-			while (i < len && text[i] != '\n')
-				i++;
-			continue;
-		}
-		const char *sp = memchr(text + i, ' ', len - i), *nl = memchr(text + i, '\n', len - i);
-		if (!sp || (nl && nl < sp))
-			return "a line without a kind: a version 1 keyring (one shared key)? "
-			       "make a new one with 'cartctl keygen'";
-		break;
-	}
-	return "malformed keyring: needs a cluster-key or cluster-secret, and a peer-secret "
-	       "with its peer-cert or a cluster-secret; see docs/operations.md";
-}
-
 int node_read_keyring(const char *path, wire_keyring **out)
 {
 	char qpath[512];
@@ -109,11 +86,11 @@ int node_read_keyring(const char *path, wire_keyring **out)
 		rc = slurp(fd, &st, &text, &len, qpath);
 	close(fd);
 	if (rc == 0) {
-		size_t line = 0;
-		rc = wire_keyring_parse(text, len, out, &line);
+		char err[256], qerr[300];
+		rc = wire_keyring_parse(text, len, out, err, sizeof err);
 		if (rc)
-			log_event(LOG_ERROR, "keyring_error", "file=%s line=%zu reason=\"%s\"", qpath,
-			          line, keyring_hint(rc, text, len));
+			log_event(LOG_ERROR, "keyring_error", "file=%s reason=%s see=docs/operations.md",
+			          qpath, log_quote(err, qerr, sizeof qerr));
 		sodium_memzero(text, len);
 	}
 	free(text);

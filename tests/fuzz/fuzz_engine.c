@@ -52,7 +52,7 @@ static wire *make_wire(uint64_t replica)
 	wire_config cfg;
 	wire *w;
 	wire_keyring **r = &rings[replica - 1];
-	if (wire_keyring_parse(ring_text, sizeof ring_text - 1, r, NULL) != 0 ||
+	if (wire_keyring_parse(ring_text, sizeof ring_text - 1, r, NULL, 0) != 0 ||
 	    wire_keyring_derive_identity(*r, replica) != 0)
 		abort();
 	wire_config_init(&cfg);

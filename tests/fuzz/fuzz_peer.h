@@ -52,7 +52,7 @@ static inline wire *fuzz_wire_new(uint64_t replica, int level, wire_keyring **ri
 {
 	wire_config cfg;
 	wire *w;
-	if (wire_keyring_parse(fuzz_ring_text, sizeof fuzz_ring_text - 1, ring, NULL) != 0 ||
+	if (wire_keyring_parse(fuzz_ring_text, sizeof fuzz_ring_text - 1, ring, NULL, 0) != 0 ||
 	    wire_keyring_derive_identity(*ring, replica) != 0)
 		abort();
 	wire_config_init(&cfg);

@@ -55,7 +55,7 @@ static wire *make(wire_keyring **ring, uint64_t replica, uint8_t nonce)
 	wire_config cfg;
 	wire *w;
 
-	if (wire_keyring_parse(ring_text, sizeof(ring_text) - 1, ring, NULL) != 0 ||
+	if (wire_keyring_parse(ring_text, sizeof(ring_text) - 1, ring, NULL, 0) != 0 ||
 	    wire_keyring_derive_identity(*ring, replica) != 0)
 		abort();
 	wire_config_init(&cfg);
@@ -154,7 +154,7 @@ static void parse_ring(const uint8_t *d, size_t n)
 	wire_keyring *r = NULL;
 	size_t nk;
 
-	if (wire_keyring_parse((const char *)d, n, &r, NULL) == 0) {
+	if (wire_keyring_parse((const char *)d, n, &r, NULL, 0) == 0) {
 		if (wire_keyring_cluster_keys(r, &nk) == NULL || nk == 0 ||
 		    (!wire_keyring_has_identity(r) && !wire_keyring_can_certify(r)))
 			abort();
