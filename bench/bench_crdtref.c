@@ -22,6 +22,13 @@
  *     what the store's extra work (ids, digests, quantities) costs.
  * Every side verifies that the joined replica equals the one that produced
  * the deltas.
+ *
+ *   build/bench/bench_crdtref [--runs N] [--adds N]
+ *
+ * --runs: runs after the warm-up (default 5).  --adds: a smaller W1 for
+ * instruction counts (valgrind --tool=callgrind), with adds / 10 carts as
+ * in W1 and the reference not run (it only knows the full size); default
+ * and maximum 1000000.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,12 +41,15 @@
 #include "crdt/error.h"
 #include "crdt/store.h"
 
-#define RUNS 5
+#define MAX_RUNS 25
 #define CARTS 100000u
 #define SKUS 100000u
-#define ADDS 1000000u
+#define ADDS 1000000u           /* the default and the maximum */
 #define NAME_LEN 16
 #define TARGET_X 2.0
+
+/* The run's size: W1's unless --adds says otherwise. */
+static uint32_t nadds = ADDS, ncarts = CARTS;
 
 /* ---- the reference's shape ---------------------------------------------- */
 
@@ -266,49 +276,49 @@ static int same_in_other(const crdt_item *it, void *arg)
 static void run(const op *ops, const uint32_t *order, double *fig)
 {
 	crdt_store *a, *b;
-	crdt_cart *deltas = malloc(ADDS * sizeof *deltas);
-	rset *ra = calloc(CARTS, sizeof *ra), *rb = calloc(CARTS, sizeof *rb);
-	rset *rdeltas = malloc(ADDS * sizeof *rdeltas);
+	crdt_cart *deltas = malloc(nadds * sizeof *deltas);
+	rset *ra = calloc(ncarts, sizeof *ra), *rb = calloc(ncarts, sizeof *rb);
+	rset *rdeltas = malloc(nadds * sizeof *rdeltas);
 	if (!deltas || !ra || !rb || !rdeltas || crdt_store_new(CRDT_DEFAULT_BUCKETS, &a) ||
 	    crdt_store_new(CRDT_DEFAULT_BUCKETS, &b))
 		die("setup", CARTD_ENOMEM);
 
 	double t0 = bench_now();
-	for (uint32_t i = 0; i < ADDS; i++) {
+	for (uint32_t i = 0; i < nadds; i++) {
 		crdt_op o = { CRDT_OP_ADD, skus[ops[i].sku], sku_len, 1, NULL, NULL, 0 };
 		crdt_cart_init(&deltas[i]);
 		int rc = crdt_store_apply(a, ids[ops[i].cart], id_len, 1, &o, &deltas[i]);
 		if (rc)
 			die("crdt_store_apply", rc);
 	}
-	fig[0] = ADDS / (bench_now() - t0);
+	fig[0] = nadds / (bench_now() - t0);
 	t0 = bench_now();
-	for (uint32_t i = 0; i < ADDS; i++)
+	for (uint32_t i = 0; i < nadds; i++)
 		ref_add(&ra[ops[i].cart], 1, skus[ops[i].sku], &rdeltas[i]);
-	fig[1] = ADDS / (bench_now() - t0);
+	fig[1] = nadds / (bench_now() - t0);
 
 	t0 = bench_now();
-	for (uint32_t k = 0; k < ADDS; k++) {
+	for (uint32_t k = 0; k < nadds; k++) {
 		uint32_t i = order[k];
 		int rc = crdt_store_join(b, ids[ops[i].cart], id_len, &deltas[i], NULL);
 		if (rc)
 			die("crdt_store_join", rc);
 	}
-	fig[2] = ADDS / (bench_now() - t0);
+	fig[2] = nadds / (bench_now() - t0);
 	t0 = bench_now();
-	for (uint32_t k = 0; k < ADDS; k++)
+	for (uint32_t k = 0; k < nadds; k++)
 		ref_join(&rb[ops[order[k]].cart], &rdeltas[order[k]]);
-	fig[3] = ADDS / (bench_now() - t0);
+	fig[3] = nadds / (bench_now() - t0);
 
 	crdt_store_walk(a, same_in_other, b);
-	for (uint32_t c = 0; c < CARTS; c++)
+	for (uint32_t c = 0; c < ncarts; c++)
 		if (!rset_equal(&ra[c], &rb[c]))
 			die("joined baseline replica differs", CARTD_EINVAL);
-	for (uint32_t i = 0; i < ADDS; i++) {
+	for (uint32_t i = 0; i < nadds; i++) {
 		crdt_cart_destroy(&deltas[i]);
 		rset_free(&rdeltas[i]);
 	}
-	for (uint32_t c = 0; c < CARTS; c++) {
+	for (uint32_t c = 0; c < ncarts; c++) {
 		rset_free(&ra[c]);
 		rset_free(&rb[c]);
 	}
@@ -336,9 +346,17 @@ static bool run_ref(const char *bin, unsigned seed, double *adds, double *joins)
 	return pclose(p) == 0 && ok;
 }
 
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_crdtref [--runs N (1..%d)] [--adds N (10..%u)]\n",
+	        MAX_RUNS, ADDS);
+	exit(2);
+}
+
 int main(int argc, char **argv)
 {
-	static double runs[6][RUNS];
+	static double runs[6][MAX_RUNS];
+	int nruns = 5;
 	double med[6];
 	char ref[512];
 	int nref = 0;
@@ -347,11 +365,22 @@ int main(int argc, char **argv)
 	uint32_t *order = malloc(ADDS * sizeof *order);
 	if (!ops || !order)
 		die("setup", CARTD_ENOMEM);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
+			nruns = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--adds") == 0 && i + 1 < argc)
+			nadds = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else
+			usage();
+	}
+	if (nruns < 1 || nruns > MAX_RUNS || nadds < 10 || nadds > ADDS)
+		usage();
+	ncarts = nadds / 10;
 
 	bench_header("crdtref: the store on the reference's W1 and shuffled joins", argc, argv);
 	printf("   %d runs (after one warm-up); %u carts, %u adds of %u skus, shuffled; "
 	       "baseline: the reference's aworset shape in C (see the source)\n",
-	       RUNS, CARTS, ADDS, SKUS);
+	       nruns, ncarts, nadds, SKUS);
 	for (unsigned i = 0; i < CARTS; i++)
 		snprintf(ids[i], NAME_LEN, "cart-%07u", i);
 	for (unsigned i = 0; i < SKUS; i++)
@@ -363,24 +392,25 @@ int main(int argc, char **argv)
 	char *slash = strrchr(ref, '/');
 	snprintf(slash ? slash + 1 : ref, sizeof ref - (size_t)(slash ? slash + 1 - ref : 0),
 	         "ref_w1");
-	bool have_ref = access(ref, X_OK) == 0;
-	printf("   C++ reference: %s\n", have_ref ? ref : "not built (bench/ref/ref_w1.cc)");
-	for (int r = -1; r < RUNS; r++) {
+	bool have_ref = nadds == ADDS && access(ref, X_OK) == 0;
+	printf("   C++ reference: %s\n", have_ref ? ref : nadds != ADDS ? "not run (--adds)"
+	       : "not built (bench/ref/ref_w1.cc)");
+	for (int r = -1; r < nruns; r++) {
 		double fig[6] = { 0 };
-		/* Every cart gets ADDS / CARTS adds, in shuffled order. */
-		for (uint32_t i = 0; i < ADDS; i++) {
-			ops[i].cart = i % CARTS;
+		/* Every cart gets 10 adds, in shuffled order. */
+		for (uint32_t i = 0; i < nadds; i++) {
+			ops[i].cart = i % ncarts;
 			ops[i].sku = (uint32_t)(bench_rand(&rng) % SKUS);
 			order[i] = i;
 		}
-		shuffle(order, ADDS, &rng);
-		for (uint32_t i = 0; i < ADDS; i++) {   /* the adds in shuffled order */
+		shuffle(order, nadds, &rng);
+		for (uint32_t i = 0; i < nadds; i++) {   /* the adds in shuffled order */
 			uint32_t j = order[i];
 			op t = ops[i];
 			ops[i] = ops[j];
 			ops[j] = t;
 		}
-		shuffle(order, ADDS, &rng);              /* the joins in another */
+		shuffle(order, nadds, &rng);             /* the joins in another */
 		run(ops, order, fig);
 		if (have_ref && r >= 0 && run_ref(ref, (unsigned)r + 1, &fig[4], &fig[5]))
 			nref++;
@@ -388,7 +418,7 @@ int main(int argc, char **argv)
 			runs[f][r] = fig[f];
 	}
 	for (int f = 0; f < 6; f++)
-		med[f] = bench_median(runs[f], f >= 4 ? (size_t)nref : RUNS);
+		med[f] = bench_median(runs[f], f >= 4 ? (size_t)nref : (size_t)nruns);
 
 	bench_table t;
 	bench_table_open(&t, "crdtref");
