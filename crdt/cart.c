@@ -13,11 +13,17 @@
 #include "crdt/cart_internal.h"
 #include "crdt/error.h"
 
+/* The name alphabet [A-Za-z0-9._~:@-] as two bit masks, for bytes 0..63
+ * and 64..127: ids and skus are checked on every write and every received
+ * delta, so one shift per byte rather than a chain of range tests. */
+#define NAME_CHARS_LO UINT64_C(0x7FF600000000000)
+#define NAME_CHARS_HI UINT64_C(0x47FFFFFE87FFFFFF)
+
 static bool name_char(unsigned char ch)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '~' ||
-	       ch == ':' || ch == '@' || ch == '-';
+	if (ch < 64)
+		return (NAME_CHARS_LO >> ch) & 1u;
+	return ch < 128 && ((NAME_CHARS_HI >> (ch - 64)) & 1u);
 }
 
 static bool name_ok(const char *s, size_t len)
