@@ -155,20 +155,28 @@ static bool touches(const crdt_range *r, uint64_t rep, uint64_t lo, uint64_t hi)
 	return r->replica == rep && r->lo <= hi + 1 && lo <= r->hi + 1;
 }
 
+/* The ranges [*i, *j) of c that [lo, hi] of replica overlaps or touches:
+ * adding it replaces them with one merged range. */
+static void touched(const crdt_ctx *c, uint64_t replica, uint64_t lo, uint64_t hi,
+                    uint32_t *i, uint32_t *j)
+{
+	long k = find_le(c, replica, lo);
+	const crdt_range *r = crdt_ctx_ranges(c);
+	*i = (uint32_t)(k + 1);
+	if (k >= 0 && touches(&r[k], replica, lo, hi))
+		*i = (uint32_t)k;
+	*j = *i;
+	while (*j < c->n && touches(&r[*j], replica, lo, hi))
+		(*j)++;
+}
+
 int crdt_ctx_add_range(crdt_ctx *c, uint64_t replica, uint64_t lo, uint64_t hi)
 {
 	if (lo == 0 || lo > hi || hi > CRDT_MAX_COUNTER)
 		return CARTD_EINVAL;
-	/* Ranges [i, j) are the ones the new range overlaps or touches; they
-	 * are replaced by a single merged range. */
-	long k = find_le(c, replica, lo);
-	uint32_t i = (uint32_t)(k + 1);
+	uint32_t i, j;
+	touched(c, replica, lo, hi, &i, &j);
 	const crdt_range *r = crdt_ctx_ranges(c);
-	if (k >= 0 && touches(&r[k], replica, lo, hi))
-		i = (uint32_t)k;
-	uint32_t j = i;
-	while (j < c->n && touches(&r[j], replica, lo, hi))
-		j++;
 	if (j > i) {
 		if (r[i].lo < lo)
 			lo = r[i].lo;
@@ -200,6 +208,50 @@ static void push_coalesce(crdt_range *out, uint32_t *n, const crdt_range *r)
 	out[(*n)++] = *r;
 }
 
+/* Puts r in front of out[*w..end), coalescing with the first range when
+ * they touch: the mirror of push_coalesce, for a merge from the back in
+ * descending (replica, hi) order, so the first range already has the
+ * larger hi.  out must have room at *w - 1. */
+static void push_front_coalesce(crdt_range *out, uint32_t *w, uint32_t end, crdt_range r)
+{
+	if (*w < end) {
+		crdt_range *first = &out[*w];
+		if (first->replica == r.replica && r.hi + 1 >= first->lo) {
+			if (r.lo < first->lo)
+				first->lo = r.lo;
+			return;
+		}
+	}
+	out[--*w] = r;
+}
+
+/* Descending merge order: by replica, then hi.  Within one canonical
+ * context that is the (replica, lo) order, reversed. */
+static bool hi_after(const crdt_range *a, const crdt_range *b)
+{
+	return a->replica != b->replica ? a->replica > b->replica : a->hi >= b->hi;
+}
+
+int crdt_ctx_reserve_join(crdt_ctx *dst, const crdt_ctx *src)
+{
+	if (src->n == 0 || dst == src)
+		return 0;
+	if (src->n > 1)
+		return reserve(dst, dst->n + src->n);
+	/* One range, the usual delta: exactly the room crdt_ctx_add_range
+	 * will take, so that a context that stays one range stays inline. */
+	const crdt_range *r = crdt_ctx_ranges(src);
+	uint32_t i, j;
+	touched(dst, r->replica, r->lo, r->hi, &i, &j);
+	return reserve(dst, dst->n - (j - i) + 1);
+}
+
+/*
+ * Merged in place, from the back: with room for both inputs, the next
+ * write never lands on a range of dst not yet read, so a join into a
+ * context with room (crdt_ctx_reserve_join) allocates nothing and cannot
+ * fail.
+ */
 int crdt_ctx_join(crdt_ctx *dst, const crdt_ctx *src)
 {
 	if (src->n == 0 || dst == src)
@@ -209,19 +261,26 @@ int crdt_ctx_join(crdt_ctx *dst, const crdt_ctx *src)
 		return crdt_ctx_add_range(dst, r->replica, r->lo, r->hi);
 	}
 	uint32_t total = dst->n + src->n;
-	crdt_range *out = malloc((size_t)total * sizeof *out);
-	if (out == NULL)
+	if (reserve(dst, total))
 		return CARTD_ENOMEM;
-	const crdt_range *a = crdt_ctx_ranges(dst), *b = crdt_ctx_ranges(src);
-	uint32_t i = 0, j = 0, n = 0;
-	while (i < dst->n || j < src->n) {
-		bool take_a = j >= src->n ||
-		              (i < dst->n && range_key_cmp(a[i].replica, a[i].lo, &b[j]) <= 0);
-		push_coalesce(out, &n, take_a ? &a[i++] : &b[j++]);
+	crdt_range *a = ranges_mut(dst);
+	const crdt_range *b = crdt_ctx_ranges(src);
+	uint32_t i = dst->n, j = src->n, w = total;
+	while (i > 0 || j > 0) {
+		bool take_a = j == 0 || (i > 0 && hi_after(&a[i - 1], &b[j - 1]));
+		push_front_coalesce(a, &w, total, take_a ? a[--i] : b[--j]);
 	}
-	int rc = assign(dst, out, n);
-	free(out);
-	return rc;
+	memmove(a, &a[w], (size_t)(total - w) * sizeof *a);
+	dst->n = total - w;
+	/* A context whose gaps all closed goes back to inline storage, as a
+	 * copy of it would: carts are held by the million. */
+	if (dst->n == 1) {
+		crdt_range one = a[0];
+		free(a);
+		dst->cap = 0;
+		dst->u.one = one;
+	}
+	return 0;
 }
 
 /* Calls fn for every overlap of a range of a with a range of b (replica,

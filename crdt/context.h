@@ -81,8 +81,14 @@ uint64_t crdt_ctx_max(const crdt_ctx *c, uint64_t replica);
 int crdt_ctx_add(crdt_ctx *c, crdt_dot d);
 /* Adds a range [lo, hi] of one replica.  0, CARTD_EINVAL or CARTD_ENOMEM. */
 int crdt_ctx_add_range(crdt_ctx *c, uint64_t replica, uint64_t lo, uint64_t hi);
-/* dst := dst ∪ src.  0 or CARTD_ENOMEM (dst unchanged on failure). */
+/* dst := dst ∪ src.  0 or CARTD_ENOMEM (dst unchanged on failure); cannot
+ * fail after crdt_ctx_reserve_join(dst, src). */
 int crdt_ctx_join(crdt_ctx *dst, const crdt_ctx *src);
+/* Makes room in dst, keeping its contents, so that crdt_ctx_join(dst, src)
+ * with this src cannot fail: for a join that must not fail once another
+ * part of a cart has changed.  Allocates no more than the join itself
+ * would.  0 or CARTD_ENOMEM (dst unchanged). */
+int crdt_ctx_reserve_join(crdt_ctx *dst, const crdt_ctx *src);
 /* dst := a ∩ b (dst initialised, replaced).  0 or CARTD_ENOMEM. */
 int crdt_ctx_intersect(crdt_ctx *dst, const crdt_ctx *a, const crdt_ctx *b);
 /* dst := a \ b (dst initialised, replaced; it may not alias a or b).

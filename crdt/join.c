@@ -179,6 +179,11 @@ static void commit(crdt_cart *dst, struct join_plan *p, crdt_ctx *ctx)
  * (-1: in any line). */
 static bool covers_other_lines(const crdt_cart *dst, const crdt_cart *src, long skip)
 {
+	/* dst's live entries all lie in its context, so a src context that
+	 * shares no dot with it (a new write's delta) covers none of them:
+	 * decided on the contexts alone, without visiting dst's entries. */
+	if (crdt_ctx_disjoint(&src->ctx, &dst->ctx))
+		return false;
 	for (uint32_t i = 0; i < dst->n; i++) {
 		if ((long)i == skip)
 			continue;
@@ -206,10 +211,11 @@ static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return 1;
 }
 
-/* Installs the merged entries of line ai (or a new line at ai) in place;
- * everything that can fail is done before dst is touched. */
+/* Installs the merged entries of line ai (or a new line at ai) in place,
+ * then joins src's context into dst's, which has room for it: everything
+ * that can fail is done before dst is touched. */
 static int commit_one_line(crdt_cart *dst, long ai, bool found, const crdt_line *b,
-                           const crdt_entry *e, uint32_t n, crdt_ctx *ctx)
+                           const crdt_entry *e, uint32_t n, const crdt_ctx *src_ctx)
 {
 	crdt_line fresh;
 	if (!found) {
@@ -235,14 +241,15 @@ static int commit_one_line(crdt_cart *dst, long ai, bool found, const crdt_line 
 			free(dst->lines[ai].u.many);
 		dst->lines[ai] = fresh;
 	}
-	crdt_ctx_swap(&dst->ctx, ctx);
+	(void)crdt_ctx_join(&dst->ctx, src_ctx);   /* room reserved: cannot fail */
 	return 0;
 }
 
 /*
  * The usual delta, one line whose context touches no other line of dst,
- * joins in place: no new line array.  Returns 1 if handled, 0 if the
- * general join is needed, or an error.
+ * joins in place: no new line array and no copy of the context, which is
+ * joined in place once room for it is made.  Returns 1 if handled, 0 if
+ * the general join is needed, or an error.
  */
 static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
 {
@@ -257,28 +264,27 @@ static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
 		return 0;
 	crdt_entry stack[STACK_ENTRIES];
 	crdt_entry *e = cap <= STACK_ENTRIES ? stack : malloc(cap * sizeof *e);
-	crdt_ctx ctx;
-	crdt_ctx_init(&ctx);
-	int rc = e && crdt_ctx_copy(&ctx, &dst->ctx) == 0 &&
-	         crdt_ctx_join(&ctx, &src->ctx) == 0 ? 0 : CARTD_ENOMEM;
-	bool same = true;
-	uint32_t n = 0;
-	if (rc == 0) {
-		n = merge_entries(a ? crdt_line_entries(a) : e, a ? a->n : 0, &dst->ctx,
-		                  crdt_line_entries(b), b->n, &src->ctx, e, &same);
-		same = a ? same : n == 0;
-		bool ch = !same || !crdt_ctx_equal(&ctx, &dst->ctx);
-		if (n > CRDT_DECODE_MAX_ENTRIES)
-			rc = CARTD_ELIMIT;
-		else if (same)
-			crdt_ctx_swap(&dst->ctx, &ctx);
-		else
-			rc = commit_one_line(dst, ai, found, b, e, n, &ctx);
-		*changed = rc == 0 && ch;
+	if (e == NULL || crdt_ctx_reserve_join(&dst->ctx, &src->ctx)) {
+		if (e != stack)
+			free(e);
+		return CARTD_ENOMEM;
 	}
+	/* A join only adds dots: the context changes iff it holds more. */
+	uint64_t before = crdt_ctx_count(&dst->ctx);
+	bool same;
+	uint32_t n = merge_entries(a ? crdt_line_entries(a) : e, a ? a->n : 0, &dst->ctx,
+	                           crdt_line_entries(b), b->n, &src->ctx, e, &same);
+	same = a ? same : n == 0;
+	int rc = 0;
+	if (n > CRDT_DECODE_MAX_ENTRIES)
+		rc = CARTD_ELIMIT;
+	else if (same)
+		(void)crdt_ctx_join(&dst->ctx, &src->ctx);   /* room reserved */
+	else
+		rc = commit_one_line(dst, ai, found, b, e, n, &src->ctx);
+	*changed = rc == 0 && (!same || crdt_ctx_count(&dst->ctx) != before);
 	if (e != stack)
 		free(e);
-	crdt_ctx_destroy(&ctx);
 	return rc ? rc : 1;
 }
 

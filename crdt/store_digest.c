@@ -141,7 +141,9 @@ static void mark_shared(const crdt_cart *dst, const crdt_cart *src, bool *in)
 uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 {
 	uint64_t sum = 0;
-	bool ctx_empty = crdt_ctx_empty(&src->ctx);
+	/* dst's live entries lie in its context, so a src context sharing no
+	 * dot with it (a new write's delta) removes none: no entry to visit. */
+	bool removes_none = crdt_ctx_disjoint(&src->ctx, &dst->ctx);
 	bool small[SHARED_STACK], *in = dst->n <= SHARED_STACK ? small : malloc(dst->n);
 
 	if (in == NULL) {
@@ -154,7 +156,7 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 				                      l->sku, l->sku_len) == 0;
 			if (named)
 				sum += store_line_sum(l);
-			else if (!ctx_empty)
+			else if (!removes_none)
 				sum += covered_sum(l, &src->ctx);
 		}
 		return sum;
@@ -163,7 +165,7 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 	for (uint32_t i = 0; i < dst->n; i++) {
 		if (in[i])
 			sum += store_line_sum(&dst->lines[i]);
-		else if (!ctx_empty)
+		else if (!removes_none)
 			sum += covered_sum(&dst->lines[i], &src->ctx);
 	}
 	if (in != small)
