@@ -333,8 +333,11 @@ static int sum_cart_chunks(const crdt_item *it, void *arg)
 	const crdt_cart *c = it->cart;
 	size_t *sum = arg;
 	*sum += chunk(c->lines) + (c->ctx.cap ? chunk(c->ctx.u.many) : 0);
-	for (uint32_t i = 0; i < c->n; i++)
-		*sum += chunk(c->lines[i].sku) + (c->lines[i].cap ? chunk(c->lines[i].u.many) : 0);
+	for (uint32_t i = 0; i < c->n; i++) {
+		const crdt_line *l = &c->lines[i];
+		*sum += (l->sku_len > CRDT_LINE_INLINE_SKU ? chunk(l->sku_mem.heap) : 0) +
+		        (l->cap ? chunk(l->u.many) : 0);
+	}
 	return 0;
 }
 

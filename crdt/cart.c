@@ -62,7 +62,8 @@ void crdt_cart_init(crdt_cart *c)
 
 void cart_line_free(crdt_line *l)
 {
-	free(l->sku);
+	if (l->sku_len > CRDT_LINE_INLINE_SKU)
+		free(l->sku_mem.heap);
 	if (l->cap)
 		free(l->u.many);
 	memset(l, 0, sizeof *l);
@@ -173,15 +174,18 @@ int cart_line_init(crdt_line *l, const char *sku, size_t len,
                    const crdt_entry *e, uint16_t n)
 {
 	memset(l, 0, sizeof *l);
-	l->sku = malloc(len + 1);
-	if (l->sku == NULL)
-		return CARTD_ENOMEM;
-	memcpy(l->sku, sku, len);
-	l->sku[len] = '\0';
+	char *to = l->sku_mem.in;
+	if (len > CRDT_LINE_INLINE_SKU) {
+		to = malloc(len + 1);
+		if (to == NULL)
+			return CARTD_ENOMEM;
+		l->sku_mem.heap = to;
+	}
+	memcpy(to, sku, len);
+	to[len] = '\0';
 	l->sku_len = (uint8_t)len;
 	if (cart_line_set_entries(l, e, n)) {
-		free(l->sku);
-		l->sku = NULL;
+		cart_line_free(l);
 		return CARTD_ENOMEM;
 	}
 	return 0;
@@ -203,7 +207,8 @@ int crdt_cart_copy(crdt_cart *dst, const crdt_cart *src)
 	}
 	for (uint32_t i = 0; i < src->n; i++, t.n++) {
 		const crdt_line *l = &src->lines[i];
-		if (cart_line_init(&t.lines[i], l->sku, l->sku_len, crdt_line_entries(l), l->n))
+		if (cart_line_init(&t.lines[i], crdt_line_sku(l), l->sku_len, crdt_line_entries(l),
+		                   l->n))
 			goto fail;
 	}
 	if (cart_defers_copy(&t.defer, src->defer) || cart_keys_copy(&t.keys, src->keys) ||
@@ -236,7 +241,8 @@ bool crdt_cart_equal(const crdt_cart *a, const crdt_cart *b)
 		return false;
 	for (uint32_t i = 0; i < a->n; i++) {
 		const crdt_line *x = &a->lines[i], *y = &b->lines[i];
-		if (x->n != y->n || crdt_name_cmp(x->sku, x->sku_len, y->sku, y->sku_len))
+		if (x->n != y->n ||
+		    crdt_name_cmp(crdt_line_sku(x), x->sku_len, crdt_line_sku(y), y->sku_len))
 			return false;
 		if (memcmp(crdt_line_entries(x), crdt_line_entries(y), x->n * sizeof(crdt_entry)))
 			return false;
@@ -256,7 +262,7 @@ long cart_find_index(const crdt_cart *c, const char *sku, size_t len, bool *foun
 	while (lo <= hi) {
 		long mid = lo + (hi - lo) / 2;
 		const crdt_line *l = &c->lines[mid];
-		int cmp = crdt_name_cmp(sku, len, l->sku, l->sku_len);
+		int cmp = crdt_name_cmp(sku, len, crdt_line_sku(l), l->sku_len);
 		if (cmp == 0) {
 			*found = true;
 			return mid;
@@ -300,10 +306,11 @@ static int cmp_dot_qsort(const void *a, const void *b)
 static bool line_valid(const crdt_cart *c, uint32_t i)
 {
 	const crdt_line *l = &c->lines[i];
-	if (l->n == 0 || (l->cap == 0 && l->n > 1) || crdt_check_sku(l->sku, l->sku_len))
+	if (l->n == 0 || (l->cap == 0 && l->n > 1) ||
+	    crdt_check_sku(crdt_line_sku(l), l->sku_len))
 		return false;
-	if (i > 0 && crdt_name_cmp(c->lines[i - 1].sku, c->lines[i - 1].sku_len,
-	                           l->sku, l->sku_len) >= 0)
+	if (i > 0 && crdt_name_cmp(crdt_line_sku(&c->lines[i - 1]), c->lines[i - 1].sku_len,
+	                           crdt_line_sku(l), l->sku_len) >= 0)
 		return false;
 	const crdt_entry *e = crdt_line_entries(l);
 	for (uint16_t k = 0; k < l->n; k++) {

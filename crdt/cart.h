@@ -68,16 +68,32 @@ static inline crdt_entry crdt_entry_make(crdt_dot d, unsigned kind, uint32_t val
 	return e;
 }
 
+/* Skus up to this long live in the line itself: no allocation per line,
+ * and a search by sku compares within the line array instead of following
+ * a pointer per probe.  Longer ones are on the heap. */
+#define CRDT_LINE_INLINE_SKU 15
+
 typedef struct crdt_line {
-	char *sku;              /* NUL-terminated, sku_len bytes of CRDT name chars */
 	union {
 		crdt_entry one;     /* when cap == 0: the single entry */
 		crdt_entry *many;   /* when cap > 0: n entries */
 	} u;
+	union {                 /* read through crdt_line_sku() */
+		char in[CRDT_LINE_INLINE_SKU + 1];  /* sku_len <= CRDT_LINE_INLINE_SKU */
+		char *heap;                          /* longer skus */
+	} sku_mem;
 	uint16_t n;             /* live entries, >= 1, sorted by dot */
 	uint16_t cap;
 	uint8_t sku_len;
 } crdt_line;
+
+/* The line's sku: sku_len bytes of CRDT name chars, NUL-terminated.  A
+ * short sku is stored in the line, so the pointer is only valid until the
+ * cart's lines next change (a write or join moves them). */
+static inline const char *crdt_line_sku(const crdt_line *l)
+{
+	return l->sku_len <= CRDT_LINE_INLINE_SKU ? l->sku_mem.in : l->sku_mem.heap;
+}
 
 /* Deferred remove of line sku: dots a token covered that the replica had
  * not seen.  dots is non-empty and disjoint from the cart's context. */
@@ -255,7 +271,8 @@ int crdt_cart_clear(crdt_cart *c, const crdt_ctx *observed, crdt_cart *delta);
 enum crdt_op_kind { CRDT_OP_ADD, CRDT_OP_SET, CRDT_OP_REMOVE, CRDT_OP_CLEAR, CRDT_OP_CLOSE };
 typedef struct crdt_op {
 	enum crdt_op_kind kind;
-	const char *sku;        /* ADD, SET, REMOVE only */
+	const char *sku;        /* ADD, SET, REMOVE only; not a sku of the cart
+	                           written to (crdt_line_sku: it may move) */
 	size_t sku_len;
 	uint32_t qty;           /* ADD: 1..max; SET: 0..max */
 	const crdt_ctx *observed; /* REMOVE/CLEAR/CLOSE: client's token, or NULL */

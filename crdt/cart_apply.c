@@ -43,7 +43,7 @@ static int freeze_line(crdt_close *o, const crdt_line *l, const crdt_ctx *observ
 			v[n++] = e[i];
 	int rc = 0;
 	if (n) {
-		rc = cart_line_init(&o->lines[o->n], l->sku, l->sku_len, v, n);
+		rc = cart_line_init(&o->lines[o->n], crdt_line_sku(l), l->sku_len, v, n);
 		if (rc == 0)
 			o->n++;
 		*count += n;

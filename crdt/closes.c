@@ -71,7 +71,8 @@ int cart_close_copy(crdt_close *dst, const crdt_close *src)
 		return CARTD_ENOMEM;
 	for (uint32_t i = 0; i < src->n; i++, dst->n++) {
 		const crdt_line *l = &src->lines[i];
-		if (cart_line_init(&dst->lines[i], l->sku, l->sku_len, crdt_line_entries(l), l->n)) {
+		if (cart_line_init(&dst->lines[i], crdt_line_sku(l), l->sku_len,
+		                   crdt_line_entries(l), l->n)) {
 			close_free(dst);
 			return CARTD_ENOMEM;
 		}
@@ -101,7 +102,9 @@ int cart_closes_copy(crdt_closes **out, const crdt_closes *src)
 static bool lines_equal(const crdt_line *a, const crdt_line *b, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
-		if (a[i].n != b[i].n || crdt_name_cmp(a[i].sku, a[i].sku_len, b[i].sku, b[i].sku_len) ||
+		if (a[i].n != b[i].n ||
+		    crdt_name_cmp(crdt_line_sku(&a[i]), a[i].sku_len, crdt_line_sku(&b[i]),
+		                  b[i].sku_len) ||
 		    memcmp(crdt_line_entries(&a[i]), crdt_line_entries(&b[i]),
 		           a[i].n * sizeof(crdt_entry)))
 			return false;
@@ -132,10 +135,11 @@ bool cart_close_valid(const crdt_close *m)
 	uint64_t held = 0;
 	for (uint32_t i = 0; i < m->n; i++) {
 		const crdt_line *l = &m->lines[i];
-		if (l->n == 0 || (l->cap == 0 && l->n > 1) || crdt_check_sku(l->sku, l->sku_len))
+		if (l->n == 0 || (l->cap == 0 && l->n > 1) ||
+		    crdt_check_sku(crdt_line_sku(l), l->sku_len))
 			return false;
-		if (i > 0 && crdt_name_cmp(m->lines[i - 1].sku, m->lines[i - 1].sku_len,
-		                           l->sku, l->sku_len) >= 0)
+		if (i > 0 && crdt_name_cmp(crdt_line_sku(&m->lines[i - 1]), m->lines[i - 1].sku_len,
+		                           crdt_line_sku(l), l->sku_len) >= 0)
 			return false;
 		const crdt_entry *e = crdt_line_entries(l);
 		for (uint16_t k = 0; k < l->n; k++) {
@@ -203,7 +207,8 @@ static int merge_fragments(const crdt_close *a, const crdt_close *b, crdt_close 
 	int rc = 0;
 	while (rc == 0 && (i < a->n || j < b->n)) {
 		const crdt_line *x = i < a->n ? &a->lines[i] : NULL, *y = j < b->n ? &b->lines[j] : NULL;
-		int c = !x ? 1 : !y ? -1 : crdt_name_cmp(x->sku, x->sku_len, y->sku, y->sku_len);
+		int c = !x ? 1 : !y ? -1
+		        : crdt_name_cmp(crdt_line_sku(x), x->sku_len, crdt_line_sku(y), y->sku_len);
 		const crdt_line *src = c <= 0 ? x : y;
 		uint32_t n = src->n;
 		const crdt_entry *e = crdt_line_entries(src);
@@ -220,7 +225,8 @@ static int merge_fragments(const crdt_close *a, const crdt_close *b, crdt_close 
 		held += n;
 		if (n > CRDT_DECODE_MAX_ENTRIES || held > a->total)
 			rc = CARTD_ELIMIT;
-		else if (cart_line_init(&dst->lines[dst->n], src->sku, src->sku_len, e, (uint16_t)n))
+		else if (cart_line_init(&dst->lines[dst->n], crdt_line_sku(src), src->sku_len, e,
+		                        (uint16_t)n))
 			rc = CARTD_ENOMEM;
 		else
 			dst->n++;
@@ -288,7 +294,7 @@ static bool in_some_order(const crdt_cart *c, const char *sku, size_t len, crdt_
 		const crdt_close *m = &c->closes->v[i];
 		for (uint32_t k = 0; k < m->n; k++) {
 			const crdt_line *l = &m->lines[k];
-			if (crdt_name_cmp(l->sku, l->sku_len, sku, len) != 0)
+			if (crdt_name_cmp(crdt_line_sku(l), l->sku_len, sku, len) != 0)
 				continue;
 			const crdt_entry *e = crdt_line_entries(l);
 			for (uint16_t x = 0; x < l->n; x++)
@@ -319,7 +325,7 @@ static int append_filtered(crdt_cart *out, const crdt_line *l, const crdt_cart *
 		else {
 			out->lines = lines;
 			out->cap = out->n + 1;
-			rc = cart_line_init(&out->lines[out->n], l->sku, l->sku_len, v, n);
+			rc = cart_line_init(&out->lines[out->n], crdt_line_sku(l), l->sku_len, v, n);
 			if (rc == 0)
 				out->n++;
 		}
@@ -330,12 +336,12 @@ static int append_filtered(crdt_cart *out, const crdt_line *l, const crdt_cart *
 
 static bool not_in_orders(const crdt_cart *c, const crdt_line *l, crdt_dot d)
 {
-	return !in_some_order(c, l->sku, l->sku_len, d);
+	return !in_some_order(c, crdt_line_sku(l), l->sku_len, d);
 }
 
 static bool not_live(const crdt_cart *c, const crdt_line *l, crdt_dot d)
 {
-	const crdt_line *live = crdt_cart_find(c, l->sku, l->sku_len);
+	const crdt_line *live = crdt_cart_find(c, crdt_line_sku(l), l->sku_len);
 	if (live == NULL)
 		return true;
 	const crdt_entry *e = crdt_line_entries(live);

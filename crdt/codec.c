@@ -184,7 +184,8 @@ int codec_decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev,
 	const char *sku;
 	size_t len;
 	uint32_t n;
-	int rc = decode_sku(r, prev ? prev->sku : NULL, prev ? prev->sku_len : 0, &sku, &len);
+	int rc = decode_sku(r, prev ? crdt_line_sku(prev) : NULL, prev ? prev->sku_len : 0, &sku,
+	                    &len);
 	if (rc)
 		return rc;
 	rc = codec_get_count(r, CRDT_DECODE_MAX_ENTRIES, CRDT_MIN_ENTRY_BYTES, &n);

@@ -47,7 +47,7 @@ static inline uint8_t *raw_line(uint8_t *p, const crdt_line *l)
 {
 	const crdt_entry *e = crdt_line_entries(l);
 	p = raw_varint(p, l->sku_len);
-	memcpy(p, l->sku, l->sku_len);
+	memcpy(p, crdt_line_sku(l), l->sku_len);
 	p = raw_varint(p + l->sku_len, l->n);
 	for (uint16_t i = 0; i < l->n; i++) {
 		p = raw_u64(p, e[i].replica);

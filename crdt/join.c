@@ -102,7 +102,7 @@ static int plan_sku(struct join_plan *p, const crdt_cart *dst, long ai,
 		p->dst_act[ai] = NEW_ENTRIES;
 		p->out_new[p->nout++] = FRESH_ENTRIES;
 	} else {
-		if (cart_line_init(l, b->sku, b->sku_len, scratch, (uint16_t)n))
+		if (cart_line_init(l, crdt_line_sku(b), b->sku_len, scratch, (uint16_t)n))
 			return CARTD_ENOMEM;
 		p->out_new[p->nout++] = FRESH_LINE;
 	}
@@ -136,8 +136,8 @@ static int plan_lines(struct join_plan *p, const crdt_cart *dst, const crdt_cart
 	int rc = 0;
 	while (rc == 0 && (i < dst->n || j < src->n)) {
 		int cmp = i >= dst->n ? 1 : j >= src->n ? -1
-		          : crdt_name_cmp(dst->lines[i].sku, dst->lines[i].sku_len,
-		                          src->lines[j].sku, src->lines[j].sku_len);
+		          : crdt_name_cmp(crdt_line_sku(&dst->lines[i]), dst->lines[i].sku_len,
+		                          crdt_line_sku(&src->lines[j]), src->lines[j].sku_len);
 		long ai = cmp <= 0 ? (long)i++ : -1;
 		long bi = cmp >= 0 ? (long)j++ : -1;
 		rc = plan_sku(p, dst, ai, src, bi, scratch);
@@ -224,7 +224,7 @@ static int commit_one_line(crdt_cart *dst, long ai, bool found, const crdt_line 
 			return CARTD_ENOMEM;
 		dst->lines = grown;
 		dst->cap = dst->n + 1;
-		if (cart_line_init(&fresh, b->sku, b->sku_len, e, (uint16_t)n))
+		if (cart_line_init(&fresh, crdt_line_sku(b), b->sku_len, e, (uint16_t)n))
 			return CARTD_ENOMEM;
 		memmove(&dst->lines[ai + 1], &dst->lines[ai], (dst->n - (size_t)ai) * sizeof fresh);
 		dst->lines[ai] = fresh;
@@ -256,7 +256,7 @@ static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	enum { STACK_ENTRIES = 32 };
 	const crdt_line *b = &src->lines[0];
 	bool found;
-	long ai = cart_find_index(dst, b->sku, b->sku_len, &found);
+	long ai = cart_find_index(dst, crdt_line_sku(b), b->sku_len, &found);
 	const crdt_line *a = found ? &dst->lines[ai] : NULL;
 	uint32_t cap = (a ? a->n : 0) + b->n;
 	if (src->n != 1 || (!found && dst->n >= CRDT_DECODE_MAX_LINES) ||
@@ -395,7 +395,7 @@ static int apply_defers(crdt_cart *c, crdt_defers **d)
 	int rc = 0;
 	for (uint32_t i = 0; m && rc == 0 && i < c->n; i++) {
 		crdt_line *l = &c->lines[i];
-		const crdt_defer *x = cart_find_defer(m, l->sku, l->sku_len);
+		const crdt_defer *x = cart_find_defer(m, crdt_line_sku(l), l->sku_len);
 		if (x)
 			rc = drop_dots(l, &x->dots);
 	}

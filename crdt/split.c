@@ -75,7 +75,7 @@ static int piece_add_line(crdt_cart *p, const crdt_line *src, const crdt_entry *
 		return CARTD_ENOMEM;
 	p->lines = lines;
 	p->cap = p->n + 1;
-	if (cart_line_init(&p->lines[p->n], src->sku, src->sku_len, e, n))
+	if (cart_line_init(&p->lines[p->n], crdt_line_sku(src), src->sku_len, e, n))
 		return CARTD_ENOMEM;
 	p->n++;
 	for (uint16_t i = 0; i < n; i++)
@@ -231,7 +231,7 @@ static int fragment_add_line(crdt_close *f, const crdt_line *l, const crdt_entry
 	if (lines == NULL)
 		return CARTD_ENOMEM;
 	f->lines = lines;
-	if (cart_line_init(&f->lines[f->n], l->sku, l->sku_len, e, n))
+	if (cart_line_init(&f->lines[f->n], crdt_line_sku(l), l->sku_len, e, n))
 		return CARTD_ENOMEM;
 	f->n++;
 	return 0;

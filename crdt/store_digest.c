@@ -47,7 +47,7 @@ static uint64_t entry_hash(const crdt_line *l, const crdt_entry *e)
 
 	buf_writer_fixed(&w, in, sizeof in);
 	buf_put_u8(&w, l->sku_len);
-	buf_put_bytes(&w, l->sku, l->sku_len);
+	buf_put_bytes(&w, crdt_line_sku(l), l->sku_len);
 	buf_put_u64le(&w, e->replica);
 	buf_put_u64le(&w, e->packed);
 	crypto_shorthash(h, in, w.len, entry_key);
@@ -95,9 +95,10 @@ static void each_named(const crdt_cart *src, void (*fn)(const char *, size_t, vo
 	while (i < src->n || j < nd) {
 		const crdt_line *l = i < src->n ? &src->lines[i] : NULL;
 		const crdt_defer *d = j < nd ? &src->defer->v[j] : NULL;
-		int cmp = !l ? 1 : !d ? -1 : crdt_name_cmp(l->sku, l->sku_len, d->sku, d->sku_len);
+		int cmp = !l ? 1 : !d ? -1
+		          : crdt_name_cmp(crdt_line_sku(l), l->sku_len, d->sku, d->sku_len);
 		if (cmp <= 0) {
-			fn(l->sku, l->sku_len, arg);
+			fn(crdt_line_sku(l), l->sku_len, arg);
 			i++;
 			j += cmp == 0;
 		} else {
@@ -150,10 +151,10 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 		/* Cannot fail: without memory, mark lines one sku at a time. */
 		for (uint32_t i = 0; i < dst->n; i++) {
 			const crdt_line *l = &dst->lines[i];
-			bool named = crdt_cart_find(src, l->sku, l->sku_len) != NULL;
+			bool named = crdt_cart_find(src, crdt_line_sku(l), l->sku_len) != NULL;
 			for (uint32_t j = 0; !named && j < crdt_cart_ndefer(src); j++)
 				named = crdt_name_cmp(src->defer->v[j].sku, src->defer->v[j].sku_len,
-				                      l->sku, l->sku_len) == 0;
+				                      crdt_line_sku(l), l->sku_len) == 0;
 			if (named)
 				sum += store_line_sum(l);
 			else if (!removes_none)

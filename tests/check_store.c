@@ -196,7 +196,7 @@ END_TEST
 static void assert_delta_line(const crdt_cart *d, const char *sku, uint32_t q)
 {
 	ck_assert_uint_eq(d->n, 1);
-	ck_assert_str_eq(d->lines[0].sku, sku);
+	ck_assert_str_eq(crdt_line_sku(&d->lines[0]), sku);
 	ck_assert_uint_eq(crdt_line_qty(&d->lines[0]), q);
 }
 

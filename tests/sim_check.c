@@ -25,7 +25,8 @@ static const char *brief(const crdt_cart *c, char *buf, size_t cap)
 	size_t len = 0;
 	buf[0] = '\0';
 	for (uint32_t i = 0; i < c->n && i < 8 && len + 40 < cap; i++)
-		len += (size_t)snprintf(buf + len, cap - len, "%s=%u/%u ", c->lines[i].sku,
+		len += (size_t)snprintf(buf + len, cap - len, "%s=%u/%u ",
+		                        crdt_line_sku(&c->lines[i]),
 		                        crdt_line_qty(&c->lines[i]), c->lines[i].n);
 	snprintf(buf + len, cap - len, "%s(%" PRIu64 " dots seen)", c->n > 8 ? "... " : "",
 	         crdt_ctx_count(&c->ctx));
@@ -90,7 +91,8 @@ static void check_identical(sim *s, sim_report *r)
 static bool same_content(const sim_entry_rec *e, const crdt_line *l, const crdt_entry *x)
 {
 	return e->sku_len == l->sku_len &&
-	       memcmp(e->sku, l->sku, l->sku_len < SIM_SKU_MAX ? l->sku_len : SIM_SKU_MAX) == 0 &&
+	       memcmp(e->sku, crdt_line_sku(l),
+	              l->sku_len < SIM_SKU_MAX ? l->sku_len : SIM_SKU_MAX) == 0 &&
 	       e->e.packed == x->packed && e->e.replica == x->replica;
 }
 
@@ -104,10 +106,10 @@ static void check_live(sim *s, unsigned cart, const crdt_cart *c, sim_report *r)
 		const crdt_entry *x = crdt_line_entries(l);
 		for (uint16_t k = 0; k < l->n; k++) {
 			crdt_dot d = crdt_entry_dot(&x[k]);
-			if (sim_oracle_removed(o, cart, l->sku, l->sku_len, d))
+			if (sim_oracle_removed(o, cart, crdt_line_sku(l), l->sku_len, d))
 				sim_problem(r, "%s/%s: dot (%016" PRIx64 ",%" PRIu64 ") was removed "
-				            "but is live again", s->cart_ids[cart], l->sku, d.replica,
-				            d.counter);
+				            "but is live again", s->cart_ids[cart], crdt_line_sku(l),
+				            d.replica, d.counter);
 			bool known = false;
 			for (size_t e = 0; e < o->nent && !known; e++)
 				known = o->ent[e].cart == cart &&
@@ -116,7 +118,7 @@ static void check_live(sim *s, unsigned cart, const crdt_cart *c, sim_report *r)
 			if (!known)
 				sim_problem(r, "%s/%s: live entry (%016" PRIx64 ",%" PRIu64 ") kind %u "
 				            "value %u was never made by a surviving write",
-				            s->cart_ids[cart], l->sku, d.replica, d.counter,
+				            s->cart_ids[cart], crdt_line_sku(l), d.replica, d.counter,
 				            crdt_entry_kind(&x[k]), crdt_entry_value(&x[k]));
 		}
 	}

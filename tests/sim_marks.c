@@ -47,8 +47,9 @@ bool sim_view_equals(const crdt_line *view, uint32_t vn, const crdt_line *src, u
 			if (!keep(arg, l, &e[x]))
 				continue;
 			kept++;
-			if (v == NULL && (j >= vn || crdt_name_cmp(view[j].sku, view[j].sku_len, l->sku,
-			                                           l->sku_len) != 0)) {
+			if (v == NULL &&
+			    (j >= vn || crdt_name_cmp(crdt_line_sku(&view[j]), view[j].sku_len,
+			                              crdt_line_sku(l), l->sku_len) != 0)) {
 				ok = false;
 				break;
 			}
@@ -166,7 +167,8 @@ static void check_requests(sim *s, sim_report *r)
 static bool same_lines(const crdt_line *a, const crdt_line *b, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (a[i].n != b[i].n || crdt_name_cmp(a[i].sku, a[i].sku_len, b[i].sku, b[i].sku_len))
+		if (a[i].n != b[i].n || crdt_name_cmp(crdt_line_sku(&a[i]), a[i].sku_len,
+		                                      crdt_line_sku(&b[i]), b[i].sku_len))
 			return false;
 		for (uint16_t k = 0; k < a[i].n; k++)
 			if (!entry_eq(&crdt_line_entries(&a[i])[k], &crdt_line_entries(&b[i])[k]))
@@ -231,7 +233,7 @@ static bool not_ordered(const void *arg, const crdt_line *l, const crdt_entry *e
 
 static bool not_live(const void *arg, const crdt_line *l, const crdt_entry *e)
 {
-	const crdt_line *live = crdt_cart_find(arg, l->sku, l->sku_len);
+	const crdt_line *live = crdt_cart_find(arg, crdt_line_sku(l), l->sku_len);
 	for (uint16_t i = 0; live && i < live->n; i++)
 		if (entry_eq(&crdt_line_entries(live)[i], e))
 			return false;
@@ -273,7 +275,8 @@ static void check_late_added(sim *s, unsigned cart, unsigned peer, const crdt_ca
 				    crdt_ctx_contains(&o->closes[j].covered, d))
 					sim_problem(r, "peer %u: %s/%s: a late item (%016" PRIx64 ",%" PRIu64
 					            ") was seen by a checkout that left it out", peer,
-					            s->cart_ids[cart], c->lines[i].sku, d.replica, d.counter);
+					            s->cart_ids[cart], crdt_line_sku(&c->lines[i]),
+					            d.replica, d.counter);
 		}
 	crdt_cart_destroy(&view);
 	crdt_ctx_destroy(&ordered);
@@ -304,9 +307,11 @@ static void check_late_removed(sim *s, unsigned cart, unsigned peer, const crdt_
 			for (uint16_t x = 0; x < l->n; x++) {
 				const crdt_entry *e = &crdt_line_entries(l)[x];
 				if (not_live(c, l, e) &&
-				    !sim_oracle_removed(o, cart, l->sku, l->sku_len, crdt_entry_dot(e)))
+				    !sim_oracle_removed(o, cart, crdt_line_sku(l), l->sku_len,
+				                        crdt_entry_dot(e)))
 					sim_problem(r, "peer %u: %s/%s: an order's entry is gone, but no "
-					            "write that took effect removed it", peer, id, l->sku);
+					            "write that took effect removed it", peer, id,
+					            crdt_line_sku(l));
 			}
 		}
 	}

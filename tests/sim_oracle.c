@@ -127,7 +127,8 @@ static int record_entries(sim_oracle *o, uint32_t cart, uint32_t op,
 			/* sim skus are short; longer ones are truncated, never compared
 			 * wrongly, because sku_len is kept whole */
 			r->sku_len = l->sku_len;
-			memcpy(r->sku, l->sku, l->sku_len < SIM_SKU_MAX ? l->sku_len : SIM_SKU_MAX);
+			memcpy(r->sku, crdt_line_sku(l),
+			       l->sku_len < SIM_SKU_MAX ? l->sku_len : SIM_SKU_MAX);
 		}
 	}
 	return 0;

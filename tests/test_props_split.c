@@ -23,7 +23,7 @@
 /* True if c holds entry e (same dot and payload) on the line named sku. */
 static bool holds(const crdt_cart *c, const crdt_line *sku, const crdt_entry *e)
 {
-	const crdt_line *l = crdt_cart_find(c, sku->sku, sku->sku_len);
+	const crdt_line *l = crdt_cart_find(c, crdt_line_sku(sku), sku->sku_len);
 	if (l == NULL)
 		return false;
 	const crdt_entry *v = crdt_line_entries(l);
@@ -49,7 +49,7 @@ static bool deferred_in(const crdt_cart *c, const char *sku, size_t len, crdt_do
 static bool removed_in(const crdt_cart *c, const crdt_line *sku, const crdt_entry *e)
 {
 	return (crdt_ctx_contains(&c->ctx, crdt_entry_dot(e)) && !holds(c, sku, e)) ||
-	       deferred_in(c, sku->sku, sku->sku_len, crdt_entry_dot(e));
+	       deferred_in(c, crdt_line_sku(sku), sku->sku_len, crdt_entry_dot(e));
 }
 
 static void live_dots(const crdt_cart *c, crdt_ctx *out)

@@ -68,7 +68,7 @@ static void put_lines(buf_writer *w, const crdt_line *lines, uint32_t n)
 		if (q == 0)
 			continue;
 		put_lit(w, first ? "{\"sku\":\"" : ",{\"sku\":\"");
-		buf_put_bytes(w, l->sku, l->sku_len);
+		buf_put_bytes(w, crdt_line_sku(l), l->sku_len);
 		put_lit(w, "\",\"qty\":");
 		put_u64(w, q);
 		buf_put_u8(w, '}');

@@ -144,9 +144,9 @@ static void check_ops(const crdt_cart *c)
 	}
 	if (c->n > 0) {
 		const crdt_line *l = &c->lines[0];
-		CHECK(crdt_cart_remove(&m, l->sku, l->sku_len, &c->ctx, &d) == 0);
-		CHECK(crdt_cart_find(&m, l->sku, l->sku_len) == NULL ||
-		      crdt_cart_find(&m, l->sku, l->sku_len)->n > 0);
+		CHECK(crdt_cart_remove(&m, crdt_line_sku(l), l->sku_len, &c->ctx, &d) == 0);
+		CHECK(crdt_cart_find(&m, crdt_line_sku(l), l->sku_len) == NULL ||
+		      crdt_cart_find(&m, crdt_line_sku(l), l->sku_len)->n > 0);
 	}
 	CHECK(crdt_cart_clear(&m, &c->ctx, &d) == 0);
 	CHECK(crdt_cart_valid(&m) && crdt_cart_valid(&d));
