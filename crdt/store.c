@@ -217,8 +217,14 @@ static const crdt_line *op_line(const crdt_cart *c, const crdt_op *op)
 static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
                           uint64_t self, const crdt_op *op, crdt_cart *delta)
 {
+	/* An unkeyed add writes one entry at a fresh dot and removes nothing
+	 * (its context is that dot alone): the line's sum only gains the new
+	 * entry's hash, read from the delta.  Hashing the whole line before
+	 * and after would cost two hashes per entry of a line that, adds
+	 * never folding, grows with every add. */
+	bool plain_add = op->kind == CRDT_OP_ADD && op->key == NULL && delta != NULL;
 	int rc = reserve_scratch(s, op_slack(&n->cart, op));
-	uint64_t before = store_line_sum(op_line(&n->cart, op));
+	uint64_t before = plain_add ? 0 : store_line_sum(op_line(&n->cart, op));
 
 	if (rc == 0)
 		rc = crdt_cart_apply(&n->cart, self, op, delta);
@@ -227,7 +233,9 @@ static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
 	/* An empty delta means the operation changed nothing. */
 	if (delta != NULL && crdt_cart_empty(delta))
 		return 0;
-	if (op->kind == CRDT_OP_CLEAR)
+	if (plain_add)
+		n->sum += store_cart_sum(delta);
+	else if (op->kind == CRDT_OP_CLEAR)
 		n->sum = store_cart_sum(&n->cart);
 	else if (op->kind != CRDT_OP_CLOSE)
 		n->sum += store_line_sum(op_line(&n->cart, op)) - before;
