@@ -2,12 +2,16 @@
  * check_context.c - unit tests of the causal context (crdt/context.h):
  * range coalescing, the dot cloud closing, join/intersect/remove, and the
  * canonical form after every operation, checked against a bitmap model.
+ * The random cases run in a loop inside one test each (test_run_cases), not
+ * one forked test per case: a forked test costs a process, and under the
+ * sanitizers a leak check at its exit, about a second each.
  */
 #include <check.h>
 #include <stdlib.h>
 
 #include "crdt/context.h"
 #include "crdt/error.h"
+#include "tests/test_rng.h"
 
 #define MODEL_MAX 64   /* counters 1..MODEL_MAX for replicas 1..3 */
 
@@ -22,16 +26,17 @@ static crdt_dot dot(uint64_t r, uint64_t c)
 /* The context holds exactly the model's dots and is canonical. */
 static void check_matches_model(const crdt_ctx *c)
 {
-	ck_assert(crdt_ctx_valid(c));
+	T_ASSERT(crdt_ctx_valid(c), "context not canonical");
 	uint64_t count = 0;
 	for (uint64_t r = 1; r <= 3; r++)
 		for (uint64_t k = 1; k <= MODEL_MAX; k++) {
-			ck_assert_msg(crdt_ctx_contains(c, dot(r, k)) == model[r][k],
-			              "replica %lu counter %lu: context %d model %d", (unsigned long)r,
-			              (unsigned long)k, crdt_ctx_contains(c, dot(r, k)), model[r][k]);
+			T_ASSERT(crdt_ctx_contains(c, dot(r, k)) == model[r][k],
+			         "replica %lu counter %lu: context %d model %d", (unsigned long)r,
+			         (unsigned long)k, crdt_ctx_contains(c, dot(r, k)), model[r][k]);
 			count += model[r][k];
 		}
-	ck_assert_uint_eq(crdt_ctx_count(c), count);
+	T_ASSERT(crdt_ctx_count(c) == count, "count %lu, model %lu",
+	         (unsigned long)crdt_ctx_count(c), (unsigned long)count);
 }
 
 START_TEST(cloud_closes_when_gap_arrives)
@@ -63,85 +68,102 @@ START_TEST(add_range_rejects_bad_bounds)
 }
 END_TEST
 
-/* Random adds, range adds and removes against the bitmap model. */
-START_TEST(random_ops_match_model)
+/* A number in [0, n): the cases' randomness. */
+static int rnd(test_rng *rng, int n)
 {
-	srand(1000 + (unsigned)_i);
+	return (int)test_rng_below(rng, (uint64_t)n);
+}
+
+/* Random adds, range adds and removes against the bitmap model. */
+static void random_ops_case(test_rng *rng, void *arg)
+{
+	(void)arg;
 	for (uint64_t r = 0; r < 4; r++)
 		for (uint64_t k = 0; k <= MODEL_MAX; k++)
 			model[r][k] = false;
 	crdt_ctx c;
 	crdt_ctx_init(&c);
 	for (int step = 0; step < 300; step++) {
-		uint64_t r = 1 + (uint64_t)(rand() % 3), lo = 1 + (uint64_t)(rand() % MODEL_MAX);
-		int op = rand() % 3;
+		uint64_t r = 1 + (uint64_t)rnd(rng, 3), lo = 1 + (uint64_t)rnd(rng, MODEL_MAX);
+		int op = rnd(rng, 3);
 		if (op == 0) {
-			ck_assert_int_eq(crdt_ctx_add(&c, dot(r, lo)), 0);
+			T_ASSERT(crdt_ctx_add(&c, dot(r, lo)) == 0, "add");
 			model[r][lo] = true;
 		} else if (op == 1) {
-			uint64_t hi = lo + (uint64_t)(rand() % 5);
+			uint64_t hi = lo + (uint64_t)rnd(rng, 5);
 			hi = hi > MODEL_MAX ? MODEL_MAX : hi;
-			ck_assert_int_eq(crdt_ctx_add_range(&c, r, lo, hi), 0);
+			T_ASSERT(crdt_ctx_add_range(&c, r, lo, hi) == 0, "add_range");
 			for (uint64_t k = lo; k <= hi; k++)
 				model[r][k] = true;
 		} else {
-			ck_assert_int_eq(crdt_ctx_remove(&c, dot(r, lo)), 0);
+			T_ASSERT(crdt_ctx_remove(&c, dot(r, lo)) == 0, "remove");
 			model[r][lo] = false;
 		}
 		check_matches_model(&c);
 	}
 	crdt_ctx_destroy(&c);
 }
+
+START_TEST(random_ops_match_model)
+{
+	test_run_cases("random_ops_match_model", 50, random_ops_case, NULL);
+}
 END_TEST
 
 /* Builds a random context and its bitmap. */
-static void random_ctx(crdt_ctx *c, bool bits[4][MODEL_MAX + 1])
+static void random_ctx(test_rng *rng, crdt_ctx *c, bool bits[4][MODEL_MAX + 1])
 {
 	crdt_ctx_init(c);
 	for (int i = 0; i < 40; i++) {
-		uint64_t r = 1 + (uint64_t)(rand() % 3), k = 1 + (uint64_t)(rand() % MODEL_MAX);
-		ck_assert_int_eq(crdt_ctx_add(c, dot(r, k)), 0);
+		uint64_t r = 1 + (uint64_t)rnd(rng, 3), k = 1 + (uint64_t)rnd(rng, MODEL_MAX);
+		T_ASSERT(crdt_ctx_add(c, dot(r, k)) == 0, "add");
 		bits[r][k] = true;
 	}
 }
 
-START_TEST(join_and_intersect_match_model)
+static void join_intersect_case(test_rng *rng, void *arg)
 {
-	srand(2000 + (unsigned)_i);
+	(void)arg;
 	bool a[4][MODEL_MAX + 1] = { { 0 } }, b[4][MODEL_MAX + 1] = { { 0 } };
 	crdt_ctx x, y, z;
-	random_ctx(&x, a);
-	random_ctx(&y, b);
+	random_ctx(rng, &x, a);
+	random_ctx(rng, &y, b);
 	crdt_ctx_init(&z);
-	ck_assert_int_eq(crdt_ctx_intersect(&z, &x, &y), 0);
+	T_ASSERT(crdt_ctx_intersect(&z, &x, &y) == 0, "intersect");
 	for (int r = 0; r < 4; r++)
 		for (int k = 0; k <= MODEL_MAX; k++)
 			model[r][k] = a[r][k] && b[r][k];
 	check_matches_model(&z);
-	ck_assert_int_eq(crdt_ctx_join(&x, &y), 0);
+	T_ASSERT(crdt_ctx_join(&x, &y) == 0, "join");
 	for (int r = 0; r < 4; r++)
 		for (int k = 0; k <= MODEL_MAX; k++)
 			model[r][k] = a[r][k] || b[r][k];
 	check_matches_model(&x);
 	/* Join is idempotent and copy/equal agree. */
-	ck_assert_int_eq(crdt_ctx_copy(&z, &x), 0);
-	ck_assert_int_eq(crdt_ctx_join(&x, &y), 0);
-	ck_assert(crdt_ctx_equal(&x, &z));
+	T_ASSERT(crdt_ctx_copy(&z, &x) == 0, "copy");
+	T_ASSERT(crdt_ctx_join(&x, &y) == 0, "join");
+	T_ASSERT(crdt_ctx_equal(&x, &z), "join not idempotent");
 	crdt_ctx_destroy(&x);
 	crdt_ctx_destroy(&y);
 	crdt_ctx_destroy(&z);
 }
+
+START_TEST(join_and_intersect_match_model)
+{
+	test_run_cases("join_and_intersect_match_model", 200, join_intersect_case, NULL);
+}
 END_TEST
 
 /* A random context of ranges (1..12 dots long) and its bitmap. */
-static void random_ranges(crdt_ctx *c, bool bits[4][MODEL_MAX + 1], int nranges)
+static void random_ranges(test_rng *rng, crdt_ctx *c, bool bits[4][MODEL_MAX + 1],
+                          int nranges)
 {
 	crdt_ctx_init(c);
 	for (int i = 0; i < nranges; i++) {
-		uint64_t r = 1 + (uint64_t)(rand() % 3), lo = 1 + (uint64_t)(rand() % MODEL_MAX);
-		uint64_t hi = lo + (uint64_t)(rand() % 12);
+		uint64_t r = 1 + (uint64_t)rnd(rng, 3), lo = 1 + (uint64_t)rnd(rng, MODEL_MAX);
+		uint64_t hi = lo + (uint64_t)rnd(rng, 12);
 		hi = hi > MODEL_MAX ? MODEL_MAX : hi;
-		ck_assert_int_eq(crdt_ctx_add_range(c, r, lo, hi), 0);
+		T_ASSERT(crdt_ctx_add_range(c, r, lo, hi) == 0, "add_range");
 		for (uint64_t k = lo; k <= hi; k++)
 			bits[r][k] = true;
 	}
@@ -149,16 +171,16 @@ static void random_ranges(crdt_ctx *c, bool bits[4][MODEL_MAX + 1], int nranges)
 
 /* a \ b and "a and b share no dot" against the bitmaps, for contexts of
  * every density (deferred removes are token dots minus a cart's context). */
-START_TEST(subtract_and_disjoint_match_model)
+static void subtract_disjoint_case(test_rng *rng, void *arg)
 {
-	srand(3000 + (unsigned)_i);
+	(void)arg;
 	bool a[4][MODEL_MAX + 1] = { { 0 } }, b[4][MODEL_MAX + 1] = { { 0 } };
 	crdt_ctx x, y, z;
-	random_ranges(&x, a, rand() % 12);
-	random_ranges(&y, b, rand() % 12);
+	random_ranges(rng, &x, a, rnd(rng, 12));
+	random_ranges(rng, &y, b, rnd(rng, 12));
 	crdt_ctx_init(&z);
-	ck_assert_int_eq(crdt_ctx_add_range(&z, 2, 5, 9), 0);   /* replaced */
-	ck_assert_int_eq(crdt_ctx_subtract(&z, &x, &y), 0);
+	T_ASSERT(crdt_ctx_add_range(&z, 2, 5, 9) == 0, "add_range");   /* replaced */
+	T_ASSERT(crdt_ctx_subtract(&z, &x, &y) == 0, "subtract");
 	bool shared = false;
 	for (int r = 0; r < 4; r++)
 		for (int k = 0; k <= MODEL_MAX; k++) {
@@ -166,16 +188,21 @@ START_TEST(subtract_and_disjoint_match_model)
 			shared |= a[r][k] && b[r][k];
 		}
 	check_matches_model(&z);
-	ck_assert(crdt_ctx_disjoint(&x, &y) == !shared);
-	ck_assert(crdt_ctx_disjoint(&y, &x) == !shared);
-	ck_assert(crdt_ctx_disjoint(&z, &y));
+	T_ASSERT(crdt_ctx_disjoint(&x, &y) == !shared, "disjoint(x, y) wrong");
+	T_ASSERT(crdt_ctx_disjoint(&y, &x) == !shared, "disjoint(y, x) wrong");
+	T_ASSERT(crdt_ctx_disjoint(&z, &y), "x \\ y shares a dot with y");
 	/* (a \ b) joined with b is a joined with b. */
-	ck_assert_int_eq(crdt_ctx_join(&z, &y), 0);
-	ck_assert_int_eq(crdt_ctx_join(&x, &y), 0);
-	ck_assert(crdt_ctx_equal(&x, &z));
+	T_ASSERT(crdt_ctx_join(&z, &y) == 0, "join");
+	T_ASSERT(crdt_ctx_join(&x, &y) == 0, "join");
+	T_ASSERT(crdt_ctx_equal(&x, &z), "(x \\ y) + y differs from x + y");
 	crdt_ctx_destroy(&x);
 	crdt_ctx_destroy(&y);
 	crdt_ctx_destroy(&z);
+}
+
+START_TEST(subtract_and_disjoint_match_model)
+{
+	test_run_cases("subtract_and_disjoint_match_model", 300, subtract_disjoint_case, NULL);
 }
 END_TEST
 
@@ -187,9 +214,9 @@ Suite *context_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, cloud_closes_when_gap_arrives);
 	tcase_add_test(tc, add_range_rejects_bad_bounds);
-	tcase_add_loop_test(tc, random_ops_match_model, 0, 50);
-	tcase_add_loop_test(tc, join_and_intersect_match_model, 0, 200);
-	tcase_add_loop_test(tc, subtract_and_disjoint_match_model, 0, 300);
+	tcase_add_test(tc, random_ops_match_model);
+	tcase_add_test(tc, join_and_intersect_match_model);
+	tcase_add_test(tc, subtract_and_disjoint_match_model);
 	suite_add_tcase(s, tc);
 	return s;
 }
