@@ -18,7 +18,6 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "tests/test_jobs.h"
 
@@ -34,9 +33,7 @@ static const test_job suites[] = {
 
 static bool sequential(unsigned jobs)
 {
-	const char *fork = getenv("CK_FORK");
-	return jobs <= 1 || getenv("CK_RUN_SUITE") != NULL || getenv("CK_RUN_CASE") != NULL ||
-	       (fork != NULL && strcmp(fork, "no") == 0);
+	return jobs <= 1 || getenv("CK_RUN_SUITE") != NULL || getenv("CK_RUN_CASE") != NULL;
 }
 
 int main(void)

@@ -105,22 +105,35 @@ struct reached {
 	uint64_t checkouts, closed, double_closed, late;
 };
 
-static void add_reached(struct reached *sum, const sim_stats *st)
+/* What one schedule reached. */
+static struct reached reached_of(const sim_stats *st)
 {
-	sum->hot += st->hot_acked;
-	sum->full += st->refused_full;
-	sum->deferred += st->deferred_removes;
-	sum->old_tokens += st->old_tokens;
-	sum->keyed += st->keyed;
-	sum->reapplied += st->reapplied;
-	sum->replays += st->idem_replays;
-	sum->reused += st->key_reused;
-	sum->tokrem += st->tokrem_checked;
-	sum->commit_crashes += st->commit_crashes;
-	sum->checkouts += st->checkouts;
-	sum->closed += st->closed_refused;
-	sum->double_closed += st->double_closed;
-	sum->late += st->late_added + st->late_removed;
+	return (struct reached){
+		.hot = st->hot_acked, .full = st->refused_full, .deferred = st->deferred_removes,
+		.old_tokens = st->old_tokens, .keyed = st->keyed, .reapplied = st->reapplied,
+		.replays = st->idem_replays, .reused = st->key_reused, .tokrem = st->tokrem_checked,
+		.commit_crashes = st->commit_crashes, .checkouts = st->checkouts,
+		.closed = st->closed_refused, .double_closed = st->double_closed,
+		.late = st->late_added + st->late_removed,
+	};
+}
+
+static void add_reached(struct reached *sum, const struct reached *r)
+{
+	sum->hot += r->hot;
+	sum->full += r->full;
+	sum->deferred += r->deferred;
+	sum->old_tokens += r->old_tokens;
+	sum->keyed += r->keyed;
+	sum->reapplied += r->reapplied;
+	sum->replays += r->replays;
+	sum->reused += r->reused;
+	sum->tokrem += r->tokrem;
+	sum->commit_crashes += r->commit_crashes;
+	sum->checkouts += r->checkouts;
+	sum->closed += r->closed;
+	sum->double_closed += r->double_closed;
+	sum->late += r->late;
 }
 
 /* What one process found over its share of a kind's schedules. */
@@ -138,7 +151,8 @@ static void run_seed(uint64_t seed, struct share *sh)
 	sim_params_from_seed(seed, &p);
 	sim_run_schedule(&p, &res);
 	verbose_line(&p, &res);
-	add_reached(&sh->sum, &res.stats);
+	struct reached r = reached_of(&res.stats);
+	add_reached(&sh->sum, &r);
 	if (res.ok)
 		return;
 	fprintf(stderr, "%s\n", res.report);
@@ -153,22 +167,7 @@ static void add_share(struct share *all, const struct share *sh)
 		if (all->nfailed + i < MAX_LISTED)
 			all->failed[all->nfailed + i] = sh->failed[i];
 	all->nfailed += sh->nfailed;
-	struct reached *a = &all->sum;
-	const struct reached *b = &sh->sum;
-	a->hot += b->hot;
-	a->full += b->full;
-	a->deferred += b->deferred;
-	a->old_tokens += b->old_tokens;
-	a->keyed += b->keyed;
-	a->reapplied += b->reapplied;
-	a->replays += b->replays;
-	a->reused += b->reused;
-	a->tokrem += b->tokrem;
-	a->commit_crashes += b->commit_crashes;
-	a->checkouts += b->checkouts;
-	a->closed += b->closed;
-	a->double_closed += b->double_closed;
-	a->late += b->late;
+	add_reached(&all->sum, &sh->sum);
 }
 
 /* Schedules w, w + nw, w + 2 nw ... of a kind's n. */
@@ -184,12 +183,9 @@ static void run_share(unsigned kind, unsigned n, unsigned w, unsigned nw, struct
  * With CK_FORK=no (valgrind, debuggers) everything runs here. */
 static void run_kind(unsigned kind, unsigned n, struct share *all)
 {
-	const char *fork_env = getenv("CK_FORK");
 	unsigned nw = test_jobs_wanted();
 	if (nw > n)
 		nw = n ? n : 1;
-	if (fork_env != NULL && strcmp(fork_env, "no") == 0)
-		nw = 1;
 	pid_t pid[TEST_JOBS_MAX];
 	int fd[TEST_JOBS_MAX];
 	fflush(NULL);

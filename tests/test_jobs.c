@@ -39,6 +39,9 @@ struct slot {
 
 unsigned test_jobs_wanted(void)
 {
+	const char *fork = getenv("CK_FORK");
+	if (fork != NULL && strcmp(fork, "no") == 0)
+		return 1;
 	const char *v = getenv("CARTD_TEST_JOBS");
 	if (v != NULL && *v != '\0') {
 		char *end;

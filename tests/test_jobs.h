@@ -19,7 +19,8 @@ typedef struct test_job {
 	Suite *(*make)(void);    /* builds the suite (called in the child) */
 } test_job;
 
-/* How many processes may run at once: CARTD_TEST_JOBS if set to a number
+/* How many processes may run at once: 1 with CK_FORK=no (valgrind and
+ * debuggers want one process), else CARTD_TEST_JOBS if set to a number
  * from 1 to 64, else the online CPUs (at least 1). */
 unsigned test_jobs_wanted(void);
 
