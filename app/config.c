@@ -59,6 +59,7 @@ static const opt_def opts[] = {
 	{ "deflate-level", OPT_INT, NODE(deflate_level), 0, 9 },
 	{ "buckets", OPT_U32, NODE(nbuckets), 1, CRDT_MAX_BUCKETS },
 	{ "max-pending", OPT_SIZE, NODE(max_pending), 1, 1000000 },
+	{ "log-size", OPT_SIZE, NODE(wal_size), 4096, 1u << 30 },
 	{ "idempotency-window", OPT_U32, NODE(idem_window_s), IDEM_WINDOW_MIN_S, IDEM_WINDOW_MAX_S },
 	{ "max-body", OPT_SIZE, offsetof(cartd_config, http_max_body), 1024, 16u << 20 },
 	{ "header-timeout-ms", OPT_U32, offsetof(cartd_config, http_header_ms), 100, 600000 },

@@ -1,10 +1,13 @@
 /*
- * bench_commit.c - what group commit buys: synced LMDB commits per second
- * with one record per transaction (the raw ceiling of this disk), against
- * the committer with N concurrent writers, in the same run on the same disk.
+ * bench_commit.c - what the write-ahead log and group commit buy: synced
+ * LMDB commits per second with one record per transaction (what a write
+ * cost when LMDB was where it became durable), against the committer with
+ * N concurrent writers (one synced log frame per batch, folded into LMDB by
+ * its checkpoint thread: wal.h), in the same run on the same disk.
  *
  * "raw piped" is the same with the sync of each commit's meta page left to
- * the next commit (db_write_batch): one sync per commit instead of two.
+ * the next commit (db_write_batch, as checkpoints write): one sync per
+ * commit instead of two.
  *
  * A "writer" is what an HTTP client is to cartd: it has one write in flight,
  * and submits its next one as soon as the previous one is durable.  One
@@ -201,7 +204,7 @@ static void run_group(const opts *o, int writers, const crdt_cart *cart, row *r)
 	db *d = fresh_db(o, true, path, sizeof path);
 	group g = { .cart = cart, .inflight = 0 };
 	g.start = calloc((size_t)writers, sizeof *g.start);
-	int rc = g.start ? committer_new(d, NULL, &g.c) : CARTD_ENOMEM;
+	int rc = g.start ? committer_new(d, NULL, &g.c, NULL, 0) : CARTD_ENOMEM;
 	if (rc)
 		die("committer_new", rc, NULL);
 	double t0 = bench_now();

@@ -13,15 +13,18 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app/peer/committer.h"
 #include "app/peer/db.h"
+#include "app/peer/wal.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"
@@ -317,6 +320,31 @@ START_TEST(test_upgrade_layout3)
 }
 END_TEST
 
+/* Layout 4 is layout 5 without the log: renamed, records untouched, and
+ * an older cartd can no longer open the dir. */
+START_TEST(test_upgrade_layout4)
+{
+	char dir[128];
+	sub(dir, sizeof dir, "upgrade4");
+	db *d = open_ok(dir, true, NULL);
+	db_record r = { "c4", 2, (const uint8_t *)"\0\0\0", 3, DB_STATE };
+	ck_assert_int_eq(db_put_batch(d, &r, 1, NULL, 0), 0);
+	db_close(d);
+	poke_meta(dir, "layout", DB_LAYOUT_V4, strlen(DB_LAYOUT_V4));
+	d = open_ok(dir, true, NULL);
+	ck_assert(db_was_upgraded(d));
+	ck_assert_uint_eq(db_upgraded(d), 0);
+	ck_assert_str_eq(db_upgraded_from(d), DB_LAYOUT_V4);
+	size_t count;
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
+	ck_assert_uint_eq(count, 1);
+	db_close(d);
+	d = open_ok(dir, true, NULL);
+	ck_assert(!db_was_upgraded(d));
+	db_close(d);
+}
+END_TEST
+
 START_TEST(test_epoch_exhausted)
 {
 	char dir[128];
@@ -422,7 +450,7 @@ static void roundtrip(const char *dir, bool sync)
 	crdt_store *s;
 	ck_assert_int_eq(crdt_store_new(64, &s), 0);
 	committer *c;
-	ck_assert_int_eq(committer_new(d, NULL, &c), 0);
+	ck_assert_int_eq(committer_new(d, NULL, &c, NULL, 0), 0);
 	size_t n = churn(s, db_replica_id(d), c, 40);
 	got g;
 	got_init(&g, n);
@@ -474,7 +502,7 @@ START_TEST(test_group_commit)
 	char dir[128];
 	db *d = open_ok(sub(dir, sizeof dir, "group"), true, NULL);
 	committer *c;
-	ck_assert_int_eq(committer_new(d, NULL, &c), 0);
+	ck_assert_int_eq(committer_new(d, NULL, &c, NULL, 0), 0);
 	uint8_t val[64];
 	memset(val, 0xab, sizeof val);
 	for (size_t i = 0; i < N; i++) {
@@ -498,10 +526,10 @@ START_TEST(test_group_commit)
 	              (unsigned long long)st.commits, N);
 	ck_assert_uint_gt(st.max_batch, 1);
 	ck_assert_uint_eq(st.failed, 0);
-	ck_assert_uint_eq(db_durable(d), db_commits(d));
-	ck_assert_msg(st.syncs <= 2 * st.commits, "%llu syncs for %llu commits",
+	ck_assert_msg(st.syncs == st.commits, "%llu syncs for %llu commits",
 	              (unsigned long long)st.syncs, (unsigned long long)st.commits);
 	committer_free(c);
+	ck_assert_uint_eq(db_durable(d), db_commits(d));   /* the fold at stop synced */
 	size_t count;
 	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
 	ck_assert_uint_eq(count, 97);
@@ -552,29 +580,51 @@ START_TEST(test_write_batch_sync_rule)
 }
 END_TEST
 
-/* A completion is posted only once its batch is durable: one write at a
- * time, each finding the queue empty behind it, is synced on its own
- * before it completes. */
+/* Log records of generation gen in dir (wal.h). */
+static size_t logged(const char *dir, uint64_t gen)
+{
+	wal_reader *r;
+	char err[DB_ERRMSG_MAX];
+	ck_assert_int_eq(wal_reader_open(dir, gen, &r, err, sizeof err), 0);
+	size_t total = 0, n;
+	const db_record *recs;
+	do {
+		int rc = wal_reader_next(r, 1 << 20, &recs, &n, err, sizeof err);
+		ck_assert_msg(rc == 0, "reading the log: %s", err);
+		total += n;
+	} while (n > 0);
+	wal_reader_close(r);
+	return total;
+}
+
+/* A completion is posted only once its record is in a synced log frame:
+ * one write at a time, each is its own frame and its own sync. */
 START_TEST(test_completion_after_sync)
 {
 	char dir[128];
 	db *d = open_ok(sub(dir, sizeof dir, "lone"), true, NULL);
 	committer *c;
-	ck_assert_int_eq(committer_new(d, NULL, &c), 0);
+	ck_assert_int_eq(committer_new(d, NULL, &c, NULL, 0), 0);
 	got g;
 	got_init(&g, 20);
+	committer_stats st;
 	for (size_t i = 0; i < 20; i++) {
 		ck_assert_int_eq(committer_submit(c, "lone", 4, "v", 1, i), 0);
 		wait_for(c, &g, i + 1);
 		ck_assert_int_eq(g.rc[i], 0);
-		ck_assert_msg(db_durable(d) == i + 1 && db_commits(d) == i + 1,
-		              "write %zu completed with %llu of %llu commits durable", i,
-		              (unsigned long long)db_durable(d), (unsigned long long)db_commits(d));
+		committer_stats_get(c, &st);
+		ck_assert_msg(st.syncs == i + 1 && logged(dir, db_wal_gen(d)) == i + 1,
+		              "write %zu completed after %llu syncs with %zu records logged", i,
+		              (unsigned long long)st.syncs, logged(dir, db_wal_gen(d)));
 	}
-	committer_stats st;
-	committer_stats_get(c, &st);
-	ck_assert_uint_eq(st.syncs, db_syncs(d));
+	ck_assert_uint_eq(st.commits, 20);
+	ck_assert_uint_eq(st.checkpoints, 0);   /* 20 small frames: no rotation */
 	committer_free(c);
+	/* Stopping folded the log: LMDB holds the cart, the log nothing new. */
+	size_t count;
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_uint_eq(logged(dir, db_wal_gen(d)), 0);
 	db_close(d);
 	got_free(&g);
 }
@@ -586,7 +636,7 @@ START_TEST(test_backpressure_records)
 	db *d = open_ok(sub(dir, sizeof dir, "bp"), true, NULL);
 	committer_options o = { .max_records = 4, .max_bytes = 1 << 20 };
 	committer *c;
-	ck_assert_int_eq(committer_new(d, &o, &c), 0);
+	ck_assert_int_eq(committer_new(d, &o, &c, NULL, 0), 0);
 	/* Records count until drained, so the fifth is refused however fast
 	 * the thread writes. */
 	for (uint64_t i = 0; i < 4; i++)
@@ -615,7 +665,7 @@ START_TEST(test_backpressure_bytes)
 	db *d = open_ok(sub(dir, sizeof dir, "bpb"), true, NULL);
 	committer_options o = { .max_records = 100000, .max_bytes = 4096 };
 	committer *c;
-	ck_assert_int_eq(committer_new(d, &o, &c), 0);
+	ck_assert_int_eq(committer_new(d, &o, &c, NULL, 0), 0);
 	static uint8_t big[8192];
 	/* Submitting far faster than synced commits fills the byte budget. */
 	size_t ok = 0;
@@ -653,7 +703,7 @@ START_TEST(test_bad_ids)
 	ck_assert_int_eq(db_put_batch(d, &r, 1, NULL, 0), CARTD_EID);
 	ck_assert_int_eq(db_put_batch(d, NULL, 0, NULL, 0), 0);
 	committer *c;
-	ck_assert_int_eq(committer_new(d, NULL, &c), 0);
+	ck_assert_int_eq(committer_new(d, NULL, &c, NULL, 0), 0);
 	ck_assert_int_eq(committer_submit(c, "", 0, "x", 1, 0), CARTD_EID);
 	ck_assert_int_eq(committer_submit(c, "a/b", 3, "x", 1, 0), CARTD_EID);
 	committer_free(c);
@@ -688,20 +738,22 @@ START_TEST(test_map_grows)
 }
 END_TEST
 
-/* A batch LMDB refuses is reported to every cookie of it, with the cause,
- * and the committer goes on with the next batch. */
+/* A batch the log cannot take is reported to every cookie of it, with the
+ * cause, and the committer goes on with the next batch, which takes its
+ * place in the log.  The disk is made to refuse by RLIMIT_FSIZE (SIGXFSZ
+ * ignored so that the write fails with EFBIG instead), restored after. */
 START_TEST(test_failed_batch)
 {
 	char dir[128], err[DB_ERRMSG_MAX];
-	db_options o;
-	db_options_default(&o);
-	o.dir = sub(dir, sizeof dir, "fail");
-	o.map_size = 64u << 10;   /* 8 doublings later still under 20 MiB */
-	db *d;
-	ck_assert_int_eq(db_open(&o, &d, NULL, err, sizeof err), 0);
+	db *d = open_ok(sub(dir, sizeof dir, "fail"), true, NULL);
 	committer *c;
-	ck_assert_int_eq(committer_new(d, NULL, &c), 0);
-	size_t huge = 20u << 20;
+	ck_assert_int_eq(committer_new(d, NULL, &c, NULL, 0), 0);
+	struct rlimit old, small = { 1u << 20, 0 };
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	size_t huge = 2u << 20;
 	uint8_t *val = calloc(1, huge);
 	ck_assert_ptr_nonnull(val);
 	ck_assert_int_eq(committer_submit(c, "huge", 4, val, huge, 1), 0);
@@ -711,16 +763,22 @@ START_TEST(test_failed_batch)
 	wait_for(c, &g, 1);
 	ck_assert_int_eq(g.rc[0], CARTD_ESTORAGE);
 	committer_last_error(c, err, sizeof err);
-	ck_assert_msg(strstr(err, "MDB_MAP_FULL") != NULL, "message: %s", err);
+	ck_assert_msg(strstr(err, "wal-") && strstr(err, "too large"), "message: %s", err);
 	ck_assert_int_eq(committer_submit(c, "small", 5, "v", 1, 2), 0);
 	wait_for(c, &g, 2);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_sig);
 	ck_assert_int_eq(g.rc[1], 0);
 	committer_stats st;
 	committer_stats_get(c, &st);
 	ck_assert_uint_eq(st.batches, 2);
 	ck_assert_uint_eq(st.commits, 1);
 	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(logged(dir, db_wal_gen(d)), 1);   /* "small" only */
 	committer_free(c);
+	size_t count;
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
+	ck_assert_uint_eq(count, 1);
 	db_close(d);
 	got_free(&g);
 }
@@ -774,6 +832,7 @@ Suite *db_suite(void)
 	tcase_add_test(ident, test_unknown_layout);
 	tcase_add_test(ident, test_upgrade_layout1);
 	tcase_add_test(ident, test_upgrade_layout3);
+	tcase_add_test(ident, test_upgrade_layout4);
 	tcase_add_test(ident, test_epoch_exhausted);
 	tcase_add_test(ident, test_foreign_dir);
 	suite_add_tcase(s, ident);

@@ -28,7 +28,8 @@
 static char parent[64];
 static tp_cluster cl;
 static const char *const common_args[] = { "--header-timeout-ms", "500", "--body-timeout-ms",
-                                           "500", "--ae-rate", "1024", NULL };
+                                           "500", "--ae-rate", "1024", "--log-size", "4096",
+                                           NULL };
 static const char *const slow_push_args[] = { "--header-timeout-ms", "500", "--body-timeout-ms",
                                               "500", "--ae-rate", "1024",
                                               "--flush-delay-ms", "10000", NULL };
@@ -59,6 +60,7 @@ static const char *const not_driven[] = {
 	"cartd_persist_failed_total",           /* a failing disk */
 	"cartd_persist_lost_total",             /* out of memory */
 	"cartd_write_commit_failed_total",      /* a failing disk */
+	"cartd_checkpoint_failures_total",      /* a failing disk: check_db */
 	"cartd_datagrams_rejected_total",       /* by cause: check_cluster (cert) and the net suites */
 	"cartd_datagrams_decode_rejected_total",   /* by reason: check_engine (wrapping ranges) */
 };
@@ -213,6 +215,7 @@ static void drive_writes(void)
 		{ 0, "cartd_committer_commit_seconds_total", UP, 0 },
 		{ 0, "cartd_committer_commit_seconds_max", UP, 0 },
 		{ 0, "cartd_committer_max_batch", UP, 0 },
+
 		{ 0, "cartd_deltas_total{direction=\"out\"}", UP, 0 },
 		{ 0, "cartd_datagrams_deflated_total", UP, 0 },
 		{ 0, "cartd_carts", UP, 0 },
@@ -240,6 +243,29 @@ static void drive_writes(void)
 	}
 	ck_assert_int_eq(write_json(0, "POST", "/carts/w3/checkout", NULL), 200);
 	expect(p, N(p), "writes at peer0");
+}
+
+/* Writes at peer 0 until its log passes --log-size (4096 bytes) and is
+ * folded.  The log's size rises with each write and drops at each fold, so
+ * it counts as moving once it is seen above 0. */
+static void drive_log(void)
+{
+	probe p[] = {
+		{ 0, "cartd_checkpoints_total", UP, 0 },
+		{ 0, "cartd_checkpoint_records_total", UP, 0 },
+		{ 0, "cartd_checkpoint_seconds_total", UP, 0 },
+	};
+	take(p, N(p));
+	bool log_seen = false;
+	for (int k = 0; k < 400 && !(log_seen && tp_metric(&cl, 0, p[0].sample) > p[0].value); k++) {
+		ck_assert_int_eq(write_json(0, "POST", "/carts/log1/items",
+		                            "{\"sku\":\"a-rather-long-sku-to-fill-the-log\",\"qty\":1}"),
+		                 200);
+		log_seen |= tp_metric(&cl, 0, "cartd_log_bytes") > 0;
+	}
+	ck_assert_msg(log_seen, "cartd_log_bytes never rose above 0");
+	note_moved("cartd_log_bytes");
+	expect(p, N(p), "writes past --log-size");
 }
 
 /* Sets a fault at peer 0, writes until the probes are met, clears it. */
@@ -435,6 +461,7 @@ START_TEST(test_documented_series_move)
 
 	drive_background();
 	drive_writes();
+	drive_log();
 	drive_faults();
 	drive_push_queue();
 	drive_edges();

@@ -68,7 +68,7 @@ START_TEST(every_flag)
 		"--cluster", "shop", "--log-level", "debug", "--sync", "off",
 		"--enable-fault-injection", "--fault-seed", "18446744073709551615",
 		"--max-datagram", "65507", "--deflate-level=0", "--buckets", "65536",
-		"--max-pending", "1", "--max-body", "1024", "--socket-buffer", "0",
+		"--max-pending", "1", "--log-size", "4096", "--max-body", "1024", "--socket-buffer", "0",
 		"--flush-delay-ms", "0", "--full-push-max", "3", "--fanout", "2",
 		"--ae-interval-ms", "10", "--ae-rate", "1024", "--ping-interval-ms", "200",
 		"--ping-timeout-ms", "199", "--indirect-probes", "0", "--suspect-ms", "1",
@@ -89,6 +89,7 @@ START_TEST(every_flag)
 	ck_assert_int_eq(c.node.deflate_level, 0);
 	ck_assert_uint_eq(c.node.nbuckets, 65536);
 	ck_assert_uint_eq(c.node.max_pending, 1);
+	ck_assert_uint_eq(c.node.wal_size, 4096);
 	ck_assert_uint_eq(c.http_max_body, 1024);
 	ck_assert_uint_eq(c.node.udp_sockbuf, 0);
 	ck_assert_uint_eq(c.node.idem_window_s, 31536000);

@@ -115,6 +115,7 @@ END_TEST
 static const struct { const char *flag; unsigned long long min, max; } numeric[] = {
 	{ "--max-datagram", 512, 65507 }, { "--deflate-level", 0, 9 },
 	{ "--buckets", 1, 65536 }, { "--max-pending", 1, 1000000 },
+	{ "--log-size", 4096, 1u << 30 },
 	{ "--max-body", 1024, 16u << 20 }, { "--socket-buffer", 0, 1u << 30 },
 	{ "--flush-delay-ms", 0, 10000 }, { "--full-push-max", 1, 100000 },
 	{ "--fanout", 1, 1000 }, { "--ae-interval-ms", 10, 3600000 },

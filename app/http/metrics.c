@@ -336,15 +336,17 @@ static void committer_series(buf_writer *w, const committer_stats *c)
 		  "Cart records queued for commit.", c->submitted },
 		{ "cartd_committer_records_rejected_total", "counter",
 		  "Records refused because the queue was full.", c->rejected },
-		{ "cartd_committer_batches_total", "counter", "Write transactions attempted.", c->batches },
-		{ "cartd_committer_commits_total", "counter", "Write transactions committed.", c->commits },
+		{ "cartd_committer_batches_total", "counter", "Batches taken from the commit queue.",
+		  c->batches },
+		{ "cartd_committer_commits_total", "counter", "Batches made durable in the log.",
+		  c->commits },
 		{ "cartd_committer_records_written_total", "counter",
 		  "Records written by committed batches.", c->records },
 		{ "cartd_committer_records_failed_total", "counter",
 		  "Records whose batch failed.", c->failed },
 		{ "cartd_committer_bytes_total", "counter", "Key and value bytes committed.", c->bytes },
 		{ "cartd_committer_syncs_total", "counter",
-		  "Data file syncs (about one per batch under load).", c->syncs },
+		  "Log syncs: one per batch that wrote records.", c->syncs },
 		{ "cartd_committer_max_batch", "gauge", "Most records committed in one batch.",
 		  c->max_batch },
 		{ "cartd_committer_queued_records", "gauge", "Records outstanding now.",
@@ -353,8 +355,22 @@ static void committer_series(buf_writer *w, const committer_stats *c)
 		  c->queued_bytes },
 	};
 	scalars(w, s, sizeof s / sizeof s[0]);
+	const series log[] = {
+		{ "cartd_log_bytes", "gauge",
+		  "Bytes in the write-ahead log's current generation.", c->wal_bytes },
+		{ "cartd_checkpoints_total", "counter",
+		  "Log generations folded into LMDB.", c->checkpoints },
+		{ "cartd_checkpoint_records_total", "counter",
+		  "Log records folded into LMDB.", c->checkpoint_records },
+		{ "cartd_checkpoint_failures_total", "counter",
+		  "Folds that failed (retried with backoff; the log keeps the records).",
+		  c->checkpoint_failures },
+	};
+	scalars(w, log, sizeof log / sizeof log[0]);
+	family(w, "cartd_checkpoint_seconds_total", "counter", "Time spent folding the log.");
+	put(w, "cartd_checkpoint_seconds_total %.6f\n", (double)c->checkpoint_ns / 1e9);
 	family(w, "cartd_committer_commit_seconds_total", "counter",
-	       "Time spent writing, committing and syncing.");
+	       "Time spent appending batches to the log and syncing them.");
 	put(w, "cartd_committer_commit_seconds_total %.6f\n", (double)c->commit_ns / 1e9);
 	family(w, "cartd_committer_commit_seconds_max", "gauge", "Longest single batch.");
 	put(w, "cartd_committer_commit_seconds_max %.6f\n", (double)c->commit_ns_max / 1e9);

@@ -1,11 +1,20 @@
 /*
- * committer.c - the group-commit thread and its two queues.
+ * committer.c - the group-commit thread, its two queues, and the
+ * checkpoint thread.
  *
  * Pending records form a FIFO list filled by submitters under the mutex.
- * The thread takes the whole list at once, writes it outside the lock, then
- * appends one completion per record to the `done` array and bumps the
- * eventfd.  The owner swaps `done` with its own `drain` array under the lock
- * and runs the callbacks without it, so a callback may submit again.
+ * The commit thread takes the whole list at once, appends it to the log as
+ * one synced frame outside the lock (wal.h), then appends one completion
+ * per record to the `done` array and bumps the eventfd.  The owner swaps
+ * `done` with its own `drain` array under the lock and runs the callbacks
+ * without it, so a callback may submit again.
+ *
+ * When the log's generation reaches wal_rotate_bytes, the commit thread
+ * starts the next generation in the other file and hands the full one to
+ * the checkpoint thread, which folds it into LMDB (db_checkpoint).  Only
+ * one generation is ever waiting to be folded: until it is, the commit
+ * thread keeps appending to the current one, past the threshold if need
+ * be, and never reuses a file whose frames are not folded.
  *
  * Both completion arrays and the db_record array hold max_records entries,
  * allocated at creation: at most max_records records are outstanding, so
@@ -23,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/peer/wal.h"
 #include "crdt/buf.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
@@ -45,15 +55,21 @@ struct committer {
 	db *db;
 	size_t max_records;
 	size_t max_bytes;
+	size_t rotate_bytes;
 	int efd;
 
-	pthread_t thread;
-	bool joined;           /* true while there is no thread to join */
+	pthread_t thread, ckpt_thread;
+	bool joined;            /* true while there is no commit thread to join */
+	bool ckpt_joined;       /* ... no checkpoint thread */
 
 	pthread_mutex_t mu;     /* guards everything below */
 	pthread_cond_t cv;      /* signalled on new work and on stop */
+	pthread_cond_t ckpt_cv; /* signalled on a generation to fold and on stop */
 	rec *head, *tail;       /* pending, FIFO */
 	bool stopping;
+	bool ckpt_stopping;
+	bool fold_pending;      /* generation fold_gen waits to be folded */
+	uint64_t fold_gen;
 	size_t outstanding;     /* submitted, completion not yet drained */
 	size_t bytes;           /* submitted, not yet written */
 	completion *done;       /* ready for the owner */
@@ -63,7 +79,8 @@ struct committer {
 
 	completion *drain;      /* owner thread only */
 	bool draining;
-	db_record *recs;        /* committer thread only */
+	wal *wal;               /* commit thread only (owner after the join) */
+	db_record *recs;        /* commit thread only */
 };
 
 static uint64_t now_ns(void)
@@ -81,10 +98,10 @@ static void notify(committer *c)
 	(void)n;
 }
 
-/* Writes one batch; returns its result and, on failure, the db message.
- * *synced_earlier: db_write_batch's, whether earlier batches are durable. */
-static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes,
-                       bool *synced_earlier, char *err, size_t errlen)
+/* Appends one batch to the log as a synced frame; returns its result and,
+ * on failure, the message. */
+static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes, char *err,
+                       size_t errlen)
 {
 	size_t n = 0, bytes = 0;
 	for (rec *r = list; r; r = r->next, n++) {
@@ -97,7 +114,7 @@ static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes,
 	}
 	*nrec = n;
 	*nbytes = bytes;
-	return db_write_batch(c->db, c->recs, n, synced_earlier, err, errlen);
+	return wal_append(c->wal, c->recs, n, err, errlen);
 }
 
 /* Counts a written batch (under the mutex). */
@@ -140,80 +157,124 @@ static void complete(committer *c, rec *list, int rc, const char *err)
 	notify(c);
 }
 
-/* Batches committed but not yet known durable (db.h, db_write_batch): a
- * FIFO of records whose completions wait for the next sync. */
-typedef struct waiting {
-	rec *head, **tail;
-} waiting;
-
-static void waiting_add(waiting *w, rec *list)
+/* Hands the log's generation to the checkpoint thread once it is big
+ * enough and the one before it is folded.  Commit thread. */
+static void maybe_rotate(committer *c)
 {
-	*w->tail = list;
-	while (*w->tail)
-		w->tail = &(*w->tail)->next;
-}
-
-static rec *waiting_take(waiting *w)
-{
-	rec *l = w->head;
-	w->head = NULL;
-	w->tail = &w->head;
-	return l;
-}
-
-/* Syncs, then completes everything waiting with the result. */
-static void flush_waiting(committer *c, waiting *w, char *err, size_t errlen)
-{
-	if (!w->head)
+	if (wal_bytes(c->wal) < c->rotate_bytes)
 		return;
-	int rc = db_flush(c->db, err, errlen);
-	complete(c, waiting_take(w), rc, err);
+	pthread_mutex_lock(&c->mu);
+	if (!c->fold_pending) {
+		c->fold_gen = wal_gen(c->wal);
+		c->fold_pending = true;
+		wal_rotate(c->wal);
+		pthread_cond_signal(&c->ckpt_cv);
+	}
+	c->st.wal_bytes = wal_bytes(c->wal);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /*
- * The thread.  A batch's commit syncs every earlier batch, so while work
- * keeps arriving a batch waits for the next one's commit (one sync per
- * batch); as soon as the queue is empty it is synced on its own, so a
- * lone write costs what it did with two syncs per commit and waits for
- * nobody.
+ * The commit thread.  Every batch is durable when its frame's sync returns,
+ * and every earlier batch was before it, so completions go out in
+ * submission order right after each append.
  */
 static void *run(void *arg)
 {
 	committer *c = arg;
 	char err[DB_ERRMSG_MAX];
-	waiting w = { NULL, &w.head };
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		while (!c->head && !w.head && !c->stopping)
+		while (!c->head && !c->stopping)
 			pthread_cond_wait(&c->cv, &c->mu);
 		rec *list = c->head;
 		c->head = c->tail = NULL;
-		if (!list && !w.head)
+		if (!list)
 			break;              /* stopping, and everything is durable */
 		pthread_mutex_unlock(&c->mu);
 
-		if (!list) {
-			flush_waiting(c, &w, err, sizeof err);
-		} else {
-			size_t n, bytes;
-			bool synced_earlier;
-			uint64_t t0 = now_ns();
-			int rc = write_batch(c, list, &n, &bytes, &synced_earlier, err, sizeof err);
-			uint64_t ns = now_ns() - t0;
-			pthread_mutex_lock(&c->mu);
-			account(c, n, bytes, rc, ns);
-			pthread_mutex_unlock(&c->mu);
-			if (rc) {
-				char ferr[DB_ERRMSG_MAX];   /* older batches first: FIFO */
-				flush_waiting(c, &w, ferr, sizeof ferr);
-				complete(c, list, rc, err);
-			} else {
-				if (synced_earlier)
-					complete(c, waiting_take(&w), 0, "");
-				waiting_add(&w, list);
-			}
-		}
+		size_t n, bytes;
+		uint64_t t0 = now_ns();
+		int rc = write_batch(c, list, &n, &bytes, err, sizeof err);
+		uint64_t ns = now_ns() - t0;
 		pthread_mutex_lock(&c->mu);
+		account(c, n, bytes, rc, ns);
+		c->st.syncs = wal_syncs(c->wal);
+		c->st.wal_bytes = wal_bytes(c->wal);
+		pthread_mutex_unlock(&c->mu);
+		complete(c, list, rc, err);
+		if (rc == 0)
+			maybe_rotate(c);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* Counts one fold attempt (under the mutex). */
+static void account_fold(committer *c, int rc, size_t records, uint64_t ns, const char *err)
+{
+	c->st.checkpoint_ns += ns;
+	if (rc == 0) {
+		c->st.checkpoints++;
+		c->st.checkpoint_records += records;
+	} else {
+		c->st.checkpoint_failures++;
+		snprintf(c->err, sizeof c->err, "%s", err);
+	}
+}
+
+#define FOLD_RETRY_MIN_MS 100u
+#define FOLD_RETRY_MAX_MS 5000u
+
+/*
+ * The checkpoint thread: folds each generation the commit thread hands
+ * over.  A failed fold (a full or failing disk) is retried with backoff;
+ * the log meanwhile keeps every record, so nothing acknowledged depends
+ * on it.  Once stopping, a pending fold gets one more attempt.
+ */
+static void *checkpoint_run(void *arg)
+{
+	committer *c = arg;
+	char err[DB_ERRMSG_MAX];
+	unsigned backoff_ms = 0;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->fold_pending && !c->ckpt_stopping)
+			pthread_cond_wait(&c->ckpt_cv, &c->mu);
+		if (!c->fold_pending)
+			break;
+		uint64_t gen = c->fold_gen;
+		bool last_try = c->ckpt_stopping;
+		pthread_mutex_unlock(&c->mu);
+
+		size_t records = 0;
+		uint64_t t0 = now_ns();
+		int rc = db_checkpoint(c->db, gen, &records, err, sizeof err);
+		uint64_t ns = now_ns() - t0;
+
+		pthread_mutex_lock(&c->mu);
+		account_fold(c, rc, records, ns, err);
+		if (rc == 0) {
+			c->fold_pending = false;
+			backoff_ms = 0;
+			continue;
+		}
+		if (last_try)
+			break;
+		backoff_ms = backoff_ms ? backoff_ms * 2 : FOLD_RETRY_MIN_MS;
+		if (backoff_ms > FOLD_RETRY_MAX_MS)
+			backoff_ms = FOLD_RETRY_MAX_MS;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += backoff_ms / 1000;
+		until.tv_nsec += (long)(backoff_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!c->ckpt_stopping)
+			pthread_cond_timedwait(&c->ckpt_cv, &c->mu, &until);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -223,6 +284,7 @@ void committer_options_default(committer_options *o)
 {
 	o->max_records = COMMITTER_DEFAULT_MAX_RECORDS;
 	o->max_bytes = COMMITTER_DEFAULT_MAX_BYTES;
+	o->wal_rotate_bytes = COMMITTER_DEFAULT_WAL_ROTATE;
 }
 
 static int alloc_arrays(committer *c)
@@ -233,7 +295,8 @@ static int alloc_arrays(committer *c)
 	return (c->done && c->drain && c->recs) ? 0 : CARTD_ENOMEM;
 }
 
-int committer_new(db *d, const committer_options *o, committer **out)
+int committer_new(db *d, const committer_options *o, committer **out, char *err,
+                  size_t errlen)
 {
 	*out = NULL;
 	committer_options def;
@@ -241,28 +304,44 @@ int committer_new(db *d, const committer_options *o, committer **out)
 		committer_options_default(&def);
 		o = &def;
 	}
-	if (!d || o->max_records == 0 || o->max_bytes == 0)
+	if (!d || o->max_records == 0 || o->max_bytes == 0) {
+		cartd_errmsg(err, errlen, "committer: no db, or a bound of 0");
 		return CARTD_EINVAL;
+	}
 	committer *c = calloc(1, sizeof *c);
-	if (!c)
+	if (!c) {
+		cartd_errmsg(err, errlen, "committer: out of memory");
 		return CARTD_ENOMEM;
+	}
 	c->db = d;
 	c->max_records = o->max_records;
 	c->max_bytes = o->max_bytes;
-	c->joined = true;
+	c->rotate_bytes = o->wal_rotate_bytes ? o->wal_rotate_bytes : COMMITTER_DEFAULT_WAL_ROTATE;
+	c->joined = c->ckpt_joined = true;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	pthread_cond_init(&c->ckpt_cv, NULL);
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	int rc = c->efd < 0 ? -errno : alloc_arrays(c);
+	if (!rc)
+		rc = wal_open(db_dir(d), db_wal_gen(d), db_sync_enabled(d), &c->wal, err, errlen);
+	if (!rc) {
+		int prc = pthread_create(&c->ckpt_thread, NULL, checkpoint_run, c);
+		rc = prc ? -prc : 0;
+		c->ckpt_joined = rc != 0;
+	}
 	if (!rc) {
 		int prc = pthread_create(&c->thread, NULL, run, c);
 		rc = prc ? -prc : 0;
+		c->joined = rc != 0;
 	}
 	if (rc) {
+		if (rc != CARTD_ESTORAGE && rc != CARTD_EINVAL)
+			cartd_errmsg(err, errlen, "committer: %s", rc == CARTD_ENOMEM
+			             ? "out of memory" : strerror(-rc));
 		committer_free(c);
 		return rc;
 	}
-	c->joined = false;
 	*out = c;
 	return 0;
 }
@@ -399,6 +478,25 @@ size_t committer_drain(committer *c, committer_done_fn fn, void *arg)
 	return n;
 }
 
+/* With both threads gone: folds the generation being written, once the
+ * one before it is folded, so that LMDB alone holds every record. */
+static void fold_the_rest(committer *c)
+{
+	if (c->fold_pending || !c->wal || wal_bytes(c->wal) == 0)
+		return;   /* left to the next open's recovery */
+	char err[DB_ERRMSG_MAX];
+	size_t records = 0;
+	uint64_t gen = wal_gen(c->wal), t0 = now_ns();
+	int rc = db_checkpoint(c->db, gen, &records, err, sizeof err);
+	pthread_mutex_lock(&c->mu);
+	account_fold(c, rc, records, now_ns() - t0, err);
+	if (rc == 0) {
+		wal_rotate(c->wal);
+		c->st.wal_bytes = 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 void committer_stop(committer *c)
 {
 	pthread_mutex_lock(&c->mu);
@@ -409,6 +507,15 @@ void committer_stop(committer *c)
 		pthread_join(c->thread, NULL);
 		c->joined = true;
 	}
+	pthread_mutex_lock(&c->mu);
+	c->ckpt_stopping = true;
+	pthread_cond_signal(&c->ckpt_cv);
+	pthread_mutex_unlock(&c->mu);
+	if (!c->ckpt_joined) {
+		pthread_join(c->ckpt_thread, NULL);
+		c->ckpt_joined = true;
+		fold_the_rest(c);
+	}
 }
 
 void committer_stats_get(committer *c, committer_stats *out)
@@ -418,7 +525,6 @@ void committer_stats_get(committer *c, committer_stats *out)
 	out->queued_records = c->outstanding;
 	out->queued_bytes = c->bytes;
 	pthread_mutex_unlock(&c->mu);
-	out->syncs = db_syncs(c->db);   /* the db counts them, for any thread */
 }
 
 void committer_last_error(committer *c, char *err, size_t errlen)
@@ -443,6 +549,8 @@ void committer_free(committer *c)
 	free(c->done);
 	free(c->drain);
 	free(c->recs);
+	wal_close(c->wal);
+	pthread_cond_destroy(&c->ckpt_cv);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);

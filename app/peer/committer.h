@@ -1,17 +1,21 @@
 /*
  * committer.h - group commit: a background thread that makes cart records
- * durable, many writes per synced LMDB transaction, so the event loop never
- * waits for a disk.
+ * durable, many writes per synced log frame, so the event loop never waits
+ * for a disk; and a second thread that folds the log into LMDB.
  *
  * The loop submits (cart id, encoded full state or delta, cookie).  The
- * committer thread takes everything queued, writes it in one write
- * transaction in submission order (db.h: a full state replaces what is
- * stored, a delta is joined with it), commits, and posts one completion
- * (cookie, result) per record once the batch is durable: when the next
- * batch's commit has synced it, or, if nothing else is queued, after a sync
- * of its own (db.h, db_write_batch).  Whatever is submitted
- * while that commit runs becomes the next batch, so N concurrent writes cost
- * about one sync, not N.
+ * commit thread takes everything queued, appends it to the write-ahead log
+ * as one frame in submission order and syncs it (wal.h), then posts one
+ * completion (cookie, result) per record: the batch is durable.  Whatever
+ * is submitted while that sync runs becomes the next batch, so N
+ * concurrent writes cost about one sync, not N.  A record's meaning is
+ * db.h's: a full state replaces what is stored, a delta is joined with it.
+ *
+ * Each time the log's current generation reaches wal_rotate_bytes, the
+ * commit thread moves on to the next and the checkpoint thread folds the
+ * full one into LMDB (db_checkpoint), off the write path.  A fold that
+ * fails is retried with backoff; the log keeps its records meanwhile, and
+ * opening the data dir folds whatever a crash left (db_open).
  *
  * Completions are delivered on the loop thread: committer_fd() becomes
  * readable when some are ready (watch it with EV_READ or poll), and
@@ -31,7 +35,7 @@
  * committer_stop and committer_free belong to one thread, the owner (the
  * loop).  The work done on the calling thread is a malloc and memcpy per
  * submission and reading completions; the db handle is used only by the
- * committer thread between committer_new and committer_stop.
+ * checkpoint thread between committer_new and committer_stop.
  */
 #ifndef APP_COMMITTER_H
 #define APP_COMMITTER_H
@@ -44,28 +48,35 @@
 
 #define COMMITTER_DEFAULT_MAX_RECORDS 16384u
 #define COMMITTER_DEFAULT_MAX_BYTES ((size_t)64 << 20)
+#define COMMITTER_DEFAULT_WAL_ROTATE ((size_t)8 << 20)
 
 typedef struct committer committer;
 
 typedef struct committer_options {
 	size_t max_records;     /* outstanding records (submitted, not drained); >= 1 */
 	size_t max_bytes;       /* queued key+value bytes not yet written; >= 1 */
+	size_t wal_rotate_bytes;/* log bytes per generation before it is folded
+	                           into LMDB; 0: COMMITTER_DEFAULT_WAL_ROTATE */
 } committer_options;
 
 /* Counters since committer_new; a consistent snapshot. */
 typedef struct committer_stats {
 	uint64_t submitted;     /* records accepted */
 	uint64_t rejected;      /* submissions refused with CARTD_ENOSPC */
-	uint64_t batches;       /* write transactions attempted */
-	uint64_t commits;       /* ... of which committed */
-	uint64_t records;       /* records written by committed batches */
+	uint64_t batches;       /* batches taken from the queue */
+	uint64_t commits;       /* ... of which durable (logged, or nothing to log) */
+	uint64_t records;       /* records of durable batches */
 	uint64_t failed;        /* records whose batch failed */
-	uint64_t bytes;         /* key+value bytes written by committed batches */
+	uint64_t bytes;         /* key+value bytes of durable batches */
 	uint64_t max_batch;     /* most records in one batch */
-	uint64_t commit_ns;     /* total time in write+commit+sync */
+	uint64_t commit_ns;     /* total time appending and syncing */
 	uint64_t commit_ns_max; /* longest single batch */
-	uint64_t syncs;         /* fdatasyncs: about one per batch under load,
-	                           two for a batch that found the queue empty */
+	uint64_t syncs;         /* log fdatasyncs: one per batch with records */
+	uint64_t wal_bytes;     /* bytes of the log's current generation */
+	uint64_t checkpoints;   /* generations folded into LMDB */
+	uint64_t checkpoint_records;   /* records they held */
+	uint64_t checkpoint_failures;  /* folds that failed (retried) */
+	uint64_t checkpoint_ns; /* time spent folding */
 	size_t queued_records;  /* outstanding now (counts against max_records) */
 	size_t queued_bytes;    /* unwritten now (counts against max_bytes) */
 } committer_stats;
@@ -78,13 +89,15 @@ typedef void (*committer_done_fn)(void *arg, uint64_t cookie, int rc);
 void committer_options_default(committer_options *o);
 
 /*
- * Starts the committer thread over d (borrowed: d must outlive the
- * committer, and no other thread may use d until committer_stop returns).
- * o may be NULL for the defaults.  On failure *out = NULL.
- * Errors: CARTD_EINVAL (a bound of 0), CARTD_ENOMEM, negative errno (thread
- * or eventfd creation).
+ * Opens the log where d's last fold left it and starts the commit and
+ * checkpoint threads over d (borrowed: d must outlive the committer, and
+ * no other thread may use d until committer_stop returns).  o may be NULL
+ * for the defaults.  On failure *out = NULL and err says why.
+ * Errors: CARTD_EINVAL (a bound of 0), CARTD_ENOMEM, CARTD_ESTORAGE (the
+ * log files cannot be opened), negative errno (thread or eventfd creation).
  */
-int committer_new(db *d, const committer_options *o, committer **out);
+int committer_new(db *d, const committer_options *o, committer **out, char *err,
+                  size_t errlen);
 
 /* The notification fd: readable while completions wait to be drained.
  * Non-blocking; owned by the committer (do not read or close it). */
@@ -108,8 +121,8 @@ int committer_submit_cart(committer *c, const char *id, size_t id_len,
 
 /* Same for a delta (DB_DELTA): delta must be what an operation on the cart
  * produced (cart.h), so that the stored state joined with it is the new
- * state.  An empty delta stores nothing but completes after the next synced
- * commit all the same. */
+ * state.  An empty delta stores nothing; it completes with its batch, after
+ * every record submitted before it is durable. */
 int committer_submit_delta(committer *c, const char *id, size_t id_len,
                            const crdt_cart *delta, uint64_t cookie);
 
@@ -122,16 +135,18 @@ size_t committer_drain(committer *c, committer_done_fn fn, void *arg);
 
 /*
  * Stops accepting (later submits get CARTD_ESHUTDOWN), writes everything
- * queued, and joins the thread.  Completions stay drainable.  Idempotent.
- * Owner thread only; blocks for the final commit.
+ * queued, folds the log into LMDB so that the db alone holds every record
+ * (a fold that fails leaves them to the next db_open; committer_last_error
+ * says why), and joins the threads.  Completions stay drainable.
+ * Idempotent.  Owner thread only; blocks for the final commit and fold.
  */
 void committer_stop(committer *c);
 
 void committer_stats_get(committer *c, committer_stats *out);
 
-/* Copies the message of the most recent failed batch ("" if none) into
- * err (crdt/error.h).  Batches fail on the committer's thread, with no call
- * to hand the message to: this is the one kept-error form cartd has. */
+/* Copies the message of the most recent failed batch or fold ("" if none)
+ * into err (crdt/error.h).  Both fail on the committer's threads, with no
+ * call to hand the message to: this is the one kept-error form cartd has. */
 void committer_last_error(committer *c, char *err, size_t errlen);
 
 /* committer_stop, then frees everything, discarding undrained completions.

@@ -4,8 +4,9 @@
  * Opening is three steps, each undone on failure: prepare the directory
  * (create it, or make sure it is ours), take the data dir lock, open the
  * environment and run one write transaction that checks the layout, creates
- * or reads the identity and bumps the boot epoch.  Cart records (full
- * states and deltas, see db.h) are written by db_delta.c.
+ * or reads the identity and bumps the boot epoch; then fold what the log
+ * holds (db_checkpoint.c).  Cart records (full states and deltas, see db.h)
+ * are written by db_delta.c.
  */
 #include "app/peer/db.h"
 
@@ -180,7 +181,7 @@ static void printable(char *dst, size_t cap, const MDB_val *v)
 	dst[n] = '\0';
 }
 
-static int get_meta(db *d, MDB_txn *txn, const char *key, MDB_val *out)
+int db_get_meta(db *d, MDB_txn *txn, const char *key, MDB_val *out)
 {
 	MDB_val k = db_mval(key, strlen(key));
 	int mrc = mdb_get(txn, d->meta, &k, out);
@@ -189,34 +190,20 @@ static int get_meta(db *d, MDB_txn *txn, const char *key, MDB_val *out)
 	return mrc ? db_lmdb_fail(d, mrc, "reading meta") : 0;
 }
 
-static int put_meta(db *d, MDB_txn *txn, const char *key, const void *p, size_t n)
+int db_put_meta(db *d, MDB_txn *txn, const char *key, const void *p, size_t n)
 {
 	MDB_val k = db_mval(key, strlen(key)), v = db_mval(p, n);
 	int mrc = mdb_put(txn, d->meta, &k, &v, 0);
 	return mrc ? db_lmdb_fail(d, mrc, "writing meta") : 0;
 }
 
-static void put_le(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 /* Writes epoch to meta; shared by creation and every reopen. */
 static int store_epoch(db *d, MDB_txn *txn, uint32_t epoch)
 {
 	uint8_t b[4];
-	put_le(b, epoch, 4);
+	db_put_le(b, epoch, 4);
 	d->epoch = epoch;
-	return put_meta(d, txn, KEY_EPOCH, b, sizeof b);
+	return db_put_meta(d, txn, KEY_EPOCH, b, sizeof b);
 }
 
 static int create_identity(db *d, MDB_txn *txn)
@@ -225,10 +212,10 @@ static int create_identity(db *d, MDB_txn *txn)
 	while (id == 0)   /* 0 means "no replica" on the wire and in dots */
 		randombytes_buf(&id, sizeof id);
 	uint8_t b[8];
-	put_le(b, id, 8);
-	int rc = put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
+	db_put_le(b, id, 8);
+	int rc = db_put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
 	if (!rc)
-		rc = put_meta(d, txn, KEY_REPLICA, b, sizeof b);
+		rc = db_put_meta(d, txn, KEY_REPLICA, b, sizeof b);
 	if (!rc)
 		rc = store_epoch(d, txn, 1);
 	d->replica = id;
@@ -300,7 +287,7 @@ static int upgrade_records(db *d, MDB_txn *txn, const char *dir, int version,
 	if (rc == 0 && mrc != MDB_NOTFOUND)
 		rc = db_lmdb_fail(d, mrc, "upgrading the data dir");
 	if (rc == 0)
-		rc = put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
+		rc = db_put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
 	if (rc == 0) {
 		d->upgraded = nrecords + 1;
 		d->upgraded_from = from;
@@ -316,7 +303,7 @@ static bool layout_is(const MDB_val *v, const char *name)
 static int check_layout(db *d, MDB_txn *txn, const char *dir)
 {
 	MDB_val v;
-	int rc = get_meta(d, txn, KEY_LAYOUT, &v);
+	int rc = db_get_meta(d, txn, KEY_LAYOUT, &v);
 	if (rc == CARTD_ENOTFOUND) {
 		db_set_err(d, "data dir %s has no layout record; not a cartd data dir", dir);
 		return CARTD_EDATADIR;
@@ -330,6 +317,17 @@ static int check_layout(db *d, MDB_txn *txn, const char *dir)
 		return upgrade_records(d, txn, dir, CRDT_CART_V2, DB_LAYOUT_V2);
 	if (layout_is(&v, DB_LAYOUT_V3))
 		return upgrade_records(d, txn, dir, CRDT_CART_V2, DB_LAYOUT_V3);
+	/* Layout 4 is layout 5 without a log: its records stay as they are.
+	 * The new name keeps an older cartd, which would not read the log,
+	 * from opening the dir. */
+	if (layout_is(&v, DB_LAYOUT_V4)) {
+		rc = db_put_meta(d, txn, KEY_LAYOUT, DB_LAYOUT, strlen(DB_LAYOUT));
+		if (!rc) {
+			d->upgraded = 1;
+			d->upgraded_from = DB_LAYOUT_V4;
+		}
+		return rc;
+	}
 	if (v.mv_size != strlen(DB_LAYOUT) || memcmp(v.mv_data, DB_LAYOUT, v.mv_size)) {
 		char shown[64];
 		printable(shown, sizeof shown, &v);
@@ -346,17 +344,17 @@ static int read_identity(db *d, MDB_txn *txn, const char *dir)
 	if (rc)
 		return rc;
 	MDB_val id, ep;
-	rc = get_meta(d, txn, KEY_REPLICA, &id);
+	rc = db_get_meta(d, txn, KEY_REPLICA, &id);
 	if (!rc)
-		rc = get_meta(d, txn, KEY_EPOCH, &ep);
+		rc = db_get_meta(d, txn, KEY_EPOCH, &ep);
 	if (rc == CARTD_ENOTFOUND || (!rc && (id.mv_size != 8 || ep.mv_size != 4))) {
 		db_set_err(d, "data dir %s: identity record missing or malformed", dir);
 		return CARTD_EDATADIR;
 	}
 	if (rc)
 		return rc;
-	d->replica = get_le(id.mv_data, 8);
-	uint32_t epoch = (uint32_t)get_le(ep.mv_data, 4);
+	d->replica = db_get_le(id.mv_data, 8);
+	uint32_t epoch = (uint32_t)db_get_le(ep.mv_data, 4);
 	if (d->replica == 0) {
 		db_set_err(d, "data dir %s: replica id is 0", dir);
 		return CARTD_EDATADIR;
@@ -366,7 +364,25 @@ static int read_identity(db *d, MDB_txn *txn, const char *dir)
 		db_set_err(d, "data dir %s: boot epoch exhausted; start from a new data dir", dir);
 		return CARTD_EDATADIR;
 	}
-	return store_epoch(d, txn, epoch + 1);
+	rc = db_read_wal_gen(d, txn, dir);
+	return rc ? rc : store_epoch(d, txn, epoch + 1);
+}
+
+int db_read_wal_gen(db *d, MDB_txn *txn, const char *dir)
+{
+	MDB_val v;
+	int rc = db_get_meta(d, txn, DB_KEY_WAL_GEN, &v);
+	if (rc == CARTD_ENOTFOUND) {
+		d->wal_gen = 0;
+		return 0;
+	}
+	if (!rc && v.mv_size != 8) {
+		db_set_err(d, "data dir %s: log generation record malformed", dir);
+		return CARTD_EDATADIR;
+	}
+	if (!rc)
+		d->wal_gen = db_get_le(v.mv_data, 8);
+	return rc;
 }
 
 /* Opens (or, in a fresh environment, creates) the named databases; a
@@ -475,6 +491,11 @@ int db_open(const db_options *o, db **out, uint32_t *epoch, char *err, size_t er
 	}
 	d->lock_fd = -1;
 	d->sync = o->sync;
+	if (!(d->dir = strdup(o->dir))) {
+		free(d);
+		cartd_errmsg(err, errlen, "out of memory opening %s", o->dir);
+		return CARTD_ENOMEM;
+	}
 	int rc = prepare_dir(d, o->dir);
 	if (!rc)
 		rc = take_lock(d, o->dir);
@@ -484,6 +505,8 @@ int db_open(const db_options *o, db **out, uint32_t *epoch, char *err, size_t er
 		rc = boot_txn(d, o->dir);
 	if (!rc && d->created)
 		rc = sync_new_dir(d, o->dir);
+	if (!rc)
+		rc = db_recover(d);
 	if (rc) {
 		db_give_err(d, rc, err, errlen);
 		db_close(d);
@@ -503,6 +526,7 @@ void db_close(db *d)
 		mdb_env_close(d->env);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);   /* releases the flock */
+	free(d->dir);
 	free(d);
 }
 
@@ -513,6 +537,10 @@ bool db_created(const db *d) { return d->created; }
 size_t db_upgraded(const db *d) { return d->upgraded ? d->upgraded - 1 : 0; }
 bool db_was_upgraded(const db *d) { return d->upgraded != 0; }
 const char *db_upgraded_from(const db *d) { return d->upgraded_from ? d->upgraded_from : ""; }
+const char *db_dir(const db *d) { return d->dir; }
+bool db_sync_enabled(const db *d) { return d->sync; }
+uint64_t db_wal_gen(const db *d) { return d->wal_gen; }
+size_t db_recovered(const db *d) { return d->recovered; }
 
 /* Decodes one record and joins it; names the cart in the error. */
 static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v,

@@ -1,12 +1,15 @@
 /*
  * db.h - the peer's durable state in LMDB: replica identity, boot epoch and
- * one record per cart.
+ * one record per cart; and the folding of the write-ahead log into it.
  *
- * A data dir holds one LMDB environment with two named databases:
+ * A data dir holds the write-ahead log (wal.h: where a write becomes
+ * durable) and one LMDB environment with two named databases:
  *
  *   meta   "layout"  -> DB_LAYOUT (bytes, no NUL): which layout this dir uses
  *          "replica" -> u64le replica id, never 0, chosen once at creation
  *          "epoch"   -> u32le boot epoch, bumped and synced at every open
+ *          "wal-gen" -> u64le: every log frame of an older generation is
+ *                       folded into carts (absent: 0)
  *   carts  id                  -> crdt_encode_cart bytes: a full state
  *          id 0x00 u32be seq   -> crdt_encode_cart bytes: a delta (seq 0, 1, ...)
  *          (cart format 3)
@@ -25,12 +28,18 @@
  * folded ones.  Ids never contain 0x00, so a cart's deltas sort right after
  * its full state.
  *
+ * The durable state of the dir is LMDB joined with every record of the
+ * log's unfolded generations.  db_open folds those before it returns
+ * (db_recovered counts them), so what db_load_all reads is everything
+ * acknowledged before the last stop or crash.
+ *
  * Older layouts are upgraded in place when opened (db_upgraded says so),
  * so old data dirs keep their meaning: layout 1 ("cartd-db-1") held carts
  * in cart format 1, layouts 2 ("cartd-db-2", full states only) and 3
  * ("cartd-db-3", with deltas) in cart format 2; each record gets the zero
- * bytes of the sections its format lacks.  A dir of any other layout is
- * refused.
+ * bytes of the sections its format lacks.  Layout 4 ("cartd-db-4") is
+ * layout 5 before the log: only its name changes.  A dir of any other
+ * layout is refused.
  *
  * The boot epoch is part of the AEAD nonce, so it must never repeat: db_open
  * makes the bumped epoch durable (forcing a sync even with sync = false)
@@ -48,8 +57,8 @@
  *
  * Threading: a handle is used by one thread at a time.  The usual pattern is
  * db_open and db_load_all on the loop thread, then a committer (committer.h)
- * that alone calls db_put_batch from its own thread until it is freed, then
- * db_close on the loop thread.  The identity getters read values fixed at
+ * whose checkpoint thread alone calls db_checkpoint until the committer is
+ * stopped, then db_close on the loop thread.  The identity getters read values fixed at
  * open and may be called from any thread at any time.
  */
 #ifndef APP_DB_H
@@ -61,7 +70,8 @@
 
 #include "crdt/store.h"
 
-#define DB_LAYOUT "cartd-db-4"
+#define DB_LAYOUT "cartd-db-5"
+#define DB_LAYOUT_V4 "cartd-db-4"     /* layout 5 without the log: renamed */
 #define DB_LAYOUT_V1 "cartd-db-1"     /* cart format 1: upgraded in place */
 #define DB_LAYOUT_V2 "cartd-db-2"     /* format 2, full states only: upgraded */
 #define DB_LAYOUT_V3 "cartd-db-3"     /* format 2 with deltas: upgraded */
@@ -71,6 +81,7 @@
 #define DB_LOCK_FILE "cartd.lock"
 #define DB_DEFAULT_MAP_SIZE ((size_t)1 << 30)   /* 1 GiB of address space, not disk */
 #define DB_ERRMSG_MAX 256
+#define DB_CHECKPOINT_CHUNK ((size_t)4 << 20)   /* log bytes per fold transaction */
 
 typedef struct db db;
 
@@ -104,14 +115,16 @@ void db_options_default(db_options *o);
 
 /*
  * Opens (creating if new) the data dir o->dir, checks its layout, creates
- * the identity of a new dir, and bumps and syncs the boot epoch.
+ * the identity of a new dir, bumps and syncs the boot epoch, and folds
+ * the log's unfolded generations (durable before it returns).
  * On success *out is the handle (free with db_close).  epoch (may be NULL)
  * receives the new boot epoch: 1 for a new dir.
  * On failure *out = NULL, nothing is left open, and err receives a line
  * naming the dir and the cause.
  * Errors: CARTD_EINVAL (o or o->dir missing), CARTD_EDATADIR (not a cartd
  * data dir, unknown layout, locked by another process, identity record
- * malformed, epoch exhausted), CARTD_ESTORAGE, CARTD_ENOMEM.
+ * malformed, epoch exhausted, a corrupt log frame), CARTD_ESTORAGE,
+ * CARTD_ENOMEM.
  */
 int db_open(const db_options *o, db **out, uint32_t *epoch, char *err, size_t errlen);
 
@@ -130,6 +143,28 @@ bool db_was_upgraded(const db *d);
 size_t db_upgraded(const db *d);
 /* The layout it upgraded from ("" when it did not). */
 const char *db_upgraded_from(const db *d);
+/* Log records this open folded: writes the last run acknowledged but had
+ * not folded when it stopped. */
+size_t db_recovered(const db *d);
+/* The data dir, as given to db_open (the log lives there too). */
+const char *db_dir(const db *d);
+/* db_options.sync as opened: whether writes are synced. */
+bool db_sync_enabled(const db *d);
+/* The oldest log generation not folded yet: where the committer appends
+ * after open.  Moves as db_checkpoint folds; same thread as the writes. */
+uint64_t db_wal_gen(const db *d);
+
+/*
+ * Folds log generation gen (wal.h) into the carts: writes its records in
+ * order, records that every generation up to gen is folded (wal-gen =
+ * gen + 1), and syncs; durable on return.  The caller folds generations in
+ * order, each once its frames are complete, and folding a generation twice
+ * is harmless.  An empty generation writes nothing and leaves wal-gen.
+ * records (may be NULL) receives how many records it wrote.
+ * Errors: CARTD_EINVAL (gen older than db_wal_gen), CARTD_EDATADIR (a
+ * corrupt frame), CARTD_ESTORAGE, CARTD_ENOMEM.
+ */
+int db_checkpoint(db *d, uint64_t gen, size_t *records, char *err, size_t errlen);
 
 /*
  * Writes the n records in one write transaction and commits it, durable on

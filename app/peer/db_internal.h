@@ -1,6 +1,7 @@
 /*
- * db_internal.h - what db.c (environment, identity, load) and db_delta.c
- * (writing cart records) share.  Not for use outside those two files.
+ * db_internal.h - what db.c (environment, identity, load), db_delta.c
+ * (writing cart records) and db_checkpoint.c (folding the log) share.  Not
+ * for use outside those files.
  */
 #ifndef APP_DB_INTERNAL_H
 #define APP_DB_INTERNAL_H
@@ -22,6 +23,10 @@ struct db {
 	uint32_t epoch;
 	bool created;
 	bool sync;
+	char *dir;                  /* the data dir, as given to db_open */
+	uint64_t wal_gen;           /* meta "wal-gen": every log frame of an older
+	                               generation is folded (wal.h) */
+	size_t recovered;           /* log records folded by db_open */
 	uint64_t syncs, commits, durable;   /* db_syncs and friends: atomic */
 	char err[DB_ERRMSG_MAX];
 };
@@ -54,5 +59,32 @@ void db_set_err(db *d, const char *fmt, ...);
 int db_give_err(db *d, int rc, char *err, size_t errlen);
 /* Records an LMDB failure's text; returns CARTD_ESTORAGE. */
 int db_lmdb_fail(db *d, int mrc, const char *what);
+
+#define DB_KEY_WAL_GEN "wal-gen"
+
+/* A meta record: CARTD_ENOTFOUND when absent, else 0 or an LMDB failure. */
+int db_get_meta(db *d, MDB_txn *txn, const char *key, MDB_val *out);
+int db_put_meta(db *d, MDB_txn *txn, const char *key, const void *p, size_t n);
+
+static inline void db_put_le(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t db_get_le(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* Reads meta "wal-gen" into d->wal_gen (0 when absent: no log yet). */
+int db_read_wal_gen(db *d, MDB_txn *txn, const char *dir);
+
+/* Folds what the log holds beyond d->wal_gen into LMDB (db_open's last
+ * step, db_checkpoint.c). */
+int db_recover(db *d);
 
 #endif

@@ -28,6 +28,7 @@ void node_config_init(node_config *cfg)
 	cfg->nbuckets = CRDT_DEFAULT_BUCKETS;
 	cfg->deflate_level = WIRE_DEFLATE_LEVEL_DEFAULT;
 	cfg->max_pending = COMMITTER_DEFAULT_MAX_RECORDS;
+	cfg->wal_size = COMMITTER_DEFAULT_WAL_ROTATE;
 	cfg->udp_sockbuf = UDP_SOCKBUF_DEFAULT;
 	cfg->idem_window_s = IDEM_WINDOW_DEFAULT_S;
 	engine_config_init(&cfg->engine);
@@ -51,7 +52,8 @@ static int check_config(const node_config *c)
 		return config_error("max datagram out of range");
 	if (c->nbuckets < 1 || c->nbuckets > CRDT_MAX_BUCKETS)
 		return config_error("bucket count out of range");
-	if (c->deflate_level < 0 || c->deflate_level > 9 || c->max_pending < 1)
+	if (c->deflate_level < 0 || c->deflate_level > 9 || c->max_pending < 1 ||
+	    c->wal_size < 1)
 		return config_error("deflate level or max pending out of range");
 	if (c->idem_window_s < IDEM_WINDOW_MIN_S || c->idem_window_s > IDEM_WINDOW_MAX_S)
 		return config_error("idempotency window out of range");
@@ -74,6 +76,8 @@ static int open_storage(node *n, const node_config *c)
 	if (db_was_upgraded(n->db))
 		log_event(LOG_INFO, "datadir_upgraded", "from=%s to=%s records=%zu",
 		          db_upgraded_from(n->db), DB_LAYOUT, db_upgraded(n->db));
+	if (db_recovered(n->db))
+		log_event(LOG_INFO, "log_recovered", "records=%zu", db_recovered(n->db));
 	/* A development keyring (one shared cluster-secret) gives each replica
 	 * an identity of its own, derived from the replica id. */
 	if (!wire_keyring_has_identity(n->ring) &&
@@ -89,9 +93,12 @@ static int open_storage(node *n, const node_config *c)
 	committer_options co;
 	committer_options_default(&co);
 	co.max_records = c->max_pending;
+	co.wal_rotate_bytes = c->wal_size;
 	n->max_pending = co.max_records;
 	n->max_bytes = co.max_bytes;
-	return committer_new(n->db, &co, &n->com);
+	if ((rc = committer_new(n->db, &co, &n->com, err, sizeof err)) != 0)
+		log_event(LOG_ERROR, "datadir_error", "reason=%s", log_quote(err, q, sizeof q));
+	return rc;
 }
 
 static int open_wire(node *n, const node_config *c)

@@ -48,6 +48,8 @@ typedef struct node_config {
 	int deflate_level;          /* 0 (never) ..9; default WIRE_DEFLATE_LEVEL_DEFAULT */
 	size_t max_pending;         /* committer bound in records (default
 	                               COMMITTER_DEFAULT_MAX_RECORDS) */
+	size_t wal_size;            /* log bytes per generation before a fold
+	                               (default COMMITTER_DEFAULT_WAL_ROTATE) */
 	size_t udp_sockbuf;         /* SO_RCVBUF/SO_SNDBUF wanted (default 4 MiB) */
 	uint64_t fault_seed;        /* fault injection randomness; 0 = random */
 	uint32_t idem_window_s;     /* idempotency records kept at least this long

@@ -1,0 +1,109 @@
+/*
+ * db_checkpoint.c - folding generations of the write-ahead log (wal.h)
+ * into LMDB: at run time for the committer, and at open for whatever the
+ * last run left.
+ *
+ * A generation's records are written in order, in transactions of at most
+ * DB_CHECKPOINT_CHUNK bytes (db_write_batch: each syncs its data pages),
+ * then meta "wal-gen" moves past the generation, then one flush makes it
+ * all durable.  Writing a record twice is harmless: a delta joined again,
+ * or a full state written again before the records that followed it, gives
+ * the same cart (db.h).  So a crash anywhere in a fold leaves LMDB holding
+ * a prefix of the generation and wal-gen still naming it, and the next open
+ * folds the whole generation again.
+ */
+#include "app/peer/db.h"
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app/peer/db_internal.h"
+#include "app/peer/wal.h"
+#include "crdt/error.h"
+
+/* Sets meta "wal-gen" to gen in a transaction of its own. */
+static int store_wal_gen(db *d, uint64_t gen)
+{
+	MDB_txn *txn;
+	int mrc = mdb_txn_begin(d->env, NULL, 0, &txn);
+	if (mrc)
+		return db_lmdb_fail(d, mrc, "mdb_txn_begin");
+	uint8_t b[8];
+	db_put_le(b, gen, 8);
+	int rc = db_put_meta(d, txn, DB_KEY_WAL_GEN, b, sizeof b);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if ((mrc = mdb_txn_commit(txn)) != 0)
+		return db_lmdb_fail(d, mrc, "recording the folded log generation");
+	d->wal_gen = gen;
+	return 0;
+}
+
+/* Folds generation gen; *records says how many it wrote.  The message of a
+ * failure is left in d->err. */
+static int fold(db *d, uint64_t gen, size_t *records)
+{
+	char err[DB_ERRMSG_MAX];
+	wal_reader *r;
+	*records = 0;
+	int rc = wal_reader_open(d->dir, gen, &r, err, sizeof err);
+	while (!rc) {
+		const db_record *recs;
+		size_t n;
+		bool synced;
+		rc = wal_reader_next(r, DB_CHECKPOINT_CHUNK, &recs, &n, err, sizeof err);
+		if (rc || n == 0)
+			break;
+		rc = db_write_batch(d, recs, n, &synced, err, sizeof err);
+		*records += n;
+	}
+	wal_reader_close(r);
+	if (rc) {
+		db_set_err(d, "folding log generation %llu: %s", (unsigned long long)gen, err);
+		return rc;
+	}
+	/* An empty generation changes nothing: the log still starts there. */
+	if (*records == 0)
+		return 0;
+	rc = store_wal_gen(d, gen + 1);
+	if (!rc && (rc = db_flush(d, err, sizeof err)) != 0)
+		db_set_err(d, "%s", err);
+	return rc;
+}
+
+int db_checkpoint(db *d, uint64_t gen, size_t *records, char *err, size_t errlen)
+{
+	size_t k = 0;
+	int rc = 0;
+	if (gen < d->wal_gen) {
+		db_set_err(d, "log generation %llu was folded already (now at %llu)",
+		           (unsigned long long)gen, (unsigned long long)d->wal_gen);
+		rc = CARTD_EINVAL;
+	} else {
+		rc = fold(d, gen, &k);
+	}
+	if (records)
+		*records = k;
+	return db_give_err(d, rc, err, errlen);
+}
+
+/*
+ * The committer writes generation wal_gen, and rotates to the next only
+ * once the one before it is folded (committer.c), so a crash can leave
+ * frames of wal_gen and wal_gen + 1 and of no other unfolded generation.
+ */
+int db_recover(db *d)
+{
+	uint64_t first = d->wal_gen;
+	for (uint64_t g = first; g <= first + 1; g++) {
+		size_t k;
+		int rc = fold(d, g, &k);
+		if (rc)
+			return rc;
+		d->recovered += k;
+	}
+	return 0;
+}
