@@ -74,6 +74,7 @@ struct committer {
 	size_t bytes;           /* submitted, not yet written */
 	completion *done;       /* ready for the owner */
 	size_t ndone;
+	rec *spent, **spent_tail;   /* written records, freed by the owner */
 	committer_stats st;
 	char err[DB_ERRMSG_MAX];
 
@@ -137,24 +138,36 @@ static void account(committer *c, size_t n, size_t bytes, int rc, uint64_t ns)
 	c->bytes -= bytes;
 }
 
-/* Posts one completion per record of list (in order) and frees the
- * records.  err names the failure when rc != 0. */
+/* Posts one completion per record of list (in order) and hands the
+ * records back to the owner to free: memory malloc'd on the loop thread
+ * and freed on this one would never return to the loop's cache, and every
+ * submission would take malloc's slow path.  err names the failure when
+ * rc != 0. */
 static void complete(committer *c, rec *list, int rc, const char *err)
 {
 	if (!list)
 		return;
 	pthread_mutex_lock(&c->mu);
-	for (rec *r = list; r; r = r->next)
+	rec *last = list;
+	for (rec *r = list; r; r = r->next) {
 		c->done[c->ndone++] = (completion){ r->cookie, rc };
+		last = r;
+	}
+	*c->spent_tail = list;
+	c->spent_tail = &last->next;
 	if (rc)
 		snprintf(c->err, sizeof c->err, "%s", err);
 	pthread_mutex_unlock(&c->mu);
+	notify(c);
+}
+
+static void free_list(rec *list)
+{
 	while (list) {
 		rec *next = list->next;
 		free(list);
 		list = next;
 	}
-	notify(c);
 }
 
 /* Hands the log's generation to the checkpoint thread once it is big
@@ -318,6 +331,7 @@ int committer_new(db *d, const committer_options *o, committer **out, char *err,
 	c->max_bytes = o->max_bytes;
 	c->rotate_bytes = o->wal_rotate_bytes ? o->wal_rotate_bytes : COMMITTER_DEFAULT_WAL_ROTATE;
 	c->joined = c->ckpt_joined = true;
+	c->spent_tail = &c->spent;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->ckpt_cv, NULL);
@@ -468,9 +482,13 @@ size_t committer_drain(committer *c, committer_done_fn fn, void *arg)
 	c->done = c->drain;
 	c->ndone = 0;
 	c->drain = ready;
+	rec *spent = c->spent;
+	c->spent = NULL;
+	c->spent_tail = &c->spent;
 	/* Released before the callbacks so that they can submit again. */
 	c->outstanding -= n;
 	pthread_mutex_unlock(&c->mu);
+	free_list(spent);
 	c->draining = true;
 	for (size_t i = 0; fn && i < n; i++)
 		fn(arg, ready[i].cookie, ready[i].rc);
@@ -539,11 +557,8 @@ void committer_free(committer *c)
 	if (!c)
 		return;
 	committer_stop(c);
-	while (c->head) {         /* defensive: the thread leaves none */
-		rec *next = c->head->next;
-		free(c->head);
-		c->head = next;
-	}
+	free_list(c->head);       /* defensive: the thread leaves none */
+	free_list(c->spent);
 	if (c->efd >= 0)
 		close(c->efd);
 	free(c->done);
