@@ -3,7 +3,8 @@
  * as deltas loads as the cart that produced them, folding keeps the record
  * count bounded without changing what loads, a full state replaces the
  * deltas, and a data dir of layout 2 (full states only) still loads and
- * keeps working.
+ * keeps working; and a checkpoint chunk with each cart's records joined
+ * first (db_coalesce) stores the same carts as the records one by one.
  */
 #include <check.h>
 #include <lmdb.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "app/peer/db.h"
+#include "app/peer/db_internal.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"
@@ -222,6 +224,131 @@ START_TEST(test_first_layout)
 }
 END_TEST
 
+#define CO_CARTS 6
+#define CO_RECORDS 300
+
+/* Loads d and asserts every cart equals carts[k] (cart "k<k>"). */
+static void expect_carts(db *d, crdt_cart *carts)
+{
+	crdt_store *s;
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	char err[DB_ERRMSG_MAX];
+	T_ASSERT(db_load_all(d, s, err, sizeof err) == 0, "load: %s", err);
+	for (int k = 0; k < CO_CARTS; k++) {
+		char id[8];
+		snprintf(id, sizeof id, "k%d", k);
+		crdt_item it;
+		if (crdt_cart_empty(&carts[k]))
+			continue;
+		T_ASSERT(crdt_store_get(s, id, strlen(id), &it) == 0, "cart %s missing", id);
+		T_ASSERT(crdt_cart_equal(it.cart, &carts[k]), "cart %s loads differently", id);
+	}
+	crdt_store_free(s);
+}
+
+/* One case: a random chunk of deltas and a few full states over a handful
+ * of carts, written raw into one dir and coalesced into another. */
+static void coalesce_case(test_rng *rng, void *arg)
+{
+	unsigned *round = arg;
+	crdt_cart carts[CO_CARTS], delta;
+	buf_writer w[CO_RECORDS];
+	db_record recs[CO_RECORDS];
+	char ids[CO_RECORDS][8];
+	size_t n = 0;
+	for (int k = 0; k < CO_CARTS; k++)
+		crdt_cart_init(&carts[k]);
+	crdt_cart_init(&delta);
+	while (n < CO_RECORDS) {
+		int k = (int)test_rng_below(rng, CO_CARTS);
+		bool state = test_rng_pct(rng, 4);
+		random_op(rng, &carts[k], 1 + test_rng_below(rng, 2), &delta);
+		if (!state && crdt_cart_empty(&delta))
+			continue;   /* the log holds no empty deltas */
+		snprintf(ids[n], sizeof ids[n], "k%d", k);
+		buf_writer_init(&w[n]);
+		crdt_encode_cart(&w[n], state ? &carts[k] : &delta);
+		recs[n] = (db_record){ ids[n], strlen(ids[n]), w[n].data, w[n].len,
+		                       state ? DB_STATE : DB_DELTA };
+		n++;
+	}
+	db_coalesced co;
+	T_ASSERT(db_coalesce(recs, n, &co) == 0, "coalesce");
+	T_ASSERT(co.n <= CO_CARTS && co.joined == n - co.n, "%zu records out, %zu joined", co.n,
+	         co.joined);
+	char name[32];
+	snprintf(name, sizeof name, "raw%u", *round);
+	db *raw = open_dir(name);
+	snprintf(name, sizeof name, "joined%u", *round);
+	db *joined = open_dir(name);
+	(*round)++;
+	char err[DB_ERRMSG_MAX];
+	T_ASSERT(db_put_batch(raw, recs, n, err, sizeof err) == 0, "raw: %s", err);
+	T_ASSERT(db_put_batch(joined, co.recs, co.n, err, sizeof err) == 0, "joined: %s", err);
+	expect_carts(raw, carts);
+	expect_carts(joined, carts);
+	db_close(raw);
+	db_close(joined);
+	db_coalesced_free(&co);
+	for (size_t i = 0; i < n; i++)
+		buf_writer_destroy(&w[i]);
+	for (int k = 0; k < CO_CARTS; k++)
+		crdt_cart_destroy(&carts[k]);
+	crdt_cart_destroy(&delta);
+}
+
+START_TEST(test_coalesced_chunk)
+{
+	unsigned round = 0;
+	test_run_cases("coalesced_chunk", 20, coalesce_case, &round);
+}
+END_TEST
+
+/* Records that do not decode pass through untouched, with the rest of
+ * their cart's records, for the load to judge; other carts still join. */
+START_TEST(test_coalesce_passes_bad_groups)
+{
+	crdt_cart c, d1, d2;
+	crdt_cart_init(&c);
+	crdt_cart_init(&d1);
+	crdt_cart_init(&d2);
+	ck_assert_int_eq(crdt_cart_add(&c, 1, "a", 1, 1, &d1), 0);
+	ck_assert_int_eq(crdt_cart_add(&c, 1, "b", 1, 1, &d2), 0);
+	buf_writer w1, w2;
+	buf_writer_init(&w1);
+	buf_writer_init(&w2);
+	crdt_encode_cart(&w1, &d1);
+	crdt_encode_cart(&w2, &d2);
+	const uint8_t junk[] = { 0xff, 0xff };
+	db_record recs[] = {
+		{ "bad", 3, junk, sizeof junk, DB_DELTA },
+		{ "good", 4, w1.data, w1.len, DB_DELTA },
+		{ "bad", 3, w2.data, w2.len, DB_DELTA },
+		{ "good", 4, w2.data, w2.len, DB_DELTA },
+	};
+	db_coalesced co;
+	ck_assert_int_eq(db_coalesce(recs, 4, &co), 0);
+	ck_assert_uint_eq(co.n, 3);
+	ck_assert_uint_eq(co.joined, 1);
+	ck_assert(co.recs[0].val == junk && co.recs[1].val == w2.data);   /* "bad", in order */
+	crdt_cart got;
+	crdt_cart_init(&got);
+	ck_assert_int_eq(crdt_cart_from_bytes(co.recs[2].val, co.recs[2].val_len, &got), 0);
+	ck_assert(crdt_cart_equal(&got, &c));   /* "good": both adds in one delta */
+	ck_assert(co.recs[2].kind == DB_DELTA);
+	db_coalesced_free(&co);
+	ck_assert_int_eq(db_coalesce(recs, 0, &co), 0);
+	ck_assert_uint_eq(co.n, 0);
+	db_coalesced_free(&co);
+	crdt_cart_destroy(&got);
+	buf_writer_destroy(&w1);
+	buf_writer_destroy(&w2);
+	crdt_cart_destroy(&c);
+	crdt_cart_destroy(&d1);
+	crdt_cart_destroy(&d2);
+}
+END_TEST
+
 Suite *dbdelta_suite(void);
 Suite *dbdelta_suite(void)
 {
@@ -232,6 +359,8 @@ Suite *dbdelta_suite(void)
 	tcase_add_loop_test(t, test_deltas_load_as_the_cart, 0, 2);
 	tcase_add_test(t, test_neighbours);
 	tcase_add_test(t, test_first_layout);
+	tcase_add_test(t, test_coalesced_chunk);
+	tcase_add_test(t, test_coalesce_passes_bad_groups);
 	suite_add_tcase(s, t);
 	return s;
 }

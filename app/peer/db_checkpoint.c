@@ -5,6 +5,7 @@
  *
  * A generation's records are written in order, in transactions of at most
  * DB_CHECKPOINT_CHUNK bytes (db_write_batch: each syncs its data pages),
+ * each cart's records of a chunk joined into one first (db_coalesce.c),
  * then meta "wal-gen" moves past the generation, then one flush makes it
  * all durable.  Writing a record twice is harmless: a delta joined again,
  * or a full state written again before the records that followed it, gives
@@ -57,7 +58,13 @@ static int fold(db *d, uint64_t gen, size_t *records)
 		rc = wal_reader_next(r, DB_CHECKPOINT_CHUNK, &recs, &n, err, sizeof err);
 		if (rc || n == 0)
 			break;
-		rc = db_write_batch(d, recs, n, &synced, err, sizeof err);
+		db_coalesced co;
+		if ((rc = db_coalesce(recs, n, &co)) != 0) {
+			cartd_errmsg(err, sizeof err, "out of memory joining %zu records", n);
+			break;
+		}
+		rc = db_write_batch(d, co.recs, co.n, &synced, err, sizeof err);
+		db_coalesced_free(&co);
 		*records += n;
 	}
 	wal_reader_close(r);

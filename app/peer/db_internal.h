@@ -1,7 +1,8 @@
 /*
  * db_internal.h - what db.c (environment, identity, load), db_delta.c
- * (writing cart records) and db_checkpoint.c (folding the log) share.  Not
- * for use outside those files.
+ * (writing cart records), db_checkpoint.c (folding the log) and
+ * db_coalesce.c (joining a cart's records before they are written) share.
+ * Not for use outside those files.
  */
 #ifndef APP_DB_INTERNAL_H
 #define APP_DB_INTERNAL_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "app/peer/db.h"
+#include "crdt/buf.h"
 
 struct db {
 	MDB_env *env;
@@ -79,6 +81,23 @@ static inline uint64_t db_get_le(const uint8_t *p, size_t n)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
 }
+
+/* A checkpoint chunk with each cart's records joined into one
+ * (db_coalesce.c).  recs point into the input records or into buf. */
+typedef struct db_coalesced {
+	db_record *recs;
+	size_t n;
+	size_t joined;              /* input records absorbed by joins */
+	buf_writer buf;             /* the joined values */
+} db_coalesced;
+
+/* Joins the records of each cart among recs[0..n): a cart's deltas become
+ * one delta, a full state and the deltas after it one full state; carts
+ * with one record, and groups that do not decode, pass through as they
+ * are, in order.  out is freed with db_coalesced_free.  0 or CARTD_ENOMEM
+ * (out then empty). */
+int db_coalesce(const db_record *recs, size_t n, db_coalesced *out);
+void db_coalesced_free(db_coalesced *out);
 
 /* Reads meta "wal-gen" into d->wal_gen (0 when absent: no log yet). */
 int db_read_wal_gen(db *d, MDB_txn *txn, const char *dir);
