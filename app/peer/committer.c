@@ -462,7 +462,7 @@ int committer_submit_delta(committer *c, const char *id, size_t id_len,
                            const crdt_cart *delta, uint64_t cookie)
 {
 	/* An empty delta changed nothing: there is nothing to store, but its
-	 * completion still comes after a synced commit, like any other. */
+	 * completion still comes in order, after every earlier record's. */
 	return submit_encoded(c, id, id_len, delta,
 	                      crdt_cart_empty(delta) ? DB_NOTHING : DB_DELTA, cookie);
 }
@@ -525,6 +525,12 @@ void committer_stop(committer *c)
 		pthread_join(c->thread, NULL);
 		c->joined = true;
 	}
+}
+
+/* Stops the checkpoint thread (a fold it has pending gets one more try)
+ * and folds what is left. */
+static void stop_checkpoints(committer *c)
+{
 	pthread_mutex_lock(&c->mu);
 	c->ckpt_stopping = true;
 	pthread_cond_signal(&c->ckpt_cv);
@@ -557,6 +563,7 @@ void committer_free(committer *c)
 	if (!c)
 		return;
 	committer_stop(c);
+	stop_checkpoints(c);
 	free_list(c->head);       /* defensive: the thread leaves none */
 	free_list(c->spent);
 	if (c->efd >= 0)

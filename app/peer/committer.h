@@ -34,8 +34,9 @@
  * committer_last_error may be called from any thread.  committer_drain,
  * committer_stop and committer_free belong to one thread, the owner (the
  * loop).  The work done on the calling thread is a malloc and memcpy per
- * submission and reading completions; the db handle is used only by the
- * checkpoint thread between committer_new and committer_stop.
+ * submission, and reading completions and freeing their records; the db
+ * handle is used only by the checkpoint thread between committer_new and
+ * committer_free, and by committer_free's final fold.
  */
 #ifndef APP_COMMITTER_H
 #define APP_COMMITTER_H
@@ -91,7 +92,7 @@ void committer_options_default(committer_options *o);
 /*
  * Opens the log where d's last fold left it and starts the commit and
  * checkpoint threads over d (borrowed: d must outlive the committer, and
- * no other thread may use d until committer_stop returns).  o may be NULL
+ * no other thread may use d until committer_free returns).  o may be NULL
  * for the defaults.  On failure *out = NULL and err says why.
  * Errors: CARTD_EINVAL (a bound of 0), CARTD_ENOMEM, CARTD_ESTORAGE (the
  * log files cannot be opened), negative errno (thread or eventfd creation).
@@ -135,10 +136,9 @@ size_t committer_drain(committer *c, committer_done_fn fn, void *arg);
 
 /*
  * Stops accepting (later submits get CARTD_ESHUTDOWN), writes everything
- * queued, folds the log into LMDB so that the db alone holds every record
- * (a fold that fails leaves them to the next db_open; committer_last_error
- * says why), and joins the threads.  Completions stay drainable.
- * Idempotent.  Owner thread only; blocks for the final commit and fold.
+ * queued, and joins the commit thread.  Completions stay drainable.
+ * Checkpoints go on until committer_free.  Idempotent.  Owner thread
+ * only; blocks for the final commit.
  */
 void committer_stop(committer *c);
 
@@ -149,8 +149,11 @@ void committer_stats_get(committer *c, committer_stats *out);
  * call to hand the message to: this is the one kept-error form cartd has. */
 void committer_last_error(committer *c, char *err, size_t errlen);
 
-/* committer_stop, then frees everything, discarding undrained completions.
- * NULL-safe.  Owner thread only. */
+/* committer_stop, then stops the checkpoint thread and folds the log into
+ * LMDB, so that the db alone holds every record (a fold that fails leaves
+ * them to the next db_open; committer_last_error says why, until the
+ * free), then frees everything, discarding undrained completions.
+ * NULL-safe.  Owner thread only; blocks for the fold. */
 void committer_free(committer *c);
 
 #endif

@@ -58,8 +58,8 @@
  * Threading: a handle is used by one thread at a time.  The usual pattern is
  * db_open and db_load_all on the loop thread, then a committer (committer.h)
  * whose checkpoint thread alone calls db_checkpoint until the committer is
- * stopped, then db_close on the loop thread.  The identity getters read values fixed at
- * open and may be called from any thread at any time.
+ * freed, then db_close on the loop thread.  The identity getters read
+ * values fixed at open and may be called from any thread at any time.
  */
 #ifndef APP_DB_H
 #define APP_DB_H
@@ -183,8 +183,9 @@ int db_checkpoint(db *d, uint64_t gen, size_t *records, char *err, size_t errlen
 int db_put_batch(db *d, const db_record *recs, size_t n, char *err, size_t errlen);
 
 /*
- * The two halves of db_put_batch, for a group committer that pipelines
- * them.  LMDB makes a commit durable with two syncs: the data pages, then
+ * The two halves of db_put_batch, for writers that pipeline them (a
+ * checkpoint writes its chunks with db_write_batch and flushes once at the
+ * end).  LMDB makes a commit durable with two syncs: the data pages, then
  * its root (the meta page).  The handle is opened with MDB_NOMETASYNC, so
  * db_write_batch syncs the data pages (of this commit and every earlier one)
  * and writes the meta page without waiting for it.  A committed batch is
