@@ -319,6 +319,27 @@ START_TEST(test_corrupt_frame)
 }
 END_TEST
 
+/* A frame of no records is never written, but it parses: the first frame
+ * of a reader being one reads as the end, not as an allocation failure. */
+START_TEST(test_empty_frame)
+{
+	char dir[128], err[DB_ERRMSG_MAX] = "";
+	uint8_t none[1] = { 0 };   /* not NULL: crc32(c, NULL, 0) is not c */
+	sub(dir, sizeof dir, "empty");
+	forge_frame(dir, none, 0, 0);
+	wal_reader *r;
+	ck_assert_int_eq(wal_reader_open(dir, 0, &r, NULL, 0), 0);
+	const db_record *recs;
+	size_t n = 99;
+	int rc = wal_reader_next(r, 1 << 20, &recs, &n, err, sizeof err);
+	ck_assert_msg(rc == 0, "rc %d (%s)", rc, err);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(wal_reader_frames(r), 1);
+	ck_assert_uint_eq(wal_reader_offset(r), WAL_FRAME_HEADER);
+	wal_reader_close(r);
+}
+END_TEST
+
 /* ---- acknowledged writes survive a kill ---- */
 
 #define CRASH_CARTS 40
@@ -512,6 +533,7 @@ Suite *wal_suite(void)
 	tcase_add_test(t, test_torn_tail);
 	tcase_add_test(t, test_stale_generation);
 	tcase_add_test(t, test_corrupt_frame);
+	tcase_add_test(t, test_empty_frame);
 	tcase_add_test(t, test_kill_keeps_acks);
 	suite_add_tcase(s, t);
 	return s;

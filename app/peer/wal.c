@@ -374,10 +374,11 @@ static int read_at(int fd, uint8_t *p, size_t len, uint64_t off)
 }
 
 /* p grown to hold at least need elements of elem bytes (doubling), or NULL
- * with p and *cap untouched. */
+ * with p and *cap untouched.  Never NULL on success, even for need 0 (an
+ * empty first payload), so NULL always means out of memory. */
 static void *regrow(void *p, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
+	if (p && need <= *cap)
 		return p;
 	size_t c = *cap ? *cap : 64;
 	while (c < need)
