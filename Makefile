@@ -141,7 +141,10 @@ valgrind: $(RUNNER) $(PROGS)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_SAN    := address,undefined
+# UBSan aborts on its first report, so that undefined behaviour stops the
+# fuzzer with a crash file like any other bug instead of scrolling past.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
+               -fno-sanitize-recover=undefined \
                $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
 # The context-token decoder of the HTTP API reads untrusted bytes too, and
 # the write-ahead log reader reads whatever a crash left on disk.
@@ -155,7 +158,7 @@ build-fuzz/obj/%.o: %.c
 	$(Q)clang $(FUZZ_CFLAGS) -c -o $@ $<
 build-fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm
+	$(Q)clang -fsanitize=fuzzer,$(FUZZ_SAN) -fno-sanitize-recover=undefined -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm
 -include $(FUZZ_OBJ:.o=.d) $(patsubst tests/fuzz/%.c,build-fuzz/obj/tests/fuzz/%.d,$(FUZZ_SRC))
 # A harness may come with a dictionary (tests/fuzz/NAME.dict) and seed
 # inputs (tests/fuzz/corpus/NAME/, read only: new inputs go to build-fuzz).
