@@ -270,7 +270,8 @@ bench_row "add min 50-line c$CMAX req/s" "$(med "${RPS[cartd min 50line c$CMAX]:
 bench_row "add min 50-line c$CMAX CPU/req" "$(cpu_per_req "cartd min 50line c$CMAX")" us \
 	"1-line carts, minimal" "$(cpu_per_req "cartd min 1line c$CMAX")"
 
-# The disk's ceiling from bench_commit, when it ran earlier in this run
+# The committer's ceiling on this disk (no HTTP) from bench_commit, when it
+# ran earlier in this run
 # (bench/run.sh runs bench_commit first).
 commit_csv="${BENCH_OUT:-bench/out}/commit.csv"
 if [ -f "$commit_csv" ]; then
@@ -278,11 +279,11 @@ if [ -f "$commit_csv" ]; then
 	ceil=$(awk -F, -v w="\"committer ${CMAX}w records/s\"" '$1 == w { print $2 }' "$commit_csv")
 	if [ -n "$ceil" ]; then
 		bench_row "add sync=on c$CMAX req/s" "$(med "${RPS[cartd add on c$CMAX]:-}")" "req/s" \
-			"LMDB committer ${CMAX}w rec/s" "$ceil"
-		printf '   (LMDB ceiling: commit.csv, written by bench_commit %d s ago; the disk varies a lot)\n' "$age"
+			"committer alone ${CMAX}w rec/s" "$ceil"
+		printf '   (the committer alone on this disk: commit.csv, written by bench_commit %d s ago; the disk varies a lot)\n' "$age"
 	fi
 else
-	printf '   (no %s: bench_commit measures the LMDB ceiling; bench/run.sh runs it first)\n' \
+	printf '   (no %s: bench_commit measures the committer alone; bench/run.sh runs it first)\n' \
 		"$commit_csv"
 fi
 bench_table_close
