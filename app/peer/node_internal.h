@@ -5,7 +5,10 @@
  *   node.c        lifecycle, getters, shutdown
  *   node_keys.c   reading the keyring file (start-up and SIGHUP)
  *   node_io.c     UDP receive and send, the engine timer, member events
+ *   node_drops.c  rate-limited log lines for datagrams dropped on receipt
  *   node_write.c  the local write path, commit completions, persist retries
+ *   node_commit.c the committer on the loop: its fd, the retry timer,
+ *                 persisting carts that replication changed
  *   node_fault.c  fault injection: delayed datagrams, peer ids by address
  *   node_idset.c  a set of cart ids (carts waiting to be persisted)
  *   node_token.c  issuing and opening read tokens
