@@ -152,6 +152,23 @@ void crdt_cart_destroy(crdt_cart *c)
 	crdt_cart_init(c);
 }
 
+_Static_assert(CRDT_MAX_QTY < (1u << 24), "a line's quantity is kept in 24 bits");
+
+/* The quantity of entries e[0..n) by cart.h's rule. */
+static uint32_t entries_qty(const crdt_entry *e, uint16_t n)
+{
+	uint64_t set = 0, add = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t v = crdt_entry_value(&e[i]);
+		if (crdt_entry_kind(&e[i]) == CRDT_SET)
+			set = v > set ? v : set;
+		else
+			add += v;
+	}
+	uint64_t q = set + add;
+	return q > CRDT_MAX_QTY ? CRDT_MAX_QTY : (uint32_t)q;
+}
+
 int cart_line_set_entries(crdt_line *l, const crdt_entry *e, uint16_t n)
 {
 	if (n <= 1) {
@@ -167,6 +184,10 @@ int cart_line_set_entries(crdt_line *l, const crdt_entry *e, uint16_t n)
 		l->cap = n;
 	}
 	l->n = n;
+	uint32_t q = entries_qty(e, n);
+	l->qty[0] = (uint8_t)q;
+	l->qty[1] = (uint8_t)(q >> 8);
+	l->qty[2] = (uint8_t)(q >> 16);
 	return 0;
 }
 
@@ -285,17 +306,7 @@ const crdt_line *crdt_cart_find(const crdt_cart *c, const char *sku, size_t len)
 
 uint32_t crdt_line_qty(const crdt_line *l)
 {
-	const crdt_entry *e = crdt_line_entries(l);
-	uint64_t set = 0, add = 0;
-	for (uint16_t i = 0; i < l->n; i++) {
-		uint32_t v = crdt_entry_value(&e[i]);
-		if (crdt_entry_kind(&e[i]) == CRDT_SET)
-			set = v > set ? v : set;
-		else
-			add += v;
-	}
-	uint64_t q = set + add;
-	return q > CRDT_MAX_QTY ? CRDT_MAX_QTY : (uint32_t)q;
+	return (uint32_t)l->qty[0] | (uint32_t)l->qty[1] << 8 | (uint32_t)l->qty[2] << 16;
 }
 
 static int cmp_dot_qsort(const void *a, const void *b)
@@ -321,7 +332,7 @@ static bool line_valid(const crdt_cart *c, uint32_t i)
 		if (k > 0 && crdt_dot_cmp(crdt_entry_dot(&e[k - 1]), d) >= 0)
 			return false;
 	}
-	return true;
+	return crdt_line_qty(l) == entries_qty(e, l->n);
 }
 
 /* Deferred removes: sorted by sku, each a valid, non-empty set of dots the
