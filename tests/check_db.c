@@ -1,7 +1,8 @@
 /*
  * check_db.c - the durability layer: data dir identity and boot epoch,
  * refusal of foreign or unknown data dirs, cart records through the group
- * committer and back through db_load_all, backpressure, corrupt records.
+ * committer and back through db_load_all, backpressure, a disk that refuses
+ * the log or a checkpoint, corrupt records.
  *
  * Every test works in its own directory under a per-tcase temporary base
  * (mkdtemp under /tmp), created and removed by unchecked fixtures so that
@@ -784,6 +785,79 @@ START_TEST(test_failed_batch)
 }
 END_TEST
 
+/* Polls the committer's stats until done(st) or WAIT_MS pass, draining
+ * completions into g meanwhile. */
+static void wait_stats(committer *c, got *g, bool (*done)(const committer_stats *),
+                       const char *what)
+{
+	int64_t deadline = ms_now() + WAIT_MS;
+	committer_stats st;
+	for (committer_stats_get(c, &st); !done(&st); committer_stats_get(c, &st)) {
+		ck_assert_msg(ms_now() < deadline, "%s: %llu checkpoints, %llu failed", what,
+		              (unsigned long long)st.checkpoints,
+		              (unsigned long long)st.checkpoint_failures);
+		struct pollfd p = { .fd = committer_fd(c), .events = POLLIN };
+		if (poll(&p, 1, 10) > 0)
+			committer_drain(c, on_done, g);
+	}
+}
+
+static bool a_fold_failed(const committer_stats *st) { return st->checkpoint_failures > 0; }
+static bool a_fold_done(const committer_stats *st) { return st->checkpoints > 0; }
+
+/* A checkpoint the disk refuses does not stop writes: they are durable in
+ * the log, the fold is retried, and it succeeds once the disk takes it.
+ * RLIMIT_FSIZE (1 MiB) refuses LMDB's growth past the records written
+ * before it, while the log files fit under it. */
+START_TEST(test_failed_checkpoint)
+{
+	char dir[128], err[DB_ERRMSG_MAX];
+	db *d = open_ok(sub(dir, sizeof dir, "ckfail"), true, NULL);
+	static uint8_t val[1000];
+	char ids[1500][16];
+	db_record recs[1500];
+	for (int i = 0; i < 1500; i++) {   /* 1.5 MB: data.mdb past the limit */
+		int n = snprintf(ids[i], sizeof ids[i], "pre-%d", i);
+		recs[i] = (db_record){ ids[i], (size_t)n, val, sizeof val, DB_STATE };
+	}
+	ck_assert_int_eq(db_put_batch(d, recs, 1500, NULL, 0), 0);
+	committer_options o;
+	committer_options_default(&o);
+	o.wal_rotate_bytes = 4096;
+	committer *c;
+	ck_assert_int_eq(committer_new(d, &o, &c, NULL, 0), 0);
+	struct rlimit old, small = { 1u << 20, 0 };
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	enum { N = 40 };
+	got g;
+	got_init(&g, N);
+	for (uint64_t i = 0; i < N; i++) {   /* 40 KiB: the log rotates */
+		char id[16];
+		int n = snprintf(id, sizeof id, "new-%d", (int)i);
+		ck_assert_int_eq(committer_submit(c, id, (size_t)n, val, sizeof val, i), 0);
+	}
+	wait_stats(c, &g, a_fold_failed, "no checkpoint failed under the limit");
+	wait_for(c, &g, N);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_sig);
+	for (size_t i = 0; i < N; i++)
+		ck_assert_int_eq(g.rc[i], 0);   /* acknowledged: the log took them */
+	committer_last_error(c, err, sizeof err);
+	ck_assert_msg(strstr(err, "folding log generation") && strstr(err, "too large"),
+	              "message: %s", err);
+	wait_stats(c, &g, a_fold_done, "the checkpoint never succeeded after the limit went");
+	committer_free(c);
+	size_t count;
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
+	ck_assert_uint_eq(count, 1500 + N);
+	db_close(d);
+	got_free(&g);
+}
+END_TEST
+
 /* Stores one good and one bad record and expects the load to name the bad. */
 static void expect_corrupt(const char *dir, const uint8_t *bad, size_t n)
 {
@@ -850,6 +924,7 @@ Suite *db_suite(void)
 	tcase_add_test(commit, test_bad_ids);
 	tcase_add_test(commit, test_map_grows);
 	tcase_add_test(commit, test_failed_batch);
+	tcase_add_test(commit, test_failed_checkpoint);
 	tcase_add_test(commit, test_corrupt_record);
 	suite_add_tcase(s, commit);
 	return s;
