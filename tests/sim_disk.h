@@ -5,7 +5,9 @@
  * of the cart as last written.  Writes replace a cart's bytes whole, like
  * one LMDB put, so a crash never leaves a half-written cart.  A restart
  * rebuilds the store from these bytes alone (crdt_cart_from_bytes and
- * crdt_store_join), exactly what cartd does from LMDB.
+ * crdt_store_join), exactly what cartd does from LMDB once db_open has
+ * folded the write-ahead log into it (the log itself is tested by
+ * check_wal, with real processes killed).
  *
  * Lookups are linear: simulated schedules use a handful of carts, and the
  * scale benchmark, which has no crashes, does not keep a disk.
