@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "crdt/buf.h"
 #include "crdt/cart.h"
 #include "crdt/error.h"
 
@@ -24,8 +25,7 @@ struct wal {
 	uint64_t off;           /* end of the generation's last synced frame */
 	uint64_t syncs;
 	bool sync;
-	uint8_t *buf;           /* the frame being built, reused */
-	size_t cap;
+	buf_writer frame;       /* the frame being built, reused */
 	char dir[];
 };
 
@@ -43,28 +43,6 @@ struct wal_reader {
 };
 
 enum { KIND_STATE = 1, KIND_DELTA = 2 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* The CRC of a frame: its first 20 header bytes, then the payload. */
 static uint32_t frame_crc(const uint8_t *head, const uint8_t *payload, size_t len)
@@ -110,6 +88,7 @@ int wal_open(const char *dir, uint64_t gen, bool sync, wal **out, char *err, siz
 		return CARTD_ENOMEM;
 	}
 	memcpy(w->dir, dir, dlen + 1);
+	buf_writer_init(&w->frame);
 	w->gen = gen;
 	w->sync = sync;
 	bool created = false;
@@ -154,7 +133,7 @@ void wal_close(wal *w)
 	for (uint64_t i = 0; i < WAL_FILES; i++)
 		if (w->fd[i] >= 0)
 			close(w->fd[i]);
-	free(w->buf);
+	buf_writer_destroy(&w->frame);
 	free(w);
 }
 
@@ -195,21 +174,30 @@ static int payload_size(const db_record *recs, size_t n, size_t *size, uint32_t 
 	return 0;
 }
 
-static void encode(uint8_t *p, const db_record *recs, size_t n)
+/* The frame of the records into f (payload_size has checked them). */
+static void encode(buf_writer *f, uint64_t gen, const db_record *recs, size_t n,
+                   size_t payload, uint32_t count)
 {
+	buf_writer_reset(f);
+	buf_put_u32le(f, WAL_MAGIC);
+	buf_put_u32le(f, (uint32_t)payload);
+	buf_put_u64le(f, gen);
+	buf_put_u32le(f, count);
+	buf_put_u32le(f, 0);   /* the CRC, once the payload is there */
 	for (size_t i = 0; i < n; i++) {
 		const db_record *r = &recs[i];
 		if (r->kind == DB_NOTHING)
 			continue;
-		p[0] = r->kind == DB_STATE ? KIND_STATE : KIND_DELTA;
-		p[1] = (uint8_t)r->id_len;
-		put32(p + 2, (uint32_t)r->val_len);
-		p += WAL_RECORD_HEADER;
-		memcpy(p, r->id, r->id_len);
-		p += r->id_len;
-		if (r->val_len)
-			memcpy(p, r->val, r->val_len);
-		p += r->val_len;
+		buf_put_u8(f, r->kind == DB_STATE ? KIND_STATE : KIND_DELTA);
+		buf_put_u8(f, (uint8_t)r->id_len);
+		buf_put_u32le(f, (uint32_t)r->val_len);
+		buf_put_bytes(f, r->id, r->id_len);
+		buf_put_bytes(f, r->val, r->val_len);
+	}
+	if (f->err == 0) {
+		buf_writer crc;
+		buf_writer_fixed(&crc, f->data + WAL_FRAME_HEADER - 4, 4);
+		buf_put_u32le(&crc, frame_crc(f->data, f->data + WAL_FRAME_HEADER, payload));
 	}
 }
 
@@ -258,30 +246,16 @@ int wal_append(wal *w, const db_record *recs, size_t n, char *err, size_t errlen
 	if (rc || count == 0)
 		return rc;
 	size_t len = WAL_FRAME_HEADER + payload;
-	if (len > w->cap) {
-		size_t cap = w->cap ? w->cap : 4096;
-		while (cap < len)
-			cap = cap > SIZE_MAX / 2 ? len : cap * 2;
-		uint8_t *nb = realloc(w->buf, cap);
-		if (!nb) {
-			cartd_errmsg(err, errlen, "out of memory for a %zu-byte log frame", len);
-			return CARTD_ENOMEM;
-		}
-		w->buf = nb;
-		w->cap = cap;
+	encode(&w->frame, w->gen, recs, n, payload, count);
+	if (w->frame.err) {
+		cartd_errmsg(err, errlen, "out of memory for a %zu-byte log frame", len);
+		return CARTD_ENOMEM;
 	}
-	uint8_t *h = w->buf;
-	put32(h, WAL_MAGIC);
-	put32(h + 4, (uint32_t)payload);
-	put64(h + 8, w->gen);
-	put32(h + 16, count);
-	encode(h + WAL_FRAME_HEADER, recs, n);
-	put32(h + 20, frame_crc(h, h + WAL_FRAME_HEADER, payload));
 
 	int i = (int)(w->gen % WAL_FILES), fd = w->fd[i];
 	int e = w->off + len > w->fsize[i] ? extend(w, i, w->off + len) : 0;
 	if (!e)
-		e = write_all(fd, w->buf, len, w->off);
+		e = write_all(fd, w->frame.data, len, w->off);
 	const char *what = "writing";
 	if (!e && w->sync) {
 		what = "syncing";
@@ -394,7 +368,8 @@ static void *regrow(void *p, size_t *cap, size_t need, size_t elem)
 static int parse_payload(wal_reader *r, const uint8_t *p, size_t len, uint32_t count,
                          size_t *nrecs, uint64_t frame_off, char *err, size_t errlen)
 {
-	const uint8_t *end = p + len;
+	buf_reader in;
+	buf_reader_init(&in, p, len);
 	for (uint32_t i = 0; i < count; i++) {
 		db_record *nr = regrow(r->recs, &r->recs_cap, *nrecs + 1, sizeof *r->recs);
 		if (!nr) {
@@ -403,36 +378,29 @@ static int parse_payload(wal_reader *r, const uint8_t *p, size_t len, uint32_t c
 		}
 		r->recs = nr;
 		const char *why = NULL;
-		size_t id_len = 0, val_len = 0;
-		if ((size_t)(end - p) < WAL_RECORD_HEADER) {
+		uint8_t kind, id_len;
+		uint32_t val_len;
+		const uint8_t *id, *val;
+		if (buf_get_u8(&in, &kind) || buf_get_u8(&in, &id_len) ||
+		    buf_get_u32le(&in, &val_len))
 			why = "ends inside a record header";
-		} else {
-			id_len = p[1];
-			val_len = get32(p + 2);
-			if (p[0] != KIND_STATE && p[0] != KIND_DELTA)
-				why = "holds a record of unknown kind";
-			else if ((size_t)(end - p) - WAL_RECORD_HEADER < id_len ||
-			         (size_t)(end - p) - WAL_RECORD_HEADER - id_len < val_len)
-				why = "ends inside a record";
-			else if (crdt_check_id((const char *)p + WAL_RECORD_HEADER, id_len) != 0)
-				why = "holds an invalid cart id";
-		}
+		else if (kind != KIND_STATE && kind != KIND_DELTA)
+			why = "holds a record of unknown kind";
+		else if (buf_get_bytes(&in, id_len, &id) || buf_get_bytes(&in, val_len, &val))
+			why = "ends inside a record";
+		else if (crdt_check_id((const char *)id, id_len) != 0)
+			why = "holds an invalid cart id";
 		if (why) {
 			cartd_errmsg(err, errlen, "%s: frame at offset %llu %s (record %u)", r->path,
 			             (unsigned long long)frame_off, why, i);
 			return CARTD_EDATADIR;
 		}
-		db_record *rec = &r->recs[(*nrecs)++];
-		rec->kind = p[0] == KIND_STATE ? DB_STATE : DB_DELTA;
-		rec->id_len = id_len;
-		rec->id = (const char *)p + WAL_RECORD_HEADER;
-		rec->val_len = val_len;
-		rec->val = p + WAL_RECORD_HEADER + id_len;
-		p += WAL_RECORD_HEADER + id_len + val_len;
+		r->recs[(*nrecs)++] = (db_record){ (const char *)id, id_len, val, val_len,
+		                                   kind == KIND_STATE ? DB_STATE : DB_DELTA };
 	}
-	if (p != end) {
+	if (buf_left(&in)) {
 		cartd_errmsg(err, errlen, "%s: frame at offset %llu has %zu bytes after its %u records",
-		             r->path, (unsigned long long)frame_off, (size_t)(end - p), count);
+		             r->path, (unsigned long long)frame_off, buf_left(&in), count);
 		return CARTD_EDATADIR;
 	}
 	return 0;
@@ -449,8 +417,17 @@ static int read_frame(wal_reader *r, size_t at, size_t *len, uint32_t *count, ch
 	int e = read_at(r->fd, h, sizeof h, r->off);
 	if (e)
 		goto io;
-	size_t plen = get32(h + 4);
-	if (get32(h) != WAL_MAGIC || get64(h + 8) != r->gen || plen > WAL_MAX_FRAME ||
+	/* 24 bytes in hand: none of these reads can run short. */
+	buf_reader hr;
+	uint32_t magic, plen, nrec, crc;
+	uint64_t gen;
+	buf_reader_init(&hr, h, sizeof h);
+	buf_get_u32le(&hr, &magic);
+	buf_get_u32le(&hr, &plen);
+	buf_get_u64le(&hr, &gen);
+	buf_get_u32le(&hr, &nrec);
+	buf_get_u32le(&hr, &crc);
+	if (magic != WAL_MAGIC || gen != r->gen || plen > WAL_MAX_FRAME ||
 	    plen > r->size - r->off - WAL_FRAME_HEADER)
 		return 1;
 	uint8_t *nb = regrow(r->buf, &r->cap, at + plen, 1);
@@ -461,10 +438,10 @@ static int read_frame(wal_reader *r, size_t at, size_t *len, uint32_t *count, ch
 	r->buf = nb;
 	if ((e = read_at(r->fd, r->buf + at, plen, r->off + WAL_FRAME_HEADER)) != 0)
 		goto io;
-	if (frame_crc(h, r->buf + at, plen) != get32(h + 20))
+	if (frame_crc(h, r->buf + at, plen) != crc)
 		return 1;
 	*len = plen;
-	*count = get32(h + 16);
+	*count = nrec;
 	return 0;
 io:
 	cartd_errmsg(err, errlen, "cannot read %s: %s", r->path, strerror(e));
