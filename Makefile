@@ -27,7 +27,7 @@ SANITIZE ?=
 WERROR   ?=
 FUZZ_SECONDS ?= 20
 
-PKGS     := libsodium zlib libevent libmicrohttpd jansson lmdb
+PKGS     := libsodium zlib libevent jansson lmdb
 WARN     := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wmissing-prototypes \
             -Wshadow -Wpointer-arith -Wcast-align -Wformat=2 -Wvla
 ifneq ($(WERROR),)
@@ -183,7 +183,10 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench_common.o $(LIBS)
 HTTPLIB_SRC := $(wildcard bench/httplib/*.c)
 H2O_LIBS := $(shell pkg-config --libs libh2o-evloop 2>/dev/null)
 $(BUILD)/bench/bench_httplib: $(call obj,$(HTTPLIB_SRC))
-$(BUILD)/bench/bench_httplib: LDLIBS += $(H2O_LIBS)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+# The libraries again after the httplib objects: cartd.o needs libapp.
+$(BUILD)/bench/bench_httplib: LDLIBS := $(LIBS) $(LDLIBS) $(H2O_LIBS) $(MHD_LIBS)
+$(BUILD)/bench/httplib/mhd.o: CFLAGS += $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 $(BUILD)/bench/httplib/h2o.o: CFLAGS += $(if $(H2O_LIBS),-DBENCH_HAVE_H2O)
 
 bench:

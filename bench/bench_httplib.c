@@ -3,7 +3,7 @@
  * a durable add, to choose a library by the numbers (bench/httplib/,
  * driven by bench/bench_httplib.sh, which measures and prints the tables).
  *
- *   bench_httplib serve mhd|mhd-now|evhttp|h2o
+ *   bench_httplib serve mhd|mhd-now|evhttp|h2o|cartd
  *                                   serve on 127.0.0.1 at a port the kernel
  *                                   picks, printed as "port N", until killed
  *   bench_httplib probe PORT        the malformed requests, one line each
@@ -12,7 +12,8 @@
  *
  * mhd is libmicrohttpd as cartd runs it (suspend, resume on a later loop
  * turn); mhd-now answers in the handler; evhttp is libevent's; h2o is
- * libh2o-evloop, when it was built.  Without arguments (as bench/run.sh
+ * libh2o-evloop, when it was built; cartd is cartd's own HTTP/1.1
+ * connection code (app/http/http_conn.c), which replaced mhd.  Without arguments (as bench/run.sh
  * runs every program) it only says how it is used.
  */
 #include <signal.h>
@@ -24,7 +25,7 @@
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: bench_httplib serve mhd|mhd-now|evhttp|h2o\n"
+	fprintf(f, "usage: bench_httplib serve mhd|mhd-now|evhttp|h2o|cartd\n"
 	           "       bench_httplib probe PORT | slow PORT SECONDS | libs\n"
 	           "(bench/bench_httplib.sh runs the comparison)\n");
 	return f == stderr ? 2 : 0;
@@ -33,7 +34,7 @@ static int usage(FILE *f)
 static int serve(const char *lib)
 {
 	int known = !strcmp(lib, "mhd") || !strcmp(lib, "mhd-now") || !strcmp(lib, "evhttp") ||
-	            !strcmp(lib, "h2o");
+	            !strcmp(lib, "h2o") || !strcmp(lib, "cartd");
 	if (!known)
 		return usage(stderr);
 	if (!strcmp(lib, "h2o") && !httplib_have_h2o())
@@ -47,6 +48,8 @@ static int serve(const char *lib)
 		return httplib_serve_mhd(fd, false);
 	if (!strcmp(lib, "evhttp"))
 		return httplib_serve_evhttp(fd);
+	if (!strcmp(lib, "cartd"))
+		return httplib_serve_cartd(fd);
 	return httplib_serve_h2o(fd);
 }
 
@@ -63,7 +66,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "slow") && argc == 4)
 		return httplib_slow((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
 	if (!strcmp(argv[1], "libs") && argc == 2) {
-		printf("mhd mhd-now evhttp%s\n", httplib_have_h2o() ? " h2o" : "");
+		printf("mhd mhd-now evhttp%s cartd\n", httplib_have_h2o() ? " h2o" : "");
 		if (!httplib_have_h2o())
 			printf("h2o: not built\n");
 		return 0;

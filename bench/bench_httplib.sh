@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # bench_httplib.sh - the HTTP libraries packaged in Debian on cartd's add,
-# against libmicrohttpd as cartd runs it, in the same run on the same
+# against libmicrohttpd (which cartd used to run) and cartd's own HTTP/1.1
+# connection code (which replaced it), in the same run on the same
 # machine; then the system calls each makes per request, and what each does
-# by itself with the malformed requests cartd refuses (app/http/http_edge.c)
-# and with a header trickled one byte a second (app/http/http_conn.c).
+# by itself with the malformed requests cartd refuses (app/http/http_parse.h)
+# and with a header trickled one byte a second (app/http/http_conn.h).
 #
 #   bench/bench_httplib.sh         (bench/run.sh runs it; BUILD=build)
 #
 # Servers, all $BUILD/bench/bench_httplib serve LIB on 127.0.0.1, one
 # thread each (bench/httplib/): mhd (libmicrohttpd in external-epoll mode
 # under libevent, each request's connection suspended and resumed on a later
-# loop turn, as app/http/http.c does for a write until it is durable),
+# loop turn, as cartd did for a write until it is durable),
 # mhd-now (the same, answered in the handler: what suspend/resume costs),
-# evhttp (libevent's, answered from a later loop turn) and h2o
-# (libh2o-evloop, h2o_send from its zero timeout), when it was built.
+# evhttp (libevent's, answered from a later loop turn), h2o
+# (libh2o-evloop, h2o_send from its zero timeout), when it was built, and
+# cartd (app/http/http_conn.c, answered from a later loop turn).
 # Load: wrk with one thread and bench/lua/add.lua, as bench/bench_http.sh.
 # Each cell runs RUNS times for SECS seconds, interleaved run by run (and
 # the libraries in a rotating order) so that the machine's drift hits them
@@ -46,7 +48,7 @@ LUA="$here/lua"
 TCK=$(getconf CLK_TCK)
 
 bench_need "$PROG" wrk
-bench_init httplib "HTTP libraries on cartd's add: libmicrohttpd against evhttp and h2o (same run)" \
+bench_init httplib "HTTP libraries on cartd's add: libmicrohttpd against evhttp, h2o and cartd's own (same run)" \
 	"$0" "$@"
 
 read -r -a LIBS <<<"$("$PROG" libs | head -n 1)"
@@ -146,9 +148,9 @@ for c in "${CONNS[@]}"; do
 	for lib in "${LIBS[@]}"; do
 		[ "$lib" = mhd ] && continue
 		bench_row "$lib c$c req/s" "$(med "${RPS[$lib c$c]:-}")" "req/s" \
-			"mhd (cartd's), same run" "$(med "${RPS[mhd c$c]:-}")"
+			"mhd, same run" "$(med "${RPS[mhd c$c]:-}")"
 		bench_row "$lib c$c server CPU/req" "$(med "${CPU[$lib c$c]:-}")" us \
-			"mhd (cartd's), same run" "$(med "${CPU[mhd c$c]:-}")"
+			"mhd, same run" "$(med "${CPU[mhd c$c]:-}")"
 	done
 done
 
@@ -261,5 +263,6 @@ for k in "${cases[@]}"; do
 	echo
 done
 printf '   (timeouts, HTTPLIB_TIMEOUT_S = %d s: mhd MHD_OPTION_CONNECTION_TIMEOUT, evhttp evhttp_set_timeout,\n' 5
-printf '    h2o http1.req_timeout; the trickle sends the next byte every second for %d s)\n' "$SLOW"
+printf '    h2o http1.req_timeout, cartd its header deadline; the trickle sends the next byte every\n'
+printf '    second for %d s)\n' "$SLOW"
 bench_table_close

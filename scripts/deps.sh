@@ -4,12 +4,13 @@
 # Safe to run repeatedly: it only calls apt-get when a package is absent.
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config libsodium-dev zlib1g-dev libevent-dev libmicrohttpd-dev
-            libjansson-dev liblmdb-dev)
+build_pkgs=(gcc make pkg-config libsodium-dev zlib1g-dev libevent-dev libjansson-dev
+            liblmdb-dev)
 test_pkgs=(check valgrind clang libclang-rt-dev iproute2 nftables curl)
-# libh2o-evloop-dev and libssl-dev (which h2o.h includes): bench_httplib's
-# h2o server; strace: its syscall count where perf cannot.
-bench_pkgs=(wrk redis-server redis-tools libh2o-evloop-dev libssl-dev strace)
+# libmicrohttpd-dev, libh2o-evloop-dev and libssl-dev (which h2o.h
+# includes): bench_httplib's other servers; strace: its syscall count where
+# perf cannot.
+bench_pkgs=(wrk redis-server redis-tools libmicrohttpd-dev libh2o-evloop-dev libssl-dev strace)
 
 case "${1:-all}" in
   build) want=("${build_pkgs[@]}") ;;

@@ -2,10 +2,11 @@
  * http.h - the HTTP/JSON API server of a cartd peer (DESIGN.md section 5,
  * docs/api.md).
  *
- * libmicrohttpd runs in external-epoll mode with no threads of its own: its
- * epoll fd is watched by the peer's libevent base, and MHD_run is called on
- * readiness and on MHD's own timeout.  Writes suspend their connection until
- * the node reports the write durable, so the loop never blocks on a disk.
+ * cartd's own HTTP/1.1 server on the peer's libevent loop: a listening
+ * socket, connections that frame requests strictly (http_parse.h,
+ * http_conn.h), and the API behind them (api.h).  A write's answer waits
+ * until the node reports the write durable, on a later turn of the loop,
+ * so the loop never blocks on a disk.
  *
  * Everything here runs on the loop thread.
  */
@@ -40,8 +41,8 @@ typedef struct http_config {
 
 /*
  * Starts serving on cfg->listen.  base and n are borrowed and must outlive
- * the server.  Errors: CARTD_ECONFIG (unparsable listen address or
- * libmicrohttpd refused to start, e.g. port in use; a message is logged),
+ * the server.  Errors: CARTD_ECONFIG (unparsable listen address, or the
+ * address cannot be bound, e.g. port in use; a message is logged),
  * CARTD_ENOMEM, CARTD_EINVAL (NULL argument).  On failure *out = NULL.
  */
 int http_new(struct event_base *base, node *n, const http_config *cfg, http_server **out);

@@ -127,7 +127,7 @@ static void http_series(buf_writer *w, const metrics_http *m)
 			put(w, "cartd_writes_total{op=\"%s\",result=\"%s\"} %llu\n", op_names[op],
 			    result_names[k], (unsigned long long)m->writes[op][k]);
 	scalar(w, "cartd_http_writes_waiting", "gauge", "Write requests waiting for their commit.",
-	       m->suspended);
+	       m->writes_waiting);
 	scalar(w, "cartd_http_header_timeouts_total", "counter",
 	       "Connections closed because a request header was not complete within "
 	       "--header-timeout-ms.", m->header_timeouts);

@@ -30,7 +30,7 @@ typedef struct metrics_http {
 	uint64_t requests[API_R_COUNT][METRICS_NCODES];
 	uint64_t writes[METRICS_NOPS][3];  /* by crdt_op_kind: [0] acknowledged, [1] failed,
 	                                      [2] a keyed write's replay */
-	uint64_t suspended;             /* requests waiting for the disk now (gauge) */
+	uint64_t writes_waiting;        /* write requests not answered yet (gauge) */
 	uint64_t header_timeouts;       /* connections cut by the header deadline */
 	uint64_t body_timeouts;         /* ... and by the body deadline */
 } metrics_http;

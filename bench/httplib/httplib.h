@@ -58,6 +58,8 @@ struct event_base *httplib_event_base(void);
  * false (MHD only) answers inside the request callback, for comparison. */
 int httplib_serve_mhd(int fd, bool defer);
 int httplib_serve_evhttp(int fd);
+/* cartd's own transport, app/http/http_conn.h, deferred like mhd. */
+int httplib_serve_cartd(int fd);
 int httplib_serve_h2o(int fd);
 /* Whether httplib_serve_h2o was built (libh2o-evloop and its headers). */
 bool httplib_have_h2o(void);

@@ -1,0 +1,506 @@
+/*
+ * http_parse.c - strict HTTP/1.1 request heads and chunked bodies (see
+ * http_parse.h for the rules and the error codes).
+ */
+#include "app/http/http_parse.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const http_bad bad_request = { 400, "bad_request",
+	"the request line is not: method, space, target, space, HTTP version" };
+static const http_bad bad_target = { 400, "bad_target",
+	"the request target is empty or has a NUL byte, a space or a character that is "
+	"not visible ASCII" };
+static const http_bad bad_header = { 400, "bad_header",
+	"a header line has a NUL byte, a control character, a name that is not a token, "
+	"or is folded (obs-fold)" };
+static const http_bad bad_length = { 400, "bad_length",
+	"the body length is ambiguous or malformed: more than one Content-Length, one "
+	"that is not a number, Content-Length with Transfer-Encoding, a Transfer-Encoding "
+	"other than a single \"chunked\" on HTTP/1.1, or a malformed chunk" };
+static const http_bad missing_host = { 400, "missing_host",
+	"HTTP/1.1 needs exactly one Host header (HTTP/1.0 at most one)" };
+static const http_bad too_large = { 431, "header_too_large",
+	"the request header is too large or has too many lines" };
+static const http_bad bad_version = { 505, "bad_version",
+	"only HTTP/1.0 and HTTP/1.1 are served" };
+
+/* RFC 9110 5.6.2 tchar. */
+static const unsigned char tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
+	['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+	['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+static bool is_tchar(unsigned char c)
+{
+	return tchar[c] != 0;
+}
+
+/* field-vchar, SP or HTAB (RFC 9110 5.5): obs-text allowed, CTLs not. */
+static bool is_field_char(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Leading empty lines (CR LF or LF) before a request line. */
+static size_t skip_empty_lines(const char *buf, size_t len)
+{
+	size_t i = 0;
+	for (;;) {
+		if (i < len && buf[i] == '\n')
+			i++;
+		else if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
+			i += 2;
+		else
+			return i;
+	}
+}
+
+/* Whether the LF at p ends an empty line (LF or CR LF alone).  Before the
+ * head ends, only the empty lines allowed before the request line can:
+ * telling them apart by the two bytes before p, rather than by skipping
+ * them from buf[0] on every call, keeps the cursor's promise. */
+static bool ends_empty_line(const char *buf, size_t p)
+{
+	if (p > 0 && buf[p - 1] == '\r')
+		p--;
+	return p == 0 || buf[p - 1] == '\n';
+}
+
+size_t http_head_end(const char *buf, size_t len, size_t *scanned)
+{
+	size_t i = *scanned;
+	while (i < len) {
+		const char *nl = memchr(buf + i, '\n', len - i);
+		if (!nl)
+			break;
+		size_t p = (size_t)(nl - buf);
+		if (ends_empty_line(buf, p)) {
+			i = p + 1;
+			continue;
+		}
+		if (p + 1 < len && buf[p + 1] == '\n')
+			return p + 2;
+		if (p + 2 < len && buf[p + 1] == '\r' && buf[p + 2] == '\n')
+			return p + 3;
+		if (p + 1 >= len || (p + 2 >= len && buf[p + 1] == '\r')) {
+			*scanned = p;   /* undecided until more arrives */
+			return 0;
+		}
+		i = p + 1;
+	}
+	*scanned = len;
+	return 0;
+}
+
+/* The line starting at p (before end): its content ends at *le (CR LF or
+ * LF excluded), the next line starts at the return value; 0 if no LF. */
+static size_t line_at(const char *buf, size_t p, size_t end, size_t *le)
+{
+	const char *nl = memchr(buf + p, '\n', end - p);
+	if (!nl)
+		return 0;
+	size_t e = (size_t)(nl - buf);
+	*le = e > p && buf[e - 1] == '\r' ? e - 1 : e;
+	return e + 1;
+}
+
+static bool name_is(const char *s, size_t n, const char *want)
+{
+	return n == strlen(want) && strncasecmp(s, want, n) == 0;
+}
+
+/* What the header lines said, before the rules are applied. */
+typedef struct seen {
+	unsigned hosts, lengths, encodings, lines;
+	bool bad_number, te_other, conn_close, conn_keep;
+	size_t type_len, prefer_len;   /* of the values h points at */
+} seen;
+
+static void parse_length(seen *s, http_head *h, const char *v, size_t n)
+{
+	uint64_t x = 0;
+	s->lengths++;
+	if (n == 0)
+		s->bad_number = true;
+	for (size_t i = 0; i < n && !s->bad_number; i++) {
+		unsigned d = (unsigned)((unsigned char)v[i] - '0');
+		if (d > 9 || x > (HTTP_LENGTH_MAX - d) / 10)
+			s->bad_number = true;
+		else
+			x = x * 10 + d;
+	}
+	h->has_length = true;
+	h->length = x;
+}
+
+/* Connection: a comma-separated list of tokens (RFC 9110 7.6.1). */
+static void parse_connection(seen *s, const char *v, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (is_ows(v[i]) || v[i] == ','))
+			i++;
+		size_t b = i;
+		while (i < n && v[i] != ',' && !is_ows(v[i]))
+			i++;
+		if (name_is(v + b, i - b, "close"))
+			s->conn_close = true;
+		else if (name_is(v + b, i - b, "keep-alive"))
+			s->conn_keep = true;
+	}
+}
+
+static void take_header(seen *s, http_head *h, const char *name, size_t nlen, const char *v,
+                        size_t vlen)
+{
+	switch (name[0] | 0x20) {
+	case 'h':
+		if (name_is(name, nlen, "host"))
+			s->hosts++;
+		break;
+	case 'c':
+		if (name_is(name, nlen, "content-length")) {
+			parse_length(s, h, v, vlen);
+		} else if (name_is(name, nlen, "content-type") && !h->content_type) {
+			h->content_type = v;
+			s->type_len = vlen;
+		} else if (name_is(name, nlen, "connection")) {
+			parse_connection(s, v, vlen);
+		}
+		break;
+	case 't':
+		if (name_is(name, nlen, "transfer-encoding")) {
+			s->encodings++;
+			if (name_is(v, vlen, "chunked"))
+				h->chunked = true;
+			else
+				s->te_other = true;
+		}
+		break;
+	case 'p':
+		if (name_is(name, nlen, "prefer") && !h->prefer) {
+			h->prefer = v;
+			s->prefer_len = vlen;
+		}
+		break;
+	case 'i':
+		if (name_is(name, nlen, "idempotency-key") && h->idem_keys++ == 0) {
+			h->idem_key = v;
+			h->idem_key_len = vlen;
+		}
+		break;
+	case 'e':
+		if (name_is(name, nlen, "expect") && name_is(v, vlen, "100-continue"))
+			h->expect_continue = true;
+		break;
+	default:
+		break;
+	}
+}
+
+/* One header line [p, le): name ":" OWS value OWS. */
+static const http_bad *header_line(char *buf, size_t p, size_t le, seen *s, http_head *h)
+{
+	if (++s->lines > HTTP_HEADERS_MAX)
+		return &too_large;
+	if (is_ows(buf[p]))
+		return &bad_header;   /* obs-fold, or whitespace before a name */
+	size_t n = p;
+	while (n < le && is_tchar((unsigned char)buf[n]))
+		n++;
+	if (n == p || n == le || buf[n] != ':')
+		return &bad_header;
+	size_t v = n + 1, ve = le;
+	while (v < ve && is_ows(buf[v]))
+		v++;
+	while (ve > v && is_ows(buf[ve - 1]))
+		ve--;
+	for (size_t i = v; i < ve; i++)
+		if (!is_field_char((unsigned char)buf[i]))
+			return &bad_header;
+	/* A CR left before le is a bare CR: is_field_char refused it inside
+	 * the value; at its end it would be trimmed as the line's own CR only
+	 * when a LF follows, which line_at guarantees. */
+	take_header(s, h, buf + p, n - p, buf + v, ve - v);
+	return NULL;
+}
+
+/* The request line [p, le). */
+static const http_bad *request_line(char *buf, size_t p, size_t le, http_head *h)
+{
+	size_t m = p;
+	while (m < le && is_tchar((unsigned char)buf[m]))
+		m++;
+	if (m == p || m == le || buf[m] != ' ')
+		return &bad_request;
+	const char *sp = memrchr(buf + m + 1, ' ', le - m - 1);
+	if (!sp)
+		return &bad_request;
+	size_t t = m + 1, te = (size_t)(sp - buf), v = te + 1;
+	if (te == t)
+		return &bad_target;
+	for (size_t i = t; i < te; i++)
+		if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f)
+			return &bad_target;
+	if (le - v != 8 || memcmp(buf + v, "HTTP/", 5) != 0 || buf[v + 6] != '.' ||
+	    buf[v + 5] < '0' || buf[v + 5] > '9' || buf[v + 7] < '0' || buf[v + 7] > '9')
+		return &bad_request;
+	if (buf[v + 5] != '1' || buf[v + 7] > '1')
+		return &bad_version;
+	h->minor = (unsigned)(buf[v + 7] - '0');
+	h->method = buf + p;
+	h->target = buf + t;
+	h->target_len = te - t;
+	return NULL;
+}
+
+/* The rules that need the whole head (see the header comment). */
+static const http_bad *framing(const seen *s, const http_head *h)
+{
+	if (s->hosts > 1 || (s->hosts == 0 && h->minor == 1))
+		return &missing_host;
+	if (s->lengths > 1 || s->bad_number || (s->lengths && s->encodings) ||
+	    s->encodings > 1 || s->te_other || (s->encodings && h->minor == 0))
+		return &bad_length;
+	return NULL;
+}
+
+/* The strings of *h get their NULs only once the head is accepted, so
+ * that a refused head leaves buf as it came. */
+static void terminate_strings(char *buf, const http_head *h, const seen *s)
+{
+	size_t t = (size_t)(h->target - buf);
+	buf[t - 1] = '\0';               /* the SP after the method */
+	buf[t + h->target_len] = '\0';  /* the SP before the version */
+	if (h->content_type)
+		buf[(size_t)(h->content_type - buf) + s->type_len] = '\0';
+	if (h->prefer)
+		buf[(size_t)(h->prefer - buf) + s->prefer_len] = '\0';
+	if (h->idem_key)
+		buf[(size_t)(h->idem_key - buf) + h->idem_key_len] = '\0';
+}
+
+enum http_parse_result http_parse_head(char *buf, size_t end, http_head *h, http_bad *bad)
+{
+	seen s = { 0 };
+	size_t le = 0;
+	const http_bad *why;
+	memset(h, 0, sizeof *h);
+	if (end > HTTP_HEAD_MAX) {
+		*bad = too_large;
+		return HTTP_PARSE_BAD;
+	}
+	size_t p = skip_empty_lines(buf, end);
+	size_t next = p < end ? line_at(buf, p, end, &le) : 0;
+	if (next == 0) {
+		*bad = bad_request;
+		return HTTP_PARSE_BAD;
+	}
+	why = request_line(buf, p, le, h);
+	for (p = next; !why; p = next) {
+		next = p < end ? line_at(buf, p, end, &le) : 0;
+		if (next == 0) {
+			why = &bad_request;   /* no blank line: not from http_head_end */
+			break;
+		}
+		if (le == p)
+			break;                /* the blank line */
+		why = header_line(buf, p, le, &s, h);
+	}
+	if (!why)
+		why = framing(&s, h);
+	if (why) {
+		*bad = *why;
+		return HTTP_PARSE_BAD;
+	}
+	if (!h->has_length)
+		h->length = 0;
+	h->keep_alive = h->minor == 1 ? !s.conn_close : s.conn_keep && !s.conn_close;
+	h->head_len = next;
+	terminate_strings(buf, h, &s);
+	return HTTP_PARSE_DONE;
+}
+
+/* ---- chunked bodies ---- */
+
+enum chunk_state {
+	CH_SIZE,          /* hex digits of a chunk size */
+	CH_SIZE_BWS,      /* whitespace after the size: only ';' or the end may follow */
+	CH_EXT,           /* a chunk extension, up to the end of the line */
+	CH_SIZE_LF,       /* the LF after the size line's CR */
+	CH_DATA,
+	CH_DATA_CR,       /* the CR (or bare LF) after a chunk's data */
+	CH_DATA_LF,
+	CH_TRAILER,       /* at the start of a trailer line, or the final blank line */
+	CH_TRAILER_LINE,
+	CH_TRAILER_LF,
+	CH_END_LF,        /* the LF of the final blank line */
+	CH_DONE,
+};
+
+void http_chunked_init(http_chunked *c)
+{
+	memset(c, 0, sizeof *c);
+	c->state = CH_SIZE;
+}
+
+static int hex_value(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* The size line ended: data follows, or the last chunk's trailers. */
+static void size_line_done(http_chunked *c)
+{
+	c->state = c->left ? CH_DATA : CH_TRAILER;
+	c->digits = 0;
+}
+
+/* One non-data byte; false when it is malformed. */
+static bool chunk_byte(http_chunked *c, unsigned char ch)
+{
+	switch (c->state) {
+	case CH_SIZE: {
+		int d = hex_value(ch);
+		if (d >= 0) {
+			if (c->left > (HTTP_LENGTH_MAX - (unsigned)d) >> 4)
+				return false;   /* left * 16 + d would pass the cap */
+			c->left = c->left * 16 + (unsigned)d;
+			c->digits++;
+			return true;
+		}
+		if (c->digits == 0)
+			return false;
+		if (ch == '\r')
+			c->state = CH_SIZE_LF;
+		else if (ch == '\n')
+			size_line_done(c);
+		else if (ch == ';')
+			c->state = CH_EXT;
+		else if (is_ows((char)ch))
+			c->state = CH_SIZE_BWS;
+		else
+			return false;
+		return true;
+	}
+	case CH_SIZE_BWS:
+		if (ch == ';')
+			c->state = CH_EXT;
+		else if (ch == '\r')
+			c->state = CH_SIZE_LF;
+		else if (ch == '\n')
+			size_line_done(c);
+		else if (!is_ows((char)ch))
+			return false;
+		return true;
+	case CH_EXT:
+		if (ch == '\r')
+			c->state = CH_SIZE_LF;
+		else if (ch == '\n')
+			size_line_done(c);
+		else if (!is_field_char(ch))
+			return false;
+		return true;
+	case CH_SIZE_LF:
+		if (ch != '\n')
+			return false;
+		size_line_done(c);
+		return true;
+	case CH_DATA_CR:
+		if (ch == '\r')
+			c->state = CH_DATA_LF;
+		else if (ch == '\n')
+			c->state = CH_SIZE;
+		else
+			return false;
+		return true;
+	case CH_DATA_LF:
+		if (ch != '\n')
+			return false;
+		c->state = CH_SIZE;
+		return true;
+	case CH_TRAILER:
+		if (ch == '\r')
+			c->state = CH_END_LF;
+		else if (ch == '\n')
+			c->state = CH_DONE;
+		else if (is_tchar(ch))
+			c->state = CH_TRAILER_LINE;
+		else
+			return false;   /* a folded or nameless trailer line */
+		return true;
+	case CH_TRAILER_LINE:
+		if (ch == '\r')
+			c->state = CH_TRAILER_LF;
+		else if (ch == '\n')
+			c->state = CH_TRAILER;
+		else if (!is_field_char(ch))
+			return false;
+		return true;
+	case CH_TRAILER_LF:
+		if (ch != '\n')
+			return false;
+		c->state = CH_TRAILER;
+		return true;
+	case CH_END_LF:
+		if (ch != '\n')
+			return false;
+		c->state = CH_DONE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+enum http_parse_result http_chunked_decode(http_chunked *c, char *buf, size_t len, size_t *in,
+                                           size_t *out, http_bad *bad)
+{
+	size_t i = *in, o = *out;
+	while (i < len && c->state != CH_DONE) {
+		if (c->state == CH_DATA) {
+			size_t n = len - i;
+			if ((uint64_t)n > c->left)
+				n = (size_t)c->left;
+			memmove(buf + o, buf + i, n);
+			i += n;
+			o += n;
+			c->left -= n;
+			if (c->left == 0)
+				c->state = CH_DATA_CR;
+			continue;
+		}
+		if (++c->overhead > HTTP_CHUNK_OVERHEAD_MAX || !chunk_byte(c, (unsigned char)buf[i])) {
+			*in = i;
+			*out = o;
+			*bad = bad_length;
+			return HTTP_PARSE_BAD;
+		}
+		i++;
+	}
+	*in = i;
+	*out = o;
+	return c->state == CH_DONE ? HTTP_PARSE_DONE : HTTP_PARSE_MORE;
+}
