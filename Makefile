@@ -146,9 +146,10 @@ FUZZ_SAN    := address,undefined
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
                -fno-sanitize-recover=undefined \
                $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
-# The context-token decoder of the HTTP API reads untrusted bytes too, and
-# the write-ahead log reader reads whatever a crash left on disk.
-FUZZ_APP := app/peer/token.c app/peer/wal.c
+# The context-token decoder of the HTTP API reads untrusted bytes too, the
+# request parser every byte a client sends, and the write-ahead log reader
+# whatever a crash left on disk.
+FUZZ_APP := app/peer/token.c app/http/http_parse.c app/peer/wal.c
 # The library sources are compiled once for all harnesses (instrumented for
 # coverage, not linked with libFuzzer's main); each harness links them.
 FUZZ_OBJ := $(patsubst %.c,build-fuzz/obj/%.o,$(CRDT_SRC) $(NET_SRC) $(FUZZ_APP))
