@@ -259,7 +259,7 @@ static void size_line(test_rng *r, tb *b, size_t size)
 			tb_raw(b, ext, strlen(ext));
 		}
 	}
-	eol(r, b);
+	tb_raw(b, "\r\n", 2);   /* chunk lines: CR LF only */
 }
 
 static void chunked_body(test_rng *r, model *m, tb *b)
@@ -273,7 +273,7 @@ static void chunked_body(test_rng *r, model *m, tb *b)
 		size_line(r, b, k);
 		tb_raw(b, m->data + off, k);
 		off += k;
-		eol(r, b);
+		tb_raw(b, "\r\n", 2);   /* chunk lines: CR LF only */
 	}
 	size_line(r, b, 0);
 	for (unsigned t = (unsigned)test_rng_below(r, 3); t > 0; t--) {
@@ -283,9 +283,9 @@ static void chunked_body(test_rng *r, model *m, tb *b)
 		tb_u8(b, ':');
 		ows(r, b);
 		tb_raw(b, v, random_value(r, v));
-		eol(r, b);
+		tb_raw(b, "\r\n", 2);   /* chunk lines: CR LF only */
 	}
-	eol(r, b);
+	tb_raw(b, "\r\n", 2);   /* chunk lines: CR LF only */
 }
 
 /* The first field of this name, or NULL. */

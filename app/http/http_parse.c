@@ -350,6 +350,7 @@ enum chunk_state {
 	CH_DATA_CR,       /* the CR (or bare LF) after a chunk's data */
 	CH_DATA_LF,
 	CH_TRAILER,       /* at the start of a trailer line, or the final blank line */
+	CH_TRAILER_NAME,  /* a trailer field's name, up to its colon */
 	CH_TRAILER_LINE,
 	CH_TRAILER_LF,
 	CH_END_LF,        /* the LF of the final blank line */
@@ -379,7 +380,10 @@ static void size_line_done(http_chunked *c)
 	c->digits = 0;
 }
 
-/* One non-data byte; false when it is malformed. */
+/* One non-data byte; false when it is malformed.  Every line of the
+ * chunked framing ends in CR LF: a bare LF is refused here (unlike in a
+ * head), because parsers that disagree on where a chunk line ends are
+ * how a body smuggles a second request past a proxy. */
 static bool chunk_byte(http_chunked *c, unsigned char ch)
 {
 	switch (c->state) {
@@ -396,8 +400,6 @@ static bool chunk_byte(http_chunked *c, unsigned char ch)
 			return false;
 		if (ch == '\r')
 			c->state = CH_SIZE_LF;
-		else if (ch == '\n')
-			size_line_done(c);
 		else if (ch == ';')
 			c->state = CH_EXT;
 		else if (is_ows((char)ch))
@@ -411,16 +413,12 @@ static bool chunk_byte(http_chunked *c, unsigned char ch)
 			c->state = CH_EXT;
 		else if (ch == '\r')
 			c->state = CH_SIZE_LF;
-		else if (ch == '\n')
-			size_line_done(c);
 		else if (!is_ows((char)ch))
 			return false;
 		return true;
 	case CH_EXT:
 		if (ch == '\r')
 			c->state = CH_SIZE_LF;
-		else if (ch == '\n')
-			size_line_done(c);
 		else if (!is_field_char(ch))
 			return false;
 		return true;
@@ -430,12 +428,9 @@ static bool chunk_byte(http_chunked *c, unsigned char ch)
 		size_line_done(c);
 		return true;
 	case CH_DATA_CR:
-		if (ch == '\r')
-			c->state = CH_DATA_LF;
-		else if (ch == '\n')
-			c->state = CH_SIZE;
-		else
+		if (ch != '\r')
 			return false;
+		c->state = CH_DATA_LF;
 		return true;
 	case CH_DATA_LF:
 		if (ch != '\n')
@@ -445,18 +440,20 @@ static bool chunk_byte(http_chunked *c, unsigned char ch)
 	case CH_TRAILER:
 		if (ch == '\r')
 			c->state = CH_END_LF;
-		else if (ch == '\n')
-			c->state = CH_DONE;
 		else if (is_tchar(ch))
-			c->state = CH_TRAILER_LINE;
+			c->state = CH_TRAILER_NAME;
 		else
 			return false;   /* a folded or nameless trailer line */
+		return true;
+	case CH_TRAILER_NAME:
+		if (ch == ':')
+			c->state = CH_TRAILER_LINE;
+		else if (!is_tchar(ch))
+			return false;   /* no colon, or space before it */
 		return true;
 	case CH_TRAILER_LINE:
 		if (ch == '\r')
 			c->state = CH_TRAILER_LF;
-		else if (ch == '\n')
-			c->state = CH_TRAILER;
 		else if (!is_field_char(ch))
 			return false;
 		return true;

@@ -16,14 +16,17 @@
  *                 is not all digits or passes HTTP_LENGTH_MAX,
  *                 Content-Length with Transfer-Encoding, a Transfer-Encoding
  *                 other than one "chunked", any on HTTP/1.0; in a chunked
- *                 body a bad chunk size, extension or trailer
+ *                 body a bad chunk size, extension or trailer, or a line
+ *                 that does not end in CR LF
  *   missing_host  HTTP/1.1 without exactly one Host, or two Hosts on 1.0
  * and with 431 header_too_large (head past HTTP_HEAD_MAX bytes or
  * HTTP_HEADERS_MAX lines), 505 bad_version (an HTTP version other than
  * 1.0 and 1.1).
  *
- * Lines end in CR LF or a bare LF (RFC 9112 2.2 lets a server accept the
- * latter); empty lines before the request line are skipped (2.2 again).
+ * Lines of a head end in CR LF or a bare LF (RFC 9112 2.2 lets a server
+ * accept the latter); empty lines before the request line are skipped (2.2
+ * again).  The lines of a chunked body (sizes, data ends, trailers) must end
+ * in CR LF, and each trailer line must be a name, a colon and a value.
  */
 #ifndef APP_HTTP_PARSE_H
 #define APP_HTTP_PARSE_H
