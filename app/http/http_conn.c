@@ -273,9 +273,26 @@ static bool flush(http_conn *c)
 
 /* ---- input ---- */
 
+/* Where each string of the head sits in the buffer, to point there again
+ * once the buffer has moved. */
+typedef struct head_offsets {
+	size_t method, target, content_type, prefer, idem_key;
+} head_offsets;
+
+static size_t offset_of(const http_conn *c, const char *p)
+{
+	return p ? (size_t)(p - c->in) : SIZE_MAX;
+}
+
+static const char *at_offset(const http_conn *c, size_t off)
+{
+	return off == SIZE_MAX ? NULL : c->in + off;
+}
+
 /* Makes room to read into; false when there is none.  The buffer grows
  * only while a request is being read: while one is served, its strings
- * point into the buffer and must not move. */
+ * point into the buffer and must not move.  While its body is read, the
+ * head's strings are moved along with the buffer. */
 static bool in_room(http_conn *c)
 {
 	if (c->in_cap - c->in_len >= IN_ROOM)
@@ -284,11 +301,25 @@ static bool in_room(http_conn *c)
 	if (c->in_cap >= max || (c->state != C_HEAD && c->state != C_BODY))
 		return c->in_len < c->in_cap;
 	size_t cap = c->in_cap * 2 < max ? c->in_cap * 2 : max;
+	http_head *h = &c->head;
+	bool moving_head = c->state == C_BODY;
+	head_offsets o = { 0 };
+	if (moving_head)
+		o = (head_offsets){ offset_of(c, h->method), offset_of(c, h->target),
+		                    offset_of(c, h->content_type), offset_of(c, h->prefer),
+		                    offset_of(c, h->idem_key) };
 	char *b = realloc(c->in, cap);
 	if (!b)
 		return c->in_len < c->in_cap;
 	c->in = b;
 	c->in_cap = cap;
+	if (moving_head) {
+		h->method = at_offset(c, o.method);
+		h->target = at_offset(c, o.target);
+		h->content_type = at_offset(c, o.content_type);
+		h->prefer = at_offset(c, o.prefer);
+		h->idem_key = at_offset(c, o.idem_key);
+	}
 	return true;
 }
 
