@@ -49,7 +49,12 @@
 
 #define COMMITTER_DEFAULT_MAX_RECORDS 16384u
 #define COMMITTER_DEFAULT_MAX_BYTES ((size_t)64 << 20)
-#define COMMITTER_DEFAULT_WAL_ROTATE ((size_t)8 << 20)
+/* A checkpoint rewrites most of LMDB's pages when writes are spread over
+ * many carts, whatever the log's size: a longer generation spreads that
+ * over more writes (at 100000 carts, 32 MiB costs a durable add about 15 %
+ * less CPU than 8 MiB), for a longer replay after a crash (up to two
+ * generations). */
+#define COMMITTER_DEFAULT_WAL_ROTATE ((size_t)32 << 20)
 
 typedef struct committer committer;
 
