@@ -143,13 +143,18 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_SAN    := address,undefined
 # UBSan aborts on its first report, so that undefined behaviour stops the
 # fuzzer with a crash file like any other bug instead of scrolling past.
+# libevent for the connection harness: http_conn runs on a libevent loop.
+# Every harness links every object, so every harness links it.
+FUZZ_PKGS   := libsodium zlib libevent
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
                -fno-sanitize-recover=undefined \
-               $(shell pkg-config --cflags libsodium zlib 2>/dev/null)
+               $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null)
 # The context-token decoder of the HTTP API reads untrusted bytes too, the
-# request parser every byte a client sends, and the write-ahead log reader
-# whatever a crash left on disk.
-FUZZ_APP := app/peer/token.c app/http/http_parse.c app/peer/wal.c
+# request parser every byte a client sends, the connection around it how
+# those bytes arrive (with the answer heads it renders), and the
+# write-ahead log reader whatever a crash left on disk.
+FUZZ_APP := app/peer/token.c app/http/http_parse.c app/http/http_conn.c \
+            app/http/http_reply.c app/peer/wal.c
 # The library sources are compiled once for all harnesses (instrumented for
 # coverage, not linked with libFuzzer's main); each harness links them.
 FUZZ_OBJ := $(patsubst %.c,build-fuzz/obj/%.o,$(CRDT_SRC) $(NET_SRC) $(FUZZ_APP))
@@ -159,7 +164,7 @@ build-fuzz/obj/%.o: %.c
 	$(Q)clang $(FUZZ_CFLAGS) -c -o $@ $<
 build-fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang -fsanitize=fuzzer,$(FUZZ_SAN) -fno-sanitize-recover=undefined -o $@ $^ $(shell pkg-config --libs libsodium zlib) -lm
+	$(Q)clang -fsanitize=fuzzer,$(FUZZ_SAN) -fno-sanitize-recover=undefined -o $@ $^ $(shell pkg-config --libs $(FUZZ_PKGS)) -lm
 -include $(FUZZ_OBJ:.o=.d) $(patsubst tests/fuzz/%.c,build-fuzz/obj/tests/fuzz/%.d,$(FUZZ_SRC))
 # A harness may come with a dictionary (tests/fuzz/NAME.dict) and seed
 # inputs (tests/fuzz/corpus/NAME/, read only: new inputs go to build-fuzz).
