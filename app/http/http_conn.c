@@ -496,6 +496,7 @@ static void process(http_conn *c)
 		 * answer once what is queued has gone out. */
 		c->state = C_CLOSING;
 		c->in_len = 0;
+		c->due_ms = 0;   /* not a deadline's cut */
 	}
 	if (!c->reading && !c->eof && (c->state == C_HEAD || c->state == C_BODY ||
 	                               (c->state == C_SERVING && c->in_len < c->in_cap)))
