@@ -167,12 +167,14 @@ void http_conns_sweep(http_conns *cs, int64_t now)
 	http_conn *next;
 	for (http_conn *c = cs->head; c; c = next) {
 		next = c->next;
-		bool late = (c->due_ms && now >= c->due_ms) ||
-		            (c->send_due_ms && now >= c->send_due_ms) ||
+		/* While an answer is stuck in a client's window, the client is
+		 * not late with its next request: only the send deadline runs. */
+		bool request_late = c->due_ms && now >= c->due_ms && !c->send_due_ms;
+		bool late = request_late || (c->send_due_ms && now >= c->send_due_ms) ||
 		            (c->drain_due_ms && now >= c->drain_due_ms);
 		if (!late)
 			continue;
-		if (c->due_ms && now >= c->due_ms) {
+		if (request_late) {
 			if (c->due_body)
 				cs->body_expired++;
 			else
@@ -241,6 +243,7 @@ static void start_drain(http_conn *c)
  */
 static bool flush(http_conn *c)
 {
+	bool was_stalled = c->send_due_ms != 0;
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 		if (n > 0) {
@@ -260,6 +263,8 @@ static bool flush(http_conn *c)
 		return false;
 	}
 	c->out_off = c->out_len = 0;
+	if (was_stalled && c->state == C_HEAD)
+		c->due_ms = http_now_ms() + c->cs->header_ms;   /* its clock starts now */
 	c->send_due_ms = 0;
 	set_writing(c, false);
 	if (c->state == C_CLOSING) {
