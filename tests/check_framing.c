@@ -3,9 +3,11 @@
  * connection, over raw sockets: pipelined requests are answered in order
  * (a read after two writes sees both), Expect: 100-continue gets its
  * interim answer only when the body is wanted, HEAD answers carry no body,
- * HTTP/1.0 and Connection: close end the connection and keep-alive keeps
- * it, a half-closed client still gets its answer, and what is too large or
- * of another HTTP version is refused with the API's JSON error.
+ * every answer carries Date, Content-Type, Cache-Control and a length (a
+ * 204 none), HTTP/1.0 and Connection: close end the connection and
+ * keep-alive keeps it, a half-closed client still gets its answers, and
+ * what is too large or of another HTTP version is refused with the API's
+ * JSON error.
  *
  * What is malformed as HTTP is check_edge.c; this file is about well-formed
  * traffic and the limits.
@@ -225,6 +227,34 @@ START_TEST(test_head_has_no_body)
 }
 END_TEST
 
+/* The headers every answer carries, and a 204 (Prefer: return=minimal)
+ * that has neither body nor Content-Length, with the next answer right
+ * after it on the connection. */
+START_TEST(test_answer_headers)
+{
+	client c;
+	answer a;
+	client_open(&c);
+	SEND(&c, "POST /carts/m1/items HTTP/1.1\r\nHost: x\r\n" JSON_HDR
+	     "Prefer: return=minimal\r\nContent-Length: 22\r\n\r\n{\"sku\":\"pear\",\"qty\":1}"
+	     "GET /carts/m1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	client_read(&c, &a, false);
+	ck_assert_int_eq(a.status, 204);
+	ck_assert_msg(!strcasestr(a.head, "\r\nContent-Length:"), "a 204 with a length: %s",
+	              a.head);
+	ck_assert_ptr_nonnull(strstr(a.head, "\r\nPreference-Applied: return=minimal\r\n"));
+	client_read(&c, &a, false);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_ptr_nonnull(strstr(a.body, "\"pear\""));
+	static const char *const want[] = { "\r\nDate: ", "\r\nContent-Type: application/json\r\n",
+	                                    "\r\nCache-Control: no-store\r\n",
+	                                    "\r\nContent-Length: " };
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		ck_assert_msg(strstr(a.head, want[i]), "no %s in: %s", want[i] + 2, a.head);
+	client_close(&c);
+}
+END_TEST
+
 /* Who ends the connection: HTTP/1.0 by default, Connection: close; who
  * keeps it: HTTP/1.1, and HTTP/1.0 with keep-alive. */
 START_TEST(test_connection_lifetime)
@@ -353,6 +383,7 @@ Suite *framing_suite(void)
 	tcase_add_test(t, test_pipelined_in_order);
 	tcase_add_test(t, test_expect_continue);
 	tcase_add_test(t, test_head_has_no_body);
+	tcase_add_test(t, test_answer_headers);
 	tcase_add_test(t, test_connection_lifetime);
 	tcase_add_test(t, test_half_close_answered);
 	tcase_add_test(t, test_limits_and_versions);
