@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +31,6 @@
 #include "crdt/error.h"
 #include "net/hostport.h"
 
-#define ACCEPT_BATCH 64           /* connections taken per readiness */
 #define ACCEPT_PAUSE_MS 100       /* out of descriptors: try again after */
 #define TICK_MAX_MS 1000u
 #define TICK_MIN_MS 20u
@@ -316,24 +314,14 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	http_server *s = arg;
 	(void)what;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* Level-triggered: retrying at once would spin. */
-				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
-				log_event(LOG_WARN, "http_accept", "errno=%d msg=\"%s; pausing accepts "
-				          "for %d ms\"", errno, strerror(errno), ACCEPT_PAUSE_MS);
-				event_del(s->ev_accept);
-				evtimer_add(s->ev_accept_again, &tv);
-			}
-			return;
-		}
-		/* Each answer is one send: Nagle would only hold it back. */
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (http_conn_open(&s->conns, fd) != 0)
-			return;
+	int e = http_conns_accept(&s->conns, lfd);
+	if (e) {
+		/* Level-triggered: retrying at once would spin. */
+		struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+		log_event(LOG_WARN, "http_accept", "errno=%d msg=\"%s; pausing accepts for %d ms\"",
+		          e, strerror(e), ACCEPT_PAUSE_MS);
+		event_del(s->ev_accept);
+		evtimer_add(s->ev_accept_again, &tv);
 	}
 }
 

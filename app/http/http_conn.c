@@ -10,6 +10,8 @@
 #include "app/http/http_conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -153,6 +155,22 @@ int http_conn_open(http_conns *cs, int fd)
 		return CARTD_ENOMEM;
 	}
 	c->reading = true;
+	return 0;
+}
+
+int http_conns_accept(http_conns *cs, int lfd)
+{
+	for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM ? e : 0;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (http_conn_open(cs, fd) != 0)
+			return 0;   /* out of memory for this one: try at the next readiness */
+	}
 	return 0;
 }
 
@@ -379,10 +397,8 @@ static void deliver(http_conn *c, bool refused, bool too_large)
 		/* The bytes after a refused request cannot be framed. */
 		c->close_after = true;
 		c->req_end = c->in_len;
-		if (too_large || !rq.head)
-			rq.body_len = 0;
-		if (!rq.head)
-			rq.body = c->in;
+		rq.body = c->in;
+		rq.body_len = 0;
 	}
 	c->refused = refused;
 	c->state = C_SERVING;

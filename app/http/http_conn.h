@@ -100,6 +100,18 @@ void http_conns_sweep(http_conns *cs, int64_t now_ms);
  * CARTD_ENOMEM. */
 int http_conn_open(http_conns *cs, int fd);
 
+#define HTTP_ACCEPT_BATCH 64    /* connections taken per readiness */
+
+/*
+ * Accepts up to HTTP_ACCEPT_BATCH connections waiting on the non-blocking
+ * listening socket lfd, each non-blocking with TCP_NODELAY (an answer is
+ * one send: Nagle would only hold it back), and opens them.  Returns 0, or
+ * the errno of an accept that failed for want of descriptors or memory
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM): lfd stays readable then, so the caller
+ * should stop watching it for a while rather than spin.
+ */
+int http_conns_accept(http_conns *cs, int lfd);
+
 /*
  * Queues the answer to the request being served and sends what it can;
  * the connection goes on to the next request (or closes, when the request

@@ -7,14 +7,10 @@
  */
 #include "bench/httplib/httplib.h"
 
-#include <errno.h>
 #include <event2/event.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "app/http/http_conn.h"
 
@@ -99,15 +95,8 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	cserver *s = arg;
-	int one = 1;
 	(void)what;
-	for (int i = 0; i < 64; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		http_conn_open(&s->conns, fd);
-	}
+	http_conns_accept(&s->conns, lfd);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
