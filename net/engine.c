@@ -127,14 +127,10 @@ uint64_t engine_peer_at(engine *e, const engine_addr *to)
 	return m ? m->id : 0;
 }
 
-int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
-                      size_t len, size_t *sent)
+/* Sends the datagram wire sealed for peer id at `to` (rc: the sealing's
+ * result, n: its size). */
+static int sealed_send(engine *e, const engine_addr *to, uint64_t id, int rc, size_t n)
 {
-	size_t n = 0;
-	uint64_t id = engine_peer_at(e, to);
-	int rc = wire_seal(e->w, id, type, payload, len, e->dgram, e->dgram_cap, &n);
-	if (sent)
-		*sent = n;
 	if (rc == CARTD_ESESSION) {
 		e->stats.no_session_drops++;
 		hello_send(e, to, id);
@@ -146,6 +142,47 @@ int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint
 	e->cb.send(e->cb.arg, to, e->dgram, n);
 	e->stats.dgrams_out++;
 	e->stats.bytes_out += n;
+	return 0;
+}
+
+int engine_send_sized(engine *e, const engine_addr *to, uint8_t type, const uint8_t *payload,
+                      size_t len, size_t *sent)
+{
+	size_t n = 0;
+	uint64_t id = engine_peer_at(e, to);
+	int rc = wire_seal(e->w, id, type, payload, len, e->dgram, e->dgram_cap, &n);
+	if (sent)
+		*sent = n;
+	return sealed_send(e, to, id, rc, n);
+}
+
+/* Seals p for one target and sends it; as engine_send_sized. */
+static int send_packed(engine *e, const engine_addr *to, uint8_t type, const wire_packed *p,
+                       size_t *sent)
+{
+	uint64_t id = engine_peer_at(e, to);
+	int rc = wire_seal_packed(e->w, id, type, p, e->dgram, e->dgram_cap, sent);
+	return sealed_send(e, to, id, rc, *sent);
+}
+
+int engine_send_each(engine *e, const engine_addr *const *to, size_t nto, uint8_t type,
+                     const uint8_t *payload, size_t len, size_t *total, size_t *last)
+{
+	wire_packed p;
+	*total = *last = 0;
+	int rc = wire_pack(e->w, payload, len, &p);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < nto; i++) {
+		size_t n = 0;
+		rc = send_packed(e, to[i], type, &p, &n);
+		if (rc == CARTD_EOVERSIZE)
+			return rc;   /* the same for every target */
+		if (rc == 0) {
+			*total += n;
+			*last = n;
+		}
+	}
 	return 0;
 }
 

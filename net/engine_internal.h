@@ -122,6 +122,13 @@ struct engine {
 
 /* engine.c */
 uint64_t engine_rand(engine *e);
+/* Sends one payload to each of to[0..nto), deflated once and sealed per
+ * target; *total = bytes sent, *last = the size of one datagram sent (0:
+ * none went).  0, or CARTD_EOVERSIZE / CARTD_EINVAL from wire_pack or when
+ * the datagram would be too big (the same for every target: the caller
+ * splits); other per-target failures are counted and skipped. */
+int engine_send_each(engine *e, const engine_addr *const *to, size_t nto, uint8_t type,
+                     const uint8_t *payload, size_t len, size_t *total, size_t *last);
 /* Seals payload as type and sends it to addr.  0 or the wire error; a
  * peer we have no session with is sent a HELLO instead (CARTD_ESESSION).
  * *sent (may be NULL) receives the datagram size, or on CARTD_EOVERSIZE the

@@ -65,21 +65,10 @@ int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta)
 static size_t send_payload(engine *e, const engine_addr *const *to, size_t nto,
                            const buf_writer *w, int *rc)
 {
-	size_t n = 0, total = 0, last = 0;
-	*rc = 0;
-	/* Sealed once per target: each pair has its own key. */
-	for (size_t i = 0; i < nto; i++) {
-		int r = engine_send_sized(e, to[i], MSG_DELTA, w->data, w->len, &n);
-		if (r == CARTD_EOVERSIZE) {
-			*rc = r;   /* the same for every target: the caller splits */
-			return total;
-		}
-		if (r == 0) {
-			total += n;
-			last = n;
-		}
-	}
-	if (total == 0)
+	size_t total, last;
+	/* Deflated once, sealed once per target: each pair has its own key. */
+	*rc = engine_send_each(e, to, nto, MSG_DELTA, w->data, w->len, &total, &last);
+	if (*rc || total == 0)
 		return 0;
 	/* Learn how much raw payload a datagram holds after deflate. */
 	double ratio = (double)w->len / (double)(last - wire_overhead());

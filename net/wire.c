@@ -334,43 +334,61 @@ static void seal_into(wire *w, const struct wire_session *sess, wire_hdr *h,
 		body, blen, out, WIRE_HEADER_LEN, NULL, nonce, sess->tx);
 }
 
+int wire_pack(wire *w, const uint8_t *payload, size_t len, wire_packed *out)
+{
+	size_t d = 0;
+	if (w == NULL || out == NULL || (payload == NULL && len > 0))
+		return CARTD_EINVAL;
+	if (len > w->cfg.max_payload)
+		return CARTD_EOVERSIZE;   /* peers would refuse to inflate it */
+	if (w->def_live && len >= DEFLATE_MIN_LEN)
+		d = try_deflate(w, payload, len);
+	*out = (wire_packed){ d > 0 ? w->tx : payload, d > 0 ? d : len, len, d > 0 };
+	return 0;
+}
+
+int wire_seal_packed(wire *w, uint64_t to, uint8_t type, const wire_packed *p, uint8_t *out,
+		     size_t cap, size_t *out_len)
+{
+	wire_hdr h = {.type = type, .receiver = to};
+	const struct wire_session *sess;
+
+	if (w == NULL || p == NULL || out == NULL || out_len == NULL ||
+	    (p->body == NULL && p->len > 0) || type == 0 || type >= WIRE_TYPE_HELLO ||
+	    w->next_seq == UINT64_MAX)
+		return CARTD_EINVAL;
+	*out_len = wire_sealed_size(p->len);
+	sess = wire_session_find(w, to);
+	if (sess == NULL)
+		return CARTD_ESESSION;
+	if (*out_len > w->cfg.max_datagram)
+		return CARTD_EOVERSIZE;
+	if (*out_len > cap)
+		return CARTD_ENOSPC;
+	h.flags = p->deflated ? WIRE_F_DEFLATE : 0;
+	seal_into(w, sess, &h, p->body, p->len, out);
+	w->next_seq++;
+	w->st.sealed++;
+	w->st.sealed_deflated += h.flags != 0;
+	w->st.bytes_raw_out += p->raw_len;
+	w->st.bytes_wire_out += *out_len;
+	return 0;
+}
+
 int wire_seal(wire *w, uint64_t to, uint8_t type, const uint8_t *payload, size_t len,
 	      uint8_t *out, size_t cap, size_t *out_len)
 {
-	const uint8_t *body = payload;
-	size_t blen = len, d = 0;
-	wire_hdr h = {.type = type, .receiver = to};
-	const struct wire_session *sess;
+	wire_packed p;
 
 	if (w == NULL || out == NULL || out_len == NULL ||
 	    (payload == NULL && len > 0) || type == 0 || type >= WIRE_TYPE_HELLO ||
 	    w->next_seq == UINT64_MAX)
 		return CARTD_EINVAL;
 	*out_len = wire_sealed_size(len);
-	sess = wire_session_find(w, to);
-	if (sess == NULL)
-		return CARTD_ESESSION;
-	if (len > w->cfg.max_payload)
-		return CARTD_EOVERSIZE;   /* peers would refuse to inflate it */
-	if (w->def_live && len >= DEFLATE_MIN_LEN)
-		d = try_deflate(w, payload, len);
-	if (d > 0) {
-		body = w->tx;
-		blen = d;
-		h.flags = WIRE_F_DEFLATE;
-	}
-	*out_len = wire_sealed_size(blen);
-	if (*out_len > w->cfg.max_datagram)
-		return CARTD_EOVERSIZE;
-	if (*out_len > cap)
-		return CARTD_ENOSPC;
-	seal_into(w, sess, &h, body, blen, out);
-	w->next_seq++;
-	w->st.sealed++;
-	w->st.sealed_deflated += h.flags != 0;
-	w->st.bytes_raw_out += len;
-	w->st.bytes_wire_out += *out_len;
-	return 0;
+	if (wire_session_find(w, to) == NULL)
+		return CARTD_ESESSION;   /* before deflating: nothing to seal for */
+	int rc = wire_pack(w, payload, len, &p);
+	return rc ? rc : wire_seal_packed(w, to, type, &p, out, cap, out_len);
 }
 
 /* ---- opening ------------------------------------------------------------ */

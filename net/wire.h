@@ -199,6 +199,24 @@ int wire_seal(wire *w, uint64_t to, uint8_t type, const uint8_t *payload, size_t
 	      uint8_t *out, size_t cap, size_t *out_len);
 
 /*
+ * wire_seal in two steps, for one payload sent to several peers: deflate
+ * it once (wire_pack), then seal it for each (wire_seal_packed), each pair
+ * under its own key and sequence.  The packed body may point into w's
+ * buffer: it is valid until the next wire_pack or wire_seal on w.
+ * wire_pack: 0, or CARTD_EINVAL (NULL argument), CARTD_EOVERSIZE (len >
+ * max_payload).  wire_seal_packed: as wire_seal.
+ */
+typedef struct wire_packed {
+	const uint8_t *body;    /* what is sealed: the payload, or its deflated form */
+	size_t len;             /* bytes of body */
+	size_t raw_len;         /* bytes of the payload */
+	bool deflated;
+} wire_packed;
+int wire_pack(wire *w, const uint8_t *payload, size_t len, wire_packed *out);
+int wire_seal_packed(wire *w, uint64_t to, uint8_t type, const wire_packed *p, uint8_t *out,
+		     size_t cap, size_t *out_len);
+
+/*
  * Opens one received datagram, sealed or HELLO.  On success fills *out;
  * out->payload (and a HELLO's challenge and echo) point into w's buffer or
  * into dgram, valid until the next wire_open or wire_free, or as long as

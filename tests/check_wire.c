@@ -192,6 +192,59 @@ START_TEST(test_roundtrip_sizes)
 }
 END_TEST
 
+/* One payload packed once and sealed for two peers: each opens it under its
+ * own key and sequence, as push sends a delta to every live peer; and a
+ * packed payload too big for a datagram is refused per seal, as wire_seal
+ * refuses it. */
+START_TEST(test_pack_once_seal_each)
+{
+	tw_peer a, b, c;
+	uint8_t p[900], dg_b[DG_CAP], dg_c[DG_CAP];
+	size_t lb = 0, lc = 0;
+	wire_packed pk;
+	wire_msg m;
+
+	tw_make(&a, 1, 30, 3, NULL);
+	tw_make(&b, 1, 31, 4, NULL);
+	tw_make(&c, 1, 32, 5, NULL);
+	tw_shake(&a, &b);
+	tw_shake(&a, &c);
+	fill_compressible(p, sizeof(p), 7);
+	ck_assert_int_eq(wire_pack(a.w, p, sizeof(p), &pk), 0);
+	ck_assert(pk.deflated);
+	ck_assert_uint_lt(pk.len, sizeof(p));
+	ck_assert_uint_eq(pk.raw_len, sizeof(p));
+	ck_assert_int_eq(wire_seal_packed(a.w, tw_id(&b), 5, &pk, dg_b, DG_CAP, &lb), 0);
+	ck_assert_int_eq(wire_seal_packed(a.w, tw_id(&c), 5, &pk, dg_c, DG_CAP, &lc), 0);
+	ck_assert_uint_eq(lb, pk.len + WIRE_OVERHEAD);
+	ck_assert_uint_eq(lc, lb);
+	ck_assert_uint_ne(le64(dg_b + 33), le64(dg_c + 33));   /* a sequence each */
+	ck_assert_int_eq(wire_open(c.w, dg_b, lb, &m), CARTD_ERECEIVER);   /* b's, not c's */
+	ck_assert_int_eq(wire_open(b.w, dg_b, lb, &m), 0);
+	ck_assert_uint_eq(m.payload_len, sizeof(p));
+	ck_assert_mem_eq(m.payload, p, sizeof(p));
+	ck_assert_int_eq(wire_open(c.w, dg_c, lc, &m), 0);
+	ck_assert_uint_eq(m.payload_len, sizeof(p));
+	ck_assert_mem_eq(m.payload, p, sizeof(p));
+	ck_assert_uint_eq(wire_get_stats(a.w)->sealed_deflated, 2);
+
+	fill_random(p, sizeof(p), 9);   /* random: does not deflate, too big */
+	size_t before = wire_get_stats(a.w)->sealed;
+	ck_assert_int_eq(wire_pack(a.w, p, sizeof(p), &pk), 0);
+	ck_assert(!pk.deflated && pk.body == p);
+	pk.len = wire_max_body(a.w) + 1;
+	ck_assert_int_eq(wire_seal_packed(a.w, tw_id(&b), 5, &pk, dg_b, DG_CAP, &lb),
+			 CARTD_EOVERSIZE);
+	ck_assert_uint_eq(lb, pk.len + WIRE_OVERHEAD);
+	ck_assert_int_eq(wire_seal_packed(a.w, 999, 5, &pk, dg_b, DG_CAP, &lb), CARTD_ESESSION);
+	ck_assert_uint_eq(wire_get_stats(a.w)->sealed, before);
+	ck_assert_int_eq(wire_pack(a.w, NULL, 1, &pk), CARTD_EINVAL);
+	tw_free(&a);
+	tw_free(&b);
+	tw_free(&c);
+}
+END_TEST
+
 START_TEST(test_header_layout_matches_spec)
 {
 	tw_peer a, b;
@@ -942,6 +995,7 @@ Suite *wire_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_roundtrip_sizes);
+	tcase_add_test(tc, test_pack_once_seal_each);
 	tcase_add_test(tc, test_header_layout_matches_spec);
 	tcase_add_test(tc, test_cluster_tag);
 	tcase_add_test(tc, test_flip_raw);
