@@ -74,9 +74,13 @@ typedef struct engine_config {
 typedef struct engine_callbacks {
 	/* Send one sealed datagram to addr.  Must not call back into the engine. */
 	void (*send)(void *arg, const engine_addr *to, const uint8_t *dgram, size_t len);
-	/* The stored state of cart id changed through replication: persist it.
-	 * id is NUL-terminated and valid only during the call. */
-	void (*persist)(void *arg, const char *id, size_t id_len);
+	/* The stored state of cart id changed through replication, by joining
+	 * delta (a state of the cart no newer than the stored one: what a peer
+	 * sent, not the whole cart): persist it.  Joining delta into what the
+	 * disk holds is enough, since join is idempotent and order-free and the
+	 * disk only ever holds joins of states the store went through.  id is
+	 * NUL-terminated; id and delta are valid only during the call. */
+	void (*persist)(void *arg, const char *id, size_t id_len, const crdt_cart *delta);
 	/* A member changed state (for logs); may be NULL. */
 	void (*member_event)(void *arg, uint64_t id, const engine_addr *addr,
 	                     enum engine_member_state from, enum engine_member_state to);

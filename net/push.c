@@ -252,7 +252,7 @@ static void apply_one(engine *e, const char *id, size_t len, const crdt_cart *c,
 	e->stats.carts_changed_in++;
 	if (d->repair)
 		e->stats.ae_carts_repaired++;
-	e->cb.persist(e->cb.arg, name, len);
+	e->cb.persist(e->cb.arg, name, len, c);
 	if (d->hops > 0 && crdt_store_join(e->relay_queue, id, len, c, NULL) == 0) {
 		if (d->hops - 1 > e->relay_hops)
 			e->relay_hops = (uint8_t)(d->hops - 1);

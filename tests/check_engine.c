@@ -58,10 +58,11 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	memcpy(box[nbox++].d, d, len);
 }
 
-static void on_persist(void *arg, const char *id, size_t len)
+static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
 {
 	(void)id;
 	(void)len;
+	ck_assert(crdt_cart_valid(delta));
 	peers[(intptr_t)arg].persisted++;
 }
 

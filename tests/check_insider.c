@@ -65,11 +65,12 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	}
 }
 
-static void on_persist(void *arg, const char *id, size_t len)
+static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
 {
 	(void)arg;
 	(void)id;
 	(void)len;
+	(void)delta;
 }
 
 /* Delivers datagram d to honest peer `to` as if from address `from`. */

@@ -9,13 +9,15 @@
  * crash in between loses it, unless a persist of a replicated change to the
  * same cart wrote it to disk first (the oracle settles that).
  *
- * Persists always write the cart's state at write time, never an older
- * snapshot, so the disk only ever moves forward.
+ * A replicated change is persisted as cartd persists it: the delta that
+ * made it, joined into what the disk holds (after a delay), so the disk
+ * only ever moves forward.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/codec.h"
 #include "crdt/error.h"
 #include "tests/sim_internal.h"
 
@@ -126,7 +128,25 @@ void sim_peer_write_disk(sim *s, sim_peer *p, const char *id, size_t len)
 	s->st.disk_writes++;
 }
 
-void sim_peer_persist(void *arg, const char *id, size_t id_len)
+/* Joins delta into what the disk holds for cart id, as cartd's log and
+ * LMDB do with a replicated change (app/peer/node_commit.c). */
+static void join_disk(sim *s, sim_peer *p, const char *id, size_t len, const crdt_cart *delta)
+{
+	crdt_cart c;
+	crdt_cart_init(&c);
+	int rc = sim_disk_read(&p->disk, id, len, &c);
+	if (rc == 0)
+		rc = crdt_cart_join(&c, delta, NULL);
+	if (rc == 0)
+		rc = sim_disk_put(&p->disk, id, len, &c);
+	crdt_cart_destroy(&c);
+	if (rc)
+		sim_die("disk join", rc);
+	s->st.disk_writes++;
+}
+
+/* The delta waits persist_ms at most, encoded after the id in the event. */
+void sim_peer_persist(void *arg, const char *id, size_t id_len, const crdt_cart *delta)
 {
 	sim_peer *p = arg;
 	sim *s = p->sim;
@@ -134,23 +154,35 @@ void sim_peer_persist(void *arg, const char *id, size_t id_len)
 		return;
 	uint64_t delay = sim_below(&s->rng, (uint64_t)s->p.persist_ms + 1);
 	if (delay == 0) {
-		sim_peer_write_disk(s, p, id, id_len);
+		join_disk(s, p, id, id_len, delta);
 		return;
 	}
-	char *copy = strndup(id, id_len);
-	if (copy == NULL)
-		abort();
+	buf_writer w;
+	buf_writer_init(&w);
+	buf_put_bytes(&w, id, id_len);
+	crdt_encode_cart(&w, delta);
+	if (w.err)
+		sim_die("persist", CARTD_ENOMEM);
 	sim_event ev = { .at = s->now + delay, .kind = SIM_EV_PERSIST,
 	                 .peer = (uint16_t)p->idx, .gen = p->gen,
-	                 .len = (uint32_t)id_len, .data = copy };
+	                 .len = (uint32_t)id_len, .arg = (uint32_t)(w.len - id_len),
+	                 .data = w.data };
 	sim_schedule(s, &ev);
 }
 
 void sim_peer_persisted(sim *s, const sim_event *ev)
 {
 	sim_peer *p = &s->peer[ev->peer];
-	if (p->up && ev->gen == p->gen)
-		sim_peer_write_disk(s, p, ev->data, ev->len);
+	if (!p->up || ev->gen != p->gen)
+		return;
+	const char *bytes = ev->data;
+	crdt_cart delta;
+	crdt_cart_init(&delta);
+	int rc = crdt_cart_from_bytes(bytes + ev->len, ev->arg, &delta);
+	if (rc)
+		sim_die("persist decode", rc);
+	join_disk(s, p, bytes, ev->len, &delta);
+	crdt_cart_destroy(&delta);
 }
 
 void sim_free_commit(void *commit)

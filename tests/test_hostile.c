@@ -24,10 +24,11 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	bytes_sent += len;
 }
 
-static void on_persist(void *arg, const char *id, size_t len)
+static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
 {
 	(void)arg;
 	ck_assert_int_eq(crdt_check_id(id, len), 0);
+	ck_assert(crdt_cart_valid(delta));
 }
 
 void th_setup_rate(uint32_t ae_rate)

@@ -2,13 +2,13 @@
  * node_commit.c - the committer on the event loop: its completion fd, the
  * retry timer, and persisting carts that replication changed.
  *
- * Replicated carts are not submitted from inside the engine's callback but
- * marked dirty, and the dirty set is flushed once per receive batch or
- * timer run: a cart that a burst of datagrams changed many times is then
- * encoded and written once.  A cart that cannot be submitted (queue full,
- * no memory) or whose commit failed stays dirty and is retried; until then
- * its newest state is in memory, and after a crash anti-entropy brings it
- * back from the peers that sent it.
+ * A replicated change is submitted from the engine's callback as the delta
+ * that made it (the log and LMDB join it into what they hold).  A cart
+ * whose delta cannot be submitted (queue full, no memory, a commit failing)
+ * is marked dirty instead, and the dirty set is flushed once per receive
+ * batch or timer run as whole states, with backoff after a failure; until
+ * then its newest state is in memory, and after a crash anti-entropy brings
+ * it back from the peers that sent it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +26,51 @@ void node_arm_retry(node *n)
 		evtimer_add(n->ev_retry, &tv);
 }
 
-void node_cb_persist(void *arg, const char *id, size_t len)
+/* The record of a replicated cart for the committer; NULL when out of
+ * memory.  Its id comes back with a failed commit, to mark the cart dirty. */
+static persist_rec *persist_rec_new(const char *id, size_t len)
 {
-	node *n = arg;
+	persist_rec *r = malloc(sizeof *r + len + 1);
+	if (r) {
+		r->len = len;
+		memcpy(r->id, id, len);
+		r->id[len] = '\0';
+	}
+	return r;
+}
+
+static void mark_dirty(node *n, const char *id, size_t len)
+{
 	if (idset_add(&n->dirty, id, len) != 0 && n->persist_lost++ == 0)
 		log_event(LOG_ERROR, "persist_lost", "reason=nomem");
+}
+
+/* The delta goes to the log as it came (a few bytes, where the whole cart
+ * would be re-encoded: a replica's persist costs what the writer's does).
+ * While earlier commits fail (backoff) or the queue is full, the cart is
+ * marked dirty instead, and its whole state goes later, which covers this
+ * delta and every other one refused meanwhile. */
+void node_cb_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
+{
+	node *n = arg;
+	if (n->closing || node_now_ms(n) < n->dirty_retry_at_ms) {
+		mark_dirty(n, id, len);
+		return;
+	}
+	persist_rec *r = persist_rec_new(id, len);
+	if (r == NULL) {
+		mark_dirty(n, id, len);
+		return;
+	}
+	uint64_t cookie = (uint64_t)(uintptr_t)r | NODE_PERSIST_TAG;
+	int rc = committer_submit_delta(n->com, id, len, delta, cookie);
+	if (rc) {
+		free(r);
+		if (rc != CARTD_EID)   /* cannot happen: the engine checked the id */
+			mark_dirty(n, id, len);
+		return;
+	}
+	n->persist_submitted++;
 }
 
 /* Submits one dirty cart's current state. */
@@ -40,11 +80,9 @@ static int persist_one(void *arg, const char *id, size_t len)
 	crdt_item it;
 	if (crdt_store_get(n->store, id, len, &it) != 0)
 		return IDSET_DONE;        /* cannot happen: carts are never deleted */
-	persist_rec *r = malloc(sizeof *r + len + 1);
+	persist_rec *r = persist_rec_new(id, len);
 	if (!r)
 		return IDSET_STOP;
-	r->len = len;
-	memcpy(r->id, id, len + 1);
 	uint64_t cookie = (uint64_t)(uintptr_t)r | NODE_PERSIST_TAG;
 	int rc = committer_submit_cart(n->com, id, len, it.cart, cookie);
 	if (rc) {

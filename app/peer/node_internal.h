@@ -184,7 +184,7 @@ typedef struct persist_rec {
 int node_commit_start(node *n);             /* committer fd event, retry timer */
 void node_commit_stop(node *n);             /* frees both events */
 void node_arm_retry(node *n);               /* retry timer in NODE_RETRY_MS */
-void node_cb_persist(void *arg, const char *id, size_t len);
+void node_cb_persist(void *arg, const char *id, size_t len, const crdt_cart *delta);
 void node_persist_dirty(node *n);           /* submit carts marked dirty */
 
 /* node_token.c: the read token of cart id whose state here is cart (NULL:

@@ -40,10 +40,10 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 		abort();
 }
 
-static void on_persist(void *arg, const char *id, size_t len)
+static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
 {
 	(void)arg;
-	if (crdt_check_id(id, len) != 0 || id[len] != '\0')
+	if (crdt_check_id(id, len) != 0 || id[len] != '\0' || !crdt_cart_valid(delta))
 		abort();
 }
 

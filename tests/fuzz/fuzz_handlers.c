@@ -272,12 +272,13 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 
 /* A cart the engine changed must be valid: checked as it is announced,
  * rather than walking the whole store after every input. */
-static void on_persist(void *arg, const char *id, size_t len)
+static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
 {
 	crdt_item it;
 	(void)arg;
 	if (crdt_check_id(id, len) != 0 || id[len] != '\0' ||
-	    crdt_store_get(store, id, len, &it) != 0 || !crdt_cart_valid(it.cart))
+	    crdt_store_get(store, id, len, &it) != 0 || !crdt_cart_valid(it.cart) ||
+	    !crdt_cart_valid(delta))
 		abort();
 }
 

@@ -77,11 +77,12 @@ static inline void fuzz_peer_on_send(void *arg, const engine_addr *to, const uin
 		p->user.send(p->user.arg, to, d, len);
 }
 
-static inline void fuzz_peer_on_persist(void *arg, const char *id, size_t len)
+static inline void fuzz_peer_on_persist(void *arg, const char *id, size_t len,
+                                        const crdt_cart *delta)
 {
 	fuzz_peer *p = (fuzz_peer *)arg;
 	if (p->user.persist)
-		p->user.persist(p->user.arg, id, len);
+		p->user.persist(p->user.arg, id, len, delta);
 }
 
 /* Hands datagram d from tx's address to the engine at time now. */
