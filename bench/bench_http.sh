@@ -171,6 +171,8 @@ CALIBRATE=
 
 # --- measured runs, interleaved ---------------------------------------------
 commits0=$(bench_http_get "$ON" /metrics)
+trio_w0=$(bench_http_get "$TRIO" /metrics)
+trio_r0=$(bench_http_get "$((TRIO + 1))" /metrics)
 for _ in $(seq "$RUNS"); do
 	for c in "${CONNS[@]}"; do
 		wrk_cell "cartd add on c$c" "cartd 1 peer, sync on" "$ON" add.lua "$c"
@@ -191,6 +193,8 @@ for _ in $(seq "$RUNS"); do
 		"$LCARTS" 50 0 minimal
 done
 commits1=$(bench_http_get "$ON" /metrics)
+trio_w1=$(bench_http_get "$TRIO" /metrics)
+trio_r1=$(bench_http_get "$((TRIO + 1))" /metrics)
 
 # --- report -----------------------------------------------------------------
 # cpu_per_req CELL: the server's CPU microseconds per request over the runs.
@@ -261,6 +265,17 @@ bench_row "add 3 peers c$CMAX req/s" "$trio_rps" "req/s" \
 	"redis HINCRBY aof=always" "$(med "${RPS[add on c$CMAX]:-}")"
 bench_row "add 3 peers c$CMAX req/s" "$trio_rps" "req/s" \
 	"cartd 1 peer sync=on" "$(med "${RPS[cartd add on c$CMAX]:-}")"
+# Log syncs per second of load (the trio is idle between its cells): the
+# writer syncs per batch of writes, a replica per COMMITTER_LAZY_MS (20 ms).
+delta_metric() { echo $(( $(bench_metric "$2" "$3") - $(bench_metric "$1" "$3") )); }
+trio_load_s=$((RUNS * SECS))
+w_syncs=$(delta_metric "$trio_w0" "$trio_w1" cartd_committer_syncs_total)
+r_syncs=$(delta_metric "$trio_r0" "$trio_r1" cartd_committer_syncs_total)
+r_recs=$(delta_metric "$trio_r0" "$trio_r1" cartd_committer_records_written_total)
+printf '   3 peers: the replica (peer 2) logged %d records in %d syncs over ~%d s of load\n' \
+	"$r_recs" "$r_syncs" "$trio_load_s"
+bench_row "3 peers: replica log syncs/s" "$(bench_calc "$r_syncs / $trio_load_s")" "syncs/s" \
+	"writer log syncs/s" "$(bench_calc "$w_syncs / $trio_load_s")" "<=" 60
 bench_row "add 50-line carts c$CMAX req/s" "$(med "${RPS[cartd add 50line c$CMAX]:-}")" "req/s" \
 	"1-line carts" "$(med "${RPS[cartd add 1line c$CMAX]:-}")"
 bench_row "add 50-line carts c$CMAX CPU/req" "$(cpu_per_req "cartd add 50line c$CMAX")" us \

@@ -539,6 +539,51 @@ START_TEST(test_group_commit)
 }
 END_TEST
 
+/* Lazy records (a replica's) share syncs without anyone waking the commit
+ * thread per record, complete in submission order with the others, and
+ * are made durable by a stop that comes before their wait is over. */
+START_TEST(test_lazy_records)
+{
+	enum { N = 200 };
+	char dir[128];
+	db *d = open_ok(sub(dir, sizeof dir, "lazy"), true, NULL);
+	committer *c;
+	ck_assert_int_eq(committer_new(d, NULL, &c, NULL, 0), 0);
+	crdt_cart empty;
+	crdt_cart_init(&empty);
+	for (size_t i = 0; i < N; i++) {
+		char id[32];
+		int n = snprintf(id, sizeof id, "lazy-%zu", i);
+		ck_assert_int_eq(committer_submit_lazy(c, id, (size_t)n, &empty, true, i), 0);
+	}
+	ck_assert_int_eq(committer_submit(c, "urgent", 6, "v", 1, N), 0);
+	got g;
+	got_init(&g, N + 2);
+	wait_for(c, &g, N + 1);
+	for (size_t i = 0; i <= N; i++) {
+		ck_assert_uint_eq(g.cookie[i], i);
+		ck_assert_int_eq(g.rc[i], 0);
+	}
+	committer_stats st;
+	committer_stats_get(c, &st);
+	ck_assert_msg(st.syncs < N / 4, "%llu syncs for %d lazy records",
+	              (unsigned long long)st.syncs, N);
+	/* One more, then a stop well inside its COMMITTER_LAZY_MS. */
+	ck_assert_int_eq(committer_submit_lazy(c, "last", 4, &empty, true, N + 1), 0);
+	committer_stop(c);
+	committer_drain(c, on_done, &g);
+	ck_assert_uint_eq(g.n, N + 2);
+	ck_assert_uint_eq(g.cookie[N + 1], N + 1);
+	ck_assert_int_eq(g.rc[N + 1], 0);
+	committer_free(c);
+	size_t count;
+	ck_assert_int_eq(db_count(d, &count, NULL, 0), 0);
+	ck_assert_uint_eq(count, N + 2);
+	db_close(d);
+	got_free(&g);
+}
+END_TEST
+
 /* db_write_batch's rule (db.h): a commit that wrote syncs every earlier
  * one; its own meta page waits for the next such commit or db_flush. */
 START_TEST(test_write_batch_sync_rule)
@@ -917,6 +962,7 @@ Suite *db_suite(void)
 	tcase_add_test(commit, test_roundtrip_synced);
 	tcase_add_test(commit, test_roundtrip_nosync);
 	tcase_add_test(commit, test_group_commit);
+	tcase_add_test(commit, test_lazy_records);
 	tcase_add_test(commit, test_write_batch_sync_rule);
 	tcase_add_test(commit, test_completion_after_sync);
 	tcase_add_test(commit, test_backpressure_records);

@@ -141,8 +141,46 @@ START_TEST(blocked_then_released)
 }
 END_TEST
 
+/* B's log gets the deltas replication brought, joined with what B wrote
+ * itself; a replica's records wait up to COMMITTER_LAZY_MS for company,
+ * and a stop must still make them durable.  B restarts alone, so nothing
+ * can come back from A. */
+START_TEST(replicated_changes_survive_restart)
+{
+	pair p;
+	tnp_pair_start(&p, "keep", false);
+	tnp_done d0 = { 0, 1 }, d1 = { 0, 1 }, d2 = { 0, 1 };
+	ck_assert_int_eq(tnp_write(p.b, "c1", CRDT_OP_ADD, "banana", 1, &d0), 0);
+	ck_assert(tnp_run_until(p.base, answered, &d0) && d0.rc == 0);
+	ck_assert_int_eq(tnp_write(p.a, "c1", CRDT_OP_ADD, "apple", 2, &d1), 0);
+	ck_assert(tnp_run_until(p.base, answered, &d1) && d1.rc == 0);
+	ck_assert_int_eq(tnp_write(p.a, "c2", CRDT_OP_ADD, "pear", 3, &d2), 0);
+	ck_assert(tnp_run_until(p.base, answered, &d2) && d2.rc == 0);
+	tnp_want w1 = { p.b, "c1", "apple", 2 }, w2 = { p.b, "c2", "pear", 3 };
+	ck_assert_msg(tnp_run_until(p.base, tnp_has_qty, &w1) &&
+	              tnp_run_until(p.base, tnp_has_qty, &w2), "A's writes never reached B");
+	node_stats sb;
+	node_stats_get(p.b, &sb);
+	ck_assert_uint_ge(sb.node.persist_submitted, 2);
+	ck_assert_uint_eq(sb.node.persist_failed + sb.node.persist_lost, 0);
+	node_free(p.a);
+	node_free(p.b);
+
+	node_config c;
+	char dir[128];
+	tnp_config(&c, "keep-b", dir, sizeof dir);
+	ck_assert_int_eq(node_new(&c, p.base, &p.b), 0);
+	ck_assert_uint_eq(tnp_qty(p.b, "c1", "banana"), 1);
+	ck_assert_uint_eq(tnp_qty(p.b, "c1", "apple"), 2);
+	ck_assert_uint_eq(tnp_qty(p.b, "c2", "pear"), 3);
+	node_free(p.b);
+	event_base_free(p.base);
+}
+END_TEST
+
 void tnp_add_cluster_tests(TCase *tc)
 {
 	tcase_add_test(tc, replicates_both_ways);
+	tcase_add_test(tc, replicated_changes_survive_restart);
 	tcase_add_test(tc, blocked_then_released);
 }

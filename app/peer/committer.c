@@ -41,6 +41,7 @@ typedef struct rec {
 	struct rec *next;
 	uint64_t cookie;
 	enum db_kind kind;
+	bool lazy;              /* nobody waits on it (committer_submit_lazy) */
 	size_t id_len;
 	size_t val_len;
 	uint8_t data[];         /* id bytes, then value bytes */
@@ -66,6 +67,8 @@ struct committer {
 	pthread_cond_t cv;      /* signalled on new work and on stop */
 	pthread_cond_t ckpt_cv; /* signalled on a generation to fold and on stop */
 	rec *head, *tail;       /* pending, FIFO */
+	bool urgent;            /* the pending list holds a record not lazy */
+	uint64_t lazy_since;    /* now_ns() when a lazy record found the list empty */
 	bool stopping;
 	bool ckpt_stopping;
 	bool fold_pending;      /* generation fold_gen waits to be folded */
@@ -191,7 +194,30 @@ static void maybe_rotate(committer *c)
  * The commit thread.  Every batch is durable when its frame's sync returns,
  * and every earlier batch was before it, so completions go out in
  * submission order right after each append.
+ *
+ * A list of lazy records only waits until COMMITTER_LAZY_MS after the
+ * first of them, or until a record someone waits on joins it, the queue
+ * is a quarter full, or the committer stops.
  */
+/* Whether the pending list may wait for more; waits (under the mutex) up
+ * to its deadline if so, then returns true so that the caller looks again. */
+static bool lazy_wait(committer *c)
+{
+	if (c->urgent || c->stopping || c->outstanding >= c->max_records / 4 ||
+	    c->bytes >= c->max_bytes / 4)
+		return false;
+	uint64_t now = now_ns(), due = c->lazy_since + (uint64_t)COMMITTER_LAZY_MS * 1000000u;
+	if (now >= due)
+		return false;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	uint64_t ns = (uint64_t)until.tv_nsec + (due - now);
+	until.tv_sec += (time_t)(ns / 1000000000u);
+	until.tv_nsec = (long)(ns % 1000000000u);
+	pthread_cond_timedwait(&c->cv, &c->mu, &until);
+	return true;
+}
+
 static void *run(void *arg)
 {
 	committer *c = arg;
@@ -200,8 +226,11 @@ static void *run(void *arg)
 	for (;;) {
 		while (!c->head && !c->stopping)
 			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->head && lazy_wait(c))
+			continue;
 		rec *list = c->head;
 		c->head = c->tail = NULL;
+		c->urgent = false;
 		if (!list)
 			break;              /* stopping, and everything is durable */
 		pthread_mutex_unlock(&c->mu);
@@ -381,12 +410,16 @@ static int admit(committer *c, size_t len)
 }
 
 /* Appends r to the pending list if there is room; frees it if not. */
+/* A lazy record wakes the commit thread only to start its clock (the
+ * list was empty) or when the queue fills: a replica's stream of deltas
+ * costs no wake-up per record. */
 static int enqueue(committer *c, rec *r)
 {
 	size_t len = r->id_len + r->val_len;
 	pthread_mutex_lock(&c->mu);
 	int rc = admit(c, len);
 	if (!rc) {
+		bool was_empty = c->head == NULL;
 		if (c->tail)
 			c->tail->next = r;
 		else
@@ -395,7 +428,13 @@ static int enqueue(committer *c, rec *r)
 		c->outstanding++;
 		c->bytes += len;
 		c->st.submitted++;
-		pthread_cond_signal(&c->cv);
+		if (!r->lazy)
+			c->urgent = true;
+		else if (was_empty)
+			c->lazy_since = now_ns();
+		if (!r->lazy || was_empty || c->outstanding >= c->max_records / 4 ||
+		    c->bytes >= c->max_bytes / 4)
+			pthread_cond_signal(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (rc)
@@ -411,6 +450,7 @@ static rec *rec_new(const char *id, size_t id_len, size_t val_len, uint64_t cook
 	r->next = NULL;
 	r->cookie = cookie;
 	r->kind = DB_STATE;
+	r->lazy = false;
 	r->id_len = id_len;
 	r->val_len = val_len;
 	memcpy(r->data, id, id_len);
@@ -432,7 +472,7 @@ int committer_submit(committer *c, const char *id, size_t id_len,
 
 /* Encodes cart into a new record of the given kind. */
 static int submit_encoded(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
-                          enum db_kind kind, uint64_t cookie)
+                          enum db_kind kind, bool lazy, uint64_t cookie)
 {
 	if (crdt_check_id(id, id_len) != 0)
 		return CARTD_EID;
@@ -441,6 +481,7 @@ static int submit_encoded(committer *c, const char *id, size_t id_len, const crd
 	if (!r)
 		return CARTD_ENOMEM;
 	r->kind = kind;
+	r->lazy = lazy;
 	buf_writer w;
 	buf_writer_fixed(&w, r->data + id_len, len);
 	if (len)
@@ -455,7 +496,7 @@ static int submit_encoded(committer *c, const char *id, size_t id_len, const crd
 int committer_submit_cart(committer *c, const char *id, size_t id_len,
                           const crdt_cart *cart, uint64_t cookie)
 {
-	return submit_encoded(c, id, id_len, cart, DB_STATE, cookie);
+	return submit_encoded(c, id, id_len, cart, DB_STATE, false, cookie);
 }
 
 int committer_submit_delta(committer *c, const char *id, size_t id_len,
@@ -464,7 +505,14 @@ int committer_submit_delta(committer *c, const char *id, size_t id_len,
 	/* An empty delta changed nothing: there is nothing to store, but its
 	 * completion still comes in order, after every earlier record's. */
 	return submit_encoded(c, id, id_len, delta,
-	                      crdt_cart_empty(delta) ? DB_NOTHING : DB_DELTA, cookie);
+	                      crdt_cart_empty(delta) ? DB_NOTHING : DB_DELTA, false, cookie);
+}
+
+int committer_submit_lazy(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
+                          bool full_state, uint64_t cookie)
+{
+	enum db_kind kind = full_state ? DB_STATE : crdt_cart_empty(cart) ? DB_NOTHING : DB_DELTA;
+	return submit_encoded(c, id, id_len, cart, kind, true, cookie);
 }
 
 size_t committer_drain(committer *c, committer_done_fn fn, void *arg)

@@ -41,6 +41,7 @@
 #ifndef APP_COMMITTER_H
 #define APP_COMMITTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,9 @@
  * less CPU than 8 MiB), for a longer replay after a crash (up to two
  * generations). */
 #define COMMITTER_DEFAULT_WAL_ROTATE ((size_t)32 << 20)
+
+/* The longest a lazy record waits for company before its batch is written. */
+#define COMMITTER_LAZY_MS 20u
 
 typedef struct committer committer;
 
@@ -131,6 +135,17 @@ int committer_submit_cart(committer *c, const char *id, size_t id_len,
  * every record submitted before it is durable. */
 int committer_submit_delta(committer *c, const char *id, size_t id_len,
                            const crdt_cart *delta, uint64_t cookie);
+
+/* Same as committer_submit_cart (full_state) or committer_submit_delta, for
+ * a record nobody waits on, such as a change that replication brought: it
+ * may wait up to COMMITTER_LAZY_MS for others to share its log sync (a
+ * record that is not lazy, a quarter-full queue or committer_stop end the
+ * wait), and its submission wakes the commit thread only when the queue
+ * was empty.  A replica that takes no writes of its own thus syncs its
+ * log at most about 1000 / COMMITTER_LAZY_MS times a second, however
+ * fast changes arrive, short of a quarter-full queue. */
+int committer_submit_lazy(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
+                          bool full_state, uint64_t cookie);
 
 /*
  * Delivers every completion ready now to fn (may be NULL to discard) and

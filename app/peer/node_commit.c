@@ -63,7 +63,7 @@ void node_cb_persist(void *arg, const char *id, size_t len, const crdt_cart *del
 		return;
 	}
 	uint64_t cookie = (uint64_t)(uintptr_t)r | NODE_PERSIST_TAG;
-	int rc = committer_submit_delta(n->com, id, len, delta, cookie);
+	int rc = committer_submit_lazy(n->com, id, len, delta, false, cookie);
 	if (rc) {
 		free(r);
 		if (rc != CARTD_EID)   /* cannot happen: the engine checked the id */
@@ -84,7 +84,7 @@ static int persist_one(void *arg, const char *id, size_t len)
 	if (!r)
 		return IDSET_STOP;
 	uint64_t cookie = (uint64_t)(uintptr_t)r | NODE_PERSIST_TAG;
-	int rc = committer_submit_cart(n->com, id, len, it.cart, cookie);
+	int rc = committer_submit_lazy(n->com, id, len, it.cart, true, cookie);
 	if (rc) {
 		free(r);
 		return rc == CARTD_EID ? IDSET_DONE : IDSET_STOP;
