@@ -277,6 +277,7 @@ void node_free(node *n)
 	wire_free(n->w);
 	wire_keyring_free(n->ring);
 	idset_destroy(&n->dirty);
+	idfifo_destroy(&n->persisting);
 	crdt_store_free(n->store);
 	db_close(n->db);
 	free(n->name);

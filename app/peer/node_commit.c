@@ -26,17 +26,19 @@ void node_arm_retry(node *n)
 		evtimer_add(n->ev_retry, &tv);
 }
 
-/* The record of a replicated cart for the committer; NULL when out of
- * memory.  Its id comes back with a failed commit, to mark the cart dirty. */
-static persist_rec *persist_rec_new(const char *id, size_t len)
+/* Hands one replicated change to the committer (delta, or the cart's whole
+ * state when full_state) and its id to n->persisting; 0 or the error. */
+static int submit_change(node *n, const char *id, size_t len, const crdt_cart *cart,
+                         bool full_state)
 {
-	persist_rec *r = malloc(sizeof *r + len + 1);
-	if (r) {
-		r->len = len;
-		memcpy(r->id, id, len);
-		r->id[len] = '\0';
-	}
-	return r;
+	if (idfifo_reserve(&n->persisting, len) != 0)
+		return CARTD_ENOMEM;
+	int rc = committer_submit_lazy(n->com, id, len, cart, full_state, NODE_PERSIST_COOKIE);
+	if (rc)
+		return rc;
+	idfifo_push(&n->persisting, id, len);
+	n->persist_submitted++;
+	return 0;
 }
 
 static void mark_dirty(node *n, const char *id, size_t len)
@@ -57,20 +59,9 @@ void node_cb_persist(void *arg, const char *id, size_t len, const crdt_cart *del
 		mark_dirty(n, id, len);
 		return;
 	}
-	persist_rec *r = persist_rec_new(id, len);
-	if (r == NULL) {
+	int rc = submit_change(n, id, len, delta, false);
+	if (rc && rc != CARTD_EID)   /* EID cannot happen: the engine checked the id */
 		mark_dirty(n, id, len);
-		return;
-	}
-	uint64_t cookie = (uint64_t)(uintptr_t)r | NODE_PERSIST_TAG;
-	int rc = committer_submit_lazy(n->com, id, len, delta, false, cookie);
-	if (rc) {
-		free(r);
-		if (rc != CARTD_EID)   /* cannot happen: the engine checked the id */
-			mark_dirty(n, id, len);
-		return;
-	}
-	n->persist_submitted++;
 }
 
 /* Submits one dirty cart's current state. */
@@ -80,17 +71,8 @@ static int persist_one(void *arg, const char *id, size_t len)
 	crdt_item it;
 	if (crdt_store_get(n->store, id, len, &it) != 0)
 		return IDSET_DONE;        /* cannot happen: carts are never deleted */
-	persist_rec *r = persist_rec_new(id, len);
-	if (!r)
-		return IDSET_STOP;
-	uint64_t cookie = (uint64_t)(uintptr_t)r | NODE_PERSIST_TAG;
-	int rc = committer_submit_lazy(n->com, id, len, it.cart, true, cookie);
-	if (rc) {
-		free(r);
-		return rc == CARTD_EID ? IDSET_DONE : IDSET_STOP;
-	}
-	n->persist_submitted++;
-	return IDSET_DONE;
+	int rc = submit_change(n, id, len, it.cart, true);
+	return rc == 0 || rc == CARTD_EID ? IDSET_DONE : IDSET_STOP;
 }
 
 void node_persist_dirty(node *n)

@@ -11,6 +11,7 @@
  *                 persisting carts that replication changed
  *   node_fault.c  fault injection: delayed datagrams, peer ids by address
  *   node_idset.c  a set of cart ids (carts waiting to be persisted)
+ *   node_idfifo.c a FIFO of cart ids (replicated changes in the committer)
  *   node_token.c  issuing and opening read tokens
  *   node_views.c  the read models of node_views.h
  *
@@ -45,6 +46,21 @@ enum { IDSET_DONE, IDSET_KEEP, IDSET_STOP };
 typedef int (*idset_fn)(void *arg, const char *id, size_t len);
 void idset_drain(idset *s, idset_fn fn, void *arg);
 void idset_destroy(idset *s);
+
+/* A FIFO of cart ids (1..CRDT_MAX_NAME bytes each). */
+typedef struct idfifo {
+	uint8_t *buf;
+	size_t cap, head, tail;     /* live entries in buf[head..tail) */
+	size_t n;                   /* entries */
+} idfifo;
+/* Room for one id of len bytes: 0 or CARTD_ENOMEM.  A push after it
+ * cannot fail. */
+int idfifo_reserve(idfifo *q, size_t len);
+void idfifo_push(idfifo *q, const char *id, size_t len);
+/* Takes the oldest id into out (CRDT_MAX_NAME + 1 bytes, NUL-terminated);
+ * returns its length, 0 when empty. */
+size_t idfifo_pop(idfifo *q, char *out);
+void idfifo_destroy(idfifo *q);
 
 /* A local write between node_write and its durable commit. */
 typedef struct pending_write {
@@ -117,6 +133,7 @@ struct node {
 	write_list waiting;         /* applied, not yet submitted */
 	uint64_t write_seq;         /* pending_write.seq of the last write */
 	idset dirty;                /* carts changed by replication, to persist */
+	idfifo persisting;          /* ... handed to the committer, oldest first */
 	uint64_t dirty_retry_at_ms; /* after a failed persist batch */
 	uint32_t dirty_backoff_ms;
 
@@ -164,7 +181,7 @@ void node_drop_socket(node *n);
 #define NODE_BACKOFF_MAX_MS 1000u  /* ... doubling up to this */
 void node_commit_drain(node *n);            /* deliver completions */
 /* Stops the committer (committing what is queued) and drops every
- * completion, freeing only what cookies own; for node_free. */
+ * completion (no cookie owns memory); for node_free. */
 void node_commit_discard(node *n);
 void node_retry_writes(node *n);            /* re-submit waiting writes that are due */
 /* Shutdown: answers (if answer) and frees every write still pending. */
@@ -174,13 +191,10 @@ void node_log_commit_failure(node *n, const char *what, const char *id, int rc);
 void node_commit_latency(const node *n, node_latency *out);
 
 /* node_commit.c */
-/* A replicated cart handed to the committer; its cookie is the pointer
- * with NODE_PERSIST_TAG set (local writes pass an untagged pointer). */
-#define NODE_PERSIST_TAG 1u
-typedef struct persist_rec {
-	size_t len;
-	char id[];
-} persist_rec;
+/* The cookie of a replicated change handed to the committer (local writes
+ * pass a pending_write pointer, which is at least 8-aligned); its id waits
+ * in node.persisting. */
+#define NODE_PERSIST_COOKIE 1u
 int node_commit_start(node *n);             /* committer fd event, retry timer */
 void node_commit_stop(node *n);             /* frees both events */
 void node_arm_retry(node *n);               /* retry timer in NODE_RETRY_MS */

@@ -9,9 +9,9 @@
  * commit failed, stays in `waiting` and is re-submitted from a retry timer:
  * the change is already in memory and cannot be taken back.
  *
- * Committer cookies: a pending_write pointer for local writes; a
- * persist_rec pointer with the low bit set for replicated carts (malloc'd
- * pointers are at least 8-aligned, so bit 0 is free).
+ * Committer cookies: a pending_write pointer for local writes;
+ * NODE_PERSIST_COOKIE for replicated changes, whose ids wait in
+ * n->persisting in the same order as their completions.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -240,14 +240,16 @@ static void write_completed(node *n, pending_write *w, int rc)
 	node_arm_retry(n);
 }
 
-static void persist_completed(node *n, persist_rec *r, int rc)
+static void persist_completed(node *n, int rc)
 {
+	char id[CRDT_MAX_NAME + 1] = "";
+	size_t len = idfifo_pop(&n->persisting, id);
 	if (rc == 0) {
 		n->dirty_backoff_ms = 0;
 	} else if (!n->closing) {
 		n->persist_failed++;
-		node_log_commit_failure(n, "replicated", r->id, rc);
-		if (idset_add(&n->dirty, r->id, r->len) != 0)
+		node_log_commit_failure(n, "replicated", id, rc);
+		if (len == 0 || idset_add(&n->dirty, id, len) != 0)
 			n->persist_lost++;
 		n->dirty_backoff_ms = n->dirty_backoff_ms ? n->dirty_backoff_ms * 2 : NODE_BACKOFF_MIN_MS;
 		if (n->dirty_backoff_ms > NODE_BACKOFF_MAX_MS)
@@ -255,7 +257,6 @@ static void persist_completed(node *n, persist_rec *r, int rc)
 		n->dirty_retry_at_ms = node_now_ms(n) + n->dirty_backoff_ms;
 		node_arm_retry(n);
 	}
-	free(r);
 }
 
 static void on_completion(void *arg, uint64_t cookie, int rc)
@@ -263,8 +264,8 @@ static void on_completion(void *arg, uint64_t cookie, int rc)
 	node *n = arg;
 	if (cookie == 0)      /* submitted by someone else to n->com (a test) */
 		return;
-	if (cookie & NODE_PERSIST_TAG)
-		persist_completed(n, (persist_rec *)(uintptr_t)(cookie & ~(uint64_t)NODE_PERSIST_TAG), rc);
+	if (cookie == NODE_PERSIST_COOKIE)
+		persist_completed(n, rc);
 	else
 		write_completed(n, (pending_write *)(uintptr_t)cookie, rc);
 }
@@ -324,20 +325,11 @@ void node_commit_latency(const node *n, node_latency *out)
 	out->total = n->lat.total;
 }
 
-/* node_free: frees what completions own (persist records) without acting
- * on them; pending writes are freed from their lists afterwards. */
-static void on_discard(void *arg, uint64_t cookie, int rc)
-{
-	(void)arg;
-	(void)rc;
-	if (cookie & NODE_PERSIST_TAG)
-		free((persist_rec *)(uintptr_t)(cookie & ~(uint64_t)NODE_PERSIST_TAG));
-}
-
+/* node_free: pending writes are freed from their lists afterwards. */
 void node_commit_discard(node *n)
 {
 	if (!n->com)
 		return;
 	committer_stop(n->com);
-	committer_drain(n->com, on_discard, n);
+	committer_drain(n->com, NULL, NULL);   /* nothing to act on any more */
 }
