@@ -92,6 +92,12 @@ struct engine {
 	uint64_t flush_at;          /* 0 = nothing queued */
 	uint64_t last_flush;        /* when the push queue last flushed (0: never) */
 	double pack_ratio;          /* recent deflate ratio: how much raw to pack */
+	struct push_rx {            /* a received DELTA, decoded: kept between */
+		const char **ids;   /* messages, so that receiving allocates */
+		size_t *lens;       /* only what the carts themselves need */
+		crdt_cart *carts;
+		uint32_t cap;
+	} rx;
 
 	/* anti-entropy (ae.c) */
 	uint32_t ae_round;

@@ -29,6 +29,10 @@ int push_init(engine *e)
 
 void push_destroy(engine *e)
 {
+	free(e->rx.ids);
+	free(e->rx.lens);
+	free(e->rx.carts);
+	e->rx = (struct push_rx){ 0 };
 	crdt_store_free(e->queue);
 	crdt_store_free(e->relay_queue);
 	e->queue = e->relay_queue = NULL;
@@ -260,6 +264,30 @@ static void apply_one(engine *e, const char *id, size_t len, const crdt_cart *c,
 	}
 }
 
+/* Room in e->rx for n decoded pairs (n < 2^16: the products cannot wrap). */
+static int rx_reserve(engine *e, uint32_t n)
+{
+	struct push_rx *rx = &e->rx;
+	if (n <= rx->cap)
+		return 0;
+	uint32_t cap = rx->cap ? rx->cap : 64;
+	while (cap < n)
+		cap *= 2;
+	const char **ids = realloc(rx->ids, cap * sizeof *ids);
+	if (ids)
+		rx->ids = ids;
+	size_t *lens = realloc(rx->lens, cap * sizeof *lens);
+	if (lens)
+		rx->lens = lens;
+	crdt_cart *carts = realloc(rx->carts, cap * sizeof *carts);
+	if (carts)
+		rx->carts = carts;
+	if (!ids || !lens || !carts)
+		return CARTD_ENOMEM;   /* what did grow is kept, cap is not raised */
+	rx->cap = cap;
+	return 0;
+}
+
 int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
                   const uint8_t *payload, size_t len)
 {
@@ -268,20 +296,17 @@ int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
 	msg_delta d;
 	if (msg_get_delta(payload, len, &d, &e->why))
 		return CARTD_EDECODE;
-	uint32_t n = d.count;   /* 1..65535: the products below cannot wrap */
-	const char **ids = malloc(n * sizeof *ids);
-	size_t *lens = malloc(n * sizeof *lens);
-	crdt_cart *carts = malloc(n * sizeof *carts);
-	int rc = ids && lens && carts ? decode_all(&d, ids, lens, carts, &e->why) : CARTD_ENOMEM;
+	uint32_t n = d.count;   /* 1..65535 */
+	struct push_rx *rx = &e->rx;
+	int rc = rx_reserve(e, n);
+	if (rc == 0)
+		rc = decode_all(&d, rx->ids, rx->lens, rx->carts, &e->why);
 	if (rc == 0) {
 		for (uint32_t i = 0; i < n; i++) {
-			apply_one(e, ids[i], lens[i], &carts[i], &d);
-			crdt_cart_destroy(&carts[i]);
+			apply_one(e, rx->ids[i], rx->lens[i], &rx->carts[i], &d);
+			crdt_cart_destroy(&rx->carts[i]);
 		}
 		e->stats.deltas_in += n;
 	}
-	free(ids);
-	free(lens);
-	free(carts);
 	return rc;
 }
