@@ -17,6 +17,14 @@
  * ae_bytes_per_sec, so repair never starves fresh writes: what is left out
  * is found again by a later round.  Carts with a write not yet durable are
  * never sent (engine.h).
+ *
+ * Under a steady write load most buckets differ at any moment only by
+ * deltas still in flight, and listing them all would cost more than the
+ * pushes themselves, every round.  So a differing bucket with a change in
+ * the last AE_BUSY_MS here is listed only in one round of AE_BUSY_EVERY
+ * (by bucket number, so each one's turn comes round): a divergence in a
+ * bucket written without pause is still repaired, within AE_BUSY_EVERY
+ * rounds, and one in a quiet bucket in the next round as before.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +36,22 @@
 #define DIGESTS_HEAD 14u        /* round, nbuckets, first, u16 count */
 #define CARTS_HEAD 15u
 #define LISTING_MAX (1u + CRDT_MAX_NAME + 8u)
+#define AE_BUSY_MS 100u
+#define AE_BUSY_EVERY 16u
+
+void ae_note_change(engine *e, const char *id, size_t len)
+{
+	e->ae_changed_at[crdt_store_bucket_of(e->store, id, len)] = e->now;
+}
+
+/* Whether differing bucket b is listed in our turn-th round with a peer
+ * (the rule above; counted per peer, since rounds go round-robin). */
+static bool list_now(const engine *e, uint32_t b, uint32_t turn)
+{
+	uint64_t t = e->ae_changed_at[b];
+	bool busy = t != 0 && e->now < t + AE_BUSY_MS;
+	return !busy || (b + turn) % AE_BUSY_EVERY == 0;
+}
 
 static uint32_t ngroups(const engine *e)
 {
@@ -102,6 +126,7 @@ void ae_tick(engine *e)
 	if (live == 0)
 		return;
 	struct member *m = members_live_at(e, e->ae_cursor++ % live);
+	m->ae_rounds++;
 	uint32_t ng = ngroups(e);
 	uint64_t *g = malloc(ng * sizeof *g);
 	if (g == NULL)
@@ -227,14 +252,21 @@ static void send_listing(engine *e, const engine_addr *to, uint32_t round, uint3
 
 int ae_on_buckets(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len)
 {
-	(void)sender;
 	msg_digests d;
 	if (get_digests(e, p, len, false, &d))
 		return CARTD_EDECODE;
+	const struct member *m = members_find(e, sender);
+	uint32_t turn = m ? m->ae_rounds : d.round;
 	const uint64_t *b = crdt_store_bucket_digests(e->store);
-	for (uint32_t i = 0; i < d.count; i++)
-		if (msg_digest_at(&d, i) != b[d.first + i])
-			send_listing(e, from, d.round, d.first + i, true);
+	for (uint32_t i = 0; i < d.count; i++) {
+		uint32_t bucket = d.first + i;
+		if (msg_digest_at(&d, i) == b[bucket])
+			continue;
+		if (list_now(e, bucket, turn))
+			send_listing(e, from, d.round, bucket, true);
+		else
+			e->stats.ae_busy_deferred++;
+	}
 	return 0;
 }
 

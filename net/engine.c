@@ -71,9 +71,10 @@ int engine_new(const engine_config *cfg, crdt_store *store, wire *w,
 	e->dgram_cap = wire_max_body(w) + wire_overhead();
 	e->dgram = malloc(e->dgram_cap);
 	e->members = calloc(cfg->max_members, sizeof *e->members);
+	e->ae_changed_at = calloc(crdt_store_nbuckets(store), sizeof *e->ae_changed_at);
 	buf_writer_init(&e->payload);
 	hello_init(e);
-	if (e->dgram == NULL || e->members == NULL || push_init(e)) {
+	if (e->dgram == NULL || e->members == NULL || e->ae_changed_at == NULL || push_init(e)) {
 		engine_free(e);
 		return CARTD_ENOMEM;
 	}
@@ -89,6 +90,7 @@ void engine_free(engine *e)
 	buf_writer_destroy(&e->payload);
 	free(e->dgram);
 	free(e->members);
+	free(e->ae_changed_at);
 	for (size_t i = 0; i < e->npending; i++)
 		free(e->pending[i].keyed);
 	free(e->pending);
@@ -414,6 +416,7 @@ int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
 	}
 	if (op->key)
 		p->keyed[p->nkeyed++] = op->key->dot;
+	ae_note_change(e, id, len);
 	return 0;
 }
 

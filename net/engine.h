@@ -103,6 +103,8 @@ typedef struct engine_stats {
 	uint64_t rej_reason[REJECT_ROWS][REJECT_NFIELDS];
 	uint64_t rej_nomem;           /* authentic datagrams dropped for want of memory */
 	uint64_t ae_rounds, ae_carts_sent, ae_carts_repaired, ae_bytes, ae_throttled;
+	uint64_t ae_busy_deferred;    /* differing buckets with a fresh change, left
+	                                 to a later round (ae.c) */
 	uint64_t pings_out, acks_in, indirect_out, suspicions, deaths, revivals;
 	uint64_t push_queue_carts;    /* carts waiting for the next flush (gauge) */
 	uint64_t pending_writes;      /* writes begun, not yet durable (gauge) */

@@ -23,6 +23,7 @@ struct member {
 	uint64_t last_sync;         /* last anti-entropy round that matched */
 	uint64_t next_retry;        /* dead or unknown: when to probe again */
 	uint32_t differing;         /* groups that differed in the last round */
+	uint32_t ae_rounds;         /* anti-entropy rounds we started with it */
 	uint32_t rumours;           /* times its state is still to be piggybacked */
 	uint64_t hello_at;          /* when we last sent it a HELLO; 0 = never */
 	bool seed;
@@ -105,6 +106,7 @@ struct engine {
 	uint64_t next_ae;
 	double ae_tokens;           /* bytes the repair budget allows now */
 	uint64_t ae_tokens_at;
+	uint64_t *ae_changed_at;    /* per bucket: when a cart of it last changed */
 
 	struct pending *pending;
 	size_t npending, pending_cap;
@@ -229,6 +231,9 @@ size_t push_send_items(engine *e, const engine_addr *const *to, size_t nto,
 
 /* ae.c */
 void ae_tick(engine *e);
+/* A cart of bucket-hash id changed here now (a local write or one that
+ * replication brought): its bucket is busy for AE_BUSY_MS. */
+void ae_note_change(engine *e, const char *id, size_t len);
 int ae_on_groups(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
 int ae_on_buckets(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
 int ae_on_carts(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);

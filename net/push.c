@@ -254,6 +254,7 @@ static void apply_one(engine *e, const char *id, size_t len, const crdt_cart *c,
 	memcpy(name, id, len);
 	name[len] = '\0';
 	e->stats.carts_changed_in++;
+	ae_note_change(e, id, len);
 	if (d->repair)
 		e->stats.ae_carts_repaired++;
 	e->cb.persist(e->cb.arg, name, len, c);
