@@ -68,7 +68,7 @@ struct committer {
 	pthread_cond_t ckpt_cv; /* signalled on a generation to fold and on stop */
 	rec *head, *tail;       /* pending, FIFO */
 	bool urgent;            /* the pending list holds a record not lazy */
-	uint64_t lazy_since;    /* now_ns() when a lazy record found the list empty */
+	uint64_t batch_at;      /* now_ns() when the last batch was taken */
 	bool stopping;
 	bool ckpt_stopping;
 	bool fold_pending;      /* generation fold_gen waits to be folded */
@@ -195,9 +195,11 @@ static void maybe_rotate(committer *c)
  * and every earlier batch was before it, so completions go out in
  * submission order right after each append.
  *
- * A list of lazy records only waits until COMMITTER_LAZY_MS after the
- * first of them, or until a record someone waits on joins it, the queue
- * is a quarter full, or the committer stops.
+ * A list of lazy records waits until COMMITTER_LAZY_MS after the last
+ * batch was taken (not at all after a quiet spell), or until a record
+ * someone waits on joins it, the queue is a quarter full, or the committer
+ * stops: a stream of them is synced every COMMITTER_LAZY_MS, a lone one
+ * at once.
  */
 /* Whether the pending list may wait for more; waits (under the mutex) up
  * to its deadline if so, then returns true so that the caller looks again. */
@@ -206,7 +208,7 @@ static bool lazy_wait(committer *c)
 	if (c->urgent || c->stopping || c->outstanding >= c->max_records / 4 ||
 	    c->bytes >= c->max_bytes / 4)
 		return false;
-	uint64_t now = now_ns(), due = c->lazy_since + (uint64_t)COMMITTER_LAZY_MS * 1000000u;
+	uint64_t now = now_ns(), due = c->batch_at + (uint64_t)COMMITTER_LAZY_MS * 1000000u;
 	if (now >= due)
 		return false;
 	struct timespec until;
@@ -231,6 +233,7 @@ static void *run(void *arg)
 		rec *list = c->head;
 		c->head = c->tail = NULL;
 		c->urgent = false;
+		c->batch_at = now_ns();
 		if (!list)
 			break;              /* stopping, and everything is durable */
 		pthread_mutex_unlock(&c->mu);
@@ -410,9 +413,9 @@ static int admit(committer *c, size_t len)
 }
 
 /* Appends r to the pending list if there is room; frees it if not. */
-/* A lazy record wakes the commit thread only to start its clock (the
- * list was empty) or when the queue fills: a replica's stream of deltas
- * costs no wake-up per record. */
+/* A lazy record wakes the commit thread only when the list was empty (to
+ * commit it, or time its wait) or the queue fills: a replica's stream of
+ * deltas costs no wake-up per record. */
 static int enqueue(committer *c, rec *r)
 {
 	size_t len = r->id_len + r->val_len;
@@ -430,8 +433,6 @@ static int enqueue(committer *c, rec *r)
 		c->st.submitted++;
 		if (!r->lazy)
 			c->urgent = true;
-		else if (was_empty)
-			c->lazy_since = now_ns();
 		if (!r->lazy || was_empty || c->outstanding >= c->max_records / 4 ||
 		    c->bytes >= c->max_bytes / 4)
 			pthread_cond_signal(&c->cv);

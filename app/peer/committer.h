@@ -57,7 +57,7 @@
  * generations). */
 #define COMMITTER_DEFAULT_WAL_ROTATE ((size_t)32 << 20)
 
-/* The longest a lazy record waits for company before its batch is written. */
+/* The shortest interval between two batches that hold only lazy records. */
 #define COMMITTER_LAZY_MS 20u
 
 typedef struct committer committer;
@@ -138,12 +138,14 @@ int committer_submit_delta(committer *c, const char *id, size_t id_len,
 
 /* Same as committer_submit_cart (full_state) or committer_submit_delta, for
  * a record nobody waits on, such as a change that replication brought: it
- * may wait up to COMMITTER_LAZY_MS for others to share its log sync (a
- * record that is not lazy, a quarter-full queue or committer_stop end the
- * wait), and its submission wakes the commit thread only when the queue
- * was empty.  A replica that takes no writes of its own thus syncs its
- * log at most about 1000 / COMMITTER_LAZY_MS times a second, however
- * fast changes arrive, short of a quarter-full queue. */
+ * waits until COMMITTER_LAZY_MS after the previous batch was taken, so
+ * that a stream of them shares one log sync per COMMITTER_LAZY_MS while a
+ * lone one after a quiet spell is synced at once (a record that is not
+ * lazy, a quarter-full queue or committer_stop end the wait), and its
+ * submission wakes the commit thread only when the queue was empty.  A
+ * replica that takes no writes of its own thus syncs its log at most
+ * about 1000 / COMMITTER_LAZY_MS times a second, however fast changes
+ * arrive, short of a quarter-full queue. */
 int committer_submit_lazy(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
                           bool full_state, uint64_t cookie);
 
