@@ -412,8 +412,8 @@ static int admit(committer *c, size_t len)
 	return 0;
 }
 
-/* Appends r to the pending list if there is room; frees it if not. */
-/* A lazy record wakes the commit thread only when the list was empty (to
+/* Appends r to the pending list if there is room; frees it if not.  A
+ * lazy record wakes the commit thread only when the list was empty (to
  * commit it, or time its wait) or the queue fills: a replica's stream of
  * deltas costs no wake-up per record. */
 static int enqueue(committer *c, rec *r)
