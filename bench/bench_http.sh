@@ -223,13 +223,14 @@ for k in "${cells[@]}"; do
 	printf '   %-22s %s\n' "${k#cartd }:" "${CMD[$k]:-}"
 done
 
+# delta_metric BEFORE AFTER NAME: how much series NAME grew between two
+# /metrics texts.
+delta_metric() { echo $(( $(bench_metric "$2" "$3") - $(bench_metric "$1" "$3") )); }
+
 # Group commit of the sync-on peer over the measured runs.
-rec=$(( $(bench_metric "$commits1" cartd_committer_records_written_total) -
-	$(bench_metric "$commits0" cartd_committer_records_written_total) ))
-com=$(( $(bench_metric "$commits1" cartd_committer_commits_total) -
-	$(bench_metric "$commits0" cartd_committer_commits_total) ))
-syn=$(( $(bench_metric "$commits1" cartd_committer_syncs_total) -
-	$(bench_metric "$commits0" cartd_committer_syncs_total) ))
+rec=$(delta_metric "$commits0" "$commits1" cartd_committer_records_written_total)
+com=$(delta_metric "$commits0" "$commits1" cartd_committer_commits_total)
+syn=$(delta_metric "$commits0" "$commits1" cartd_committer_syncs_total)
 if [ "$com" -gt 0 ]; then
 	printf '   cartd sync on: %d records in %d commits (%.1f per commit), %d syncs (%.2f per commit)\n' \
 		"$rec" "$com" "$(bench_calc "$rec / $com")" "$syn" "$(bench_calc "$syn / $com")"
@@ -267,7 +268,6 @@ bench_row "add 3 peers c$CMAX req/s" "$trio_rps" "req/s" \
 	"cartd 1 peer sync=on" "$(med "${RPS[cartd add on c$CMAX]:-}")"
 # Log syncs per second of load (the trio is idle between its cells): the
 # writer syncs per batch of writes, a replica per COMMITTER_LAZY_MS (20 ms).
-delta_metric() { echo $(( $(bench_metric "$2" "$3") - $(bench_metric "$1" "$3") )); }
 trio_load_s=$((RUNS * SECS))
 w_syncs=$(delta_metric "$trio_w0" "$trio_w1" cartd_committer_syncs_total)
 r_syncs=$(delta_metric "$trio_r0" "$trio_r1" cartd_committer_syncs_total)
