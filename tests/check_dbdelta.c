@@ -9,10 +9,12 @@
 #include <check.h>
 #include <lmdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/peer/db.h"
 #include "app/peer/db_internal.h"
+#include "app/peer/wal.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"
@@ -276,6 +278,9 @@ static void coalesce_case(test_rng *rng, void *arg)
 	T_ASSERT(db_coalesce(recs, n, &co) == 0, "coalesce");
 	T_ASSERT(co.n <= CO_CARTS && co.joined == n - co.n, "%zu records out, %zu joined", co.n,
 	         co.joined);
+	for (size_t i = 1; i < co.n; i++)   /* in key order, one record per cart */
+		T_ASSERT(strcmp(co.recs[i - 1].id, co.recs[i].id) < 0, "record %zu: %s after %s", i,
+		         co.recs[i].id, co.recs[i - 1].id);
 	char name[32];
 	snprintf(name, sizeof name, "raw%u", *round);
 	db *raw = open_dir(name);
@@ -305,7 +310,8 @@ START_TEST(test_coalesced_chunk)
 END_TEST
 
 /* Records that do not decode pass through untouched, with the rest of
- * their cart's records, for the load to judge; other carts still join. */
+ * their cart's records, for the load to judge; other carts still join.
+ * Carts come out in key order: bytes, then the shorter id first. */
 START_TEST(test_coalesce_passes_bad_groups)
 {
 	crdt_cart c, d1, d2;
@@ -321,21 +327,24 @@ START_TEST(test_coalesce_passes_bad_groups)
 	crdt_encode_cart(&w2, &d2);
 	const uint8_t junk[] = { 0xff, 0xff };
 	db_record recs[] = {
-		{ "bad", 3, junk, sizeof junk, DB_DELTA },
 		{ "good", 4, w1.data, w1.len, DB_DELTA },
+		{ "bad", 3, junk, sizeof junk, DB_DELTA },
+		{ "goo", 3, w1.data, w1.len, DB_DELTA },
 		{ "bad", 3, w2.data, w2.len, DB_DELTA },
 		{ "good", 4, w2.data, w2.len, DB_DELTA },
 	};
 	db_coalesced co;
-	ck_assert_int_eq(db_coalesce(recs, 4, &co), 0);
-	ck_assert_uint_eq(co.n, 3);
+	ck_assert_int_eq(db_coalesce(recs, 5, &co), 0);
+	ck_assert_uint_eq(co.n, 4);
 	ck_assert_uint_eq(co.joined, 1);
 	ck_assert(co.recs[0].val == junk && co.recs[1].val == w2.data);   /* "bad", in order */
+	ck_assert(strcmp(co.recs[2].id, "goo") == 0 && co.recs[2].val == w1.data);
 	crdt_cart got;
 	crdt_cart_init(&got);
-	ck_assert_int_eq(crdt_cart_from_bytes(co.recs[2].val, co.recs[2].val_len, &got), 0);
+	ck_assert_str_eq(co.recs[3].id, "good");
+	ck_assert_int_eq(crdt_cart_from_bytes(co.recs[3].val, co.recs[3].val_len, &got), 0);
 	ck_assert(crdt_cart_equal(&got, &c));   /* "good": both adds in one delta */
-	ck_assert(co.recs[2].kind == DB_DELTA);
+	ck_assert(co.recs[3].kind == DB_DELTA);
 	db_coalesced_free(&co);
 	ck_assert_int_eq(db_coalesce(recs, 0, &co), 0);
 	ck_assert_uint_eq(co.n, 0);
@@ -346,6 +355,83 @@ START_TEST(test_coalesce_passes_bad_groups)
 	crdt_cart_destroy(&c);
 	crdt_cart_destroy(&d1);
 	crdt_cart_destroy(&d2);
+}
+END_TEST
+
+#define BIG_CARTS 1200
+#define BIG_LINES 32
+#define BIG_SKU 120
+
+/* A checkpoint of a generation bigger than one fold transaction: the
+ * records, logged in an order unrelated to their ids, two deltas per cart,
+ * are folded in several transactions, and every cart loads whole, both
+ * deltas joined. */
+START_TEST(test_fold_spans_transactions)
+{
+	db *d = open_dir("big");
+	char dir[128], err[DB_ERRMSG_MAX];
+	snprintf(dir, sizeof dir, "%s/big", base);
+	wal *w;
+	uint64_t gen = db_wal_gen(d);
+	ck_assert_msg(wal_open(dir, gen, true, &w, err, sizeof err) == 0, "wal: %s", err);
+	crdt_cart *carts = calloc(BIG_CARTS, sizeof *carts);
+	ck_assert_ptr_nonnull(carts);
+	size_t bytes = 0, records = 0;
+	for (int half = 0; half < 2; half++) {
+		for (int i = 0; i < BIG_CARTS; i++) {
+			int k = (i * 7 + half * 3) % BIG_CARTS;   /* not in id order */
+			crdt_cart delta, one;
+			crdt_cart_init(&delta);
+			crdt_cart_init(&one);
+			for (int l = 0; l < BIG_LINES; l++) {
+				char sku[BIG_SKU + 1];
+				memset(sku, 'x', BIG_SKU);
+				sku[snprintf(sku, 16, "%d-%d", half, l)] = '-';
+				sku[BIG_SKU] = 0;
+				ck_assert_int_eq(crdt_cart_add(&carts[k], 1, sku, BIG_SKU, 1, &one), 0);
+				bool changed;
+				ck_assert_int_eq(crdt_cart_join(&delta, &one, &changed), 0);
+			}
+			char id[16];
+			snprintf(id, sizeof id, "big-%d", k);
+			buf_writer v;
+			buf_writer_init(&v);
+			crdt_encode_cart(&v, &delta);
+			db_record r = { id, strlen(id), v.data, v.len, DB_DELTA };
+			ck_assert_msg(wal_append(w, &r, 1, err, sizeof err) == 0, "append: %s", err);
+			bytes += v.len;
+			records++;
+			buf_writer_destroy(&v);
+			crdt_cart_destroy(&delta);
+			crdt_cart_destroy(&one);
+		}
+	}
+	/* Each cart's two deltas join into one of about twice the size. */
+	ck_assert_uint_gt(bytes, 2 * DB_CHECKPOINT_CHUNK);
+	uint64_t before = db_commits(d);
+	size_t folded;
+	ck_assert_msg(db_checkpoint(d, gen, &folded, err, sizeof err) == 0, "fold: %s", err);
+	ck_assert_uint_eq(folded, records);
+	/* Values over twice a transaction's worth: three transactions or more
+	 * (db_commits counts the records' transactions, not wal-gen's). */
+	ck_assert_uint_ge(db_commits(d) - before, 3);
+	ck_assert_uint_eq(db_wal_gen(d), gen + 1);
+	wal_close(w);
+	crdt_store *s;
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	T_ASSERT(db_load_all(d, s, err, sizeof err) == 0, "load: %s", err);
+	ck_assert_uint_eq(crdt_store_count(s), BIG_CARTS);
+	for (int k = 0; k < BIG_CARTS; k++) {
+		char id[16];
+		crdt_item it;
+		snprintf(id, sizeof id, "big-%d", k);
+		T_ASSERT(crdt_store_get(s, id, strlen(id), &it) == 0, "cart %s missing", id);
+		T_ASSERT(crdt_cart_equal(it.cart, &carts[k]), "cart %s loads differently", id);
+		crdt_cart_destroy(&carts[k]);
+	}
+	crdt_store_free(s);
+	free(carts);
+	db_close(d);
 }
 END_TEST
 
@@ -361,6 +447,7 @@ Suite *dbdelta_suite(void)
 	tcase_add_test(t, test_first_layout);
 	tcase_add_test(t, test_coalesced_chunk);
 	tcase_add_test(t, test_coalesce_passes_bad_groups);
+	tcase_add_test(t, test_fold_spans_transactions);
 	suite_add_tcase(s, t);
 	return s;
 }

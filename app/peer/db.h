@@ -81,7 +81,8 @@
 #define DB_LOCK_FILE "cartd.lock"
 #define DB_DEFAULT_MAP_SIZE ((size_t)1 << 30)   /* 1 GiB of address space, not disk */
 #define DB_ERRMSG_MAX 256
-#define DB_CHECKPOINT_CHUNK ((size_t)4 << 20)   /* log bytes per fold transaction */
+#define DB_CHECKPOINT_CHUNK ((size_t)4 << 20)   /* value bytes per fold transaction */
+#define DB_CHECKPOINT_PASS ((size_t)32 << 20)   /* log bytes coalesced together */
 
 typedef struct db db;
 

@@ -1,8 +1,8 @@
 /*
- * db_coalesce.c - one record per cart for a checkpoint chunk: the records
+ * db_coalesce.c - one record per cart for a checkpoint pass: the records
  * of each cart joined in memory before they reach LMDB.
  *
- * A chunk of the log often holds many records of one cart (a busy cart
+ * A pass over the log often holds many records of one cart (a busy cart
  * gets a delta per write).  Written one by one, each costs LMDB a lookup
  * of the cart's last delta, an insert, and every few of them a fold of the
  * cart's deltas into its full state.  What LMDB ends up holding is the
@@ -10,10 +10,13 @@
  * so the cart's deltas are joined into one delta, and a full state with
  * the deltas after it into one full state (the records before the last
  * full state are contained in it).  A cart with a single record passes
- * through untouched, so a chunk without repeats costs one hash lookup per
+ * through untouched, so a pass without repeats costs a hash lookup per
  * record.  A group whose records do not decode or join (a bug, or a cart
  * at the decode limits) passes through untouched as well, for
  * db_load_all to judge.
+ *
+ * The output comes sorted by cart id, so that the checkpoint writes LMDB
+ * one key range per transaction (db_checkpoint.c says why).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +111,36 @@ static void pass_through(const coalescer *c, const group *g, db_coalesced *out)
 		out->recs[out->n++] = c->recs[i];
 }
 
+/* A group under its cart's id, for sorting. */
+typedef struct keyed {
+	const char *id;
+	size_t len;
+	size_t group;
+} keyed;
+
+/* LMDB's default key order: bytes, then the shorter first. */
+static int keyed_cmp(const void *a, const void *b)
+{
+	const keyed *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->id, y->id, n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The groups in the order of their carts' ids, or NULL without memory. */
+static keyed *sorted_groups(const coalescer *c)
+{
+	keyed *k = malloc(c->ngroups * sizeof *k);
+	if (k == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->ngroups; i++) {
+		const db_record *r = &c->recs[c->groups[i].first];
+		k[i] = (keyed){ r->id, r->id_len, i };
+	}
+	qsort(k, c->ngroups, sizeof *k, keyed_cmp);
+	return k;
+}
+
 /* Joins each multi-record group into one encoded record in out->buf. */
 static int join_groups(const coalescer *c, db_coalesced *out)
 {
@@ -134,7 +167,11 @@ static int join_groups(const coalescer *c, db_coalesced *out)
 		if (out->buf.err)
 			rc = CARTD_ENOMEM;
 	}
-	for (size_t k = 0; !rc && k < c->ngroups; k++) {
+	keyed *order = rc ? NULL : sorted_groups(c);
+	if (!rc && order == NULL)
+		rc = CARTD_ENOMEM;
+	for (size_t j = 0; !rc && j < c->ngroups; j++) {
+		size_t k = order[j].group;
 		const group *g = &c->groups[k];
 		if (at[2 * k] == SIZE_MAX) {
 			pass_through(c, g, out);
@@ -145,6 +182,7 @@ static int join_groups(const coalescer *c, db_coalesced *out)
 		                                   at[2 * k + 1], g->state ? DB_STATE : DB_DELTA };
 		out->joined += g->count - 1;
 	}
+	free(order);
 	free(at);
 	crdt_cart_destroy(&acc);
 	crdt_cart_destroy(&tmp);

@@ -94,7 +94,8 @@ typedef struct db_coalesced {
 /* Joins the records of each cart among recs[0..n): a cart's deltas become
  * one delta, a full state and the deltas after it one full state; carts
  * with one record, and groups that do not decode, pass through as they
- * are, in order.  out is freed with db_coalesced_free.  0 or CARTD_ENOMEM
+ * are, in order.  out->recs come in the order of their cart ids (LMDB's
+ * key order: bytes, then length), each cart's records together.  out is freed with db_coalesced_free.  0 or CARTD_ENOMEM
  * (out then empty). */
 int db_coalesce(const db_record *recs, size_t n, db_coalesced *out);
 void db_coalesced_free(db_coalesced *out);
