@@ -27,65 +27,89 @@
 #include "crdt/codec.h"
 #include "crdt/error.h"
 
-#define NO_GROUP SIZE_MAX
+#define LAST_STATE (SIZE_MAX - 1)   /* join_groups: the group's last record is a state */
 
-/* The records of one cart in the chunk, by index, chained in order. */
+/* The records of one cart in the pass. */
 typedef struct group {
-	size_t first, last;     /* indices into recs */
+	const char *id;         /* the cart's id, in its first record */
+	size_t id_len;
+	size_t at;              /* where its records start in members */
 	size_t count;
-	size_t start;           /* the last full state's index, or first */
+	size_t start;           /* the last full state's place among them, or 0 */
 	bool state;             /* the group holds a full state */
 } group;
 
+/*
+ * Records are grouped with a hash table whose slots carry the id's hash
+ * beside the group, so that a probe compares ids only on a hash match, and
+ * each group's record indices are then laid out together in members (a
+ * counting sort, which keeps log order within a group): a pass holds
+ * hundreds of thousands of records over as many carts, and walking them
+ * through per-record links missed the cache at every step.
+ */
 typedef struct coalescer {
 	const db_record *recs;
 	size_t n;
-	size_t *next;           /* per record: the next of its cart, or NO_GROUP */
+	size_t *gid;            /* per record: its group */
+	size_t *members;        /* record indices, each group's together, in order */
 	group *groups;
 	size_t ngroups;
-	size_t *slots;          /* open-addressing table of group indices */
+	uint64_t *slots;        /* (32-bit id hash << 32 | group + 1); 0: empty */
 	size_t nslots;
 } coalescer;
 
-static bool same_id(const db_record *a, const db_record *b)
+/* The group of record i, made if new. */
+static size_t group_of(coalescer *c, size_t i)
 {
-	return a->id_len == b->id_len && memcmp(a->id, b->id, a->id_len) == 0;
+	const db_record *r = &c->recs[i];
+	uint64_t h = crdt_name_hash(r->id, r->id_len);
+	uint64_t tag = h >> 32;
+	size_t s = (size_t)h & (c->nslots - 1);
+	for (uint64_t slot; (slot = c->slots[s]) != 0; s = (s + 1) & (c->nslots - 1)) {
+		if (slot >> 32 != tag)
+			continue;
+		size_t g = (size_t)(slot & UINT32_MAX) - 1;
+		if (c->groups[g].id_len == r->id_len && memcmp(c->groups[g].id, r->id, r->id_len) == 0)
+			return g;
+	}
+	size_t g = c->ngroups++;
+	c->groups[g] = (group){ .id = r->id, .id_len = r->id_len };
+	c->slots[s] = tag << 32 | (uint64_t)(g + 1);
+	return g;
 }
 
 /* Groups the records by cart.  CARTD_ENOMEM or 0. */
 static int group_records(coalescer *c)
 {
 	size_t n = c->n;
+	if (n >= UINT32_MAX)
+		return CARTD_ENOMEM;   /* a slot names a group in 32 bits */
 	c->nslots = 16;
 	while (c->nslots < 2 * n)
 		c->nslots *= 2;
-	c->next = malloc(n * sizeof *c->next);
+	c->gid = malloc(n * sizeof *c->gid);
+	c->members = malloc(n * sizeof *c->members);
 	c->groups = malloc(n * sizeof *c->groups);
-	c->slots = malloc(c->nslots * sizeof *c->slots);
-	if (!c->next || !c->groups || !c->slots)
+	c->slots = calloc(c->nslots, sizeof *c->slots);
+	if (!c->gid || !c->members || !c->groups || !c->slots)
 		return CARTD_ENOMEM;
-	for (size_t i = 0; i < c->nslots; i++)
-		c->slots[i] = NO_GROUP;
 	for (size_t i = 0; i < n; i++) {
-		const db_record *r = &c->recs[i];
-		size_t s = (size_t)crdt_name_hash(r->id, r->id_len) & (c->nslots - 1);
-		while (c->slots[s] != NO_GROUP && !same_id(&c->recs[c->groups[c->slots[s]].first], r))
-			s = (s + 1) & (c->nslots - 1);
-		c->next[i] = NO_GROUP;
-		bool state = r->kind == DB_STATE;
-		if (c->slots[s] == NO_GROUP) {
-			c->slots[s] = c->ngroups;
-			c->groups[c->ngroups++] = (group){ i, i, 1, i, state };
-			continue;
-		}
-		group *g = &c->groups[c->slots[s]];
-		c->next[g->last] = i;
-		g->last = i;
-		g->count++;
-		if (state) {
-			g->start = i;
+		group *g = &c->groups[c->gid[i] = group_of(c, i)];
+		if (c->recs[i].kind == DB_STATE) {
+			g->start = g->count;
 			g->state = true;
 		}
+		g->count++;
+	}
+	size_t at = 0;
+	for (size_t k = 0; k < c->ngroups; k++) {
+		c->groups[k].at = at;
+		at += c->groups[k].count;
+		c->groups[k].count = 0;   /* counted again as members fill */
+	}
+	for (size_t i = 0; i < n; i++) {
+		group *g = &c->groups[c->gid[i]];
+		c->members[g->at + g->count++] = i;
 	}
 	return 0;
 }
@@ -94,8 +118,8 @@ static int group_records(coalescer *c)
  * not decode or the join fails. */
 static bool join_group(const coalescer *c, const group *g, crdt_cart *acc, crdt_cart *tmp)
 {
-	for (size_t i = g->start; i != NO_GROUP; i = c->next[i]) {
-		const db_record *r = &c->recs[i];
+	for (size_t k = g->start; k < g->count; k++) {
+		const db_record *r = &c->recs[c->members[g->at + k]];
 		bool changed;
 		if (crdt_cart_from_bytes(r->val, r->val_len, tmp) != 0 ||
 		    crdt_cart_join(acc, tmp, &changed) != 0)
@@ -107,8 +131,8 @@ static bool join_group(const coalescer *c, const group *g, crdt_cart *acc, crdt_
 /* Appends the group's records, as they are, to out. */
 static void pass_through(const coalescer *c, const group *g, db_coalesced *out)
 {
-	for (size_t i = g->first; i != NO_GROUP; i = c->next[i])
-		out->recs[out->n++] = c->recs[i];
+	for (size_t k = 0; k < g->count; k++)
+		out->recs[out->n++] = c->recs[c->members[g->at + k]];
 }
 
 /* A group under its cart's id, for sorting. */
@@ -133,10 +157,8 @@ static keyed *sorted_groups(const coalescer *c)
 	keyed *k = malloc(c->ngroups * sizeof *k);
 	if (k == NULL)
 		return NULL;
-	for (size_t i = 0; i < c->ngroups; i++) {
-		const db_record *r = &c->recs[c->groups[i].first];
-		k[i] = (keyed){ r->id, r->id_len, i };
-	}
+	for (size_t i = 0; i < c->ngroups; i++)
+		k[i] = (keyed){ c->groups[i].id, c->groups[i].id_len, i };
 	qsort(k, c->ngroups, sizeof *k, keyed_cmp);
 	return k;
 }
@@ -157,6 +179,10 @@ static int join_groups(const coalescer *c, db_coalesced *out)
 		at[2 * k] = SIZE_MAX;   /* passed through */
 		if (g->count == 1)
 			continue;
+		at[2 * k] = LAST_STATE;   /* a full state last contains the rest */
+		if (g->start == g->count - 1)
+			continue;
+		at[2 * k] = SIZE_MAX;
 		crdt_cart_destroy(&acc);
 		crdt_cart_init(&acc);
 		if (!join_group(c, g, &acc, &tmp))
@@ -177,9 +203,11 @@ static int join_groups(const coalescer *c, db_coalesced *out)
 			pass_through(c, g, out);
 			continue;
 		}
-		const db_record *r = &c->recs[g->first];
-		out->recs[out->n++] = (db_record){ r->id, r->id_len, out->buf.data + at[2 * k],
-		                                   at[2 * k + 1], g->state ? DB_STATE : DB_DELTA };
+		if (at[2 * k] == LAST_STATE)
+			out->recs[out->n++] = c->recs[c->members[g->at + g->start]];
+		else
+			out->recs[out->n++] = (db_record){ g->id, g->id_len, out->buf.data + at[2 * k],
+			                                   at[2 * k + 1], g->state ? DB_STATE : DB_DELTA };
 		out->joined += g->count - 1;
 	}
 	free(order);
@@ -200,7 +228,8 @@ int db_coalesce(const db_record *recs, size_t n, db_coalesced *out)
 	int rc = out->recs ? group_records(&c) : CARTD_ENOMEM;
 	if (!rc)
 		rc = join_groups(&c, out);
-	free(c.next);
+	free(c.gid);
+	free(c.members);
 	free(c.groups);
 	free(c.slots);
 	if (rc)
