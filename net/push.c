@@ -55,6 +55,11 @@ static void arm_flush(engine *e)
 
 int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta)
 {
+	/* No live peer, no one to push to: the flush would drop the queue.  A
+	 * peer that comes alive later learns the write by anti-entropy, as it
+	 * would any write from before it was known. */
+	if (members_live_count(e) == 0)
+		return 0;
 	int rc = crdt_store_join(e->queue, id, len, delta, NULL);
 	if (rc)
 		return rc;

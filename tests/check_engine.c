@@ -226,6 +226,29 @@ START_TEST(push_after_quiet_is_due_at_once)
 }
 END_TEST
 
+/* A peer that knows no live member queues nothing (there is no one to
+ * push to); once it knows one, its deltas wait in the queue for the flush,
+ * and a peer that came alive after a write still learns it (anti-entropy). */
+START_TEST(lone_peer_queues_nothing)
+{
+	engine *e = peers[1].e;
+	client_add(1, "cart-early", "apple", 2);
+	ck_assert_uint_eq(crdt_store_count(e->queue), 0);
+	ck_assert_uint_eq(e->flush_at, 0);
+	seed_all();
+	run_for(3000);
+	ck_assert_uint_gt(members_live_count(e), 0);
+	client_add(1, "cart-late", "pear", 1);
+	ck_assert_uint_eq(crdt_store_count(e->queue), 1);
+	run_for(8000);
+	for (int i = 0; i < NPEERS; i++) {
+		ck_assert_msg(qty_at(i, "cart-early", "apple") == 2, "peer %d has %u early", i,
+		              qty_at(i, "cart-early", "apple"));
+		ck_assert_uint_eq(qty_at(i, "cart-late", "pear"), 1);
+	}
+}
+END_TEST
+
 START_TEST(anti_entropy_repairs_lost_deltas)
 {
 	seed_all();
@@ -558,6 +581,7 @@ Suite *engine_suite(void)
 	tcase_add_test(tc, membership_learned_through_seed);
 	tcase_add_test(tc, push_reaches_all_quickly);
 	tcase_add_test(tc, push_after_quiet_is_due_at_once);
+	tcase_add_test(tc, lone_peer_queues_nothing);
 	tcase_add_test(tc, anti_entropy_repairs_lost_deltas);
 	tcase_add_test(tc, busy_bucket_deferred_not_starved);
 	tcase_add_test(tc, pending_write_is_not_sent);
