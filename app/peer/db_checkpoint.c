@@ -15,8 +15,9 @@
  * most leaf pages and the pass rewrote and synced the whole file once per
  * transaction; in id order each transaction covers a key range of its
  * own, and a pass writes each leaf page about once (bench_fold: 0.56x
- * the CPU per record of 4 MiB transactions in log order).  The order of records of different carts does not
- * matter: each cart's records keep theirs.
+ * the CPU per record of 4 MiB transactions in log order).  The order of
+ * records of different carts does not matter: each cart's records keep
+ * theirs.
  *
  * Writing a record twice is harmless: a delta joined again, or a full
  * state written again before the records that followed it, gives the same
