@@ -12,7 +12,7 @@
  *     then one flush;
  *   - "4 MiB log order": the same with each chunk's joined records in the
  *     order their carts first appear in the log, which is how checkpoints
- *     wrote before 2026-12-01;
+ *     wrote until 2026-12-01;
  *   - "raw": every record written as it is, in log order, in transactions
  *     of 4 MiB of records, then one flush: no joining at all.
  *
