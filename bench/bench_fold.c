@@ -274,7 +274,7 @@ static void usage(FILE *f)
 	    "usage: bench_fold [--runs N] [--carts C] [--records R] [--dir DIR]\n"
 	    "  Folds one log generation of R one-add deltas over C carts (defaults\n"
 	    "  600000 and 100000) into an LMDB holding the generation before it,\n"
-	    "  three ways; medians of N runs (default 3, max %d); data dirs under\n"
+	    "  four ways; medians of N runs (default 3, max %d); data dirs under\n"
 	    "  DIR (default $TMPDIR or /tmp).  CSV to bench/out/fold.csv.\n", MAX_RUNS);
 }
 

@@ -500,19 +500,23 @@ int committer_submit_cart(committer *c, const char *id, size_t id_len,
 	return submit_encoded(c, id, id_len, cart, DB_STATE, false, cookie);
 }
 
+/* An empty delta changed nothing: there is nothing to store, but its
+ * completion still comes in order, after every earlier record's. */
+static enum db_kind delta_kind(const crdt_cart *delta)
+{
+	return crdt_cart_empty(delta) ? DB_NOTHING : DB_DELTA;
+}
+
 int committer_submit_delta(committer *c, const char *id, size_t id_len,
                            const crdt_cart *delta, uint64_t cookie)
 {
-	/* An empty delta changed nothing: there is nothing to store, but its
-	 * completion still comes in order, after every earlier record's. */
-	return submit_encoded(c, id, id_len, delta,
-	                      crdt_cart_empty(delta) ? DB_NOTHING : DB_DELTA, false, cookie);
+	return submit_encoded(c, id, id_len, delta, delta_kind(delta), false, cookie);
 }
 
 int committer_submit_lazy(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
                           bool full_state, uint64_t cookie)
 {
-	enum db_kind kind = full_state ? DB_STATE : crdt_cart_empty(cart) ? DB_NOTHING : DB_DELTA;
+	enum db_kind kind = full_state ? DB_STATE : delta_kind(cart);
 	return submit_encoded(c, id, id_len, cart, kind, true, cookie);
 }
 
