@@ -6,10 +6,12 @@
  */
 #include <check.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/peer/b64url.h"
 #include "app/peer/token.h"
 #include "crdt/buf.h"
 #include "crdt/codec.h"
@@ -293,6 +295,60 @@ START_TEST(test_token_sizes)
 }
 END_TEST
 
+/* The encoder that writes tokens gives libsodium's bytes, which decode
+ * them: every length up to 300 (all three tail shapes, many times), random
+ * bytes and the all-zero and all-ones extremes of the alphabet. */
+START_TEST(test_b64url_matches_libsodium)
+{
+	uint8_t in[300];
+	char ours[512], theirs[512];
+	for (size_t n = 0; n <= sizeof in; n++) {
+		for (int fill = 0; fill < 3; fill++) {
+			if (fill == 0)
+				randombytes_buf(in, n);
+			else
+				memset(in, fill == 1 ? 0x00 : 0xff, n);
+			size_t want = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+			ck_assert_uint_eq(b64url_encoded_len(n), want);
+			memset(ours, '?', sizeof ours);
+			b64url_encode(ours, in, n);
+			sodium_bin2base64(theirs, sizeof theirs, in, n,
+			                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+			ck_assert_msg(strcmp(ours, theirs) == 0, "%zu bytes: %s, libsodium %s", n, ours,
+			              theirs);
+			ck_assert_int_eq(ours[want], '?');   /* nothing past the NUL */
+		}
+	}
+}
+END_TEST
+
+/* Contexts of 1 to 80 writers: sealed on the stack, then (past 512
+ * bytes) in heap memory; each token opens to its context. */
+START_TEST(test_token_stack_and_heap)
+{
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\n");
+	bool stack = false, heap = false;
+	for (unsigned writers = 1; writers <= 80; writers++) {
+		crdt_ctx c, d;
+		char *tok = NULL;
+		ctx_of(&c, writers);
+		crdt_ctx_init(&d);
+		size_t sealed = TOKEN_OVERHEAD + crdt_ctx_encoded_size(&c);
+		stack |= sealed <= 512;
+		heap |= sealed > 512;
+		ck_assert_int_eq(token_seal(r, "cart-7", 6, &c, &tok), 0);
+		ck_assert_uint_eq(strlen(tok) + 1, b64url_encoded_len(sealed));
+		ck_assert_int_eq(token_open(r, "cart-7", 6, tok, strlen(tok), &d), 0);
+		ck_assert(crdt_ctx_equal(&c, &d));
+		free(tok);
+		crdt_ctx_destroy(&c);
+		crdt_ctx_destroy(&d);
+	}
+	ck_assert(stack && heap);
+	wire_keyring_free(r);
+}
+END_TEST
+
 TCase *api_token_tcase(void)
 {
 	TCase *t = tcase_create("tokens");
@@ -304,5 +360,7 @@ TCase *api_token_tcase(void)
 	tcase_add_test(t, test_token_strict);
 	tcase_add_test(t, test_token_noncanonical);
 	tcase_add_test(t, test_token_sizes);
+	tcase_add_test(t, test_b64url_matches_libsodium);
+	tcase_add_test(t, test_token_stack_and_heap);
 	return t;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/peer/b64url.h"
 #include "crdt/buf.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
@@ -46,33 +47,42 @@ static void compute_mac(const uint8_t *key, const char *cart, size_t cart_len,
 	sodium_memzero(&st, sizeof st);
 }
 
+/* Sealed bytes up to this size are built on the stack: a cart's context
+ * is a few ranges, one per replica that wrote it, unless removes left holes. */
+#define SEAL_STACK_BYTES 512u
+
 int token_seal(const wire_keyring *ring, const char *cart, size_t cart_len,
                const crdt_ctx *c, char **out)
 {
 	*out = NULL;
 	uint32_t key_id;
 	const uint8_t *key = wire_keyring_token_primary(ring, &key_id);
+	size_t need = HEAD_BYTES + crdt_ctx_encoded_size(c) + TOKEN_MAC_BYTES;
+	uint8_t stack[SEAL_STACK_BYTES];
+	uint8_t *mem = need <= sizeof stack ? stack : malloc(need);
+	if (!mem)
+		return CARTD_ENOMEM;
 	buf_writer w;
-	buf_writer_init(&w);
+	buf_writer_fixed(&w, mem, need - TOKEN_MAC_BYTES);
 	buf_put_u8(&w, TOKEN_VERSION);
 	buf_put_u32le(&w, key_id);
 	buf_put_u32le(&w, cart_tag(cart, cart_len));
 	crdt_encode_ctx(&w, c);
-	uint8_t mac[TOKEN_MAC_BYTES];
-	if (!w.err) {
-		compute_mac(key, cart, cart_len, w.data, w.len, mac);
-		buf_put_bytes(&w, mac, sizeof mac);
-	}
+	/* crdt_ctx_encoded_size is exact (codec.h): the context fills its room. */
+	int rc = w.err || w.len != need - TOKEN_MAC_BYTES ? CARTD_EINVAL : 0;
 	char *s = NULL;
-	if (!w.err) {
-		size_t cap = sodium_base64_encoded_len(w.len, TOKEN_VARIANT);
-		s = malloc(cap);
+	if (rc == 0) {
+		compute_mac(key, cart, cart_len, mem, w.len, mem + w.len);
+		s = malloc(b64url_encoded_len(need));
 		if (s)
-			sodium_bin2base64(s, cap, w.data, w.len, TOKEN_VARIANT);
+			b64url_encode(s, mem, need);
+		else
+			rc = CARTD_ENOMEM;
 	}
-	buf_writer_destroy(&w);
+	if (mem != stack)
+		free(mem);
 	*out = s;
-	return s ? 0 : CARTD_ENOMEM;
+	return rc;
 }
 
 int token_check_text(const char *s, size_t len)

@@ -43,7 +43,9 @@
 /*
  * Seals context c for cart (cart_len bytes, a valid id) under ring's
  * primary token key into a NUL-terminated token in a new heap string
- * (*out, the caller frees it).  0 or CARTD_ENOMEM (*out = NULL).
+ * (*out, the caller frees it).  0, CARTD_ENOMEM, or CARTD_EINVAL when c
+ * does not encode to crdt_ctx_encoded_size (a broken codec); *out = NULL
+ * on error.
  */
 int token_seal(const wire_keyring *ring, const char *cart, size_t cart_len,
                const crdt_ctx *c, char **out);
