@@ -153,8 +153,8 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-l
 # request parser every byte a client sends, the connection around it how
 # those bytes arrive (with the answer heads it renders), and the
 # write-ahead log reader whatever a crash left on disk.
-FUZZ_APP := app/peer/token.c app/http/http_parse.c app/http/http_conn.c \
-            app/http/http_reply.c app/peer/wal.c
+FUZZ_APP := app/peer/token.c app/peer/b64url.c app/http/http_parse.c \
+            app/http/http_conn.c app/http/http_reply.c app/peer/wal.c
 # The library sources are compiled once for all harnesses (instrumented for
 # coverage, not linked with libFuzzer's main); each harness links them.
 FUZZ_OBJ := $(patsubst %.c,build-fuzz/obj/%.o,$(CRDT_SRC) $(NET_SRC) $(FUZZ_APP))
