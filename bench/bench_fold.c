@@ -144,20 +144,14 @@ static db *prepare(const opts *o, char *path, size_t cap)
 	return d;
 }
 
-/* Writes recs[0..n) in transactions of at most CHUNK value bytes. */
+/* Writes recs[0..n) as a checkpoint does: transactions of at most
+ * DB_CHECKPOINT_CHUNK value bytes. */
 static void write_chunked(db *d, const db_record *recs, size_t n)
 {
 	char err[DB_ERRMSG_MAX];
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1, bytes = recs[i].val_len;
-		while (j < n && bytes + recs[j].val_len <= CHUNK)
-			bytes += recs[j++].val_len;
-		bool synced;
-		int rc = db_write_batch(d, recs + i, j - i, &synced, err, sizeof err);
-		if (rc)
-			die("db_write_batch", rc, err);
-		i = j;
-	}
+	int rc = db_write_chunked(d, recs, n, err, sizeof err);
+	if (rc)
+		die("db_write_chunked", rc, err);
 }
 
 /* A record's id and where it stands in the log, for log_order. */
@@ -170,10 +164,7 @@ typedef struct seen {
 static int seen_cmp(const void *a, const void *b)
 {
 	const seen *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->id, y->id, n);
-	if (c == 0)
-		c = (x->len > y->len) - (x->len < y->len);
+	int c = crdt_name_cmp(x->id, x->len, y->id, y->len);
 	return c ? c : (x->at > y->at) - (x->at < y->at);
 }
 

@@ -98,11 +98,12 @@ static double time_b64(const uint8_t *bin, size_t n, char *out, size_t cap, int 
 
 int main(int argc, char **argv)
 {
-	int runs = 5;
+	long runs = 5;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-			runs = atoi(argv[++i]);
-		} else {
+		char *end = NULL;
+		if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
+			runs = strtol(argv[++i], &end, 10);
+		if (end == NULL || *end != '\0' || end == argv[i]) {
 			fprintf(stderr, "usage: bench_token [--runs N]\n"
 			        "  Seals and opens read tokens; medians of N runs (default 5,\n"
 			        "  max %d).  CSV to bench/out/token.csv.\n", MAX_RUNS);

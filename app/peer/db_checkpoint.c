@@ -55,17 +55,15 @@ static int store_wal_gen(db *d, uint64_t gen)
 	return 0;
 }
 
-/* Writes coalesced records, sorted by cart id, in transactions of at most
- * DB_CHECKPOINT_CHUNK bytes of values (at least one record each). */
-static int write_sorted(db *d, const db_coalesced *co, char *err, size_t errlen)
+int db_write_chunked(db *d, const db_record *recs, size_t n, char *err, size_t errlen)
 {
 	int rc = 0;
-	for (size_t i = 0; !rc && i < co->n;) {
-		size_t j = i + 1, bytes = co->recs[i].val_len;
-		while (j < co->n && bytes + co->recs[j].val_len <= DB_CHECKPOINT_CHUNK)
-			bytes += co->recs[j++].val_len;
+	for (size_t i = 0; !rc && i < n;) {
+		size_t j = i + 1, bytes = recs[i].val_len;
+		while (j < n && bytes + recs[j].val_len <= DB_CHECKPOINT_CHUNK)
+			bytes += recs[j++].val_len;
 		bool synced;
-		rc = db_write_batch(d, co->recs + i, j - i, &synced, err, errlen);
+		rc = db_write_batch(d, recs + i, j - i, &synced, err, errlen);
 		i = j;
 	}
 	return rc;
@@ -90,7 +88,8 @@ static int fold(db *d, uint64_t gen, size_t *records)
 			cartd_errmsg(err, sizeof err, "out of memory joining %zu records", n);
 			break;
 		}
-		rc = write_sorted(d, &co, err, sizeof err);
+		/* coalesced records come sorted by cart id */
+		rc = db_write_chunked(d, co.recs, co.n, err, sizeof err);
 		db_coalesced_free(&co);
 		*records += n;
 	}

@@ -142,13 +142,12 @@ typedef struct keyed {
 	size_t group;
 } keyed;
 
-/* LMDB's default key order: bytes, then the shorter first. */
+/* LMDB's default key order, which crdt_name_cmp is: bytes, then the
+ * shorter first. */
 static int keyed_cmp(const void *a, const void *b)
 {
 	const keyed *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->id, y->id, n);
-	return c ? c : (x->len > y->len) - (x->len < y->len);
+	return crdt_name_cmp(x->id, x->len, y->id, y->len);
 }
 
 /* The groups in the order of their carts' ids, or NULL without memory. */

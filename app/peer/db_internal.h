@@ -95,10 +95,15 @@ typedef struct db_coalesced {
  * one delta, a full state and the deltas after it one full state; carts
  * with one record, and groups that do not decode, pass through as they
  * are, in order.  out->recs come in the order of their cart ids (LMDB's
- * key order: bytes, then length), each cart's records together.  out is freed with db_coalesced_free.  0 or CARTD_ENOMEM
- * (out then empty). */
+ * key order: bytes, then length), each cart's records together.  out is
+ * freed with db_coalesced_free.  0 or CARTD_ENOMEM (out then empty). */
 int db_coalesce(const db_record *recs, size_t n, db_coalesced *out);
 void db_coalesced_free(db_coalesced *out);
+
+/* Writes recs[0..n) with db_write_batch in transactions of at most
+ * DB_CHECKPOINT_CHUNK bytes of values (at least one record each), as a
+ * checkpoint does (db_checkpoint.c); stops at the first error. */
+int db_write_chunked(db *d, const db_record *recs, size_t n, char *err, size_t errlen);
 
 /* Reads meta "wal-gen" into d->wal_gen (0 when absent: no log yet). */
 int db_read_wal_gen(db *d, MDB_txn *txn, const char *dir);
