@@ -266,8 +266,7 @@ static void die(const char *what, int rc)
 static int same_in_other(const crdt_item *it, void *arg)
 {
 	crdt_item o;
-	if (crdt_store_get(arg, it->id, it->id_len, &o) != 0 || !crdt_cart_equal(it->cart, o.cart) ||
-	    o.digest != it->digest)
+	if (crdt_store_get(arg, it->id, it->id_len, &o) != 0 || !crdt_cart_equal(it->cart, o.cart))
 		die("joined replica differs", CARTD_EINVAL);
 	return 0;
 }
@@ -291,6 +290,9 @@ static void run(const op *ops, const uint32_t *order, double *fig)
 		if (rc)
 			die("crdt_store_apply", rc);
 	}
+	/* Digests settle when read: one anti-entropy round's read is timed, so
+	 * every changed cart's digest is in the figure. */
+	const uint64_t *da = crdt_store_bucket_digests(a);
 	fig[0] = nadds / (bench_now() - t0);
 	t0 = bench_now();
 	for (uint32_t i = 0; i < nadds; i++)
@@ -304,12 +306,15 @@ static void run(const op *ops, const uint32_t *order, double *fig)
 		if (rc)
 			die("crdt_store_join", rc);
 	}
+	const uint64_t *db = crdt_store_bucket_digests(b);
 	fig[2] = nadds / (bench_now() - t0);
 	t0 = bench_now();
 	for (uint32_t k = 0; k < nadds; k++)
 		ref_join(&rb[ops[order[k]].cart], &rdeltas[order[k]]);
 	fig[3] = nadds / (bench_now() - t0);
 
+	if (memcmp(da, db, CRDT_DEFAULT_BUCKETS * sizeof *da) != 0)
+		die("joined replica's digests differ", CARTD_EINVAL);
 	crdt_store_walk(a, same_in_other, b);
 	for (uint32_t c = 0; c < ncarts; c++)
 		if (!rset_equal(&ra[c], &rb[c]))

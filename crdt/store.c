@@ -3,18 +3,33 @@
  *
  * The carts live in store_table.c's arena and hash table.  Here: the digest
  * buckets (each threads its carts on a singly linked list, so anti-entropy
- * walks one bucket without scanning the table), and the writes, which keep
- * every cart digest and bucket digest current by XOR-ing the old digest
- * out and the new one in.  A cart's digest is rebuilt from its context and
- * an entry sum that each write adjusts by the lines it touched
- * (store_digest.h), so a write costs the same in a 1-line and a 50-line cart.
+ * walks one bucket without scanning the table), and the writes.  A cart's
+ * digest is built from its context and an entry sum that each write
+ * adjusts by the lines it touched (store_digest.h), so a write costs the
+ * same in a 1-line and a 50-line cart.
  *
- * Every write either succeeds completely or leaves the store as it was:
- * table room, the node and the digest scratch space are all secured before
- * the cart is touched, because a cart mutation cannot be undone.
+ * Digests are settled lazily.  A write keeps the entry sum current but only
+ * marks the cart dirty; the digest itself (a SipHash over the context and
+ * the marks) is computed when something reads it: crdt_store_digest for
+ * one cart, crdt_store_bucket_digests for all.  Anti-entropy reads them
+ * once a round, so a cart written a hundred times between rounds is
+ * digested once, not a hundred times; the same holds for the push queue,
+ * whose digests nobody reads.
+ *
+ * Invariants, between calls:
+ *   - a node is on the dirty list exactly when its state is not CLEAN;
+ *   - digests[b] is the XOR of n->digest over bucket b's nodes, and
+ *     n->digest is the digest of n's cart unless n is DIRTY;
+ *   - scratch can hold the digest input of every DIRTY cart, and max_enc
+ *     is at least the digest input of every other cart.
+ * So settling cannot fail: every write secures its place on the dirty list
+ * and the scratch room for its cart's next digest before it touches the
+ * cart, because a cart mutation cannot be undone, and every write either
+ * succeeds completely or leaves the store as it was.
  */
 #include "crdt/store.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,13 +59,17 @@
 /* A new cart's id and sum are not yet in max_enc. */
 #define ID_BYTES(len) ((len) + 2u + 8u)
 
+_Static_assert(CRDT_MAX_BUCKETS - 1 <= UINT16_MAX, "a node's bucket is two bytes");
+
 struct crdt_store {
 	store_table t;
 	uint32_t nbuckets;
 	store_ref *heads;           /* first cart of each digest bucket */
-	uint64_t *digests;          /* XOR of each bucket's cart digests */
+	uint64_t *digests;          /* XOR of each bucket's node digests */
+	store_ref *dirty;           /* the nodes whose state is not CLEAN */
+	size_t ndirty, dirty_cap;
 	buf_writer scratch;         /* reused by every digest computation */
-	size_t max_enc;             /* longest digest input (id, context, sum) so far */
+	size_t max_enc;             /* longest digest input of a settled cart */
 };
 
 int crdt_store_new(uint32_t nbuckets, crdt_store **out)
@@ -83,6 +102,7 @@ void crdt_store_free(crdt_store *s)
 	buf_writer_destroy(&s->scratch);
 	free(s->heads);
 	free(s->digests);
+	free(s->dirty);
 	free(s);
 }
 
@@ -106,17 +126,11 @@ uint32_t crdt_store_bucket_of(const crdt_store *s, const char *id, size_t len)
 	return bucket_of_hash(s, crdt_name_hash(id, len));
 }
 
-const uint64_t *crdt_store_bucket_digests(const crdt_store *s)
-{
-	return s->digests;
-}
-
-static void fill_item(const store_node *n, uint32_t bucket, crdt_item *out)
+static void fill_item(const store_node *n, crdt_item *out)
 {
 	out->id = n->id;
 	out->id_len = n->id_len;
-	out->bucket = bucket;
-	out->digest = n->digest;
+	out->bucket = n->bucket;
 	out->cart = &n->cart;
 }
 
@@ -129,23 +143,13 @@ int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *o
 	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
 	if (r == 0)
 		return CARTD_ENOTFOUND;
-	fill_item(store_node_at(&s->t, r), bucket_of_hash(s, h), out);
+	fill_item(store_node_at(&s->t, r), out);
 	return 0;
 }
 
-/*
- * Makes sure the next digest cannot fail for lack of memory: once a cart
- * has changed there is no way back, so its digest must not be the step that
- * fails.  Every stored cart's digest input (id, context encoding, sum) is
- * at most max_enc bytes (each was digested through scratch after its last change),
- * so room for max_enc + extra covers a cart that an operation or join
- * lengthens by up to extra, without measuring the cart: a duplicate delta
- * costs nothing here.
- */
-static int reserve_scratch(crdt_store *s, size_t extra)
+/* Makes sure scratch holds need bytes without growing.  0 or CARTD_ENOMEM. */
+static int reserve_scratch(crdt_store *s, size_t need)
 {
-	size_t need = s->max_enc + extra;
-
 	if (s->scratch.cap >= need)
 		return 0;
 	buf_writer_reset(&s->scratch);
@@ -154,41 +158,114 @@ static int reserve_scratch(crdt_store *s, size_t extra)
 	return ok ? 0 : CARTD_ENOMEM;
 }
 
-/* Recomputes n's digest from its context and n->sum (already current) and
- * swaps it into its bucket's XOR.  Cannot fail after reserve_scratch for
- * the change that was made. */
-static int redigest(crdt_store *s, store_node *n, uint32_t bucket)
+/* Room for one more node on the dirty list.  0 or CARTD_ENOMEM. */
+static int reserve_dirty(crdt_store *s)
 {
-	uint64_t d;
-
-	int rc = store_digest_finish(n->id, n->id_len, &n->cart, n->sum, &s->scratch, &d);
-	if (rc != 0)
-		return rc;
-	/* The digest leaves its input in scratch: its length is free. */
-	if (s->scratch.len > s->max_enc)
-		s->max_enc = s->scratch.len;
-	s->digests[bucket] ^= n->digest ^ d;
-	n->digest = d;
+	if (s->ndirty < s->dirty_cap)
+		return 0;
+	size_t cap = s->dirty_cap ? s->dirty_cap * 2 : 64;
+	store_ref *v = realloc(s->dirty, cap * sizeof(*v));
+	if (v == NULL)
+		return CARTD_ENOMEM;
+	s->dirty = v;
+	s->dirty_cap = cap;
 	return 0;
 }
 
-/* Puts a new node, whose cart is final, into the table and its bucket.
- * Room in the table was reserved before the node was made. */
-static int link_new(crdt_store *s, store_ref r, uint64_t h)
+/*
+ * Secures, before a write touches n's cart, what marking it dirty needs: a
+ * place on the dirty list, and scratch room for its digest input once the
+ * write has lengthened it by up to extra.  A cart settled since its last
+ * change has an input of at most max_enc, so only a dirty one is measured:
+ * a duplicate delta to a settled cart costs nothing here.
+ */
+static int prepare_write(crdt_store *s, const store_node *n, size_t extra)
+{
+	size_t now = n->state == STORE_DIRTY ? store_digest_input_size(n->id_len, &n->cart)
+	                                     : s->max_enc;
+	if (n->state == STORE_CLEAN && reserve_dirty(s) != 0)
+		return CARTD_ENOMEM;
+	return reserve_scratch(s, now + extra);
+}
+
+/* After a write changed node r's cart (prepare_write made room). */
+static void mark_dirty(crdt_store *s, store_ref r, store_node *n)
+{
+	if (n->state == STORE_CLEAN)
+		s->dirty[s->ndirty++] = r;
+	n->state = STORE_DIRTY;
+}
+
+/* Computes a dirty node's digest and swaps it into its bucket's XOR.  The
+ * write that dirtied it reserved the scratch, so this does not fail; were
+ * it to, the node would simply stay dirty. */
+static bool settle_node(crdt_store *s, store_node *n)
+{
+	uint64_t d;
+
+	if (store_digest_finish(n->id, n->id_len, &n->cart, n->sum, &s->scratch, &d) != 0)
+		return false;
+	/* The digest leaves its input in scratch: its length is free. */
+	if (s->scratch.len > s->max_enc)
+		s->max_enc = s->scratch.len;
+	s->digests[n->bucket] ^= n->digest ^ d;
+	n->digest = d;
+	return true;
+}
+
+const uint64_t *crdt_store_bucket_digests(crdt_store *s)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < s->ndirty; i++) {
+		store_node *n = store_node_at(&s->t, s->dirty[i]);
+		if (n->state == STORE_DIRTY && !settle_node(s, n)) {
+			s->dirty[keep++] = s->dirty[i];
+			continue;
+		}
+		n->state = STORE_CLEAN;
+	}
+	s->ndirty = keep;
+	return s->digests;
+}
+
+uint64_t crdt_store_digest(crdt_store *s, const crdt_item *it)
+{
+	/* The item's cart lives inside its node. */
+	store_node *n = (store_node *)(void *)((char *)(uintptr_t)it->cart -
+	                                       offsetof(store_node, cart));
+	if (n->state == STORE_DIRTY && settle_node(s, n))
+		n->state = STORE_SETTLED_LISTED;
+	return n->digest;
+}
+
+/* Puts a new node, whose cart is final, into the table, its bucket and the
+ * dirty list.  Room in the table and on the list was reserved before the
+ * node was made. */
+static void link_new(crdt_store *s, store_ref r, uint64_t h)
 {
 	store_node *n = store_node_at(&s->t, r);
 	uint32_t b = bucket_of_hash(s, h);
-	n->sum = store_cart_sum(&n->cart);
-	int rc = redigest(s, n, b);
 
-	if (rc != 0) {
-		store_node_drop(&s->t, r);
-		return rc;
-	}
+	n->bucket = (uint16_t)b;
+	n->sum = store_cart_sum(&n->cart);
 	store_table_insert(&s->t, (uint32_t)h, r);
 	n->next = s->heads[b];
 	s->heads[b] = r;
-	return 0;
+	mark_dirty(s, r, n);
+}
+
+/* What a new node needs before it is made: table room, a place on the
+ * dirty list, and scratch room for a cart of id_len grown by extra from
+ * empty. */
+static int prepare_new(crdt_store *s, size_t id_len, size_t extra)
+{
+	int rc = store_table_reserve(&s->t);
+	if (rc == 0)
+		rc = reserve_dirty(s);
+	if (rc == 0)
+		rc = reserve_scratch(s, s->max_enc + extra + ID_BYTES(id_len));
+	return rc;
 }
 
 /* Scratch room an operation on c may need beyond max_enc: a remove or
@@ -214,16 +291,17 @@ static const crdt_line *op_line(const crdt_cart *c, const crdt_op *op)
 	return crdt_cart_find(c, op->sku, op->sku_len);
 }
 
-static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
-                          uint64_t self, const crdt_op *op, crdt_cart *delta)
+static int apply_existing(crdt_store *s, store_ref r, uint64_t self, const crdt_op *op,
+                          crdt_cart *delta)
 {
+	store_node *n = store_node_at(&s->t, r);
 	/* An unkeyed add writes one entry at a fresh dot and removes nothing
 	 * (its context is that dot alone): the line's sum only gains the new
 	 * entry's hash, read from the delta.  Hashing the whole line before
 	 * and after would cost two hashes per entry of a line that, adds
 	 * never folding, grows with every add. */
 	bool plain_add = op->kind == CRDT_OP_ADD && op->key == NULL && delta != NULL;
-	int rc = reserve_scratch(s, op_slack(&n->cart, op));
+	int rc = prepare_write(s, n, op_slack(&n->cart, op));
 	uint64_t before = plain_add ? 0 : store_line_sum(op_line(&n->cart, op));
 
 	if (rc == 0)
@@ -239,7 +317,8 @@ static int apply_existing(crdt_store *s, store_node *n, uint32_t bucket,
 		n->sum = store_cart_sum(&n->cart);
 	else if (op->kind != CRDT_OP_CLOSE)
 		n->sum += store_line_sum(op_line(&n->cart, op)) - before;
-	return redigest(s, n, bucket);
+	mark_dirty(s, r, n);
+	return 0;
 }
 
 /*
@@ -253,10 +332,8 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
                      uint64_t self, const crdt_op *op, crdt_cart *delta)
 {
 	store_ref r;
-	int rc = store_table_reserve(&s->t);
+	int rc = prepare_new(s, len, op_slack(NULL, op));
 
-	if (rc == 0)
-		rc = reserve_scratch(s, op_slack(NULL, op) + ID_BYTES(len));
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
 	if (rc != 0)
@@ -267,7 +344,8 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 		store_node_drop(&s->t, r);
 		return rc;
 	}
-	return link_new(s, r, h);
+	link_new(s, r, h);
+	return 0;
 }
 
 int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
@@ -279,8 +357,7 @@ int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
 		uint64_t h = crdt_name_hash(id, len);
 		store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
 		if (r != 0)
-			rc = apply_existing(s, store_node_at(&s->t, r), bucket_of_hash(s, h),
-			                    self, op, delta);
+			rc = apply_existing(s, r, self, op, delta);
 		else
 			rc = apply_new(s, id, len, h, self, op, delta);
 	}
@@ -301,10 +378,10 @@ static size_t join_slack(const crdt_cart *c, const crdt_cart *delta)
 	return n;
 }
 
-static int join_existing(crdt_store *s, store_node *n, uint32_t bucket,
-                         const crdt_cart *delta, bool *changed)
+static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, bool *changed)
 {
-	int rc = reserve_scratch(s, join_slack(&n->cart, delta));
+	store_node *n = store_node_at(&s->t, r);
+	int rc = prepare_write(s, n, join_slack(&n->cart, delta));
 	uint64_t removed = 0;
 
 	if (rc != 0)
@@ -316,7 +393,8 @@ static int join_existing(crdt_store *s, store_node *n, uint32_t bucket,
 	if (rc != 0 || !*changed)
 		return rc;
 	n->sum += store_join_readded(&n->cart, delta) - removed;
-	return redigest(s, n, bucket);
+	mark_dirty(s, r, n);
+	return 0;
 }
 
 /* As apply_new: an empty delta creates nothing. */
@@ -328,9 +406,7 @@ static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 
 	if (crdt_cart_empty(delta))
 		return 0;
-	rc = store_table_reserve(&s->t);
-	if (rc == 0)
-		rc = reserve_scratch(s, join_slack(NULL, delta) + ID_BYTES(len));
+	rc = prepare_new(s, len, join_slack(NULL, delta));
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
 	if (rc != 0)
@@ -340,7 +416,8 @@ static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 		store_node_drop(&s->t, r);
 		return rc;
 	}
-	return link_new(s, r, h);
+	link_new(s, r, h);
+	return 0;
 }
 
 int crdt_store_join(crdt_store *s, const char *id, size_t len,
@@ -353,8 +430,7 @@ int crdt_store_join(crdt_store *s, const char *id, size_t len,
 		uint64_t h = crdt_name_hash(id, len);
 		store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
 		if (r != 0)
-			rc = join_existing(s, store_node_at(&s->t, r), bucket_of_hash(s, h),
-			                   delta, &ch);
+			rc = join_existing(s, r, delta, &ch);
 		else
 			rc = join_new(s, id, len, h, delta, &ch);
 	}
@@ -371,7 +447,7 @@ int crdt_store_walk_bucket(const crdt_store *s, uint32_t b, crdt_store_fn fn, vo
 		return CARTD_EINVAL;
 	for (store_ref r = s->heads[b]; r != 0;) {
 		const store_node *n = store_node_at(&s->t, r);
-		fill_item(n, b, &it);
+		fill_item(n, &it);
 		int rc = fn(&it, arg);
 		if (rc != 0)
 			return rc;

@@ -1,13 +1,16 @@
 /*
  * store.h - many carts keyed by cart id, with per-cart digests and bucket
- * digests kept up to date on every change.
+ * digests, settled when they are read.
  *
  * Carts live in an open-addressing hash table that grows by doubling, so it
  * scales to millions of carts.  Each cart id also maps to one of nbuckets
  * buckets (crdt_name_hash(id) % nbuckets); a bucket's digest is the XOR of
- * its carts' digests, updated incrementally (old digest out, new digest in)
- * whenever a cart changes.  Anti-entropy compares bucket digests first, then
- * the carts of differing buckets, so every peer must use the same nbuckets.
+ * its carts' digests, updated incrementally (old digest out, new digest in).
+ * A write only marks its cart dirty; digests are computed when read
+ * (crdt_store_digest, crdt_store_bucket_digests), so a cart written many
+ * times between two reads is digested once.  Anti-entropy compares bucket
+ * digests first, then the carts of differing buckets, so every peer must
+ * use the same nbuckets.
  *
  * Carts are never deleted: a cleared cart keeps its causal context, which is
  * what stops a stale copy from bringing its items back.  Conversely a cart
@@ -42,8 +45,7 @@ typedef struct crdt_item {
 	const char *id;         /* NUL-terminated */
 	size_t id_len;
 	uint32_t bucket;
-	uint64_t digest;        /* crdt_store_cart_digest(id, cart) */
-	const crdt_cart *cart;
+	const crdt_cart *cart;  /* its digest: crdt_store_digest */
 } crdt_item;
 
 /* A local operation (crdt_op, cart.h), applied by crdt_store_apply. */
@@ -70,8 +72,16 @@ size_t crdt_store_count(const crdt_store *s);
 uint32_t crdt_store_nbuckets(const crdt_store *s);
 /* Bucket of a cart id (whether or not it is stored). */
 uint32_t crdt_store_bucket_of(const crdt_store *s, const char *id, size_t len);
-/* Array of nbuckets bucket digests, valid until the next write. */
-const uint64_t *crdt_store_bucket_digests(const crdt_store *s);
+/* Array of nbuckets bucket digests, valid until the next write.  Settles
+ * every cart written since the last call first: costs one digest per such
+ * cart, nothing when none was written. */
+const uint64_t *crdt_store_bucket_digests(crdt_store *s);
+
+/* The digest of a stored cart, it filled by crdt_store_get or a walk of s
+ * and no write since: crdt_store_cart_digest(it->id, it->cart), computed
+ * now if the cart changed since it was last read.  Cannot fail.  Allowed
+ * during a walk (it changes no cart and no bucket list). */
+uint64_t crdt_store_digest(crdt_store *s, const crdt_item *it);
 
 /* Looks up a cart.  0 and *out filled, or CARTD_ENOTFOUND (also for an id
  * that could never be stored). */
@@ -82,8 +92,8 @@ int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *o
  * replica self.  delta (may be NULL) receives the operation's delta as in
  * cart.h, and is left empty on any error.  Errors: CARTD_EID, the cart.h
  * mutator errors, CARTD_EINVAL (unknown op kind), CARTD_ENOMEM; the store is
- * unchanged on error.  The cart's digest and its bucket's digest are
- * updated before returning.
+ * unchanged on error.  The cart's digest and its bucket's digest follow at
+ * their next read.
  */
 int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
                      const crdt_op *op, crdt_cart *delta);
@@ -91,7 +101,7 @@ int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
 /*
  * Joins a (remote) delta or state into cart id, creating it if needed.
  * changed (may be NULL) tells whether the stored cart changed; a delta that
- * changes nothing recomputes no digest.  delta must be valid
+ * changes nothing leaves the cart's digest as it was.  delta must be valid
  * (crdt_cart_valid), as the decoder guarantees.
  * Errors: CARTD_EID, CARTD_ENOMEM; the store is unchanged on error (and
  * *changed false).

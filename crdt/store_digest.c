@@ -183,7 +183,7 @@ uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src)
 
 /* The digest's input is sized first and written raw in one reservation,
  * as the encoders do: a bounds check per field was most of its cost. */
-static size_t digest_input_size(size_t id_len, const crdt_cart *c)
+size_t store_digest_input_size(size_t id_len, const crdt_cart *c)
 {
 	size_t n = buf_varint_size(id_len) + id_len + crdt_ctx_encoded_size(&c->ctx) + 8 +
 	           buf_varint_size(crdt_cart_ndefer(c));
@@ -200,7 +200,7 @@ int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint6
 	unsigned char h[crypto_shorthash_BYTES];
 
 	buf_writer_reset(scratch);
-	uint8_t *p = buf_reserve(scratch, digest_input_size(id_len, c));
+	uint8_t *p = buf_reserve(scratch, store_digest_input_size(id_len, c));
 	if (p == NULL)
 		return scratch->err;
 	p = raw_varint(p, id_len);

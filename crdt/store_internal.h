@@ -3,8 +3,8 @@
  * store.c (the API, digests, buckets) and store_table.c.  Not part of the
  * API.
  *
- * A node holds one cart by value, its digest, its digest-bucket list link
- * and its id inline.  Carts are never deleted, so nodes are carved from
+ * A node holds one cart by value, its digest and digest state, its
+ * digest-bucket list link and its id inline.  Carts are never deleted, so nodes are carved from
  * large blocks with a bump pointer instead of one malloc each: no per-node
  * allocator header or size-class rounding, and a node is named by a 32-bit
  * reference (block, offset) instead of a 64-bit pointer.  Blocks never move,
@@ -25,10 +25,17 @@
 /* Node reference: 1 + (block << STORE_BLOCK_SHIFT | unit); 0 = none. */
 typedef uint32_t store_ref;
 
+/* Digest states (store.c): a node whose cart changed since its digest was
+ * computed is DIRTY, and is on the store's dirty list; SETTLED_LISTED is a
+ * node settled alone (crdt_store_digest) that is still on that list. */
+enum { STORE_CLEAN, STORE_DIRTY, STORE_SETTLED_LISTED };
+
 typedef struct store_node {
 	store_ref next;             /* next cart of the same digest bucket */
 	uint8_t id_len;             /* 1..CRDT_MAX_NAME */
-	uint64_t digest;            /* crdt_store_cart_digest of cart */
+	uint8_t state;              /* STORE_CLEAN etc. */
+	uint16_t bucket;            /* digest bucket, < CRDT_MAX_BUCKETS */
+	uint64_t digest;            /* as included in its bucket's digest */
 	uint64_t sum;               /* store_cart_sum of cart (store_digest.h) */
 	crdt_cart cart;
 	char id[];                  /* id_len bytes and a NUL */

@@ -146,6 +146,8 @@ int store_node_new(store_table *t, const char *id, size_t len, store_ref *out)
 	store_node *n = store_node_at(t, *out);
 	n->next = 0;
 	n->id_len = (uint8_t)len;
+	n->state = STORE_CLEAN;
+	n->bucket = 0;
 	n->digest = 0;
 	n->sum = 0;
 	crdt_cart_init(&n->cart);

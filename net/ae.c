@@ -232,7 +232,7 @@ static int listing_add(const crdt_item *it, void *arg)
 		return 0;
 	if (l->w->len + LISTING_MAX > engine_max_body(l->e) || l->count == MSG_MAX_ITEMS)
 		listing_flush(l);
-	msg_put_listing(l->w, it->id, it->id_len, it->digest);
+	msg_put_listing(l->w, it->id, it->id_len, crdt_store_digest(l->e->store, it));
 	l->count++;
 	return 0;
 }
@@ -328,7 +328,7 @@ static void compare_listing(engine *e, const engine_addr *from, msg_carts *c,
 		crdt_item it;
 		if (crdt_store_get(e->store, id, len, &it) != 0) {
 			want_add(wt, id, len);
-		} else if (it.digest != digest && !engine_is_pending(e, id, len)) {
+		} else if (crdt_store_digest(e->store, &it) != digest && !engine_is_pending(e, id, len)) {
 			items[(*nitems)++] = (pack_item){ it.id, it.id_len, it.cart };
 		}
 	}

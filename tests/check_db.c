@@ -425,21 +425,21 @@ static size_t churn(crdt_store *s, uint64_t self, committer *c, size_t ncarts)
 
 static int same_cart(const crdt_item *it, void *arg)
 {
-	const crdt_store *other = arg;
+	crdt_store *other = arg;
 	crdt_item o;
 	ck_assert_int_eq(crdt_store_get(other, it->id, it->id_len, &o), 0);
 	ck_assert_msg(crdt_cart_equal(it->cart, o.cart), "cart %s differs", it->id);
-	ck_assert_uint_eq(it->digest, o.digest);
 	return 0;
 }
 
-static void assert_same_store(const crdt_store *a, const crdt_store *b)
+/* Equal carts and equal bucket digests (which fold in every cart's). */
+static void assert_same_store(crdt_store *a, crdt_store *b)
 {
 	ck_assert_uint_eq(crdt_store_count(a), crdt_store_count(b));
 	ck_assert_uint_eq(crdt_store_nbuckets(a), crdt_store_nbuckets(b));
 	ck_assert_mem_eq(crdt_store_bucket_digests(a), crdt_store_bucket_digests(b),
 	                 crdt_store_nbuckets(a) * sizeof(uint64_t));
-	crdt_store_walk(a, same_cart, (void *)(uintptr_t)b);
+	crdt_store_walk(a, same_cart, b);
 }
 
 /* Writes through the committer, reloads into a fresh store, compares. */

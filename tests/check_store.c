@@ -6,6 +6,7 @@
  * the store exactly as it was.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static uint64_t digest_of(const char *id, const crdt_cart *c)
 /* ---- from-scratch recomputation of every digest ---- */
 
 struct recompute {
-	const crdt_store *s;
+	crdt_store *s;
 	uint64_t *xor;
 	size_t n;
 };
@@ -84,49 +85,72 @@ static int recompute_one(const crdt_item *it, void *arg)
 	T_ASSERT(it->id_len == strlen(it->id), "id %s length %zu", it->id, it->id_len);
 	T_ASSERT(it->bucket == crdt_store_bucket_of(r->s, it->id, it->id_len),
 	         "cart %s walked in bucket %u", it->id, (unsigned)it->bucket);
-	T_ASSERT(it->digest == digest_of(it->id, it->cart), "cart %s: stale digest", it->id);
+	uint64_t d = crdt_store_digest(r->s, it);
+	T_ASSERT(d == digest_of(it->id, it->cart), "cart %s: stale digest", it->id);
 	T_ASSERT(!crdt_cart_empty(it->cart), "cart %s stored empty", it->id);
-	r->xor[it->bucket] ^= it->digest;
+	r->xor[it->bucket] ^= d;
 	r->n++;
 	return 0;
 }
 
-/* Every cart digest and every bucket digest equals its recomputation. */
-static void check_digests(const crdt_store *s)
+/*
+ * Every cart digest and every bucket digest equals its recomputation.
+ * Digests settle when read, one cart (crdt_store_digest) or all (the bucket
+ * digests): calls alternate which is read first, so both orders, and carts
+ * settled alone and then written again, are checked.
+ */
+static void check_digests(crdt_store *s)
 {
+	static unsigned calls;
 	uint32_t nb = crdt_store_nbuckets(s);
 	struct recompute r = { s, calloc(nb, sizeof(uint64_t)), 0 };
+	bool buckets_first = calls++ % 2;
+	uint64_t *first = calloc(nb, sizeof(uint64_t));
 	ck_assert_ptr_nonnull(r.xor);
+	ck_assert_ptr_nonnull(first);
+	if (buckets_first)
+		memcpy(first, crdt_store_bucket_digests(s), nb * sizeof(uint64_t));
 	ck_assert_int_eq(crdt_store_walk(s, recompute_one, &r), 0);
 	T_ASSERT(r.n == crdt_store_count(s), "walked %zu of %zu carts", r.n, crdt_store_count(s));
 	const uint64_t *bd = crdt_store_bucket_digests(s);
-	for (uint32_t b = 0; b < nb; b++)
+	for (uint32_t b = 0; b < nb; b++) {
 		T_ASSERT(bd[b] == r.xor[b], "bucket %u digest differs from recomputation", b);
+		T_ASSERT(!buckets_first || first[b] == r.xor[b],
+		         "bucket %u digest read before the carts' differs", b);
+	}
+	free(first);
 	free(r.xor);
 }
 
 /* ---- snapshot: everything observable, to prove a call changed nothing ---- */
 
+struct snap {
+	crdt_store *s;
+	buf_writer *w;
+};
+
 static int snap_one(const crdt_item *it, void *arg)
 {
-	buf_writer *w = arg;
+	struct snap *sn = arg;
+	buf_writer *w = sn->w;
 	buf_put_str(w, it->id, it->id_len);
-	buf_put_u64le(w, it->digest);
+	buf_put_u64le(w, crdt_store_digest(sn->s, it));
 	crdt_encode_cart(w, it->cart);
 	return 0;
 }
 
-static void snapshot(const crdt_store *s, buf_writer *w)
+static void snapshot(crdt_store *s, buf_writer *w)
 {
 	uint32_t nb = crdt_store_nbuckets(s);
+	struct snap sn = { s, w };
 	buf_writer_init(w);
 	buf_put_u64le(w, crdt_store_count(s));
 	buf_put_bytes(w, crdt_store_bucket_digests(s), nb * sizeof(uint64_t));
-	ck_assert_int_eq(crdt_store_walk(s, snap_one, w), 0);
+	ck_assert_int_eq(crdt_store_walk(s, snap_one, &sn), 0);
 	ck_assert_int_eq(w->err, 0);
 }
 
-static void assert_unchanged(const crdt_store *s, buf_writer *before, const char *what)
+static void assert_unchanged(crdt_store *s, buf_writer *before, const char *what)
 {
 	buf_writer now;
 	snapshot(s, &now);
@@ -170,8 +194,8 @@ START_TEST(test_create_get)
 	ck_assert_uint_eq(it.id_len, 2);
 	ck_assert_uint_eq(it.bucket, crdt_store_bucket_of(s, "c1", 2));
 	ck_assert_uint_eq(it.bucket, crdt_name_hash("c1", 2) % NB);
-	ck_assert_uint_eq(it.digest, digest_of(it.id, it.cart));
-	ck_assert_uint_eq(crdt_store_bucket_digests(s)[it.bucket], it.digest);
+	ck_assert_uint_eq(crdt_store_digest(s, &it), digest_of(it.id, it.cart));
+	ck_assert_uint_eq(crdt_store_bucket_digests(s)[it.bucket], digest_of(it.id, it.cart));
 	ck_assert_uint_eq(qty_of(s, "c1", "apple"), 2);
 	/* Near misses and ids that could never be stored are not found. */
 	ck_assert_int_eq(crdt_store_get(s, "c", 1, &it), CARTD_ENOTFOUND);
@@ -584,22 +608,29 @@ static int join_whole(const crdt_item *it, void *arg)
 	return 0;
 }
 
+struct pair {
+	crdt_store *a, *b;
+};
+
 static int same_cart(const crdt_item *it, void *arg)
 {
+	struct pair *p = arg;
 	crdt_item other;
-	T_ASSERT(crdt_store_get(arg, it->id, it->id_len, &other) == 0, "%s missing", it->id);
+	T_ASSERT(crdt_store_get(p->b, it->id, it->id_len, &other) == 0, "%s missing", it->id);
 	T_ASSERT(crdt_cart_equal(it->cart, other.cart), "%s differs", it->id);
-	T_ASSERT(it->digest == other.digest, "%s digest differs", it->id);
+	T_ASSERT(crdt_store_digest(p->a, it) == crdt_store_digest(p->b, &other),
+	         "%s digest differs", it->id);
 	return 0;
 }
 
-static void assert_same_store(const crdt_store *a, crdt_store *b)
+static void assert_same_store(crdt_store *a, crdt_store *b)
 {
+	struct pair p = { a, b };
 	T_ASSERT(crdt_store_count(a) == crdt_store_count(b), "%zu vs %zu carts",
 	         crdt_store_count(a), crdt_store_count(b));
 	T_ASSERT(memcmp(crdt_store_bucket_digests(a), crdt_store_bucket_digests(b),
 	                NB * sizeof(uint64_t)) == 0, "bucket digests differ");
-	ck_assert_int_eq(crdt_store_walk(a, same_cart, b), 0);
+	ck_assert_int_eq(crdt_store_walk(a, same_cart, &p), 0);
 }
 
 /* In order; shuffled with every delta twice; and whole states. */
