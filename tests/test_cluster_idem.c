@@ -193,6 +193,38 @@ START_TEST(test_cartctl_idempotency_key_and_checkout)
 }
 END_TEST
 
+/* `cartctl cluster` shows a member's incarnation as epoch.refutations: a
+ * peer on its first boot is 1.0 (the API's raw number is 4294967296), and
+ * 2.0 once it restarted. */
+static bool member_row_shows(const char *inc, char *out, size_t cap)
+{
+	long long deadline = tp_now_ms() + 15000;
+	char want[64];
+	snprintf(want, sizeof want, " %-8s %12s ", "alive", inc);
+	do {
+		if (cartctl(out, cap, "cluster", NULL, NULL, NULL, NULL, NULL, NULL) == 0 &&
+		    strstr(out, want))
+			return true;
+		tp_sleep_ms(100);
+	} while (tp_now_ms() < deadline);
+	return false;
+}
+
+START_TEST(test_cartctl_cluster_incarnation)
+{
+	char out[4096];
+	tp_add_peer(&cl, false, NULL);
+	tp_add_peer(&cl, false, NULL);
+	ck_assert_msg(member_row_shows("1.0", out, sizeof out), "member row never showed 1.0:\n%s",
+	              out);
+	ck_assert_ptr_null(strstr(out, "4294967296"));
+	tp_stop(&cl, 1, SIGTERM);
+	tp_restart(&cl, 1);
+	ck_assert_msg(member_row_shows("2.0", out, sizeof out),
+	              "restarted member never showed 2.0:\n%s", out);
+}
+END_TEST
+
 TCase *cluster_idem_tcase(void)
 {
 	TCase *t = tcase_create("idempotency");
@@ -202,5 +234,6 @@ TCase *cluster_idem_tcase(void)
 	tcase_add_test(t, test_http_replay_header_and_restart);
 	tcase_add_test(t, test_retry_after_kill_between_commit_and_answer);
 	tcase_add_test(t, test_cartctl_idempotency_key_and_checkout);
+	tcase_add_test(t, test_cartctl_cluster_incarnation);
 	return t;
 }

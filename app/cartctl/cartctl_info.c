@@ -28,6 +28,19 @@ static const char *ago(json_t *v, char *buf, size_t cap)
 	return buf;
 }
 
+/* A member's incarnation is its boot epoch times 2^32 plus the suspicions
+ * it has refuted since it booted (net/engine.c, net/members.c): shown as
+ * epoch.refutations, "1.0" for a peer on its first boot, where the raw
+ * number would read 4294967296. */
+static const char *incarnation(json_t *v, char *buf, size_t cap)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return "-";
+	unsigned long long inc = (unsigned long long)json_integer_value(v);
+	snprintf(buf, cap, "%llu.%llu", inc >> 32, inc & 0xffffffffull);
+	return buf;
+}
+
 static void print_cluster(json_t *v)
 {
 	json_t *self = json_object_get(v, "self"), *members = json_object_get(v, "members"), *m;
@@ -42,9 +55,10 @@ static void print_cluster(json_t *v)
 	printf("  %-16s  %-22s %-8s %12s %10s %10s %6s\n", "ID", "ADDRESS", "STATE", "INC",
 	       "HEARD", "SYNCED", "DIFF");
 	json_array_foreach(members, i, m) {
-		char a[32], b[32];
-		printf("  %-16s  %-22s %-8s %12lld %10s %10s %6lld\n", str_of(m, "id"),
-		       str_of(m, "addr"), str_of(m, "state"), int_of(m, "incarnation"),
+		char a[32], b[32], inc[48];
+		printf("  %-16s  %-22s %-8s %12s %10s %10s %6lld\n", str_of(m, "id"),
+		       str_of(m, "addr"), str_of(m, "state"),
+		       incarnation(json_object_get(m, "incarnation"), inc, sizeof inc),
 		       ago(json_object_get(m, "last_heard_ago_ms"), a, sizeof a),
 		       ago(json_object_get(m, "last_sync_ago_ms"), b, sizeof b),
 		       int_of(m, "differing_buckets"));
