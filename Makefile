@@ -103,9 +103,11 @@ $(BUILD)/tests/suites.inc: $(filter tests/check_%.c,$(TEST_SRC)) Makefile
 	$(Q)printf 'SUITE(%s)\n' $(SUITES) > $@.tmp && mv $@.tmp $@
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.inc
 $(BUILD)/tests/check_main.o: CFLAGS += -I$(BUILD)/tests
+# --wrap: allocation failure injection (tests/test_alloc.h).
 $(RUNNER): $(call obj,$(TEST_SRC)) $(LIBS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check)
+	$(Q)$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^ $(LDLIBS) \
+	  $(shell pkg-config --libs check)
 
 # The builds behind test and sanitize use every core (the test runner itself
 # is one process).

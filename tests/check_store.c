@@ -16,6 +16,7 @@
 #include "crdt/error.h"
 #include "crdt/store.h"
 #include "tests/test_rng.h"
+#include "tests/test_store_snap.h"
 
 /* Few buckets, so that most buckets hold several carts. */
 #define NB 64u
@@ -124,36 +125,10 @@ static void check_digests(crdt_store *s)
 
 /* ---- snapshot: everything observable, to prove a call changed nothing ---- */
 
-struct snap {
-	crdt_store *s;
-	buf_writer *w;
-};
-
-static int snap_one(const crdt_item *it, void *arg)
-{
-	struct snap *sn = arg;
-	buf_writer *w = sn->w;
-	buf_put_str(w, it->id, it->id_len);
-	buf_put_u64le(w, crdt_store_digest(sn->s, it));
-	crdt_encode_cart(w, it->cart);
-	return 0;
-}
-
-static void snapshot(crdt_store *s, buf_writer *w)
-{
-	uint32_t nb = crdt_store_nbuckets(s);
-	struct snap sn = { s, w };
-	buf_writer_init(w);
-	buf_put_u64le(w, crdt_store_count(s));
-	buf_put_bytes(w, crdt_store_bucket_digests(s), nb * sizeof(uint64_t));
-	ck_assert_int_eq(crdt_store_walk(s, snap_one, &sn), 0);
-	ck_assert_int_eq(w->err, 0);
-}
-
 static void assert_unchanged(crdt_store *s, buf_writer *before, const char *what)
 {
 	buf_writer now;
-	snapshot(s, &now);
+	test_store_snapshot(s, &now);
 	ck_assert_msg(now.len == before->len && memcmp(now.data, before->data, now.len) == 0,
 	              "store changed by failing call: %s", what);
 	buf_writer_destroy(&now);
@@ -748,7 +723,7 @@ START_TEST(test_errors_unchanged)
 
 	ck_assert_int_eq(apply(s, "e", 1, op_of(CRDT_OP_ADD, "pear", 3, NULL), NULL), 0);
 	ck_assert_int_eq(apply(s, "f", 1, op_of(CRDT_OP_ADD, "pear", 3, NULL), NULL), 0);
-	snapshot(s, &before);
+	test_store_snapshot(s, &before);
 	memset(longid, 'a', sizeof longid);
 	expect_fail(s, longid, CRDT_MAX_NAME + 1, add, CARTD_EID, &before);
 	expect_fail(s, "", 0, add, CARTD_EID, &before);
@@ -791,7 +766,7 @@ START_TEST(test_lines_limit_unchanged)
 		snprintf(sku, sizeof sku, "s%u", i);
 		ck_assert_int_eq(apply(s, "big", 1, op_of(CRDT_OP_ADD, sku, 1, NULL), NULL), 0);
 	}
-	snapshot(s, &before);
+	test_store_snapshot(s, &before);
 	expect_fail(s, "big", 3, op_of(CRDT_OP_ADD, "one-more", 1, NULL), CARTD_ELINES, &before);
 	expect_fail(s, "big", 3, op_of(CRDT_OP_SET, "one-more", 1, NULL), CARTD_ELINES, &before);
 	ck_assert_int_eq(apply(s, "big", 1, op_of(CRDT_OP_ADD, "s7", 1, NULL), NULL), 0);
