@@ -1,7 +1,8 @@
 /*
  * check_store_oom.c - the store under allocation failure (crdt/store.h
  * promises that a failing write leaves the store as it was, and that
- * digests, settled when read, are read without allocating).
+ * digests, settled when read, are read without allocating), and the cart
+ * decoder, which every received delta goes through.
  *
  * Every case runs one write with its n-th allocation failing, for n = 0,
  * 1, 2, ... until the write succeeds.  After each failure the store must
@@ -384,6 +385,53 @@ START_TEST(test_dirty_cart_grows_between_reads)
 }
 END_TEST
 
+struct decode_all {
+	long failures;      /* allocations made to fail, over every cart */
+};
+
+/* Decodes its cart's encoding with each allocation failing in turn: each
+ * failure is CARTD_ENOMEM with an empty result (and no leak, which the
+ * sanitizer and valgrind runs see); the decode that succeeds is equal. */
+static int decode_one(const crdt_item *it, void *arg)
+{
+	struct decode_all *da = arg;
+	buf_writer w;
+	buf_writer_init(&w);
+	crdt_encode_cart(&w, it->cart);
+	ck_assert_int_eq(w.err, 0);
+	for (long step = 0;; step++) {
+		ck_assert_msg(step < MAX_STEPS, "decode of %s never succeeded", it->id);
+		crdt_cart c;
+		crdt_cart_init(&c);
+		test_alloc_fail_after(step);
+		int rc = crdt_cart_from_bytes(w.data, w.len, &c);
+		test_alloc_reset();
+		if (rc == 0) {
+			ck_assert_msg(crdt_cart_equal(&c, it->cart), "cart %s decodes unequal", it->id);
+			crdt_cart_destroy(&c);
+			break;
+		}
+		ck_assert_msg(rc == CARTD_ENOMEM, "cart %s, allocation %ld failing: %s", it->id,
+		              step, cartd_strerror(rc));
+		ck_assert_msg(crdt_cart_empty(&c), "cart %s: a result left after an error", it->id);
+		crdt_cart_destroy(&c);
+		da->failures++;
+	}
+	buf_writer_destroy(&w);
+	return 0;
+}
+
+START_TEST(test_decode_oom)
+{
+	crdt_store *s = base();
+	struct decode_all da = { 0 };
+	ck_assert_int_eq(crdt_store_walk(s, decode_one, &da), 0);
+	ck_assert_msg(da.failures >= (long)crdt_store_count(s), "only %ld failing allocations "
+	              "over %zu carts", da.failures, crdt_store_count(s));
+	crdt_store_free(s);
+}
+END_TEST
+
 Suite *store_oom_suite(void)
 {
 	Suite *s = suite_create("store_oom");
@@ -391,6 +439,7 @@ Suite *store_oom_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_write_oom, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, test_dirty_cart_grows_between_reads);
+	tcase_add_test(tc, test_decode_oom);
 	suite_add_tcase(s, tc);
 	return s;
 }
