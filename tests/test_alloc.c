@@ -16,6 +16,7 @@ void *__wrap_realloc(void *p, size_t n);
 
 static _Thread_local long budget = -1;    /* allocations left; -1: no injection */
 static _Thread_local long attempts;
+static _Thread_local long paused = -1;    /* the budget while paused, or -1 */
 
 void test_alloc_fail_after(long n)
 {
@@ -26,6 +27,19 @@ void test_alloc_fail_after(long n)
 void test_alloc_reset(void)
 {
 	budget = -1;
+	paused = -1;
+}
+
+void test_alloc_pause(void)
+{
+	paused = budget;
+	budget = -1;
+}
+
+void test_alloc_resume(void)
+{
+	budget = paused;
+	paused = -1;
 }
 
 long test_alloc_attempts(void)

@@ -16,6 +16,11 @@
 void test_alloc_fail_after(long n);
 /* Ends injection on this thread: every allocation succeeds again. */
 void test_alloc_reset(void);
+/* Suspends injection on this thread (a check that itself allocates, run
+ * from inside the code under test) and resumes it where it was.  Not
+ * nested. */
+void test_alloc_pause(void);
+void test_alloc_resume(void);
 /* Allocations attempted on this thread since the last test_alloc_fail_after,
  * the failed ones included. */
 long test_alloc_attempts(void);
