@@ -19,6 +19,7 @@
 #include "net/keyring.h"
 #include "net/replay.h"
 #include "net/wire.h"
+#include "tests/test_alloc.h"
 #include "tests/test_wire.h"
 
 Suite *wire_suite(void);
@@ -886,6 +887,54 @@ START_TEST(test_bad_deflate_bodies)
 }
 END_TEST
 
+/* wire.c allocates every buffer and both zlib streams in wire_new, so that
+ * sealing and opening allocate nothing: not for a payload that deflates,
+ * not for one that does not, and not for an authentic deflate stream that
+ * stops short, the one input that would make inflate allocate its window
+ * had wire_new not primed it.  zlib allocates through wire.c, so its
+ * allocations count. */
+START_TEST(test_seal_and_open_allocate_nothing)
+{
+	tw_peer a, b;
+	static uint8_t p[1000], q[1000], z[1100];
+	uint8_t d1[DG_CAP], d2[DG_CAP], d3[DG_CAP], key[32];
+	size_t l1 = 0, l2 = 0;
+	wire_msg m1, m2, m3;
+
+	tw_make(&a, 1, 10, 9, NULL);
+	tw_make(&b, 1, 11, 1, NULL);
+	tw_shake(&a, &b);
+	fill_compressible(p, sizeof p, 7);
+	fill_random(q, sizeof q, 7);
+	tw_spec_key(&a, &b, key);
+	wire_hdr_spec h = { tw_id(&a), tw_id(&b), a.epoch, b.epoch, 1000 };
+	size_t zl = deflate_raw(p, sizeof p, z, sizeof z);
+	size_t l3 = hand_seal(key, WIRE_F_DEFLATE, &h, z, zl / 2, d3);
+	test_alloc_fail_after(0);
+	int o3 = wire_open(b.w, d3, l3, &m3);
+	int s1 = wire_seal(a.w, tw_id(&b), 3, p, sizeof p, d1, DG_CAP, &l1);
+	int s2 = wire_seal(a.w, tw_id(&b), 3, q, sizeof q, d2, DG_CAP, &l2);
+	int o1 = s1 ? s1 : wire_open(b.w, d1, l1, &m1);
+	int o2 = s2 ? s2 : wire_open(b.w, d2, l2, &m2);
+	long attempts = test_alloc_attempts();
+	test_alloc_reset();
+	ck_assert_int_eq(s1, 0);
+	ck_assert_int_eq(s2, 0);
+	ck_assert_int_eq(o1, 0);
+	ck_assert_int_eq(o2, 0);
+	ck_assert_int_eq(o3, CARTD_EINFLATE);
+	ck_assert_msg(attempts == 0, "sealing and opening attempted %ld allocations", attempts);
+	ck_assert_int_eq(d1[4] & WIRE_F_DEFLATE, WIRE_F_DEFLATE);
+	ck_assert_int_eq(d2[4] & WIRE_F_DEFLATE, 0);
+	ck_assert_uint_eq(m1.payload_len, sizeof p);
+	ck_assert_mem_eq(m1.payload, p, sizeof p);
+	ck_assert_uint_eq(m2.payload_len, sizeof q);
+	ck_assert_mem_eq(m2.payload, q, sizeof q);
+	tw_free(&a);
+	tw_free(&b);
+}
+END_TEST
+
 START_TEST(test_deflate_off_and_config)
 {
 	tw_peer plain, b;
@@ -995,6 +1044,7 @@ Suite *wire_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_roundtrip_sizes);
+	tcase_add_test(tc, test_seal_and_open_allocate_nothing);
 	tcase_add_test(tc, test_pack_once_seal_each);
 	tcase_add_test(tc, test_header_layout_matches_spec);
 	tcase_add_test(tc, test_cluster_tag);
