@@ -102,145 +102,84 @@ static crdt_store *base(void)
 	return s;
 }
 
+/* A case: one local operation, or the join of replica 2's delta of it. */
+typedef struct oom_case {
+	const char *name;
+	bool join;
+	enum crdt_op_kind kind;
+	const char *id, *sku;
+	uint32_t qty;
+	uint64_t wide_from;     /* join: instead, the state of 300 replicas' adds,
+	                         * the first replica this one (wide_state) */
+} oom_case;
+
+static const oom_case cases[] = {
+	{ "add to a new cart", false, CRDT_OP_ADD, "new-cart", "apple", 1, 0 },
+	{ "add a line to a settled cart", false, CRDT_OP_ADD, "c65", "fig", 1, 0 },
+	{ "add a line to a dirty cart", false, CRDT_OP_ADD, "c4", "fig", 1, 0 },
+	{ "add to a cart settled alone", false, CRDT_OP_ADD, "c2", "apple", 4, 0 },
+	{ "set", false, CRDT_OP_SET, "c5", "kiwi-1", 9, 0 },
+	{ "remove under a token", false, CRDT_OP_REMOVE, "c5", "pear", 0, 0 },
+	{ "clear under a token", false, CRDT_OP_CLEAR, "c8", NULL, 0, 0 },
+	{ "join a new line into a settled cart", true, CRDT_OP_ADD, "c65", "fig", 5, 0 },
+	{ "join a new line into a dirty cart", true, CRDT_OP_ADD, "c4", "fig", 5, 0 },
+	{ "join a new cart", true, CRDT_OP_ADD, "fresh", "fig", 5, 0 },
+	{ "join a remove", true, CRDT_OP_REMOVE, "c5", "pear", 0, 0 },
+	{ "join a clear into a cart settled alone", true, CRDT_OP_CLEAR, "c2", NULL, 0, 0 },
+	/* A context of 300 ranges, a digest input far longer than any other
+	 * in base(): the join must grow the digest scratch before it touches
+	 * the cart. */
+	{ "join a wide context into a settled cart", true, CRDT_OP_ADD, "c66", NULL, 0, 10 },
+	/* Another 300 replicas' adds to c7, which base() left dirty after a
+	 * first 300: a write to a dirty cart must measure it, since its digest
+	 * input has grown past every settled one's. */
+	{ "join a wide context into a dirty wide cart", true, CRDT_OP_ADD, "c7", NULL, 0, 400 },
+};
+
+static bool observes(const oom_case *c)
+{
+	return c->kind == CRDT_OP_REMOVE || c->kind == CRDT_OP_CLEAR;
+}
+
 /* What a case writes with, built before any injection. */
 struct inputs {
-	const char *id;         /* the cart delta is joined into */
 	crdt_cart delta;        /* to join */
 	crdt_ctx token;         /* observed context of a remove or clear */
 };
 
-/* A delta from replica 2 of an operation on cart id, as base() holds it
- * (joined first, so that the delta's context covers what it observed). */
-static void remote_delta(struct inputs *in, const char *id, enum crdt_op_kind kind,
-                         const char *sku)
+/* in->token := the context of the case's cart as base() holds it; for a
+ * join, in->delta := replica 2's delta of the operation, made on a copy of
+ * that cart (so that its context covers what it observed). */
+static void prep(const oom_case *c, struct inputs *in)
 {
+	if (c->wide_from) {
+		wide_state(&in->delta, c->id, c->wide_from);
+		return;
+	}
 	crdt_store *b = base(), *r = mk();
 	crdt_item it;
-	crdt_ctx obs;
-	crdt_ctx_init(&obs);
-	in->id = id;
-	if (crdt_store_get(b, id, strlen(id), &it) == 0) {
-		ck_assert_int_eq(crdt_store_join(r, id, strlen(id), it.cart, NULL), 0);
-		ck_assert_int_eq(crdt_ctx_copy(&obs, &it.cart->ctx), 0);
+	if (crdt_store_get(b, c->id, strlen(c->id), &it) == 0) {
+		ck_assert_int_eq(crdt_store_join(r, c->id, strlen(c->id), it.cart, NULL), 0);
+		ck_assert_int_eq(crdt_ctx_copy(&in->token, &it.cart->ctx), 0);
 	}
-	crdt_cart_init(&in->delta);
-	ck_assert_int_eq(apply(r, id, 2, kind, sku, 5, kind == CRDT_OP_ADD ? NULL : &obs,
-	                       &in->delta), 0);
-	crdt_ctx_destroy(&obs);
+	if (c->join)
+		ck_assert_int_eq(apply(r, c->id, 2, c->kind, c->sku, c->qty,
+		                       observes(c) ? &in->token : NULL, &in->delta), 0);
 	crdt_store_free(r);
 	crdt_store_free(b);
 }
 
-/* The token of cart id as base() holds it. */
-static void token_of(struct inputs *in, const char *id)
+/* The case's write on s; a local operation's delta into d (a join's stays
+ * empty).  No ck_assert here: Check allocates in it, and injection is on. */
+static int run(const oom_case *c, crdt_store *s, struct inputs *in, crdt_cart *d)
 {
-	crdt_store *b = base();
-	crdt_item it;
-	ck_assert_int_eq(crdt_store_get(b, id, strlen(id), &it), 0);
-	ck_assert_int_eq(crdt_ctx_copy(&in->token, &it.cart->ctx), 0);
-	crdt_store_free(b);
-}
-
-/* ---- the cases ---- */
-
-typedef struct oom_case {
-	const char *name;
-	void (*prep)(struct inputs *in);
-	int (*run)(crdt_store *s, struct inputs *in, crdt_cart *delta);
-} oom_case;
-
-static void prep_none(struct inputs *in) { (void)in; }
-static void prep_join_line(struct inputs *in) { remote_delta(in, "c65", CRDT_OP_ADD, "fig"); }
-static void prep_join_dirty(struct inputs *in) { remote_delta(in, "c4", CRDT_OP_ADD, "fig"); }
-static void prep_join_new(struct inputs *in) { remote_delta(in, "fresh", CRDT_OP_ADD, "fig"); }
-static void prep_join_remove(struct inputs *in) { remote_delta(in, "c5", CRDT_OP_REMOVE, "pear"); }
-static void prep_join_clear(struct inputs *in) { remote_delta(in, "c2", CRDT_OP_CLEAR, NULL); }
-/* A delta of cart c66 after 300 replicas each added to it: a context of
- * 300 ranges, a digest input far longer than any other in base(), so the
- * join must grow the digest scratch before it touches the cart. */
-static void prep_join_wide(struct inputs *in)
-{
-	in->id = "c66";
-	wide_state(&in->delta, "c66", 10);
-}
-
-/* Another 300 replicas' adds to c7, which base() left dirty after a first
- * 300: a write to a dirty cart must measure it, since its digest input
- * has grown past every settled one's. */
-static void prep_join_wider(struct inputs *in)
-{
-	in->id = "c7";
-	wide_state(&in->delta, "c7", 400);
-}
-
-static void prep_token5(struct inputs *in) { token_of(in, "c5"); }
-static void prep_token8(struct inputs *in) { token_of(in, "c8"); }
-
-static int run_add_new_cart(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	(void)in;
-	return apply(s, "new-cart", 1, CRDT_OP_ADD, "apple", 1, NULL, d);
-}
-
-static int run_add_clean_line(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	(void)in;
-	return apply(s, "c65", 1, CRDT_OP_ADD, "fig", 1, NULL, d);
-}
-
-static int run_add_dirty_line(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	(void)in;
-	return apply(s, "c4", 1, CRDT_OP_ADD, "fig", 1, NULL, d);
-}
-
-static int run_add_settled_alone(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	(void)in;
-	return apply(s, "c2", 1, CRDT_OP_ADD, "apple", 4, NULL, d);
-}
-
-static int run_set(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	(void)in;
-	return apply(s, "c5", 1, CRDT_OP_SET, "kiwi-1", 9, NULL, d);
-}
-
-static int run_remove(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	return apply(s, "c5", 1, CRDT_OP_REMOVE, "pear", 0, &in->token, d);
-}
-
-static int run_clear(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	return apply(s, "c8", 1, CRDT_OP_CLEAR, NULL, 0, &in->token, d);
-}
-
-static int run_join(crdt_store *s, struct inputs *in, crdt_cart *d)
-{
-	(void)d;        /* a join makes no delta: it stays empty */
+	if (!c->join)
+		return apply(s, c->id, 1, c->kind, c->sku, c->qty,
+		             observes(c) ? &in->token : NULL, d);
 	bool changed = false;
-	int rc = crdt_store_join(s, in->id, strlen(in->id), &in->delta, &changed);
-	/* No ck_assert here: Check allocates in it, and injection is on. */
+	int rc = crdt_store_join(s, c->id, strlen(c->id), &in->delta, &changed);
 	return rc == 0 && !changed ? CARTD_EINVAL : rc;
 }
-
-static const oom_case cases[] = {
-	{ "add to a new cart", prep_none, run_add_new_cart },
-	{ "add a line to a settled cart", prep_none, run_add_clean_line },
-	{ "add a line to a dirty cart", prep_none, run_add_dirty_line },
-	{ "add to a cart settled alone", prep_none, run_add_settled_alone },
-	{ "set", prep_none, run_set },
-	{ "remove under a token", prep_token5, run_remove },
-	{ "clear under a token", prep_token8, run_clear },
-	{ "join a new line into a settled cart", prep_join_line, run_join },
-	{ "join a new line into a dirty cart", prep_join_dirty, run_join },
-	{ "join a new cart", prep_join_new, run_join },
-	{ "join a remove", prep_join_remove, run_join },
-	{ "join a clear into a cart settled alone", prep_join_clear, run_join },
-	{ "join a wide context into a settled cart", prep_join_wide, run_join },
-	{ "join a wide context into a dirty wide cart", prep_join_wider, run_join },
-};
 
 /* ---- checks ---- */
 
@@ -292,16 +231,15 @@ static void assert_same_delta(const crdt_cart *a, const crdt_cart *b, const char
 static void run_case(const oom_case *c)
 {
 	struct inputs in;
-	in.id = "";
 	crdt_cart_init(&in.delta);
 	crdt_ctx_init(&in.token);
-	c->prep(&in);
+	prep(c, &in);
 
 	/* The result without injection. */
 	crdt_store *want = base();
 	crdt_cart want_delta;
 	crdt_cart_init(&want_delta);
-	ck_assert_int_eq(c->run(want, &in, &want_delta), 0);
+	ck_assert_int_eq(run(c, want, &in, &want_delta), 0);
 
 	long step;
 	for (step = 0; step < MAX_STEPS; step++) {
@@ -309,7 +247,7 @@ static void run_case(const oom_case *c)
 		crdt_cart d;
 		crdt_cart_init(&d);
 		test_alloc_fail_after(step);
-		int rc = c->run(s, &in, &d);
+		int rc = run(c, s, &in, &d);
 		test_alloc_reset();
 		long n = settle_attempts(s);
 		ck_assert_msg(n == 0, "%s, allocation %ld failing: reading digests attempted %ld "
