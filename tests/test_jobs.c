@@ -5,6 +5,10 @@
  * under CK_RUN_SUITE.  The child writes its counts down a pipe and its
  * output to an unlinked temporary file; the parent prints that file once
  * the child has ended, so a failing suite's diagnostics stay together.
+ * After the counts the child sends one line per failed check down the same
+ * pipe; the parent repeats those lines just before the summary, because a
+ * CI log is often read from its tail and the suite that failed may have
+ * printed its diagnostics thousands of lines earlier.
  */
 #include "tests/test_jobs.h"
 
@@ -27,6 +31,16 @@ static const char *const slow_first[] = {
 
 struct counts {
 	int run, failures, errors;
+};
+
+/* What the children may send after their counts: the pipe holds 64 KiB, and
+ * the child writes before the parent reads, so it must stay well below. */
+#define RECAP_MAX 8192
+
+/* The failed checks of every suite so far, one line each. */
+struct recap {
+	char *text;
+	size_t len;
 };
 
 struct slot {
@@ -68,17 +82,54 @@ static void run_child(const test_job *job, FILE *out, int counts_fd)
 	struct counts c = { .run = srunner_ntests_run(sr) };
 	int nfailed = srunner_ntests_failed(sr);
 	TestResult **failed = srunner_failures(sr);
+	char lines[RECAP_MAX];
+	size_t len = 0;
 	for (int i = 0; i < nfailed; i++) {
 		if (tr_rtype(failed[i]) == CK_ERROR)
 			c.errors++;
 		else
 			c.failures++;
+		int k = snprintf(lines + len, sizeof lines - len, "%s:%d: %s: %s: %s\n",
+		                 tr_lfile(failed[i]), tr_lno(failed[i]), job->name,
+		                 tr_tcname(failed[i]), tr_msg(failed[i]));
+		if (k > 0)
+			len += (size_t)k < sizeof lines - len ? (size_t)k : sizeof lines - len - 1;
 	}
 	free(failed);
 	srunner_free(sr);
 	fflush(NULL);
 	ssize_t w = write(counts_fd, &c, sizeof c);
+	if (w == (ssize_t)sizeof c && len > 0 && write(counts_fd, lines, len) != (ssize_t)len)
+		w = -1;
 	_exit(w == (ssize_t)sizeof c ? 0 : 127);
+}
+
+static void recap_append(struct recap *r, const char *text, size_t len)
+{
+	char *grown = realloc(r->text, r->len + len + 1);
+	if (grown == NULL)
+		return;
+	memcpy(grown + r->len, text, len);
+	r->len += len;
+	grown[r->len] = '\0';
+	r->text = grown;
+}
+
+/* Appends what the child sent after its counts (its failed checks). */
+static void recap_take(struct recap *r, int fd)
+{
+	char buf[RECAP_MAX];
+	size_t got = 0;
+	ssize_t k;
+	while (got < sizeof buf && (k = read(fd, buf + got, sizeof buf - got)) != 0) {
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)k;
+	}
+	recap_append(r, buf, got);
 }
 
 static bool start(struct slot *s, const test_job *job)
@@ -117,11 +168,14 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The child has ended: print its output, add its counts to *sum. */
-static void finish(struct slot *s, int status, struct counts *sum)
+/* The child has ended: print its output, add its counts to *sum and its
+ * failed checks to *recap. */
+static void finish(struct slot *s, int status, struct counts *sum, struct recap *recap)
 {
 	struct counts c;
 	ssize_t r = read(s->counts_fd, &c, sizeof c);
+	if (r == (ssize_t)sizeof c)
+		recap_take(recap, s->counts_fd);
 	close(s->counts_fd);
 	fflush(stdout);
 	rewind(s->out);
@@ -138,6 +192,11 @@ static void finish(struct slot *s, int status, struct counts *sum)
 			printf("%s: the suite's runner ended without its counts (status %d)\n",
 			       s->job->name, status);
 		c = (struct counts){ .run = 1, .errors = 1 };
+		char line[128];
+		int k = snprintf(line, sizeof line, "%s: the suite's runner did not end cleanly\n",
+		                 s->job->name);
+		if (k > 0)
+			recap_append(recap, line, (size_t)k);
 	}
 	printf("(%s: %.1f s)\n", s->job->name, seconds_since(&s->started));
 	fflush(stdout);
@@ -171,6 +230,7 @@ bool test_jobs_run(const test_job *suites, size_t n, unsigned jobs)
 	const test_job **queue = calloc(n ? n : 1, sizeof *queue);
 	struct slot *slots = calloc(jobs, sizeof *slots);
 	struct counts sum = { 0 };
+	struct recap recap = { NULL, 0 };
 	bool ok = queue != NULL && slots != NULL && order(suites, n, queue) == n;
 	size_t next = 0, running = 0;
 	printf("Running %zu suites, %u at a time (CARTD_TEST_JOBS)\n", n, jobs);
@@ -195,7 +255,7 @@ bool test_jobs_run(const test_job *suites, size_t n, unsigned jobs)
 		}
 		for (unsigned i = 0; i < jobs; i++)
 			if (slots[i].pid == pid) {
-				finish(&slots[i], status, &sum);
+				finish(&slots[i], status, &sum, &recap);
 				slots[i].pid = 0;
 				running--;
 			}
@@ -207,6 +267,9 @@ bool test_jobs_run(const test_job *suites, size_t n, unsigned jobs)
 		sum.errors++;
 	}
 	int bad = sum.failures + sum.errors;
+	if (recap.len > 0)
+		printf("Failed checks (their suites' output is above):\n%s", recap.text);
+	free(recap.text);
 	int pct = bad == 0 ? 100 : sum.run == 0 ? 0
 	        : (int)((float)(sum.run - bad) / (float)sum.run * 100);
 	printf("%d%%: Checks: %d, Failures: %d, Errors: %d\n", pct, sum.run, sum.failures,

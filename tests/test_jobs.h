@@ -27,7 +27,9 @@ unsigned test_jobs_wanted(void);
 /* Runs each suite in its own child process, at most `jobs` at a time, the
  * slow ones first.  Each child's stdout and stderr go to a file of its
  * own, printed whole when the child ends, with how long it took.  A child
- * that dies without reporting counts as one error.  Ends with the line
+ * that dies without reporting counts as one error.  Every failed check is
+ * listed again (file:line: suite: test case: message) after all suites
+ * have run, so a log read from its tail names them.  Ends with the line
  * "P%: Checks: N, Failures: F, Errors: E" for all suites together.
  * Returns true when every check passed. */
 bool test_jobs_run(const test_job *suites, size_t n, unsigned jobs);
