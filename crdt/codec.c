@@ -9,7 +9,6 @@
  */
 #include "crdt/codec.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +16,7 @@
 #include "crdt/codec_internal.h"
 #include "crdt/codec_raw.h"
 #include "crdt/error.h"
+#include "crdt/siphash.h"
 
 void crdt_encode_ctx(buf_writer *w, const crdt_ctx *c)
 {
@@ -341,34 +341,22 @@ int crdt_cart_from_bytes_version(const void *data, size_t len, int version, crdt
 
 /* Fixed, public SipHash keys: digests must agree across peers, and they
  * protect nothing (datagrams are authenticated before anyone hashes them). */
-static const unsigned char digest_key[crypto_shorthash_KEYBYTES] = "cartd-digest-v1";
-static const unsigned char name_key[crypto_shorthash_KEYBYTES] = "cartd-bucket-v1";
-
-static uint64_t load_le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
+static const unsigned char digest_key[16] = "cartd-digest-v1";
+static const unsigned char name_key[16] = "cartd-bucket-v1";
 
 int crdt_cart_digest(const char *id, size_t id_len, const crdt_cart *c,
                      buf_writer *scratch, uint64_t *out)
 {
-	unsigned char h[crypto_shorthash_BYTES];
 	buf_writer_reset(scratch);
 	buf_put_str(scratch, id, id_len);
 	crdt_encode_cart(scratch, c);
 	if (scratch->err)
 		return scratch->err;
-	crypto_shorthash(h, scratch->data, scratch->len, digest_key);
-	*out = load_le64(h);
+	*out = siphash24(siphash_key_from(digest_key), scratch->data, scratch->len);
 	return 0;
 }
 
 uint64_t crdt_name_hash(const char *s, size_t len)
 {
-	unsigned char h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, (const unsigned char *)s, len, name_key);
-	return load_le64(h);
+	return siphash24(siphash_key_from(name_key), s, len);
 }

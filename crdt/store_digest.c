@@ -11,7 +11,6 @@
  */
 #include "crdt/store_digest.h"
 
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,23 +18,15 @@
 #include "crdt/codec.h"
 #include "crdt/codec_internal.h"
 #include "crdt/codec_raw.h"
+#include "crdt/siphash.h"
 #include "crdt/store.h"
 
 #define SHARED_STACK 256u         /* dst lines marked without malloc */
 
 /* Fixed, public SipHash keys: every peer must compute the same digests.
  * "v2": digests of the first form hashed the whole encoding. */
-static const unsigned char entry_key[crypto_shorthash_KEYBYTES] = "cartd-entry-v2";
-static const unsigned char digest_key[crypto_shorthash_KEYBYTES] = "cartd-digest-v2";
-
-/* The first 8 bytes of a SipHash output as a little-endian integer. */
-static uint64_t hash_word(const unsigned char *h)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)h[i] << (8 * i);
-	return v;
-}
+static const unsigned char entry_key[16] = "cartd-entry-v2";
+static const unsigned char digest_key[16] = "cartd-digest-v2";
 
 /* Hash of one live entry: str(sku), replica and the entry word (counter,
  * kind and value), so that any change of any field changes the hash.
@@ -44,14 +35,12 @@ static uint64_t hash_word(const unsigned char *h)
 static uint64_t entry_hash(const crdt_line *l, const crdt_entry *e)
 {
 	uint8_t in[1 + CRDT_MAX_NAME + 16], *p = in;
-	unsigned char h[crypto_shorthash_BYTES];
 
 	*p++ = l->sku_len;
 	memcpy(p, crdt_line_sku(l), l->sku_len);
 	p = raw_u64(p + l->sku_len, e->replica);
 	p = raw_u64(p, e->packed);
-	crypto_shorthash(h, in, (unsigned long long)(p - in), entry_key);
-	return hash_word(h);
+	return siphash24(siphash_key_from(entry_key), in, (size_t)(p - in));
 }
 
 uint64_t store_line_sum(const crdt_line *l)
@@ -197,8 +186,6 @@ size_t store_digest_input_size(size_t id_len, const crdt_cart *c)
 int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum,
                         buf_writer *scratch, uint64_t *out)
 {
-	unsigned char h[crypto_shorthash_BYTES];
-
 	buf_writer_reset(scratch);
 	uint8_t *p = buf_reserve(scratch, store_digest_input_size(id_len, c));
 	if (p == NULL)
@@ -215,8 +202,7 @@ int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint6
 		p = raw_ctx(p + d->sku_len, &d->dots);
 	}
 	codec_raw_marks(p, c);
-	crypto_shorthash(h, scratch->data, scratch->len, digest_key);
-	*out = hash_word(h);
+	*out = siphash24(siphash_key_from(digest_key), scratch->data, scratch->len);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * bytes.  On every error the output must be empty (and, under the
  * sanitizers and valgrind, nothing leaks and nothing huge is allocated).
  * buf.h tests are in test_codec_buf.c; truncation and mutation of random
- * valid encodings in test_codec_random.c.
+ * valid encodings in test_codec_random.c; crdt/siphash.h against libsodium
+ * in test_codec_siphash.c.
  */
 #include <check.h>
 #include <stdio.h>
@@ -722,5 +723,6 @@ Suite *codec_suite(void)
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, codec_buf_tcase());
 	suite_add_tcase(s, codec_random_tcase());
+	suite_add_tcase(s, codec_siphash_tcase());
 	return s;
 }

@@ -9,5 +9,6 @@
 
 TCase *codec_buf_tcase(void);
 TCase *codec_random_tcase(void);
+TCase *codec_siphash_tcase(void);
 
 #endif
