@@ -157,6 +157,11 @@ int crdt_cart_apply(crdt_cart *c, uint64_t self, const crdt_op *op, crdt_cart *d
 	if (op->observed && op->kind != CRDT_OP_ADD && op->kind != CRDT_OP_SET &&
 	    crdt_ctx_max(op->observed, self) > crdt_ctx_max(&c->ctx, self))
 		return CARTD_ETOKENFUTURE;
+	/* The most common write, without building and joining a delta; the
+	 * same result (cart_add.c).  Deferred removes may name any dot, so a
+	 * cart holding some takes the join. */
+	if (op->kind == CRDT_OP_ADD && op->key == NULL && c->defer == NULL)
+		return cart_add_in_place(c, self, op->sku, op->sku_len, op->qty, delta);
 	crdt_cart d;
 	rc = build_op(c, self, op, &d);
 	if (rc == 0 && op->key)

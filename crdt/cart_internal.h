@@ -20,6 +20,9 @@ int cart_line_init(crdt_line *l, const char *sku, size_t len,
 /* Sets l's entries to a copy of e[0..n) (n may be 0 or 1: stored inline);
  * l's previous entry storage is NOT freed.  0 or CARTD_ENOMEM. */
 int cart_line_set_entries(crdt_line *l, const crdt_entry *e, uint16_t n);
+/* Room for one more line in c (the array grows by half).  0 or
+ * CARTD_ENOMEM (c unchanged). */
+int cart_reserve_line(crdt_cart *c);
 /* Binary search by sku: the index of the line (found = true) or where it
  * would be inserted. */
 long cart_find_index(const crdt_cart *c, const char *sku, size_t len, bool *found);
@@ -49,6 +52,14 @@ int cart_build_set(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len
 int cart_build_remove(const crdt_cart *c, const char *sku, size_t len,
                       const crdt_ctx *observed, crdt_cart *d);
 int cart_build_clear(const crdt_cart *c, const crdt_ctx *observed, crdt_cart *d);
+
+/* The unkeyed add of n of sku by self, written into c in place (cart_add.c):
+ * for a cart with no deferred removes, c and the delta end exactly as
+ * cart_build_add and a join of its delta leave them, with the same errors
+ * (c unchanged on error).  delta: empty, or NULL when not wanted; holds
+ * the delta on success. */
+int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, uint32_t n,
+                      crdt_cart *delta);
 
 /* Idempotency records (keys.c).  alloc: n zeroed records, ->n = n, or
  * NULL.  join: *out := a ⊔ b (union, then the prune rule of cart.h), or

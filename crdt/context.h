@@ -62,6 +62,14 @@ static inline int crdt_dot_cmp(crdt_dot a, crdt_dot b)
 
 /* Empty context; never fails. */
 void crdt_ctx_init(crdt_ctx *c);
+/* The context holding the one dot d (1 <= d.counter <= CRDT_MAX_COUNTER),
+ * stored inline: never fails, nothing to free. */
+static inline void crdt_ctx_init_dot(crdt_ctx *c, crdt_dot d)
+{
+	c->u.one = (crdt_range){ d.replica, d.counter, d.counter };
+	c->n = 1;
+	c->cap = 0;
+}
 /* Frees heap storage and leaves c empty.  NULL-safe. */
 void crdt_ctx_destroy(crdt_ctx *c);
 /* Makes dst a copy of src (dst must be initialised).  0 or CARTD_ENOMEM;

@@ -211,26 +211,6 @@ static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return 1;
 }
 
-/*
- * Room for one more line in c.  The array grows by half: a cart filled
- * line by line, one write or delta at a time, then moves its lines a
- * logarithmic number of times instead of at every new line (each move was
- * an allocation, a copy and a free), for a slack of at most a third of the
- * array until a general join trims it.
- */
-static int reserve_line(crdt_cart *c)
-{
-	if (c->n < c->cap)
-		return 0;
-	uint32_t cap = c->n + c->n / 2 + 1;
-	crdt_line *grown = realloc(c->lines, (size_t)cap * sizeof *grown);
-	if (grown == NULL)
-		return CARTD_ENOMEM;
-	c->lines = grown;
-	c->cap = cap;
-	return 0;
-}
-
 /* Installs the merged entries of line ai (or a new line at ai) in place,
  * then joins src's context into dst's, which has room for it: everything
  * that can fail is done before dst is touched. */
@@ -239,7 +219,7 @@ static int commit_one_line(crdt_cart *dst, long ai, bool found, const crdt_line 
 {
 	crdt_line fresh;
 	if (!found) {
-		if (reserve_line(dst))
+		if (cart_reserve_line(dst))
 			return CARTD_ENOMEM;
 		if (cart_line_init(&fresh, crdt_line_sku(b), b->sku_len, e, (uint16_t)n))
 			return CARTD_ENOMEM;

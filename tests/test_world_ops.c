@@ -8,6 +8,7 @@
 #include "crdt/buf.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
+#include "tests/test_util.h"
 #include "tests/test_world.h"
 
 static uint32_t rand_add(test_rng *rng)
@@ -69,12 +70,29 @@ static void reload(tw *w, unsigned r)
 	w->cart[r] = fresh;
 }
 
+/* The add as the store makes it (crdt_cart_apply, which writes an unkeyed
+ * add in place), checked against the add built as a delta and joined
+ * (crdt_cart_add) on a copy: the same result, cart, delta and error. */
 static int op_add(tw *w, unsigned r, unsigned s, crdt_cart *d, tm_state *md)
 {
 	const char *sku = w->m->sku[s];
 	uint32_t n = rand_add(w->rng);
 	bool ok = tm_add(w->m, &w->st[r], r, s, n, md);
-	int rc = crdt_cart_add(&w->cart[r], w->m->ids[r], sku, strlen(sku), n, d);
+	crdt_cart ref = tu_copy(&w->cart[r]), ref_d;
+	crdt_cart_init(&ref_d);
+	int ref_rc = crdt_cart_add(&ref, w->m->ids[r], sku, strlen(sku), n, d ? &ref_d : NULL);
+	crdt_op op = { CRDT_OP_ADD, sku, strlen(sku), n, NULL, NULL, 0 };
+	int rc = crdt_cart_apply(&w->cart[r], w->m->ids[r], &op, d);
+	T_ASSERT(rc == ref_rc, "replica %u add %u of %s: %d, built and joined %d", r, n, sku, rc,
+	         ref_rc);
+	T_ASSERT(crdt_cart_valid(&w->cart[r]) && crdt_cart_equal(&w->cart[r], &ref) &&
+	         tu_same_bytes(&w->cart[r], &ref),
+	         "replica %u add %u of %s: the cart differs from the built and joined add", r, n,
+	         sku);
+	T_ASSERT(d == NULL || (crdt_cart_equal(d, &ref_d) && tu_same_bytes(d, &ref_d)),
+	         "replica %u add %u of %s: the delta differs from the built one", r, n, sku);
+	crdt_cart_destroy(&ref);
+	crdt_cart_destroy(&ref_d);
 	/* A full line refuses the add, exactly when the model says so. */
 	return !ok && rc == CARTD_ELINEFULL ? 0 : rc;
 }
