@@ -386,13 +386,24 @@ static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, boo
 
 	if (rc != 0)
 		return rc;
-	/* Measured before the join, which drops the entries it removes. */
-	if (!crdt_cart_empty(delta))
+	/* A delta whose context shares no dot with the cart's (another
+	 * replica's new write, the usual replicated delta) removes no entry
+	 * of the cart, live entries lying in its context, and every entry it
+	 * carries is new, its dot being in its own context: unless deferred
+	 * removes on either side drop some, the sum gains exactly the delta's
+	 * entries, without rehashing the lines it names before and after. */
+	bool adds_only = !delta->defer && !n->cart.defer &&
+	                 crdt_ctx_disjoint(&delta->ctx, &n->cart.ctx);
+	/* Otherwise measured before the join, which drops what it removes. */
+	if (!adds_only && !crdt_cart_empty(delta))
 		removed = store_join_removed(&n->cart, delta);
 	rc = crdt_cart_join(&n->cart, delta, changed);
 	if (rc != 0 || !*changed)
 		return rc;
-	n->sum += store_join_readded(&n->cart, delta) - removed;
+	if (adds_only)
+		n->sum += store_cart_sum(delta);
+	else
+		n->sum += store_join_readded(&n->cart, delta) - removed;
 	mark_dirty(s, r, n);
 	return 0;
 }
