@@ -180,11 +180,20 @@ int cart_line_set_entries(crdt_line *l, const crdt_entry *e, uint16_t n)
 		l->cap = n;
 	}
 	l->n = n;
-	uint32_t q = entries_qty(e, n);
+	cart_line_count(l);
+	return 0;
+}
+
+void cart_line_set_qty(crdt_line *l, uint32_t q)
+{
 	l->qty[0] = (uint8_t)q;
 	l->qty[1] = (uint8_t)(q >> 8);
 	l->qty[2] = (uint8_t)(q >> 16);
-	return 0;
+}
+
+void cart_line_count(crdt_line *l)
+{
+	cart_line_set_qty(l, entries_qty(crdt_line_entries(l), l->n));
 }
 
 int cart_line_init(crdt_line *l, const char *sku, size_t len,

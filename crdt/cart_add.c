@@ -1,6 +1,8 @@
 /*
- * cart_add.c - the unkeyed add written into the cart in place
- * (cart_add_in_place in cart_internal.h), the write a shop makes most.
+ * cart_add.c - entries added to a cart in place: the unkeyed add, the write
+ * a shop makes most (cart_add_in_place in cart_internal.h), and the join of
+ * a one-line delta that shares no dot with the cart, the delta a replica
+ * receives most (cart_join_disjoint_line).
  *
  * Every other write builds its delta and joins it into the cart, so one
  * join decides what a write does.  An unkeyed add's delta is one entry at
@@ -11,7 +13,10 @@
  * search of the lines instead of three, and the line's entries grown by one
  * realloc instead of copied into a new array and the old one freed.
  * tests/check_cart_add.c holds the result equal to the join's, delta and
- * cart, on random carts and at every limit.
+ * cart, on random carts and at every limit.  A received delta disjoint
+ * from the cart likewise removes nothing and keeps all it carries: its
+ * entries are merged into their line (join.c takes this path and the
+ * props suite's joins check it against the model).
  *
  * As in the join, everything that can fail is done before the cart
  * changes, so a failed add leaves it as it was.
@@ -23,54 +28,62 @@
 #include "crdt/cart_internal.h"
 #include "crdt/error.h"
 
-/* Inserts e into l's entries (sorted by dot; e's dot is not among them)
- * and adds its value to the line's quantity.  0 or CARTD_ENOMEM (l
- * unchanged). */
-static int line_insert(crdt_line *l, crdt_entry e)
+/* Merges e[0..k) (sorted by dot; none of their dots among l's) into l's
+ * entries and adds their values to the line's quantity.  0 or CARTD_ENOMEM
+ * (l unchanged).  The caller keeps l->n + k within a line's limit. */
+static int line_insert(crdt_line *l, const crdt_entry *e, uint16_t k)
 {
-	uint16_t n = l->n, cap = l->cap;
+	uint16_t n = l->n, cap = l->cap, total = (uint16_t)(n + k);
 	crdt_entry *v;
 	if (cap == 0) {                 /* one entry, inline */
-		v = malloc(2 * sizeof *v);
+		v = malloc((size_t)total * sizeof *v);
 		if (v == NULL)
 			return CARTD_ENOMEM;
 		v[0] = l->u.one;
-		cap = 2;
-	} else if (cap > n) {
+		cap = total;
+	} else if (cap >= total) {
 		v = l->u.many;
 	} else {
-		v = realloc(l->u.many, ((size_t)n + 1) * sizeof *v);
+		v = realloc(l->u.many, (size_t)total * sizeof *v);
 		if (v == NULL)
 			return CARTD_ENOMEM;
-		cap = (uint16_t)(n + 1);
+		cap = total;
 	}
-	/* A replica's fresh dot sorts after its own older dots: the scan
-	 * passes only the entries of replicas above it. */
-	crdt_dot d = crdt_entry_dot(&e);
-	uint16_t i = n;
-	for (; i > 0 && crdt_dot_cmp(crdt_entry_dot(&v[i - 1]), d) > 0; i--)
-		v[i] = v[i - 1];
-	v[i] = e;
+	/* Merged from the back, in place.  A replica's fresh dot sorts after
+	 * its own older dots: for a local add the scan passes only the
+	 * entries of replicas above it. */
+	long i = (long)n - 1, out = (long)total - 1;
+	for (long j = (long)k - 1; j >= 0; out--) {
+		if (i >= 0 && crdt_dot_cmp(crdt_entry_dot(&v[i]), crdt_entry_dot(&e[j])) > 0)
+			v[out] = v[i--];
+		else
+			v[out] = e[j--];
+	}
 	l->u.many = v;
 	l->cap = cap;
-	l->n = (uint16_t)(n + 1);
-	/* The quantity is the largest set plus the adds, capped: one more add
-	 * of value adds it, and a capped quantity stays capped. */
-	uint64_t q = (uint64_t)crdt_line_qty(l) + crdt_entry_value(&e);
-	if (q > CRDT_MAX_QTY)
-		q = CRDT_MAX_QTY;
-	l->qty[0] = (uint8_t)q;
-	l->qty[1] = (uint8_t)(q >> 8);
-	l->qty[2] = (uint8_t)(q >> 16);
+	l->n = total;
+	/* The quantity is the largest set plus the adds, capped: adds add
+	 * their values, and a capped quantity stays capped; a set among the
+	 * new entries changes the largest set, so the line is counted anew. */
+	uint64_t q = crdt_line_qty(l);
+	for (uint16_t j = 0; j < k && q <= CRDT_MAX_QTY; j++) {
+		if (crdt_entry_kind(&e[j]) != CRDT_ADD) {
+			cart_line_count(l);
+			return 0;
+		}
+		q += crdt_entry_value(&e[j]);
+	}
+	cart_line_set_qty(l, q > CRDT_MAX_QTY ? CRDT_MAX_QTY : (uint32_t)q);
 	return 0;
 }
 
-/* Inserts a new line of sku holding e alone at index ai.  0 or
+/* Inserts a new line of sku holding e[0..k) at index ai.  0 or
  * CARTD_ENOMEM (c unchanged, but for spare room in its line array). */
-static int insert_line(crdt_cart *c, long ai, const char *sku, size_t len, crdt_entry e)
+static int insert_line(crdt_cart *c, long ai, const char *sku, size_t len,
+                       const crdt_entry *e, uint16_t k)
 {
 	crdt_line fresh;
-	if (cart_reserve_line(c) || cart_line_init(&fresh, sku, len, &e, 1))
+	if (cart_reserve_line(c) || cart_line_init(&fresh, sku, len, e, k))
 		return CARTD_ENOMEM;
 	memmove(&c->lines[ai + 1], &c->lines[ai], (c->n - (size_t)ai) * sizeof fresh);
 	c->lines[ai] = fresh;
@@ -114,7 +127,7 @@ int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, 
 	if (rc == 0 && crdt_ctx_reserve_join(&c->ctx, &d.ctx))
 		rc = CARTD_ENOMEM;
 	if (rc == 0)
-		rc = found ? line_insert(&c->lines[ai], e) : insert_line(c, ai, sku, len, e);
+		rc = found ? line_insert(&c->lines[ai], &e, 1) : insert_line(c, ai, sku, len, &e, 1);
 	if (rc) {
 		crdt_cart_destroy(&d);
 		return rc;
@@ -125,4 +138,23 @@ int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, 
 	else
 		crdt_cart_destroy(&d);
 	return 0;
+}
+
+int cart_join_disjoint_line(crdt_cart *dst, const crdt_cart *src)
+{
+	const crdt_line *b = &src->lines[0];
+	bool found;
+	long ai = cart_find_index(dst, crdt_line_sku(b), b->sku_len, &found);
+	if ((found && (size_t)dst->lines[ai].n + b->n > CRDT_DECODE_MAX_ENTRIES) ||
+	    (!found && dst->n >= CRDT_DECODE_MAX_LINES))
+		return 0;   /* the general join says why */
+	if (crdt_ctx_reserve_join(&dst->ctx, &src->ctx))
+		return CARTD_ENOMEM;
+	const crdt_entry *e = crdt_line_entries(b);
+	int rc = found ? line_insert(&dst->lines[ai], e, b->n)
+	               : insert_line(dst, ai, crdt_line_sku(b), b->sku_len, e, b->n);
+	if (rc)
+		return rc;
+	(void)crdt_ctx_join(&dst->ctx, &src->ctx);   /* room reserved: cannot fail */
+	return 1;
 }

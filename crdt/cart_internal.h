@@ -60,6 +60,14 @@ int cart_build_clear(const crdt_cart *c, const crdt_ctx *observed, crdt_cart *d)
  * the delta on success. */
 int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, uint32_t n,
                       crdt_cart *delta);
+/* The join of src into dst, in place (cart_add.c), when src has exactly one
+ * line, neither has deferred removes, and src's context shares no dot with
+ * dst's: 1 when done (dst changed), 0 when a decode limit needs the general
+ * join, CARTD_ENOMEM (dst unchanged). */
+int cart_join_disjoint_line(crdt_cart *dst, const crdt_cart *src);
+/* Sets l's quantity (<= CRDT_MAX_QTY); recounts it from its entries. */
+void cart_line_set_qty(crdt_line *l, uint32_t q);
+void cart_line_count(crdt_line *l);
 
 /* Idempotency records (keys.c).  alloc: n zeroed records, ->n = n, or
  * NULL.  join: *out := a ⊔ b (union, then the prune rule of cart.h), or

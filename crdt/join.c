@@ -289,6 +289,13 @@ static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
 static int join_plain(crdt_cart *dst, const crdt_cart *src, bool *changed)
 {
 	int rc = join_ctx_only(dst, src, changed);
+	/* A delta sharing no dot with dst removes nothing and keeps all it
+	 * carries (dst's live entries lie in its context, src's in its own):
+	 * merged into the line in place, it changes dst. */
+	if (rc == 0 && src->n == 1 && crdt_ctx_disjoint(&src->ctx, &dst->ctx)) {
+		rc = cart_join_disjoint_line(dst, src);
+		*changed = rc == 1;
+	}
 	if (rc == 0 && src->n == 1)
 		rc = join_one_line(dst, src, changed);
 	if (rc != 0)

@@ -9,8 +9,15 @@
  * Each check makes the same add both ways on copies of one cart and
  * requires the same error, the same cart and the same delta; a refused or
  * failed add must leave the cart as it was, with an empty delta.
+ *
+ * The join of a one-line delta sharing no dot with the cart, also made in
+ * place, is checked against the general join by commutativity: cart ⊔
+ * delta (in place) must equal delta ⊔ cart (the general join, the delta
+ * being the destination), with several entries, sets among them, and each
+ * allocation failing in turn.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -266,6 +273,79 @@ START_TEST(allocation_failure_changes_nothing)
 }
 END_TEST
 
+/* A cart of several lines written by replicas 1..3, and a one-line delta
+ * of sku written by replicas 0 and 7..9 (so sharing no dot with it), with
+ * a set among its entries when with_set. */
+static void disjoint_pair(crdt_cart *c, crdt_cart *delta, const char *sku, bool with_set)
+{
+	static const char *const skus[] = { "a", "b", "m", "z" };
+	crdt_cart_init(c);
+	crdt_cart_init(delta);
+	for (uint64_t r = 1; r <= 3; r++)
+		for (size_t i = 0; i < sizeof skus / sizeof skus[0]; i++)
+			put(c, r, skus[i], (uint32_t)(r + i));
+	tu_set(c, 2, "m", 40, NULL);
+	put(delta, 0, sku, 2);
+	put(delta, 8, sku, 3);
+	if (with_set)
+		tu_set(delta, 9, sku, CRDT_MAX_QTY - 1, NULL);
+	put(delta, 7, sku, 1);
+	ck_assert_uint_eq(delta->n, 1);
+}
+
+START_TEST(disjoint_join_is_the_general_join)
+{
+	static const char *const skus[] = { "a", "m", "z", "0", "n", "zz" };
+	for (int with_set = 0; with_set < 2; with_set++)
+		for (size_t i = 0; i < sizeof skus / sizeof skus[0]; i++) {
+			crdt_cart c, d;
+			disjoint_pair(&c, &d, skus[i], with_set);
+			crdt_cart placed = tu_copy(&c), general = tu_copy(&d);
+			ck_assert(tu_join(&placed, &d));
+			ck_assert(tu_join(&general, &c));
+			ck_assert_msg(crdt_cart_equal(&placed, &general) && tu_same_bytes(&placed, &general),
+			              "delta of %s (set: %d): the in-place join differs", skus[i], with_set);
+			crdt_cart_destroy(&c);
+			crdt_cart_destroy(&d);
+			crdt_cart_destroy(&placed);
+			crdt_cart_destroy(&general);
+		}
+}
+END_TEST
+
+START_TEST(disjoint_join_failure_changes_nothing)
+{
+	static const char *const skus[] = { "m", "n" };   /* a line grows; a line is made */
+	crdt_cart c, d;
+	disjoint_pair(&c, &d, skus[_i], true);
+	crdt_cart want = tu_copy(&c);
+	ck_assert(tu_join(&want, &d));
+	long step = 0;
+	for (;; step++) {
+		ck_assert_int_lt(step, MAX_STEPS);
+		crdt_cart t = tu_copy(&c);
+		bool changed = false;
+		test_alloc_fail_after(step);
+		int rc = crdt_cart_join(&t, &d, &changed);
+		test_alloc_reset();
+		if (rc == 0) {
+			ck_assert(changed);
+			ck_assert(crdt_cart_equal(&t, &want) && tu_same_bytes(&t, &want));
+			crdt_cart_destroy(&t);
+			break;
+		}
+		ck_assert_int_eq(rc, CARTD_ENOMEM);
+		ck_assert_msg(crdt_cart_equal(&t, &c) && tu_same_bytes(&t, &c),
+		              "%s step %ld: a failed join changed the cart", skus[_i], step);
+		crdt_cart_destroy(&t);
+	}
+	ck_assert_msg(step > 0, "%s: the join allocated nothing", skus[_i]);
+	crdt_cart_destroy(&c);
+	crdt_cart_destroy(&d);
+	crdt_cart_destroy(&want);
+}
+END_TEST
+
 Suite *cart_add_suite(void)
 {
 	Suite *s = suite_create("cart_add");
@@ -277,6 +357,8 @@ Suite *cart_add_suite(void)
 	tcase_add_test(tc, fresh_dot_sorts_among_replicas);
 	tcase_add_test(tc, bad_input_changes_nothing);
 	tcase_add_loop_test(tc, allocation_failure_changes_nothing, 0, 6);
+	tcase_add_test(tc, disjoint_join_is_the_general_join);
+	tcase_add_loop_test(tc, disjoint_join_failure_changes_nothing, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
