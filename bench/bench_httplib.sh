@@ -33,6 +33,7 @@ set -uo pipefail
 here=$(dirname "$0")
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
+bench_args "$0" "$@"
 
 RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_HTTPLIB_SECONDS:-3}

@@ -27,6 +27,7 @@ set -uo pipefail
 here=$(dirname "$0")
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
+bench_args "$0" "$@"
 
 RUNS=${BENCH_RUNS:-5}
 LOAD=${BENCH_REPL_SECONDS:-2}

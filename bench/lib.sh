@@ -29,6 +29,24 @@ bench_die() {
 	exit 1
 }
 
+# bench_args SCRIPT ARGS...: the scripts take their settings from BENCH_*
+# variables, not from arguments.  -h or --help prints the script's header
+# comment and exits 0; any other argument is refused (exit 2) instead of
+# ignored, so a mistyped option never starts a run of several minutes.
+bench_args() {
+	local script=$1
+	shift
+	[ $# -eq 0 ] && return 0
+	case $1 in
+	-h | --help)
+		sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$script"
+		exit 0
+		;;
+	esac
+	echo "$(basename "$script"): no arguments taken: '$1' (settings are BENCH_* variables; see --help)" >&2
+	exit 2
+}
+
 # bench_need CMD...: exits with a message if a command is missing.
 bench_need() {
 	local c

@@ -18,6 +18,9 @@
  *   partition_script     scripts/partition.sh --mode fault: cut, status,
  *                        replace a cut, heal, heal again, bad usage
  *   partition_script_nft scripts/partition.sh --mode nft   (root + nft only)
+ *   bench_script_args    the bench/ scripts print their settings for
+ *                        --help and refuse any other argument, starting
+ *                        nothing
  *
  * The nft tests run in a network namespace of their own (unshare), so their
  * rules never touch the host's ruleset and vanish with the test process,
@@ -345,6 +348,35 @@ START_TEST(test_nft_partition)
 }
 END_TEST
 
+/* The bench/ scripts take their settings from BENCH_* variables: --help
+ * describes them, and an argument such as --runs is refused at once
+ * rather than ignored by a run of several minutes. */
+START_TEST(test_bench_script_args)
+{
+	static const char *const scripts[] = { "bench_http.sh", "bench_httplib.sh",
+	                                       "bench_repl.sh" };
+	char dir[600], script[700], out[8192];
+	snprintf(dir, sizeof dir, "%s", tc_scripts_dir());
+	char *slash = strrchr(dir, '/');
+	snprintf(slash ? slash + 1 : dir, sizeof dir - (size_t)(slash ? slash + 1 - dir : 0),
+	         "bench");
+	for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+		snprintf(script, sizeof script, "%s/%s", dir, scripts[i]);
+		const char *const help[] = { "bash", script, "--help", NULL };
+		ck_assert_msg(tc_run(help, NULL, out, sizeof out, SCRIPT_MS) == 0, "%s --help: %s",
+		              scripts[i], out);
+		ck_assert_msg(strstr(out, scripts[i]) && strstr(out, "BENCH_"),
+		              "%s --help does not describe its settings:\n%s", scripts[i], out);
+		ck_assert_ptr_null(strstr(out, "== "));   /* no table header: nothing ran */
+		const char *const bad[] = { "bash", script, "--runs", "3", NULL };
+		ck_assert_msg(tc_run(bad, NULL, out, sizeof out, SCRIPT_MS) == 2, "%s --runs 3: %s",
+		              scripts[i], out);
+		ck_assert_msg(strstr(out, "no arguments taken: '--runs'") && !strstr(out, "== "),
+		              "%s --runs 3 said:\n%s", scripts[i], out);
+	}
+}
+END_TEST
+
 /* Runs scripts/partition.sh with args against cl; returns its status. */
 static int partition_sh(char *out, size_t cap, const char *a1, const char *a2, const char *a3,
                         const char *a4, const char *a5, const char *a6)
@@ -491,6 +523,10 @@ Suite *chaos_suite(void)
 {
 	char reason[256];
 	Suite *s = suite_create("chaos");
+	TCase *b = tcase_create("bench_scripts");
+	tcase_set_timeout(b, 60);
+	tcase_add_test(b, test_bench_script_args);
+	suite_add_tcase(s, b);
 	TCase *t = tcase_create("processes");
 	tcase_add_unchecked_fixture(t, dir_setup, dir_teardown);
 	tcase_add_checked_fixture(t, cl_setup, cl_teardown);
