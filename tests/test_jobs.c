@@ -193,10 +193,10 @@ static void finish(struct slot *s, int status, struct counts *sum, struct recap 
 			       s->job->name, status);
 		c = (struct counts){ .run = 1, .errors = 1 };
 		char line[128];
-		int k = snprintf(line, sizeof line, "%s: the suite's runner did not end cleanly\n",
-		                 s->job->name);
-		if (k > 0)
-			recap_append(recap, line, (size_t)k);
+		int len = snprintf(line, sizeof line, "%s: the suite's runner did not end cleanly\n",
+		                   s->job->name);
+		if (len > 0)
+			recap_append(recap, line, (size_t)len);
 	}
 	printf("(%s: %.1f s)\n", s->job->name, seconds_since(&s->started));
 	fflush(stdout);
