@@ -11,12 +11,16 @@
  * covers none of them: the dot is new), inserts the entry in its line, and
  * adds the dot to the context.  That is all this file does, directly: one
  * search of the lines instead of three, and the line's entries grown by one
- * realloc instead of copied into a new array and the old one freed.
- * tests/check_cart_add.c holds the result equal to the join's, delta and
- * cart, on random carts and at every limit.  A received delta disjoint
- * from the cart likewise removes nothing and keeps all it carries: its
- * entries are merged into their line (join.c takes this path and the
- * props suite's joins check it against the model).
+ * realloc instead of copied into a new array and the old one freed.  A
+ * received delta disjoint from the cart likewise removes nothing and keeps
+ * all it carries: its entries are merged into their line (join.c takes
+ * this path before its general one-line join).
+ *
+ * Checked: every add of the props suite's random worlds is made both ways
+ * (here, and built then joined) and must agree in error, cart and delta;
+ * tests/check_cart_add.c does the same at every limit, holds the in-place
+ * join equal to the general join by commutativity, and fails each
+ * allocation in turn.
  *
  * As in the join, everything that can fail is done before the cart
  * changes, so a failed add leaves it as it was.
