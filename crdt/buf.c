@@ -92,16 +92,6 @@ void buf_put_u64le(buf_writer *w, uint64_t v)
 			p[i] = (uint8_t)(v >> (8 * i));
 }
 
-size_t buf_varint_size(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
 void buf_put_varint(buf_writer *w, uint64_t v)
 {
 	uint8_t *p = buf_reserve(w, buf_varint_size(v));

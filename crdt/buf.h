@@ -46,8 +46,14 @@ void buf_put_str(buf_writer *w, const void *p, size_t n);
 /* Reserves n bytes and returns where they start, or NULL (error set). */
 uint8_t *buf_reserve(buf_writer *w, size_t n);
 
-/* Bytes a varint of v occupies (1..10). */
-size_t buf_varint_size(uint64_t v);
+/* Bytes a varint of v occupies (1..10): 7 bits a byte, at least one.
+ * Inline and without a loop: the encoders size every field before they
+ * write, and the store sizes contexts and deltas on every write. */
+static inline size_t buf_varint_size(uint64_t v)
+{
+	unsigned bits = 64u - (unsigned)__builtin_clzll(v | 1u);
+	return (bits + 6u) / 7u;
+}
 
 typedef struct buf_reader {
 	const uint8_t *p;
