@@ -99,21 +99,15 @@ int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, 
                       crdt_cart *delta)
 {
 	crdt_dot dot;
-	/* The checks in the order the built add makes them, so both forms
-	 * refuse a write with the same error. */
+	/* The checks the built add makes, in its order, so both forms refuse
+	 * a write with the same error. */
+	long ai;
+	bool found;
 	int rc = cart_next_dot(c, self, &dot);
 	if (rc == 0)
-		rc = crdt_check_sku(sku, len);
+		rc = cart_check_add(c, sku, len, n, &ai, &found);
 	if (rc)
 		return rc;
-	if (n == 0 || n > CRDT_MAX_QTY)
-		return CARTD_EQTY;
-	bool found;
-	long ai = cart_find_index(c, sku, len, &found);
-	if (found && c->lines[ai].n >= CRDT_MAX_LINE_ENTRIES)
-		return CARTD_ELINEFULL;
-	if (!found && c->n >= CRDT_MAX_LINES)
-		return CARTD_ELINES;
 	crdt_entry e = crdt_entry_make(dot, CRDT_ADD, n);
 
 	/* The delta: the dot as its context (inline: no allocation), and the

@@ -47,6 +47,11 @@ const crdt_defer *cart_find_defer(const crdt_defers *d, const char *sku, size_t 
 int cart_next_dot(const crdt_cart *c, uint64_t self, crdt_dot *out);
 int cart_build_add(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
                    uint32_t n, crdt_cart *d);
+/* What an add of n of sku must pass, in order (CARTD_ESKU, CARTD_EQTY,
+ * CARTD_ELINEFULL, CARTD_ELINES), and where its line is or would go (*ai,
+ * *found: cart_find_index).  0 when it may be made. */
+int cart_check_add(const crdt_cart *c, const char *sku, size_t len, uint32_t n, long *ai,
+                   bool *found);
 int cart_build_set(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
                    uint32_t q, crdt_cart *d);
 int cart_build_remove(const crdt_cart *c, const char *sku, size_t len,

@@ -72,29 +72,15 @@ nomem:
 	return CARTD_ENOMEM;
 }
 
-/* Shared by add and set: builds into d the write of one entry of
- * kind/value at dot, replacing the observed entries of the line when
- * replace is true. */
-static int build_entry(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
-                       unsigned kind, uint32_t value, bool replace, crdt_cart *d)
-{
-	const crdt_line *l = crdt_cart_find(c, sku, len);
-	if (l == NULL && c->n >= CRDT_MAX_LINES)
-		return CARTD_ELINES;
-	crdt_entry e = crdt_entry_make(dot, kind, value);
-	return build_replace(replace ? l : NULL, sku, len, &e, NULL, d);
-}
-
 static void clear_delta(crdt_cart *delta)
 {
 	if (delta)
 		crdt_cart_destroy(delta);
 }
 
-int cart_build_add(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
-                   uint32_t n, crdt_cart *d)
+int cart_check_add(const crdt_cart *c, const char *sku, size_t len, uint32_t n, long *ai,
+                   bool *found)
 {
-	crdt_cart_init(d);
 	int rc = crdt_check_sku(sku, len);
 	if (rc)
 		return rc;
@@ -103,10 +89,25 @@ int cart_build_add(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len
 	/* Never fold: a fold is a SET, and two peers folding one line at once
 	 * meet by max and lose the adds only one of them had seen.  A full
 	 * line is the client's cue to set the quantity (docs/semantics.md §6). */
-	const crdt_line *l = crdt_cart_find(c, sku, len);
-	if (l && l->n >= CRDT_MAX_LINE_ENTRIES)
+	*ai = cart_find_index(c, sku, len, found);
+	if (*found && c->lines[*ai].n >= CRDT_MAX_LINE_ENTRIES)
 		return CARTD_ELINEFULL;
-	return build_entry(c, dot, sku, len, CRDT_ADD, n, false, d);
+	if (!*found && c->n >= CRDT_MAX_LINES)
+		return CARTD_ELINES;
+	return 0;
+}
+
+int cart_build_add(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
+                   uint32_t n, crdt_cart *d)
+{
+	crdt_cart_init(d);
+	long ai;
+	bool found;
+	int rc = cart_check_add(c, sku, len, n, &ai, &found);
+	if (rc)
+		return rc;
+	crdt_entry e = crdt_entry_make(dot, CRDT_ADD, n);
+	return build_replace(NULL, sku, len, &e, NULL, d);
 }
 
 int cart_build_set(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len,
@@ -120,7 +121,12 @@ int cart_build_set(const crdt_cart *c, crdt_dot dot, const char *sku, size_t len
 		return CARTD_EQTY;
 	if (q == 0)
 		return cart_build_remove(c, sku, len, NULL, d);
-	return build_entry(c, dot, sku, len, CRDT_SET, q, true, d);
+	/* A set replaces every entry of its line. */
+	const crdt_line *l = crdt_cart_find(c, sku, len);
+	if (l == NULL && c->n >= CRDT_MAX_LINES)
+		return CARTD_ELINES;
+	crdt_entry e = crdt_entry_make(dot, CRDT_SET, q);
+	return build_replace(l, sku, len, &e, NULL, d);
 }
 
 int crdt_cart_add(crdt_cart *c, uint64_t self, const char *sku, size_t len,
