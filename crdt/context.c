@@ -375,8 +375,27 @@ static bool no_overlap(void *arg, const crdt_range *r)
 	return false;
 }
 
+/* Whether c holds a dot of range x.  Ranges of one replica are disjoint
+ * and sorted: of c's ranges that start at or below x->hi, only the last can
+ * reach x->lo, every earlier one ending before it starts. */
+static bool overlaps_range(const crdt_ctx *c, const crdt_range *x)
+{
+	long k = find_le(c, x->replica, x->hi);
+	if (k < 0)
+		return false;
+	const crdt_range *r = &crdt_ctx_ranges(c)[k];
+	return r->replica == x->replica && r->hi >= x->lo;
+}
+
 bool crdt_ctx_disjoint(const crdt_ctx *a, const crdt_ctx *b)
 {
+	/* A delta's context is one range, usually: a binary search of the
+	 * other side instead of a walk of both.  The store and the join both
+	 * ask this of every received delta. */
+	if (a->n == 1)
+		return !overlaps_range(b, crdt_ctx_ranges(a));
+	if (b->n == 1)
+		return !overlaps_range(a, crdt_ctx_ranges(b));
 	return each_overlap(a, b, no_overlap, NULL);
 }
 

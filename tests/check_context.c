@@ -191,6 +191,19 @@ static void subtract_disjoint_case(test_rng *rng, void *arg)
 	T_ASSERT(crdt_ctx_disjoint(&x, &y) == !shared, "disjoint(x, y) wrong");
 	T_ASSERT(crdt_ctx_disjoint(&y, &x) == !shared, "disjoint(y, x) wrong");
 	T_ASSERT(crdt_ctx_disjoint(&z, &y), "x \\ y shares a dot with y");
+	/* Each range of y alone (a delta's context), against x both ways. */
+	for (uint32_t i = 0; i < y.n; i++) {
+		crdt_range r = crdt_ctx_ranges(&y)[i];
+		crdt_ctx one;
+		crdt_ctx_init(&one);
+		T_ASSERT(crdt_ctx_add_range(&one, r.replica, r.lo, r.hi) == 0, "add_range");
+		bool hit = false;
+		for (uint64_t k = r.lo; k <= r.hi; k++)
+			hit |= a[r.replica][k];
+		T_ASSERT(crdt_ctx_disjoint(&x, &one) == !hit, "disjoint(x, range %u) wrong", i);
+		T_ASSERT(crdt_ctx_disjoint(&one, &x) == !hit, "disjoint(range %u, x) wrong", i);
+		crdt_ctx_destroy(&one);
+	}
 	/* (a \ b) joined with b is a joined with b. */
 	T_ASSERT(crdt_ctx_join(&z, &y) == 0, "join");
 	T_ASSERT(crdt_ctx_join(&x, &y) == 0, "join");
