@@ -41,7 +41,8 @@ void crdt_encode_cart(buf_writer *w, const crdt_cart *c)
 		memcpy(p, d->sku, d->sku_len);
 		p = raw_ctx(p + d->sku_len, &d->dots);
 	}
-	codec_raw_marks(p, c);
+	raw_sink marks = { p, NULL, NULL };   /* sized above: no drain */
+	codec_sink_marks(&marks, c);
 }
 
 size_t crdt_ctx_encoded_size(const crdt_ctx *c)

@@ -10,6 +10,7 @@
 
 #include "crdt/buf.h"
 #include "crdt/cart.h"
+#include "crdt/codec_raw.h"
 
 /* Reads a count and checks it against limit and against the bytes left
  * (each item takes at least min_item bytes). */
@@ -21,10 +22,11 @@ int codec_decode_line(buf_reader *r, const crdt_ctx *ctx, const crdt_line *prev,
                       crdt_line *out);
 
 /* The format-3 sections after the deferred removes (codec_marks.c):
- * their exact encoded size, their raw encoding at p (returns the end), and
- * their decoding into c (which holds the rest of the cart already). */
+ * their exact encoded size, their raw encoding into s (a window of
+ * codec_marks_size bytes, or one that drains), and their decoding into c
+ * (which holds the rest of the cart already). */
 size_t codec_marks_size(const crdt_cart *c);
-uint8_t *codec_raw_marks(uint8_t *p, const crdt_cart *c);
+void codec_sink_marks(raw_sink *s, const crdt_cart *c);
 int codec_decode_marks(buf_reader *r, crdt_cart *c);
 
 #endif

@@ -42,31 +42,45 @@ size_t codec_marks_size(const crdt_cart *c)
 	return n;
 }
 
-uint8_t *codec_raw_marks(uint8_t *p, const crdt_cart *c)
+void codec_sink_marks(raw_sink *s, const crdt_cart *c)
 {
-	p = raw_varint(p, crdt_cart_nkeys(c));
+	uint8_t *p;
+
+	s->p = raw_varint(raw_room(s, 10), crdt_cart_nkeys(c));
 	for (uint32_t i = 0; i < crdt_cart_nkeys(c); i++) {
 		const crdt_keyrec *r = &c->keys->v[i];
+		p = raw_room(s, CRDT_KEY_HASH_BYTES + 8 + 3 * 10);
 		memcpy(p, r->hash, CRDT_KEY_HASH_BYTES);
 		p = raw_u64(p + CRDT_KEY_HASH_BYTES, r->dot.replica);
 		p = raw_varint(p, r->dot.counter);
 		p = raw_varint(p, r->at_ms);
-		p = raw_varint(p, r->until_ms - r->at_ms);
+		s->p = raw_varint(p, r->until_ms - r->at_ms);
 	}
-	p = raw_varint(p, crdt_cart_ncloses(c));
+	s->p = raw_varint(raw_room(s, 10), crdt_cart_ncloses(c));
 	for (uint32_t i = 0; i < crdt_cart_ncloses(c); i++) {
 		const crdt_close *m = &c->closes->v[i];
-		p = raw_u64(p, m->id.replica);
+		p = raw_u64(raw_room(s, 2 * 8 + 5 * 10), m->id.replica);
 		p = raw_varint(p, m->id.counter);
 		p = raw_u64(p, m->key.replica);
 		p = raw_varint(p, m->key.counter);
 		p = raw_varint(p, m->at_ms);
 		p = raw_varint(p, m->total);
-		p = raw_varint(p, m->n);
-		for (uint32_t k = 0; k < m->n; k++)
-			p = raw_line(p, &m->lines[k]);
+		s->p = raw_varint(p, m->n);
+		/* A frozen line can hold a line's every entry: a piece each. */
+		for (uint32_t k = 0; k < m->n; k++) {
+			const crdt_line *l = &m->lines[k];
+			const crdt_entry *e = crdt_line_entries(l);
+			p = raw_varint(raw_room(s, RAW_PIECE_MAX), l->sku_len);
+			memcpy(p, crdt_line_sku(l), l->sku_len);
+			s->p = raw_varint(p + l->sku_len, l->n);
+			for (uint16_t j = 0; j < l->n; j++) {
+				p = raw_u64(raw_room(s, 8 + 10 + 1 + 10), e[j].replica);
+				p = raw_varint(p, crdt_entry_counter(&e[j]));
+				*p++ = (uint8_t)crdt_entry_kind(&e[j]);
+				s->p = raw_varint(p, crdt_entry_value(&e[j]));
+			}
+		}
 	}
-	return p;
 }
 
 static int decode_keyrec(buf_reader *r, crdt_keyrec *out)

@@ -51,25 +51,48 @@ static inline siphash_key siphash_key_from(const unsigned char k[16])
 		v2 += v1; v1 = SIPHASH_ROTL(v1, 17); v1 ^= v2; v2 = SIPHASH_ROTL(v2, 32);       \
 	} while (0)
 
-/* SipHash-2-4 of in[0..len) under key. */
-static inline uint64_t siphash24(siphash_key key, const void *in, size_t len)
-{
-	const uint8_t *p = in;
-	uint64_t v0 = key.k0 ^ UINT64_C(0x736f6d6570736575);
-	uint64_t v1 = key.k1 ^ UINT64_C(0x646f72616e646f6d);
-	uint64_t v2 = key.k0 ^ UINT64_C(0x6c7967656e657261);
-	uint64_t v3 = key.k1 ^ UINT64_C(0x7465646279746573);
-	const uint8_t *end = p + (len & ~(size_t)7);
+/*
+ * The hash in pieces, for input written out a window at a time (the
+ * store's digests, store_digest.c): siphash_begin, then siphash_blocks
+ * over whole 8-byte blocks as they come, then siphash_end over the last
+ * 0..7 bytes.  The result equals siphash24 over the whole input.
+ */
+typedef struct siphash_state {
+	uint64_t v0, v1, v2, v3;
+	uint64_t len;               /* bytes absorbed so far (a multiple of 8) */
+} siphash_state;
 
-	for (; p != end; p += 8) {
+static inline void siphash_begin(siphash_state *s, siphash_key key)
+{
+	s->v0 = key.k0 ^ UINT64_C(0x736f6d6570736575);
+	s->v1 = key.k1 ^ UINT64_C(0x646f72616e646f6d);
+	s->v2 = key.k0 ^ UINT64_C(0x6c7967656e657261);
+	s->v3 = key.k1 ^ UINT64_C(0x7465646279746573);
+	s->len = 0;
+}
+
+/* Absorbs nblocks 8-byte blocks at p. */
+static inline void siphash_blocks(siphash_state *s, const uint8_t *p, size_t nblocks)
+{
+	uint64_t v0 = s->v0, v1 = s->v1, v2 = s->v2, v3 = s->v3;
+
+	for (const uint8_t *end = p + 8 * nblocks; p != end; p += 8) {
 		uint64_t m = siphash_le64(p);
 		v3 ^= m;
 		SIPHASH_ROUND(v0, v1, v2, v3);
 		SIPHASH_ROUND(v0, v1, v2, v3);
 		v0 ^= m;
 	}
-	/* The last 0..7 bytes, and the length in the top byte. */
-	uint64_t b = (uint64_t)len << 56;
+	s->v0 = v0, s->v1 = v1, s->v2 = v2, s->v3 = v3;
+	s->len += 8 * (uint64_t)nblocks;
+}
+
+/* The hash, after the last 0..7 bytes at p (len < 8). */
+static inline uint64_t siphash_end(const siphash_state *s, const uint8_t *p, size_t len)
+{
+	uint64_t v0 = s->v0, v1 = s->v1, v2 = s->v2, v3 = s->v3;
+	/* The last 0..7 bytes, and the whole length in the top byte. */
+	uint64_t b = (s->len + len) << 56;
 	switch (len & 7) {
 	case 7: b |= (uint64_t)p[6] << 48; /* fall through */
 	case 6: b |= (uint64_t)p[5] << 40; /* fall through */
@@ -90,6 +113,17 @@ static inline uint64_t siphash24(siphash_key key, const void *in, size_t len)
 	SIPHASH_ROUND(v0, v1, v2, v3);
 	SIPHASH_ROUND(v0, v1, v2, v3);
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* SipHash-2-4 of in[0..len) under key. */
+static inline uint64_t siphash24(siphash_key key, const void *in, size_t len)
+{
+	siphash_state s;
+	const uint8_t *p = in;
+
+	siphash_begin(&s, key);
+	siphash_blocks(&s, p, len / 8);
+	return siphash_end(&s, p + (len & ~(size_t)7), len & 7);
 }
 
 #endif

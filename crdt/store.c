@@ -19,13 +19,12 @@
  * Invariants, between calls:
  *   - a node is on the dirty list exactly when its state is not CLEAN;
  *   - digests[b] is the XOR of n->digest over bucket b's nodes, and
- *     n->digest is the digest of n's cart unless n is DIRTY;
- *   - scratch can hold the digest input of every DIRTY cart, and max_enc
- *     is at least the digest input of every other cart.
- * So settling cannot fail: every write secures its place on the dirty list
- * and the scratch room for its cart's next digest before it touches the
- * cart, because a cart mutation cannot be undone, and every write either
- * succeeds completely or leaves the store as it was.
+ *     n->digest is the digest of n's cart unless n is DIRTY.
+ * Settling cannot fail: a digest is hashed as it is written out, through a
+ * window on the stack (store_digest.c), and every write secures its place
+ * on the dirty list before it touches the cart, because a cart mutation
+ * cannot be undone, and every write either succeeds completely or leaves
+ * the store as it was.
  */
 #include "crdt/store.h"
 
@@ -33,31 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crdt/buf.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store_digest.h"
 #include "crdt/store_internal.h"
-
-/*
- * The digest hashes str(id), the context's encoding, 8 bytes of entry sum,
- * the deferred removes' encoding and the records' and markers' encoding
- * (store_digest_finish): a part of the
- * cart's canonical encoding, so what bounds the growth of the encoding
- * bounds it too.  One local operation lengthens the encoding by at most one
- * new context range (8 + two varints of <= 10) and one new line (sku length
- * varint, sku, entry-count varint, one entry of 8 + 7 + 1 + 3 bytes), plus
- * three count varints growing by a byte each, and for a write under an
- * idempotency key its dot's range and its record (at most 51 bytes);
- * op_slack adds what a token or a checkout can bring.  Rounded up
- * generously.
- */
-#define OP_SLACK (CRDT_MAX_NAME + 256u)
-/* A join's encoding is at most the two inputs' encodings together: the
- * union of two range sets or entry sets never needs more bytes than both. */
-#define JOIN_SLACK 64u
-/* A new cart's id and sum are not yet in max_enc. */
-#define ID_BYTES(len) ((len) + 2u + 8u)
 
 _Static_assert(CRDT_MAX_BUCKETS - 1 <= UINT16_MAX, "a node's bucket is two bytes");
 
@@ -68,8 +46,6 @@ struct crdt_store {
 	uint64_t *digests;          /* XOR of each bucket's node digests */
 	store_ref *dirty;           /* the nodes whose state is not CLEAN */
 	size_t ndirty, dirty_cap;
-	buf_writer scratch;         /* reused by every digest computation */
-	size_t max_enc;             /* longest digest input of a settled cart */
 };
 
 int crdt_store_new(uint32_t nbuckets, crdt_store **out)
@@ -82,7 +58,6 @@ int crdt_store_new(uint32_t nbuckets, crdt_store **out)
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return CARTD_ENOMEM;
-	buf_writer_init(&s->scratch);
 	s->heads = calloc(nbuckets, sizeof(*s->heads));
 	s->digests = calloc(nbuckets, sizeof(*s->digests));
 	if (store_table_init(&s->t) != 0 || s->heads == NULL || s->digests == NULL) {
@@ -99,7 +74,6 @@ void crdt_store_free(crdt_store *s)
 	if (s == NULL)
 		return;
 	store_table_destroy(&s->t);
-	buf_writer_destroy(&s->scratch);
 	free(s->heads);
 	free(s->digests);
 	free(s->dirty);
@@ -147,17 +121,6 @@ int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *o
 	return 0;
 }
 
-/* Makes sure scratch holds need bytes without growing.  0 or CARTD_ENOMEM. */
-static int reserve_scratch(crdt_store *s, size_t need)
-{
-	if (s->scratch.cap >= need)
-		return 0;
-	buf_writer_reset(&s->scratch);
-	int ok = buf_reserve(&s->scratch, need) != NULL;
-	buf_writer_reset(&s->scratch);
-	return ok ? 0 : CARTD_ENOMEM;
-}
-
 /* Room for one more node on the dirty list.  0 or CARTD_ENOMEM. */
 static int reserve_dirty(crdt_store *s)
 {
@@ -172,20 +135,11 @@ static int reserve_dirty(crdt_store *s)
 	return 0;
 }
 
-/*
- * Secures, before a write touches n's cart, what marking it dirty needs: a
- * place on the dirty list, and scratch room for its digest input once the
- * write has lengthened it by up to extra.  A cart settled since its last
- * change has an input of at most max_enc, so only a dirty one is measured:
- * a duplicate delta to a settled cart costs nothing here.
- */
-static int prepare_write(crdt_store *s, const store_node *n, size_t extra)
+/* Secures, before a write touches n's cart, what marking it dirty needs:
+ * a place on the dirty list.  0 or CARTD_ENOMEM. */
+static int prepare_write(crdt_store *s, const store_node *n)
 {
-	size_t now = n->state == STORE_DIRTY ? store_digest_input_size(n->id_len, &n->cart)
-	                                     : s->max_enc;
-	if (n->state == STORE_CLEAN && reserve_dirty(s) != 0)
-		return CARTD_ENOMEM;
-	return reserve_scratch(s, now + extra);
+	return n->state == STORE_CLEAN ? reserve_dirty(s) : 0;
 }
 
 /* After a write changed node r's cart (prepare_write made room). */
@@ -196,36 +150,24 @@ static void mark_dirty(crdt_store *s, store_ref r, store_node *n)
 	n->state = STORE_DIRTY;
 }
 
-/* Computes a dirty node's digest and swaps it into its bucket's XOR.  The
- * write that dirtied it reserved the scratch, so this does not fail; were
- * it to, the node would simply stay dirty. */
-static bool settle_node(crdt_store *s, store_node *n)
+/* Computes a dirty node's digest and swaps it into its bucket's XOR. */
+static void settle_node(crdt_store *s, store_node *n)
 {
-	uint64_t d;
+	uint64_t d = store_digest_finish(n->id, n->id_len, &n->cart, n->sum);
 
-	if (store_digest_finish(n->id, n->id_len, &n->cart, n->sum, &s->scratch, &d) != 0)
-		return false;
-	/* The digest leaves its input in scratch: its length is free. */
-	if (s->scratch.len > s->max_enc)
-		s->max_enc = s->scratch.len;
 	s->digests[n->bucket] ^= n->digest ^ d;
 	n->digest = d;
-	return true;
 }
 
 const uint64_t *crdt_store_bucket_digests(crdt_store *s)
 {
-	size_t keep = 0;
-
 	for (size_t i = 0; i < s->ndirty; i++) {
 		store_node *n = store_node_at(&s->t, s->dirty[i]);
-		if (n->state == STORE_DIRTY && !settle_node(s, n)) {
-			s->dirty[keep++] = s->dirty[i];
-			continue;
-		}
+		if (n->state == STORE_DIRTY)
+			settle_node(s, n);
 		n->state = STORE_CLEAN;
 	}
-	s->ndirty = keep;
+	s->ndirty = 0;
 	return s->digests;
 }
 
@@ -234,8 +176,10 @@ uint64_t crdt_store_digest(crdt_store *s, const crdt_item *it)
 	/* The item's cart lives inside its node. */
 	store_node *n = (store_node *)(void *)((char *)(uintptr_t)it->cart -
 	                                       offsetof(store_node, cart));
-	if (n->state == STORE_DIRTY && settle_node(s, n))
+	if (n->state == STORE_DIRTY) {
+		settle_node(s, n);
 		n->state = STORE_SETTLED_LISTED;
+	}
 	return n->digest;
 }
 
@@ -255,31 +199,12 @@ static void link_new(crdt_store *s, store_ref r, uint64_t h)
 	mark_dirty(s, r, n);
 }
 
-/* What a new node needs before it is made: table room, a place on the
- * dirty list, and scratch room for a cart of id_len grown by extra from
- * empty. */
-static int prepare_new(crdt_store *s, size_t id_len, size_t extra)
+/* What a new node needs before it is made: table room and a place on
+ * the dirty list.  0 or CARTD_ENOMEM. */
+static int prepare_new(crdt_store *s)
 {
 	int rc = store_table_reserve(&s->t);
-	if (rc == 0)
-		rc = reserve_dirty(s);
-	if (rc == 0)
-		rc = reserve_scratch(s, s->max_enc + extra + ID_BYTES(id_len));
-	return rc;
-}
-
-/* Scratch room an operation on c may need beyond max_enc: a remove or
- * clear under a token may add up to the token's dots, fragmented by c's
- * context, as deferred removes or context. */
-static size_t op_slack(const crdt_cart *c, const crdt_op *op)
-{
-	size_t n = OP_SLACK;
-	if (op->kind != CRDT_OP_ADD && op->kind != CRDT_OP_SET && op->observed)
-		n += crdt_ctx_encoded_size(op->observed) + (c ? crdt_ctx_encoded_size(&c->ctx) : 0);
-	/* A checkout copies the live lines into its marker. */
-	if (op->kind == CRDT_OP_CLOSE && c)
-		n += crdt_cart_encoded_size(c);
-	return n;
+	return rc == 0 ? reserve_dirty(s) : rc;
 }
 
 /* The line an operation can change, or NULL when it may change any
@@ -301,7 +226,7 @@ static int apply_existing(crdt_store *s, store_ref r, uint64_t self, const crdt_
 	 * and after would cost two hashes per entry of a line that, adds
 	 * never folding, grows with every add. */
 	bool plain_add = op->kind == CRDT_OP_ADD && op->key == NULL && delta != NULL;
-	int rc = prepare_write(s, n, op_slack(&n->cart, op));
+	int rc = prepare_write(s, n);
 	uint64_t before = plain_add ? 0 : store_line_sum(op_line(&n->cart, op));
 
 	if (rc == 0)
@@ -332,7 +257,7 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
                      uint64_t self, const crdt_op *op, crdt_cart *delta)
 {
 	store_ref r;
-	int rc = prepare_new(s, len, op_slack(NULL, op));
+	int rc = prepare_new(s);
 
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
@@ -367,21 +292,10 @@ int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
 	return rc;
 }
 
-/* Scratch room a join of delta into c may need beyond max_enc.  Deferred
- * removes lose the dots the joined context holds, which can split their
- * ranges: at most one more range per range of either context. */
-static size_t join_slack(const crdt_cart *c, const crdt_cart *delta)
-{
-	size_t n = crdt_cart_encoded_size(delta) + JOIN_SLACK;
-	if (delta->defer || (c && c->defer))
-		n += crdt_ctx_encoded_size(&delta->ctx) + (c ? crdt_ctx_encoded_size(&c->ctx) : 0);
-	return n;
-}
-
 static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, bool *changed)
 {
 	store_node *n = store_node_at(&s->t, r);
-	int rc = prepare_write(s, n, join_slack(&n->cart, delta));
+	int rc = prepare_write(s, n);
 	uint64_t removed = 0;
 
 	if (rc != 0)
@@ -417,7 +331,7 @@ static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 
 	if (crdt_cart_empty(delta))
 		return 0;
-	rc = prepare_new(s, len, join_slack(NULL, delta));
+	rc = prepare_new(s);
 	if (rc == 0)
 		rc = store_node_new(&s->t, id, len, &r);
 	if (rc != 0)

@@ -32,7 +32,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crdt/buf.h"
 #include "crdt/cart.h"
 
 #define CRDT_DEFAULT_BUCKETS 1024u
@@ -53,15 +52,16 @@ typedef struct crdt_item {
 /*
  * The digest of cart id as the store keeps it: SipHash-2-4 (a fixed public
  * key, the same on every peer) of str(id), the canonical encoding of the
- * cart's context, and the sum modulo 2^64 of a keyed hash of each live
- * entry (its sku and entry word) as u64le.  Equal carts have equal digests
+ * cart's context, the sum modulo 2^64 of a keyed hash of each live entry
+ * (its sku and entry word) as u64le, and the cart's deferred removes,
+ * idempotency records and close markers in their encoding
+ * (store_digest_finish in store_digest.h).  Equal carts have equal digests
  * on every peer; the id is in it because bucket digests XOR their carts'
  * digests, and two carts with equal contents must not cancel out.  The
  * store updates it incrementally; this computes it from scratch (tests,
- * tools).  scratch is reused between calls.  0 or CARTD_ENOMEM.
+ * tools).  id_len is 1..CRDT_MAX_NAME.  Allocates nothing; cannot fail.
  */
-int crdt_store_cart_digest(const char *id, size_t id_len, const crdt_cart *c,
-                           buf_writer *scratch, uint64_t *out);
+uint64_t crdt_store_cart_digest(const char *id, size_t id_len, const crdt_cart *c);
 
 /* nbuckets: 1..CRDT_MAX_BUCKETS.  0, CARTD_EINVAL or CARTD_ENOMEM. */
 int crdt_store_new(uint32_t nbuckets, crdt_store **out);

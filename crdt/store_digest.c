@@ -170,44 +170,62 @@ uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src)
 	return nm.sum;
 }
 
-/* The digest's input is sized first and written raw in one reservation,
- * as the encoders do: a bounds check per field was most of its cost. */
-size_t store_digest_input_size(size_t id_len, const crdt_cart *c)
+/*
+ * The digest's input is written a piece at a time into a window on the
+ * stack, which is hashed and emptied as it fills: computing a digest
+ * allocates nothing, so it cannot fail, and no write has to measure its
+ * cart or reserve memory for the digest that will follow it.  The window
+ * holds most carts whole (one id, a few context ranges); a larger one
+ * drains once per window's worth.
+ */
+#define DIGEST_WINDOW 512u
+
+_Static_assert(DIGEST_WINDOW >= RAW_PIECE_MAX + 8u, "a piece fits after a drain");
+
+struct digest_sink {
+	raw_sink out;                 /* first: the drain is handed &out */
+	siphash_state h;
+	uint8_t win[DIGEST_WINDOW];
+};
+
+/* Hashes the window's whole 8-byte blocks and keeps the 0..7 bytes left. */
+static void digest_drain(raw_sink *s)
 {
-	size_t n = buf_varint_size(id_len) + id_len + crdt_ctx_encoded_size(&c->ctx) + 8 +
-	           buf_varint_size(crdt_cart_ndefer(c));
-	for (uint32_t i = 0; i < crdt_cart_ndefer(c); i++) {
-		const crdt_defer *d = &c->defer->v[i];
-		n += buf_varint_size(d->sku_len) + d->sku_len + crdt_ctx_encoded_size(&d->dots);
-	}
-	return n + codec_marks_size(c);
+	struct digest_sink *d = (struct digest_sink *)(void *)s;
+	size_t n = (size_t)(s->p - d->win), whole = n / 8;
+
+	siphash_blocks(&d->h, d->win, whole);
+	memmove(d->win, d->win + 8 * whole, n % 8);
+	s->p = d->win + n % 8;
 }
 
-int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum,
-                        buf_writer *scratch, uint64_t *out)
+uint64_t store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum)
 {
-	buf_writer_reset(scratch);
-	uint8_t *p = buf_reserve(scratch, store_digest_input_size(id_len, c));
-	if (p == NULL)
-		return scratch->err;
-	p = raw_varint(p, id_len);
+	struct digest_sink d;
+	uint8_t *p;
+
+	d.out = (raw_sink){ d.win, d.win + sizeof d.win, digest_drain };
+	siphash_begin(&d.h, siphash_key_from(digest_key));
+	p = raw_varint(raw_room(&d.out, RAW_PIECE_MAX), id_len);
 	memcpy(p, id, id_len);
-	p = raw_ctx(p + id_len, &c->ctx);
-	p = raw_u64(p, sum);
-	p = raw_varint(p, crdt_cart_ndefer(c));
+	d.out.p = p + id_len;
+	raw_sink_ctx(&d.out, &c->ctx);
+	p = raw_u64(raw_room(&d.out, 8 + 10), sum);
+	d.out.p = raw_varint(p, crdt_cart_ndefer(c));
 	for (uint32_t i = 0; i < crdt_cart_ndefer(c); i++) {
-		const crdt_defer *d = &c->defer->v[i];
-		p = raw_varint(p, d->sku_len);
-		memcpy(p, d->sku, d->sku_len);
-		p = raw_ctx(p + d->sku_len, &d->dots);
+		const crdt_defer *df = &c->defer->v[i];
+		p = raw_varint(raw_room(&d.out, RAW_PIECE_MAX), df->sku_len);
+		memcpy(p, df->sku, df->sku_len);
+		d.out.p = p + df->sku_len;
+		raw_sink_ctx(&d.out, &df->dots);
 	}
-	codec_raw_marks(p, c);
-	*out = siphash24(siphash_key_from(digest_key), scratch->data, scratch->len);
-	return 0;
+	codec_sink_marks(&d.out, c);
+	size_t n = (size_t)(d.out.p - d.win);
+	siphash_blocks(&d.h, d.win, n / 8);
+	return siphash_end(&d.h, d.win + (n & ~(size_t)7), n & 7);
 }
 
-int crdt_store_cart_digest(const char *id, size_t id_len, const crdt_cart *c,
-                           buf_writer *scratch, uint64_t *out)
+uint64_t crdt_store_cart_digest(const char *id, size_t id_len, const crdt_cart *c)
 {
-	return store_digest_finish(id, id_len, c, store_cart_sum(c), scratch, out);
+	return store_digest_finish(id, id_len, c, store_cart_sum(c));
 }

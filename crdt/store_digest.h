@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crdt/buf.h"
 #include "crdt/cart.h"
 
 /* Sum of the entry hashes of one line; 0 for NULL (no such line). */
@@ -40,19 +39,14 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src);
  * names.  new sum = old sum - removed + readded. */
 uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src);
 
-/* Bytes store_digest_finish hashes for cart c under an id of id_len. */
-size_t store_digest_input_size(size_t id_len, const crdt_cart *c);
-
 /*
  * The digest from its parts: SipHash-2-4 (fixed public key) of str(id),
  * the canonical encoding of c's context, the entry sum as u64le, c's
  * deferred removes (varint count, then str(sku) and the dots' encoding of
  * each), and its idempotency records and close markers in their cart
- * encoding (codec.h), built in scratch.  0, or scratch's error (CARTD_ENOMEM) when it
- * could not grow; never fails when scratch already holds
- * store_digest_input_size bytes.
+ * encoding (codec.h).  id_len is 1..CRDT_MAX_NAME.  Allocates nothing and
+ * cannot fail.
  */
-int store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum,
-                        buf_writer *scratch, uint64_t *out);
+uint64_t store_digest_finish(const char *id, size_t id_len, const crdt_cart *c, uint64_t sum);
 
 #endif
