@@ -329,11 +329,6 @@ const crdt_line *crdt_cart_find(const crdt_cart *c, const char *sku, size_t len)
 	return found ? &c->lines[i] : NULL;
 }
 
-uint32_t crdt_line_qty(const crdt_line *l)
-{
-	return (uint32_t)l->qty[0] | (uint32_t)l->qty[1] << 8 | (uint32_t)l->qty[2] << 16;
-}
-
 static int cmp_dot_qsort(const void *a, const void *b)
 {
 	return crdt_dot_cmp(*(const crdt_dot *)a, *(const crdt_dot *)b);

@@ -508,6 +508,53 @@ START_TEST(test_render_cart)
 }
 END_TEST
 
+/* A cart at the limits renders whole and parses: the most lines a local
+ * add makes, each under a 128-byte sku at the largest quantity, and a line
+ * set to 0, which is no item.  The items are written into one reservation
+ * sized beforehand (api_carts.c): a bound short by a byte per line would
+ * write past the body, which the sanitized build reports. */
+START_TEST(test_render_cart_limits)
+{
+	crdt_store *s = NULL;
+	api_response res = { 0 };
+	crdt_item it;
+	char sku[CRDT_MAX_NAME + 1];
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	for (unsigned i = 0; i < CRDT_MAX_LINES; i++) {
+		memset(sku, 'k', CRDT_MAX_NAME);
+		sku[snprintf(sku, sizeof sku, "%04u", i)] = 'k';
+		sku[CRDT_MAX_NAME] = '\0';
+		crdt_op op = { i == 7 ? CRDT_OP_SET : CRDT_OP_ADD, sku, CRDT_MAX_NAME,
+		               i == 7 ? 0 : CRDT_MAX_QTY, NULL, NULL, 0 };
+		ck_assert_int_eq(crdt_store_apply(s, "c1", 2, 5, &op, NULL), 0);
+	}
+	ck_assert_int_eq(crdt_store_get(s, "c1", 2, &it), 0);
+	api_render_cart(it.cart, "c1", 2, "TOK", &res);
+	ck_assert_uint_eq(res.status, 200);
+	ck_assert_uint_eq(res.body_len, strlen(res.body));
+	json_error_t err;
+	json_t *v = json_loadb(res.body, res.body_len, 0, &err);
+	ck_assert_msg(v != NULL, "body does not parse: %s", err.text);
+	json_t *items = json_object_get(v, "items");
+	ck_assert_uint_eq(json_array_size(items), CRDT_MAX_LINES - 1);
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *item = json_array_get(items, i);
+		const char *got = json_string_value(json_object_get(item, "sku"));
+		ck_assert_ptr_nonnull(got);
+		ck_assert_uint_eq(strlen(got), CRDT_MAX_NAME);
+		unsigned k = (unsigned)(i < 7 ? i : i + 1);
+		char want[8];
+		snprintf(want, sizeof want, "%04u", k);
+		ck_assert_msg(strncmp(got, want, 4) == 0, "item %zu: sku %.8s...", i, got);
+		ck_assert_int_eq(json_integer_value(json_object_get(item, "qty")), CRDT_MAX_QTY);
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(v, "token")), "TOK");
+	json_decref(v);
+	api_response_destroy(&res);
+	crdt_store_free(s);
+}
+END_TEST
+
 START_TEST(test_error_mapping)
 {
 	static const struct { int rc; unsigned status; } cases[] = {
@@ -573,6 +620,7 @@ Suite *api_suite(void)
 	tcase_add_test(t, test_prepare_body_forms);
 	tcase_add_test(t, test_prefer_minimal);
 	tcase_add_test(t, test_render_cart);
+	tcase_add_test(t, test_render_cart_limits);
 	tcase_add_test(t, test_error_mapping);
 	tcase_add_test(t, test_hex64);
 	suite_add_tcase(s, t);
