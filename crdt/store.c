@@ -100,6 +100,11 @@ uint32_t crdt_store_bucket_of(const crdt_store *s, const char *id, size_t len)
 	return bucket_of_hash(s, crdt_name_hash(id, len));
 }
 
+uint32_t crdt_store_bucket_of_hash(const crdt_store *s, uint64_t h)
+{
+	return bucket_of_hash(s, h);
+}
+
 static void fill_item(const store_node *n, crdt_item *out)
 {
 	out->id = n->id;
@@ -113,7 +118,12 @@ int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *o
 	/* An id that could never have been stored is simply not found. */
 	if (len == 0 || len > CRDT_MAX_NAME)
 		return CARTD_ENOTFOUND;
-	uint64_t h = crdt_name_hash(id, len);
+	return crdt_store_get_hashed(s, id, len, crdt_name_hash(id, len), out);
+}
+
+int crdt_store_get_hashed(const crdt_store *s, const char *id, size_t len, uint64_t h,
+                          crdt_item *out)
+{
 	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
 	if (r == 0)
 		return CARTD_ENOTFOUND;
@@ -273,23 +283,29 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 	return 0;
 }
 
+int crdt_store_apply_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
+                            uint64_t self, const crdt_op *op, crdt_cart *delta)
+{
+	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
+	int rc = r != 0 ? apply_existing(s, r, self, op, delta)
+	                : apply_new(s, id, len, h, self, op, delta);
+	/* cart.h promises an empty delta on error, whichever step failed. */
+	if (rc != 0 && delta != NULL)
+		crdt_cart_destroy(delta);
+	return rc;
+}
+
 int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
                      const crdt_op *op, crdt_cart *delta)
 {
 	int rc = crdt_check_id(id, len);
 
-	if (rc == 0) {
-		uint64_t h = crdt_name_hash(id, len);
-		store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
-		if (r != 0)
-			rc = apply_existing(s, r, self, op, delta);
-		else
-			rc = apply_new(s, id, len, h, self, op, delta);
+	if (rc != 0) {
+		if (delta != NULL)
+			crdt_cart_destroy(delta);
+		return rc;
 	}
-	/* cart.h promises an empty delta on error, whichever step failed. */
-	if (rc != 0 && delta != NULL)
-		crdt_cart_destroy(delta);
-	return rc;
+	return crdt_store_apply_hashed(s, id, len, crdt_name_hash(id, len), self, op, delta);
 }
 
 static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, bool *changed)
@@ -345,23 +361,29 @@ static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 	return 0;
 }
 
-int crdt_store_join(crdt_store *s, const char *id, size_t len,
-                    const crdt_cart *delta, bool *changed)
+int crdt_store_join_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
+                           const crdt_cart *delta, bool *changed)
 {
 	bool ch = false;
-	int rc = crdt_check_id(id, len);
+	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
+	int rc = r != 0 ? join_existing(s, r, delta, &ch) : join_new(s, id, len, h, delta, &ch);
 
-	if (rc == 0) {
-		uint64_t h = crdt_name_hash(id, len);
-		store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
-		if (r != 0)
-			rc = join_existing(s, r, delta, &ch);
-		else
-			rc = join_new(s, id, len, h, delta, &ch);
-	}
 	if (changed != NULL)
 		*changed = rc == 0 && ch;
 	return rc;
+}
+
+int crdt_store_join(crdt_store *s, const char *id, size_t len,
+                    const crdt_cart *delta, bool *changed)
+{
+	int rc = crdt_check_id(id, len);
+
+	if (rc != 0) {
+		if (changed != NULL)
+			*changed = false;
+		return rc;
+	}
+	return crdt_store_join_hashed(s, id, len, crdt_name_hash(id, len), delta, changed);
 }
 
 int crdt_store_walk_bucket(const crdt_store *s, uint32_t b, crdt_store_fn fn, void *arg)

@@ -110,6 +110,21 @@ int crdt_store_join(crdt_store *s, const char *id, size_t len,
                     const crdt_cart *delta, bool *changed);
 
 /*
+ * crdt_store_get, _apply, _join and _bucket_of for a caller that has
+ * checked the id already (crdt_check_id passed) and holds its hash h
+ * (crdt_name_hash(id, len)): the engine checks and hashes a written cart's
+ * id once, then marks the write pending, applies it, notes its bucket and
+ * queues its push with the one hash.  Same results and errors otherwise.
+ */
+int crdt_store_get_hashed(const crdt_store *s, const char *id, size_t len, uint64_t h,
+                          crdt_item *out);
+int crdt_store_apply_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
+                            uint64_t self, const crdt_op *op, crdt_cart *delta);
+int crdt_store_join_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
+                           const crdt_cart *delta, bool *changed);
+uint32_t crdt_store_bucket_of_hash(const crdt_store *s, uint64_t h);
+
+/*
  * Calls fn for each cart of bucket b (in no particular order), stopping early
  * when fn returns non-zero, which is then returned; CARTD_EINVAL if
  * b >= nbuckets.  Costs only the bucket's carts, not the table.  The store

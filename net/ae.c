@@ -39,9 +39,9 @@
 #define AE_BUSY_MS 100u
 #define AE_BUSY_EVERY 16u
 
-void ae_note_change(engine *e, const char *id, size_t len)
+void ae_note_change(engine *e, uint64_t h)
 {
-	e->ae_changed_at[crdt_store_bucket_of(e->store, id, len)] = e->now;
+	e->ae_changed_at[crdt_store_bucket_of_hash(e->store, h)] = e->now;
 }
 
 /* Whether differing bucket b is listed in our turn-th round with a peer

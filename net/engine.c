@@ -341,25 +341,24 @@ bool engine_is_pending(const engine *e, const char *id, size_t len)
 	return e->npending && pending_find(e, id, len, crdt_name_hash(id, len)) != NULL;
 }
 
-int engine_write_begin(engine *e, const char *id, size_t len)
+/* engine_write_begin for a checked id and its hash h: the write's
+ * pending entry, or NULL (CARTD_ENOMEM). */
+static struct pending *write_begin(engine *e, const char *id, size_t len, uint64_t h)
 {
-	if (crdt_check_id(id, len))
-		return CARTD_EID;
-	uint64_t h = crdt_name_hash(id, len);
 	struct pending *p = pending_find(e, id, len, h);
 	if (p == NULL) {
 		if (e->npending == e->pending_cap) {
 			size_t cap = e->pending_cap ? e->pending_cap * 2 : 16;
 			struct pending *v = realloc(e->pending, cap * sizeof *v);
 			if (v == NULL)
-				return CARTD_ENOMEM;
+				return NULL;
 			e->pending = v;
 			e->pending_cap = cap;
 		}
 		crdt_item it;
 		p = &e->pending[e->npending++];
 		p->hash = h;
-		p->durable_max = crdt_store_get(e->store, id, len, &it) == 0
+		p->durable_max = crdt_store_get_hashed(e->store, id, len, h, &it) == 0
 		               ? crdt_ctx_max(&it.cart->ctx, e->cfg.replica_id) : 0;
 		memcpy(p->id, id, len);
 		p->id[len] = '\0';
@@ -370,7 +369,14 @@ int engine_write_begin(engine *e, const char *id, size_t len)
 	}
 	p->count++;
 	e->stats.pending_writes++;
-	return 0;
+	return p;
+}
+
+int engine_write_begin(engine *e, const char *id, size_t len)
+{
+	if (crdt_check_id(id, len))
+		return CARTD_EID;
+	return write_begin(e, id, len, crdt_name_hash(id, len)) ? 0 : CARTD_ENOMEM;
 }
 
 /* Clears one mark of p; the last one takes the entry away. */
@@ -401,22 +407,26 @@ static int keyed_reserve(struct pending *p)
 int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
                        crdt_cart *delta)
 {
+	/* The id is checked and hashed once here; the mark, the store and
+	 * the bucket all take the hash. */
+	if (crdt_check_id(id, len))
+		return CARTD_EID;
+	uint64_t h = crdt_name_hash(id, len);
 	/* Mark first: the mark records the durable counter before the write,
 	 * so neither a token nor anti-entropy can cover the new dot. */
-	int rc = engine_write_begin(e, id, len);
-	if (rc)
-		return rc;
-	struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
-	rc = op->key ? keyed_reserve(p) : 0;
+	struct pending *p = write_begin(e, id, len, h);
+	if (p == NULL)
+		return CARTD_ENOMEM;
+	int rc = op->key ? keyed_reserve(p) : 0;
 	if (rc == 0)
-		rc = crdt_store_apply(e->store, id, len, e->cfg.replica_id, op, delta);
+		rc = crdt_store_apply_hashed(e->store, id, len, h, e->cfg.replica_id, op, delta);
 	if (rc) {
 		pending_release(e, p);
 		return rc;
 	}
 	if (op->key)
 		p->keyed[p->nkeyed++] = op->key->dot;
-	ae_note_change(e, id, len);
+	ae_note_change(e, h);
 	return 0;
 }
 
@@ -424,7 +434,8 @@ int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *de
                       uint64_t now_ms)
 {
 	e->now = now_ms;
-	struct pending *p = pending_find(e, id, len, crdt_name_hash(id, len));
+	uint64_t h = crdt_name_hash(id, len);
+	struct pending *p = pending_find(e, id, len, h);
 	if (p == NULL)
 		return CARTD_EINVAL;
 	/* Completions come in submission order, and dots were handed out in
@@ -442,7 +453,7 @@ int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *de
 	pending_release(e, p);
 	if (delta == NULL || crdt_cart_empty(delta))
 		return 0;
-	return push_enqueue(e, id, len, delta);
+	return push_enqueue(e, id, len, h, delta);
 }
 
 int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx *ctx,

@@ -215,7 +215,8 @@ void swim_on_ping_req(engine *e, const engine_addr *from, uint64_t sender, const
 /* push.c */
 int push_init(engine *e);
 void push_destroy(engine *e);
-int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta);
+/* Queues a durable local delta of id (checked; h its crdt_name_hash). */
+int push_enqueue(engine *e, const char *id, size_t len, uint64_t h, const crdt_cart *delta);
 void push_tick(engine *e);
 int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
                    const uint8_t *payload, size_t len);
@@ -231,9 +232,10 @@ size_t push_send_items(engine *e, const engine_addr *const *to, size_t nto,
 
 /* ae.c */
 void ae_tick(engine *e);
-/* A cart of bucket-hash id changed here now (a local write or one that
- * replication brought): its bucket is busy for AE_BUSY_MS. */
-void ae_note_change(engine *e, const char *id, size_t len);
+/* The cart whose id hashes to h (crdt_name_hash) changed here now (a local
+ * write or one that replication brought): its bucket is busy for
+ * AE_BUSY_MS. */
+void ae_note_change(engine *e, uint64_t h);
 int ae_on_groups(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
 int ae_on_buckets(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);
 int ae_on_carts(engine *e, const engine_addr *from, uint64_t sender, const uint8_t *p, size_t len);

@@ -53,14 +53,14 @@ static void arm_flush(engine *e)
 		e->flush_at = 1;   /* 0 means "nothing queued" */
 }
 
-int push_enqueue(engine *e, const char *id, size_t len, const crdt_cart *delta)
+int push_enqueue(engine *e, const char *id, size_t len, uint64_t h, const crdt_cart *delta)
 {
 	/* No live peer, no one to push to: the flush would drop the queue.  A
 	 * peer that comes alive later learns the write by anti-entropy, as it
 	 * would any write from before it was known. */
 	if (members_live_count(e) == 0)
 		return 0;
-	int rc = crdt_store_join(e->queue, id, len, delta, NULL);
+	int rc = crdt_store_join_hashed(e->queue, id, len, h, delta, NULL);
 	if (rc)
 		return rc;
 	arm_flush(e);
@@ -254,16 +254,20 @@ static void apply_one(engine *e, const char *id, size_t len, const crdt_cart *c,
 {
 	char name[CRDT_MAX_NAME + 1];
 	bool changed = false;
-	if (crdt_store_join(e->store, id, len, c, &changed) || !changed)
+	/* Checked and hashed once for the store, the bucket and the relay. */
+	if (crdt_check_id(id, len))
+		return;
+	uint64_t h = crdt_name_hash(id, len);
+	if (crdt_store_join_hashed(e->store, id, len, h, c, &changed) || !changed)
 		return;
 	memcpy(name, id, len);
 	name[len] = '\0';
 	e->stats.carts_changed_in++;
-	ae_note_change(e, id, len);
+	ae_note_change(e, h);
 	if (d->repair)
 		e->stats.ae_carts_repaired++;
 	e->cb.persist(e->cb.arg, name, len, c);
-	if (d->hops > 0 && crdt_store_join(e->relay_queue, id, len, c, NULL) == 0) {
+	if (d->hops > 0 && crdt_store_join_hashed(e->relay_queue, id, len, h, c, NULL) == 0) {
 		if (d->hops - 1 > e->relay_hops)
 			e->relay_hops = (uint8_t)(d->hops - 1);
 		arm_flush(e);
