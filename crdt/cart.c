@@ -289,7 +289,7 @@ bool crdt_cart_empty(const crdt_cart *c)
  * an allocation, a copy and a free), for a slack of at most a third of the
  * array until a general join trims it.
  */
-int cart_reserve_line(crdt_cart *c)
+static int cart_reserve_line(crdt_cart *c)
 {
 	if (c->n < c->cap)
 		return 0;
@@ -299,6 +299,18 @@ int cart_reserve_line(crdt_cart *c)
 		return CARTD_ENOMEM;
 	c->lines = grown;
 	c->cap = cap;
+	return 0;
+}
+
+int cart_insert_line(crdt_cart *c, long ai, const char *sku, size_t len, const crdt_entry *e,
+                     uint16_t k)
+{
+	crdt_line fresh;
+	if (cart_reserve_line(c) || cart_line_init(&fresh, sku, len, e, k))
+		return CARTD_ENOMEM;
+	memmove(&c->lines[ai + 1], &c->lines[ai], (c->n - (size_t)ai) * sizeof fresh);
+	c->lines[ai] = fresh;
+	c->n++;
 	return 0;
 }
 

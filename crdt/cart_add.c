@@ -81,20 +81,6 @@ static int line_insert(crdt_line *l, const crdt_entry *e, uint16_t k)
 	return 0;
 }
 
-/* Inserts a new line of sku holding e[0..k) at index ai.  0 or
- * CARTD_ENOMEM (c unchanged, but for spare room in its line array). */
-static int insert_line(crdt_cart *c, long ai, const char *sku, size_t len,
-                       const crdt_entry *e, uint16_t k)
-{
-	crdt_line fresh;
-	if (cart_reserve_line(c) || cart_line_init(&fresh, sku, len, e, k))
-		return CARTD_ENOMEM;
-	memmove(&c->lines[ai + 1], &c->lines[ai], (c->n - (size_t)ai) * sizeof fresh);
-	c->lines[ai] = fresh;
-	c->n++;
-	return 0;
-}
-
 int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, uint32_t n,
                       crdt_cart *delta)
 {
@@ -125,7 +111,7 @@ int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, 
 	if (rc == 0 && crdt_ctx_reserve_join(&c->ctx, &d.ctx))
 		rc = CARTD_ENOMEM;
 	if (rc == 0)
-		rc = found ? line_insert(&c->lines[ai], &e, 1) : insert_line(c, ai, sku, len, &e, 1);
+		rc = found ? line_insert(&c->lines[ai], &e, 1) : cart_insert_line(c, ai, sku, len, &e, 1);
 	if (rc) {
 		crdt_cart_destroy(&d);
 		return rc;
@@ -150,7 +136,7 @@ int cart_join_disjoint_line(crdt_cart *dst, const crdt_cart *src)
 		return CARTD_ENOMEM;
 	const crdt_entry *e = crdt_line_entries(b);
 	int rc = found ? line_insert(&dst->lines[ai], e, b->n)
-	               : insert_line(dst, ai, crdt_line_sku(b), b->sku_len, e, b->n);
+	               : cart_insert_line(dst, ai, crdt_line_sku(b), b->sku_len, e, b->n);
 	if (rc)
 		return rc;
 	(void)crdt_ctx_join(&dst->ctx, &src->ctx);   /* room reserved: cannot fail */

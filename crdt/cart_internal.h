@@ -20,9 +20,11 @@ int cart_line_init(crdt_line *l, const char *sku, size_t len,
 /* Sets l's entries to a copy of e[0..n) (n may be 0 or 1: stored inline);
  * l's previous entry storage is NOT freed.  0 or CARTD_ENOMEM. */
 int cart_line_set_entries(crdt_line *l, const crdt_entry *e, uint16_t n);
-/* Room for one more line in c (the array grows by half).  0 or
- * CARTD_ENOMEM (c unchanged). */
-int cart_reserve_line(crdt_cart *c);
+/* Inserts a new line of sku holding e[0..k) at index ai (where
+ * cart_find_index put it).  0 or CARTD_ENOMEM (c unchanged, but for spare
+ * room in its line array). */
+int cart_insert_line(crdt_cart *c, long ai, const char *sku, size_t len, const crdt_entry *e,
+                     uint16_t k);
 /* Binary search by sku: the index of the line (found = true) or where it
  * would be inserted. */
 long cart_find_index(const crdt_cart *c, const char *sku, size_t len, bool *found);

@@ -219,13 +219,8 @@ static int commit_one_line(crdt_cart *dst, long ai, bool found, const crdt_line 
 {
 	crdt_line fresh;
 	if (!found) {
-		if (cart_reserve_line(dst))
+		if (cart_insert_line(dst, ai, crdt_line_sku(b), b->sku_len, e, (uint16_t)n))
 			return CARTD_ENOMEM;
-		if (cart_line_init(&fresh, crdt_line_sku(b), b->sku_len, e, (uint16_t)n))
-			return CARTD_ENOMEM;
-		memmove(&dst->lines[ai + 1], &dst->lines[ai], (dst->n - (size_t)ai) * sizeof fresh);
-		dst->lines[ai] = fresh;
-		dst->n++;
 	} else if (n == 0) {
 		cart_line_free(&dst->lines[ai]);
 		memmove(&dst->lines[ai], &dst->lines[ai + 1], (dst->n - (size_t)ai - 1) * sizeof fresh);

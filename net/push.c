@@ -254,9 +254,8 @@ static void apply_one(engine *e, const char *id, size_t len, const crdt_cart *c,
 {
 	char name[CRDT_MAX_NAME + 1];
 	bool changed = false;
-	/* Checked and hashed once for the store, the bucket and the relay. */
-	if (crdt_check_id(id, len))
-		return;
+	/* The decoder checked the id (msg_next_cart); hashed once for the
+	 * store, the bucket and the relay. */
 	uint64_t h = crdt_name_hash(id, len);
 	if (crdt_store_join_hashed(e->store, id, len, h, c, &changed) || !changed)
 		return;
