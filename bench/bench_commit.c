@@ -141,7 +141,8 @@ static void run_raw(const opts *o, bool sync, bool pipelined, const uint8_t *val
 	lat l = { NULL, 0, 0 };
 	double t0 = bench_now(), t = t0;
 	while (t - t0 < o->seconds) {
-		db_record rec = { id, (size_t)cart_id(id, sizeof id, l.n), val, len, DB_STATE };
+		db_record rec = { bench_cart_id(id, (size_t)cart_id(id, sizeof id, l.n)), val, len,
+		                  DB_STATE };
 		bool synced;
 		char err[DB_ERRMSG_MAX];
 		int rc = pipelined ? db_write_batch(d, &rec, 1, &synced, err, sizeof err)
@@ -179,7 +180,8 @@ static void submit_for(group *g, uint64_t w)
 	char id[32];
 	int n = cart_id(id, sizeof id, w);
 	g->start[w] = bench_now();
-	int rc = committer_submit_cart(g->c, id, (size_t)n, g->cart, w);
+	crdt_id cid = bench_cart_id(id, (size_t)n);
+	int rc = committer_submit_cart(g->c, &cid, g->cart, w);
 	if (rc)
 		die("committer_submit_cart", rc, NULL);
 	g->inflight++;

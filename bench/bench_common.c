@@ -173,3 +173,13 @@ void bench_table_close(bench_table *t)
 		fclose(t->csv);
 	t->csv = NULL;
 }
+
+crdt_id bench_cart_id(const char *s, size_t len)
+{
+	crdt_id id;
+	if (crdt_id_make(&id, s, len) != 0) {
+		fprintf(stderr, "not a cart id: '%.*s'\n", (int)len, s);
+		exit(2);
+	}
+	return id;
+}

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "crdt/cart_id.h"
+
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_now(void);
 /* Median of v[0..n) (sorts v in place); 0 when n == 0. */
@@ -27,6 +29,9 @@ void bench_header(const char *title, int argc, char **argv);
 size_t bench_heap_in_use(void);
 /* xorshift64*: fast, deterministic data for a given seed (nonzero state). */
 uint64_t bench_rand(uint64_t *state);
+/* Cart id s (len bytes) made a crdt_id as cartd's edges make it
+ * (crdt/cart_id.h); exits with a message if it is not a valid id. */
+crdt_id bench_cart_id(const char *s, size_t len);
 
 /* Direction of a target: the figure must be at least, or at most, it. */
 enum bench_goal { BENCH_NONE, BENCH_AT_LEAST, BENCH_AT_MOST };

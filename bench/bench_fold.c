@@ -105,7 +105,8 @@ static void log_generation(const opts *o, const char *dir, uint64_t gen, crdt_ca
 			crdt_encode_cart(&vals[n], &delta);
 			crdt_cart_destroy(&delta);
 			int il = snprintf(ids[n], sizeof ids[n], "cart-%zu", c);
-			recs[n] = (db_record){ ids[n], (size_t)il, vals[n].data, vals[n].len, DB_DELTA };
+			recs[n] = (db_record){ bench_cart_id(ids[n], (size_t)il), vals[n].data, vals[n].len,
+			                       DB_DELTA };
 		}
 		if ((rc = wal_append(w, recs, n, err, sizeof err)) != 0)
 			die("wal_append", rc, err);
@@ -183,7 +184,7 @@ static void log_order(db_coalesced *co, const db_record *recs, size_t n)
 	if (!all || !first || !out)
 		die("malloc", CARTD_ENOMEM, NULL);
 	for (size_t i = 0; i < n; i++)
-		all[i] = (seen){ recs[i].id, recs[i].id_len, i };
+		all[i] = (seen){ recs[i].id.s, recs[i].id.len, i };
 	qsort(all, n, sizeof *all, seen_cmp);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)

@@ -118,13 +118,13 @@ int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *o
 	/* An id that could never have been stored is simply not found. */
 	if (len == 0 || len > CRDT_MAX_NAME)
 		return CARTD_ENOTFOUND;
-	return crdt_store_get_hashed(s, id, len, crdt_name_hash(id, len), out);
+	crdt_id key = crdt_id_of(id, len, crdt_name_hash(id, len));
+	return crdt_store_get_id(s, &key, out);
 }
 
-int crdt_store_get_hashed(const crdt_store *s, const char *id, size_t len, uint64_t h,
-                          crdt_item *out)
+int crdt_store_get_id(const crdt_store *s, const crdt_id *id, crdt_item *out)
 {
-	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
+	store_ref r = store_table_find(&s->t, (uint32_t)id->hash, id->s, id->len);
 	if (r == 0)
 		return CARTD_ENOTFOUND;
 	fill_item(store_node_at(&s->t, r), out);
@@ -283,12 +283,12 @@ static int apply_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 	return 0;
 }
 
-int crdt_store_apply_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
-                            uint64_t self, const crdt_op *op, crdt_cart *delta)
+int crdt_store_apply_id(crdt_store *s, const crdt_id *id, uint64_t self, const crdt_op *op,
+                        crdt_cart *delta)
 {
-	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
+	store_ref r = store_table_find(&s->t, (uint32_t)id->hash, id->s, id->len);
 	int rc = r != 0 ? apply_existing(s, r, self, op, delta)
-	                : apply_new(s, id, len, h, self, op, delta);
+	                : apply_new(s, id->s, id->len, id->hash, self, op, delta);
 	/* cart.h promises an empty delta on error, whichever step failed. */
 	if (rc != 0 && delta != NULL)
 		crdt_cart_destroy(delta);
@@ -298,14 +298,15 @@ int crdt_store_apply_hashed(crdt_store *s, const char *id, size_t len, uint64_t 
 int crdt_store_apply(crdt_store *s, const char *id, size_t len, uint64_t self,
                      const crdt_op *op, crdt_cart *delta)
 {
-	int rc = crdt_check_id(id, len);
+	crdt_id key;
+	int rc = crdt_id_make(&key, id, len);
 
 	if (rc != 0) {
 		if (delta != NULL)
 			crdt_cart_destroy(delta);
 		return rc;
 	}
-	return crdt_store_apply_hashed(s, id, len, crdt_name_hash(id, len), self, op, delta);
+	return crdt_store_apply_id(s, &key, self, op, delta);
 }
 
 static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, bool *changed)
@@ -361,12 +362,13 @@ static int join_new(crdt_store *s, const char *id, size_t len, uint64_t h,
 	return 0;
 }
 
-int crdt_store_join_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
-                           const crdt_cart *delta, bool *changed)
+int crdt_store_join_id(crdt_store *s, const crdt_id *id, const crdt_cart *delta,
+                       bool *changed)
 {
 	bool ch = false;
-	store_ref r = store_table_find(&s->t, (uint32_t)h, id, len);
-	int rc = r != 0 ? join_existing(s, r, delta, &ch) : join_new(s, id, len, h, delta, &ch);
+	store_ref r = store_table_find(&s->t, (uint32_t)id->hash, id->s, id->len);
+	int rc = r != 0 ? join_existing(s, r, delta, &ch)
+	                : join_new(s, id->s, id->len, id->hash, delta, &ch);
 
 	if (changed != NULL)
 		*changed = rc == 0 && ch;
@@ -376,14 +378,15 @@ int crdt_store_join_hashed(crdt_store *s, const char *id, size_t len, uint64_t h
 int crdt_store_join(crdt_store *s, const char *id, size_t len,
                     const crdt_cart *delta, bool *changed)
 {
-	int rc = crdt_check_id(id, len);
+	crdt_id key;
+	int rc = crdt_id_make(&key, id, len);
 
 	if (rc != 0) {
 		if (changed != NULL)
 			*changed = false;
 		return rc;
 	}
-	return crdt_store_join_hashed(s, id, len, crdt_name_hash(id, len), delta, changed);
+	return crdt_store_join_id(s, &key, delta, changed);
 }
 
 int crdt_store_walk_bucket(const crdt_store *s, uint32_t b, crdt_store_fn fn, void *arg)

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "crdt/cart.h"
+#include "crdt/cart_id.h"
 
 #define CRDT_DEFAULT_BUCKETS 1024u
 #define CRDT_MAX_BUCKETS 65536u
@@ -110,18 +111,17 @@ int crdt_store_join(crdt_store *s, const char *id, size_t len,
                     const crdt_cart *delta, bool *changed);
 
 /*
- * crdt_store_get, _apply, _join and _bucket_of for a caller that has
- * checked the id already (crdt_check_id passed) and holds its hash h
- * (crdt_name_hash(id, len)): the engine checks and hashes a written cart's
- * id once, then marks the write pending, applies it, notes its bucket and
- * queues its push with the one hash.  Same results and errors otherwise.
+ * crdt_store_get, _apply and _join for an id checked and hashed already
+ * (cart_id.h): the engine marks a write pending, applies it, notes its
+ * bucket and queues its push with the one hash its edge computed.  Same
+ * results and errors otherwise, less CARTD_EID.
  */
-int crdt_store_get_hashed(const crdt_store *s, const char *id, size_t len, uint64_t h,
-                          crdt_item *out);
-int crdt_store_apply_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
-                            uint64_t self, const crdt_op *op, crdt_cart *delta);
-int crdt_store_join_hashed(crdt_store *s, const char *id, size_t len, uint64_t h,
-                           const crdt_cart *delta, bool *changed);
+int crdt_store_get_id(const crdt_store *s, const crdt_id *id, crdt_item *out);
+int crdt_store_apply_id(crdt_store *s, const crdt_id *id, uint64_t self, const crdt_op *op,
+                        crdt_cart *delta);
+int crdt_store_join_id(crdt_store *s, const crdt_id *id, const crdt_cart *delta,
+                       bool *changed);
+/* crdt_store_bucket_of for an id's hash (crdt_id.hash). */
 uint32_t crdt_store_bucket_of_hash(const crdt_store *s, uint64_t h);
 
 /*

@@ -326,11 +326,11 @@ uint64_t engine_next_deadline(const engine *e, uint64_t now_ms)
 
 /* Writes in flight are few (bounded by the committer queue), so a scan of
  * their hashes is cheaper than keeping a hash table in step. */
-static struct pending *pending_find(const engine *e, const char *id, size_t len, uint64_t h)
+static struct pending *pending_find(const engine *e, const crdt_id *id)
 {
 	for (size_t i = 0; i < e->npending; i++) {
 		const struct pending *p = &e->pending[i];
-		if (p->hash == h && p->len == len && memcmp(p->id, id, len) == 0)
+		if (p->hash == id->hash && p->len == id->len && memcmp(p->id, id->s, id->len) == 0)
 			return &e->pending[i];
 	}
 	return NULL;
@@ -338,14 +338,17 @@ static struct pending *pending_find(const engine *e, const char *id, size_t len,
 
 bool engine_is_pending(const engine *e, const char *id, size_t len)
 {
-	return e->npending && pending_find(e, id, len, crdt_name_hash(id, len)) != NULL;
+	if (e->npending == 0)
+		return false;
+	crdt_id key = crdt_id_of(id, len, crdt_name_hash(id, len));
+	return pending_find(e, &key) != NULL;
 }
 
-/* engine_write_begin for a checked id and its hash h: the write's
- * pending entry, or NULL (CARTD_ENOMEM). */
-static struct pending *write_begin(engine *e, const char *id, size_t len, uint64_t h)
+/* The pending entry of id's writes, with one more mark: NULL only for
+ * CARTD_ENOMEM. */
+static struct pending *write_begin(engine *e, const crdt_id *id)
 {
-	struct pending *p = pending_find(e, id, len, h);
+	struct pending *p = pending_find(e, id);
 	if (p == NULL) {
 		if (e->npending == e->pending_cap) {
 			size_t cap = e->pending_cap ? e->pending_cap * 2 : 16;
@@ -357,12 +360,12 @@ static struct pending *write_begin(engine *e, const char *id, size_t len, uint64
 		}
 		crdt_item it;
 		p = &e->pending[e->npending++];
-		p->hash = h;
-		p->durable_max = crdt_store_get_hashed(e->store, id, len, h, &it) == 0
+		p->hash = id->hash;
+		p->durable_max = crdt_store_get_id(e->store, id, &it) == 0
 		               ? crdt_ctx_max(&it.cart->ctx, e->cfg.replica_id) : 0;
-		memcpy(p->id, id, len);
-		p->id[len] = '\0';
-		p->len = (uint8_t)len;
+		memcpy(p->id, id->s, id->len);
+		p->id[id->len] = '\0';
+		p->len = (uint8_t)id->len;
 		p->count = 0;
 		p->keyed = NULL;
 		p->nkeyed = p->keyed_cap = 0;
@@ -372,11 +375,9 @@ static struct pending *write_begin(engine *e, const char *id, size_t len, uint64
 	return p;
 }
 
-int engine_write_begin(engine *e, const char *id, size_t len)
+int engine_write_begin(engine *e, const crdt_id *id)
 {
-	if (crdt_check_id(id, len))
-		return CARTD_EID;
-	return write_begin(e, id, len, crdt_name_hash(id, len)) ? 0 : CARTD_ENOMEM;
+	return write_begin(e, id) ? 0 : CARTD_ENOMEM;
 }
 
 /* Clears one mark of p; the last one takes the entry away. */
@@ -404,38 +405,30 @@ static int keyed_reserve(struct pending *p)
 	return 0;
 }
 
-int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
-                       crdt_cart *delta)
+int engine_local_write(engine *e, const crdt_id *id, const crdt_op *op, crdt_cart *delta)
 {
-	/* The id is checked and hashed once here; the mark, the store and
-	 * the bucket all take the hash. */
-	if (crdt_check_id(id, len))
-		return CARTD_EID;
-	uint64_t h = crdt_name_hash(id, len);
 	/* Mark first: the mark records the durable counter before the write,
 	 * so neither a token nor anti-entropy can cover the new dot. */
-	struct pending *p = write_begin(e, id, len, h);
+	struct pending *p = write_begin(e, id);
 	if (p == NULL)
 		return CARTD_ENOMEM;
 	int rc = op->key ? keyed_reserve(p) : 0;
 	if (rc == 0)
-		rc = crdt_store_apply_hashed(e->store, id, len, h, e->cfg.replica_id, op, delta);
+		rc = crdt_store_apply_id(e->store, id, e->cfg.replica_id, op, delta);
 	if (rc) {
 		pending_release(e, p);
 		return rc;
 	}
 	if (op->key)
 		p->keyed[p->nkeyed++] = op->key->dot;
-	ae_note_change(e, h);
+	ae_note_change(e, id->hash);
 	return 0;
 }
 
-int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *delta,
-                      uint64_t now_ms)
+int engine_write_done(engine *e, const crdt_id *id, const crdt_cart *delta, uint64_t now_ms)
 {
 	e->now = now_ms;
-	uint64_t h = crdt_name_hash(id, len);
-	struct pending *p = pending_find(e, id, len, h);
+	struct pending *p = pending_find(e, id);
 	if (p == NULL)
 		return CARTD_EINVAL;
 	/* Completions come in submission order, and dots were handed out in
@@ -453,16 +446,14 @@ int engine_write_done(engine *e, const char *id, size_t len, const crdt_cart *de
 	pending_release(e, p);
 	if (delta == NULL || crdt_cart_empty(delta))
 		return 0;
-	return push_enqueue(e, id, len, h, delta);
+	return push_enqueue(e, id, delta);
 }
 
-int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx *ctx,
-                     crdt_ctx *out)
+int engine_token_ctx(const engine *e, const crdt_id *id, const crdt_ctx *ctx, crdt_ctx *out)
 {
 	if (crdt_ctx_copy(out, ctx))
 		return CARTD_ENOMEM;
-	const struct pending *p = e->npending ? pending_find(e, id, len, crdt_name_hash(id, len))
-	                                      : NULL;
+	const struct pending *p = pending_find(e, id);
 	if (p == NULL)
 		return 0;
 	uint64_t max = crdt_ctx_max(ctx, e->cfg.replica_id);

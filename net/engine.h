@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "crdt/cart.h"
+#include "crdt/cart_id.h"
 #include "crdt/store.h"
 #include "net/reject.h"
 #include "net/wire.h"
@@ -78,9 +79,9 @@ typedef struct engine_callbacks {
 	 * delta (a state of the cart no newer than the stored one: what a peer
 	 * sent, not the whole cart): persist it.  Joining delta into what the
 	 * disk holds is enough, since join is idempotent and order-free and the
-	 * disk only ever holds joins of states the store went through.  id is
-	 * NUL-terminated; id and delta are valid only during the call. */
-	void (*persist)(void *arg, const char *id, size_t id_len, const crdt_cart *delta);
+	 * disk only ever holds joins of states the store went through.  id and
+	 * delta are valid only during the call. */
+	void (*persist)(void *arg, const crdt_id *id, const crdt_cart *delta);
 	/* A member changed state (for logs); may be NULL. */
 	void (*member_event)(void *arg, uint64_t id, const engine_addr *addr,
 	                     enum engine_member_state from, enum engine_member_state to);
@@ -173,21 +174,21 @@ uint64_t engine_next_deadline(const engine *e, uint64_t now_ms);
 /*
  * Local writes (see the header comment).  local_write marks cart id and
  * applies op to the store as this replica: delta receives the operation's
- * delta (crdt_store_apply); on error nothing changed and no mark is left.
- * 0 or crdt_store_apply's errors.
+ * delta (crdt_store_apply_id); on error nothing changed and no mark is left.
+ * 0 or crdt_store_apply_id's errors.
  *
  * write_begin alone marks cart id as holding a write that is not yet
  * durable (local_write calls it; hosts use local_write); write_done clears
  * one such mark, and the keyed dots in flight that delta's context holds,
  * and queues delta for push (delta is copied; it may be empty, in which
  * case only the mark is cleared).
- * 0, CARTD_EID or CARTD_ENOMEM (write_done never fails for a begun write).
+ * id was checked and hashed where it entered (cart_id.h); none of these
+ * checks or hashes it again.
+ * 0 or CARTD_ENOMEM (write_done never fails for a begun write).
  */
-int engine_local_write(engine *e, const char *id, size_t len, const crdt_op *op,
-                       crdt_cart *delta);
-int engine_write_begin(engine *e, const char *id, size_t len);
-int engine_write_done(engine *e, const char *id, size_t len,
-                      const crdt_cart *delta, uint64_t now_ms);
+int engine_local_write(engine *e, const crdt_id *id, const crdt_op *op, crdt_cart *delta);
+int engine_write_begin(engine *e, const crdt_id *id);
+int engine_write_done(engine *e, const crdt_id *id, const crdt_cart *delta, uint64_t now_ms);
 
 /*
  * The context a client's read token may carry for cart id: ctx minus the
@@ -198,8 +199,7 @@ int engine_write_done(engine *e, const char *id, size_t len,
  * take away the new, unseen item.  out (initialised) is replaced.
  * 0 or CARTD_ENOMEM.
  */
-int engine_token_ctx(const engine *e, const char *id, size_t len, const crdt_ctx *ctx,
-                     crdt_ctx *out);
+int engine_token_ctx(const engine *e, const crdt_id *id, const crdt_ctx *ctx, crdt_ctx *out);
 
 const engine_stats *engine_get_stats(engine *e);
 /* Fills up to cap members into out; returns how many there are in all. */

@@ -94,9 +94,8 @@ struct engine {
 	uint64_t last_flush;        /* when the push queue last flushed (0: never) */
 	double pack_ratio;          /* recent deflate ratio: how much raw to pack */
 	struct push_rx {            /* a received DELTA, decoded: kept between */
-		const char **ids;   /* messages, so that receiving allocates */
-		size_t *lens;       /* only what the carts themselves need */
-		crdt_cart *carts;
+		crdt_id *ids;       /* messages, so that receiving allocates */
+		crdt_cart *carts;   /* only what the carts themselves need */
 		uint32_t cap;
 	} rx;
 
@@ -215,8 +214,8 @@ void swim_on_ping_req(engine *e, const engine_addr *from, uint64_t sender, const
 /* push.c */
 int push_init(engine *e);
 void push_destroy(engine *e);
-/* Queues a durable local delta of id (checked; h its crdt_name_hash). */
-int push_enqueue(engine *e, const char *id, size_t len, uint64_t h, const crdt_cart *delta);
+/* Queues a durable local delta of id. */
+int push_enqueue(engine *e, const crdt_id *id, const crdt_cart *delta);
 void push_tick(engine *e);
 int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
                    const uint8_t *payload, size_t len);

@@ -81,6 +81,19 @@ static int get_id(buf_reader *r, const char **id, size_t *len, enum reject_field
 	return 0;
 }
 
+/* A cart id, as get_id reads it, made into a crdt_id. */
+static int get_cart_id(buf_reader *r, crdt_id *id, enum reject_field *why)
+{
+	const uint8_t *p;
+	size_t len;
+	int rc = buf_get_str(r, CRDT_MAX_NAME, &p, &len);
+	if (rc == CARTD_ETRUNC)
+		REFUSE(REJECT_F_TRUNCATED);
+	if (rc != 0 || crdt_id_make(id, (const char *)p, len) != 0)
+		REFUSE(REJECT_F_ID);
+	return 0;
+}
+
 static int end_check(const buf_reader *r, enum reject_field *why)
 {
 	if (buf_left(r) != 0)
@@ -205,12 +218,11 @@ int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out, enum reject_fiel
 	return 0;
 }
 
-int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart,
-                  enum reject_field *why)
+int msg_next_cart(msg_delta *d, crdt_id *id, crdt_cart *cart, enum reject_field *why)
 {
 	if (d->count == 0)
 		REFUSE(REJECT_F_COUNT);
-	CHECK(get_id(&d->rest, id, id_len, why));
+	CHECK(get_cart_id(&d->rest, id, why));
 	int rc = crdt_decode_cart(&d->rest, cart);
 	if (rc == CARTD_ENOMEM)
 		return rc;   /* ours, not the sender's: counted apart */

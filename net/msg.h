@@ -23,6 +23,7 @@
 
 #include "crdt/buf.h"
 #include "crdt/cart.h"
+#include "crdt/cart_id.h"
 #include "net/engine.h"
 #include "net/reject.h"
 
@@ -113,11 +114,11 @@ void msg_end_delta(buf_writer *w, uint32_t count);
 /* Encoded size of one (id, cart) pair. */
 size_t msg_cart_size(size_t id_len, const crdt_cart *c);
 int msg_get_delta(const uint8_t *p, size_t len, msg_delta *out, enum reject_field *why);
-/* Reads the next pair: *id points into the payload (not NUL-terminated),
- * the id is validated, cart (initialised) is replaced.  CARTD_ENOMEM when
- * the cart could not be allocated (not the sender's fault). */
-int msg_next_cart(msg_delta *d, const char **id, size_t *id_len, crdt_cart *cart,
-                  enum reject_field *why);
+/* Reads the next pair: the id is checked and hashed (crdt_id_make) and
+ * *id borrows it from the payload; cart (initialised) is replaced.
+ * CARTD_ENOMEM when the cart could not be allocated (not the sender's
+ * fault). */
+int msg_next_cart(msg_delta *d, crdt_id *id, crdt_cart *cart, enum reject_field *why);
 
 void msg_put_digests(buf_writer *w, const msg_digests *d, const uint64_t *values);
 /* count is 1..65535; first is not checked here: the receiver checks

@@ -30,7 +30,6 @@ int push_init(engine *e)
 void push_destroy(engine *e)
 {
 	free(e->rx.ids);
-	free(e->rx.lens);
 	free(e->rx.carts);
 	e->rx = (struct push_rx){ 0 };
 	crdt_store_free(e->queue);
@@ -53,14 +52,14 @@ static void arm_flush(engine *e)
 		e->flush_at = 1;   /* 0 means "nothing queued" */
 }
 
-int push_enqueue(engine *e, const char *id, size_t len, uint64_t h, const crdt_cart *delta)
+int push_enqueue(engine *e, const crdt_id *id, const crdt_cart *delta)
 {
 	/* No live peer, no one to push to: the flush would drop the queue.  A
 	 * peer that comes alive later learns the write by anti-entropy, as it
 	 * would any write from before it was known. */
 	if (members_live_count(e) == 0)
 		return 0;
-	int rc = crdt_store_join_hashed(e->queue, id, len, h, delta, NULL);
+	int rc = crdt_store_join_id(e->queue, id, delta, NULL);
 	if (rc)
 		return rc;
 	arm_flush(e);
@@ -233,13 +232,12 @@ void push_tick(engine *e)
 
 /* Decodes every pair before applying any: a message applies whole or not
  * at all. */
-static int decode_all(msg_delta *d, const char **ids, size_t *lens, crdt_cart *carts,
-                      enum reject_field *why)
+static int decode_all(msg_delta *d, crdt_id *ids, crdt_cart *carts, enum reject_field *why)
 {
 	uint32_t n = d->count;
 	for (uint32_t i = 0; i < n; i++) {
 		crdt_cart_init(&carts[i]);
-		int rc = msg_next_cart(d, &ids[i], &lens[i], &carts[i], why);
+		int rc = msg_next_cart(d, &ids[i], &carts[i], why);
 		if (rc) {
 			for (uint32_t k = 0; k <= i; k++)
 				crdt_cart_destroy(&carts[k]);
@@ -249,24 +247,18 @@ static int decode_all(msg_delta *d, const char **ids, size_t *lens, crdt_cart *c
 	return 0;
 }
 
-static void apply_one(engine *e, const char *id, size_t len, const crdt_cart *c,
-                      const msg_delta *d)
+/* id was checked and hashed by the decoder (msg_next_cart). */
+static void apply_one(engine *e, const crdt_id *id, const crdt_cart *c, const msg_delta *d)
 {
-	char name[CRDT_MAX_NAME + 1];
 	bool changed = false;
-	/* The decoder checked the id (msg_next_cart); hashed once for the
-	 * store, the bucket and the relay. */
-	uint64_t h = crdt_name_hash(id, len);
-	if (crdt_store_join_hashed(e->store, id, len, h, c, &changed) || !changed)
+	if (crdt_store_join_id(e->store, id, c, &changed) || !changed)
 		return;
-	memcpy(name, id, len);
-	name[len] = '\0';
 	e->stats.carts_changed_in++;
-	ae_note_change(e, h);
+	ae_note_change(e, id->hash);
 	if (d->repair)
 		e->stats.ae_carts_repaired++;
-	e->cb.persist(e->cb.arg, name, len, c);
-	if (d->hops > 0 && crdt_store_join_hashed(e->relay_queue, id, len, h, c, NULL) == 0) {
+	e->cb.persist(e->cb.arg, id, c);
+	if (d->hops > 0 && crdt_store_join_id(e->relay_queue, id, c, NULL) == 0) {
 		if (d->hops - 1 > e->relay_hops)
 			e->relay_hops = (uint8_t)(d->hops - 1);
 		arm_flush(e);
@@ -282,16 +274,13 @@ static int rx_reserve(engine *e, uint32_t n)
 	uint32_t cap = rx->cap ? rx->cap : 64;
 	while (cap < n)
 		cap *= 2;
-	const char **ids = realloc(rx->ids, cap * sizeof *ids);
+	crdt_id *ids = realloc(rx->ids, cap * sizeof *ids);
 	if (ids)
 		rx->ids = ids;
-	size_t *lens = realloc(rx->lens, cap * sizeof *lens);
-	if (lens)
-		rx->lens = lens;
 	crdt_cart *carts = realloc(rx->carts, cap * sizeof *carts);
 	if (carts)
 		rx->carts = carts;
-	if (!ids || !lens || !carts)
+	if (!ids || !carts)
 		return CARTD_ENOMEM;   /* what did grow is kept, cap is not raised */
 	rx->cap = cap;
 	return 0;
@@ -309,10 +298,10 @@ int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
 	struct push_rx *rx = &e->rx;
 	int rc = rx_reserve(e, n);
 	if (rc == 0)
-		rc = decode_all(&d, rx->ids, rx->lens, rx->carts, &e->why);
+		rc = decode_all(&d, rx->ids, rx->carts, &e->why);
 	if (rc == 0) {
 		for (uint32_t i = 0; i < n; i++) {
-			apply_one(e, rx->ids[i], rx->lens[i], &rx->carts[i], &d);
+			apply_one(e, &rx->ids[i], &rx->carts[i], &d);
 			crdt_cart_destroy(&rx->carts[i]);
 		}
 		e->stats.deltas_in += n;

@@ -20,6 +20,7 @@
 #include "crdt/store.h"
 #include "tests/test_rng.h"
 #include "tests/test_tmpdir.h"
+#include "tests/test_util.h"
 
 static char base[64];
 
@@ -52,7 +53,7 @@ static void put(db *d, const char *id, const crdt_cart *c, enum db_kind kind)
 	buf_writer_init(&w);
 	crdt_encode_cart(&w, c);
 	ck_assert_int_eq(w.err, 0);
-	db_record r = { id, strlen(id), w.data, w.len, kind };
+	db_record r = { tu_idn(id, strlen(id)), w.data, w.len, kind };
 	char err[DB_ERRMSG_MAX];
 	ck_assert_msg(db_put_batch(d, &r, 1, err, sizeof err) == 0, "put: %s", err);
 	buf_writer_destroy(&w);
@@ -115,7 +116,7 @@ START_TEST(test_deltas_load_as_the_cart)
 			random_op(&rng, &cart, 1 + test_rng_below(&rng, 2), &delta[k]);
 			buf_writer_init(&w[k]);
 			crdt_encode_cart(&w[k], &delta[k]);
-			recs[k] = (db_record){ "c1", 2, w[k].data, w[k].len,
+			recs[k] = (db_record){ tu_idn("c1", 2), w[k].data, w[k].len,
 			                       crdt_cart_empty(&delta[k]) ? DB_NOTHING : DB_DELTA };
 		}
 		char err[DB_ERRMSG_MAX];
@@ -270,7 +271,7 @@ static void coalesce_case(test_rng *rng, void *arg)
 		snprintf(ids[n], sizeof ids[n], "k%d", k);
 		buf_writer_init(&w[n]);
 		crdt_encode_cart(&w[n], state ? &carts[k] : &delta);
-		recs[n] = (db_record){ ids[n], strlen(ids[n]), w[n].data, w[n].len,
+		recs[n] = (db_record){ tu_idn(ids[n], strlen(ids[n])), w[n].data, w[n].len,
 		                       state ? DB_STATE : DB_DELTA };
 		n++;
 	}
@@ -279,8 +280,8 @@ static void coalesce_case(test_rng *rng, void *arg)
 	T_ASSERT(co.n <= CO_CARTS && co.joined == n - co.n, "%zu records out, %zu joined", co.n,
 	         co.joined);
 	for (size_t i = 1; i < co.n; i++)   /* in key order, one record per cart */
-		T_ASSERT(strcmp(co.recs[i - 1].id, co.recs[i].id) < 0, "record %zu: %s after %s", i,
-		         co.recs[i].id, co.recs[i - 1].id);
+		T_ASSERT(strcmp(co.recs[i - 1].id.s, co.recs[i].id.s) < 0, "record %zu: %s after %s",
+		         i, co.recs[i].id.s, co.recs[i - 1].id.s);
 	char name[32];
 	snprintf(name, sizeof name, "raw%u", *round);
 	db *raw = open_dir(name);
@@ -327,21 +328,22 @@ START_TEST(test_coalesce_passes_bad_groups)
 	crdt_encode_cart(&w2, &d2);
 	const uint8_t junk[] = { 0xff, 0xff };
 	db_record recs[] = {
-		{ "good", 4, w1.data, w1.len, DB_DELTA },
-		{ "bad", 3, junk, sizeof junk, DB_DELTA },
-		{ "goo", 3, w1.data, w1.len, DB_DELTA },
-		{ "bad", 3, w2.data, w2.len, DB_DELTA },
-		{ "good", 4, w2.data, w2.len, DB_DELTA },
+		{ tu_id("good"), w1.data, w1.len, DB_DELTA },
+		{ tu_id("bad"), junk, sizeof junk, DB_DELTA },
+		{ tu_id("goo"), w1.data, w1.len, DB_DELTA },
+		{ tu_id("bad"), w2.data, w2.len, DB_DELTA },
+		{ tu_id("good"), w2.data, w2.len, DB_DELTA },
 	};
 	db_coalesced co;
 	ck_assert_int_eq(db_coalesce(recs, 5, &co), 0);
 	ck_assert_uint_eq(co.n, 4);
 	ck_assert_uint_eq(co.joined, 1);
 	ck_assert(co.recs[0].val == junk && co.recs[1].val == w2.data);   /* "bad", in order */
-	ck_assert(strcmp(co.recs[2].id, "goo") == 0 && co.recs[2].val == w1.data);
+	ck_assert(co.recs[2].id.len == 3 && memcmp(co.recs[2].id.s, "goo", 3) == 0 &&
+	          co.recs[2].val == w1.data);
 	crdt_cart got;
 	crdt_cart_init(&got);
-	ck_assert_str_eq(co.recs[3].id, "good");
+	ck_assert(co.recs[3].id.len == 4 && memcmp(co.recs[3].id.s, "good", 4) == 0);
 	ck_assert_int_eq(crdt_cart_from_bytes(co.recs[3].val, co.recs[3].val_len, &got), 0);
 	ck_assert(crdt_cart_equal(&got, &c));   /* "good": both adds in one delta */
 	ck_assert(co.recs[3].kind == DB_DELTA);
@@ -397,7 +399,7 @@ START_TEST(test_fold_spans_transactions)
 			buf_writer v;
 			buf_writer_init(&v);
 			crdt_encode_cart(&v, &delta);
-			db_record r = { id, strlen(id), v.data, v.len, DB_DELTA };
+			db_record r = { tu_idn(id, strlen(id)), v.data, v.len, DB_DELTA };
 			ck_assert_msg(wal_append(w, &r, 1, err, sizeof err) == 0, "append: %s", err);
 			bytes += v.len;
 			records++;

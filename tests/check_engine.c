@@ -18,6 +18,7 @@
 #include "net/msg.h"
 #include "net/wire.h"
 #include "tests/test_alloc.h"
+#include "tests/test_util.h"
 
 #define NPEERS 3
 #define MAILBOX 4096
@@ -68,10 +69,9 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	memcpy(box[nbox++].d, d, len);
 }
 
-static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
 {
 	(void)id;
-	(void)len;
 	test_alloc_pause();               /* the check allocates */
 	if (!crdt_cart_valid(delta))
 		invalid++;
@@ -161,8 +161,8 @@ static void client_add(int i, const char *cart, const char *sku, uint32_t n)
 	crdt_cart delta;
 	crdt_cart_init(&delta);
 	struct peer *p = &peers[i];
-	ck_assert_int_eq(engine_local_write(p->e, cart, strlen(cart), &op, &delta), 0);
-	ck_assert_int_eq(engine_write_done(p->e, cart, strlen(cart), &delta, now), 0);
+	ck_assert_int_eq(engine_local_write(p->e, TU_IDN(cart, strlen(cart)), &op, &delta), 0);
+	ck_assert_int_eq(engine_write_done(p->e, TU_IDN(cart, strlen(cart)), &delta, now), 0);
 	crdt_cart_destroy(&delta);
 }
 
@@ -382,13 +382,13 @@ START_TEST(pending_write_is_not_sent)
 	seed_all();
 	run_for(3000);
 	crdt_op op = { CRDT_OP_ADD, "pear", 4, 2, NULL, NULL, 0 };
-	ck_assert_int_eq(engine_local_write(peers[0].e, "c", 1, &op, NULL), 0);
+	ck_assert_int_eq(engine_local_write(peers[0].e, TU_IDN("c", 1), &op, NULL), 0);
 	run_for(3000);   /* many anti-entropy rounds */
 	ck_assert_uint_eq(qty_at(1, "c", "pear"), 0);
 	ck_assert_uint_eq(qty_at(2, "c", "pear"), 0);
 	crdt_cart empty;
 	crdt_cart_init(&empty);
-	ck_assert_int_eq(engine_write_done(peers[0].e, "c", 1, &empty, now), 0);
+	ck_assert_int_eq(engine_write_done(peers[0].e, TU_IDN("c", 1), &empty, now), 0);
 	uint64_t deadline = now + 5000;
 	while (qty_at(1, "c", "pear") != 2 && now < deadline)
 		run_for(50);
@@ -514,27 +514,27 @@ START_TEST(token_leaves_out_undurable_dots)
 	crdt_cart d2, d3;
 	crdt_cart_init(&d2);
 	crdt_cart_init(&d3);
-	ck_assert_int_eq(engine_local_write(peers[0].e, "t", 1, &op, &d2), 0);
-	ck_assert_int_eq(engine_local_write(peers[0].e, "t", 1, &op, &d3), 0);
+	ck_assert_int_eq(engine_local_write(peers[0].e, TU_IDN("t", 1), &op, &d2), 0);
+	ck_assert_int_eq(engine_local_write(peers[0].e, TU_IDN("t", 1), &op, &d3), 0);
 	crdt_item it;
 	ck_assert_int_eq(crdt_store_get(peers[0].store, "t", 1, &it), 0);
 	crdt_ctx tok;
 	crdt_ctx_init(&tok);
 	crdt_dot dot[4] = { { 0, 0 }, { 100, 1 }, { 100, 2 }, { 100, 3 } };
-	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, TU_IDN("t", 1), &it.cart->ctx, &tok), 0);
 	ck_assert(crdt_ctx_contains(&tok, dot[1]));
 	ck_assert(!crdt_ctx_contains(&tok, dot[2]) && !crdt_ctx_contains(&tok, dot[3]));
 	ck_assert(crdt_ctx_contains(&it.cart->ctx, dot[3]));   /* the read shows them */
 	/* A write the store refuses changes nothing and leaves no mark. */
 	crdt_op bad = { CRDT_OP_ADD, "new", 3, 0, NULL, NULL, 0 };
-	ck_assert_int_eq(engine_local_write(peers[0].e, "t", 1, &bad, NULL), CARTD_EQTY);
+	ck_assert_int_eq(engine_local_write(peers[0].e, TU_IDN("t", 1), &bad, NULL), CARTD_EQTY);
 	ck_assert_uint_eq(engine_get_stats(peers[0].e)->pending_writes, 2);
 	/* Commits complete in order: after the first, only dot 3 is held. */
-	ck_assert_int_eq(engine_write_done(peers[0].e, "t", 1, &d2, now), 0);
-	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	ck_assert_int_eq(engine_write_done(peers[0].e, TU_IDN("t", 1), &d2, now), 0);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, TU_IDN("t", 1), &it.cart->ctx, &tok), 0);
 	ck_assert(crdt_ctx_contains(&tok, dot[2]) && !crdt_ctx_contains(&tok, dot[3]));
-	ck_assert_int_eq(engine_write_done(peers[0].e, "t", 1, &d3, now), 0);
-	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	ck_assert_int_eq(engine_write_done(peers[0].e, TU_IDN("t", 1), &d3, now), 0);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, TU_IDN("t", 1), &it.cart->ctx, &tok), 0);
 	ck_assert(crdt_ctx_contains(&tok, dot[3]));     /* durable now */
 	ck_assert_uint_eq(engine_get_stats(peers[0].e)->pending_writes, 0);
 	crdt_ctx_destroy(&tok);
@@ -558,8 +558,8 @@ START_TEST(token_leaves_out_undurable_keyed_dots)
 	crdt_cart da, dr;
 	crdt_cart_init(&da);
 	crdt_cart_init(&dr);
-	ck_assert_int_eq(engine_local_write(peers[0].e, "t", 1, &add, &da), 0);
-	ck_assert_int_eq(engine_local_write(peers[0].e, "t", 1, &rm, &dr), 0);
+	ck_assert_int_eq(engine_local_write(peers[0].e, TU_IDN("t", 1), &add, &da), 0);
+	ck_assert_int_eq(engine_local_write(peers[0].e, TU_IDN("t", 1), &rm, &dr), 0);
 	crdt_item it;
 	ck_assert_int_eq(crdt_store_get(peers[0].store, "t", 1, &it), 0);
 	ck_assert(crdt_ctx_contains(&it.cart->ctx, ka.dot));    /* the read shows both */
@@ -567,17 +567,17 @@ START_TEST(token_leaves_out_undurable_keyed_dots)
 	crdt_ctx tok;
 	crdt_ctx_init(&tok);
 	crdt_dot own = { 100, 1 };
-	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, TU_IDN("t", 1), &it.cart->ctx, &tok), 0);
 	ck_assert(crdt_ctx_contains(&tok, own));
 	ck_assert(!crdt_ctx_contains(&tok, ka.dot) && !crdt_ctx_contains(&tok, kr.dot));
 	/* The same request again is a replay: refused, no mark left. */
-	ck_assert_int_eq(engine_local_write(peers[0].e, "t", 1, &add, NULL), CARTD_EIDEMPOTENT);
+	ck_assert_int_eq(engine_local_write(peers[0].e, TU_IDN("t", 1), &add, NULL), CARTD_EIDEMPOTENT);
 	ck_assert_uint_eq(engine_get_stats(peers[0].e)->pending_writes, 2);
-	ck_assert_int_eq(engine_write_done(peers[0].e, "t", 1, &da, now), 0);
-	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	ck_assert_int_eq(engine_write_done(peers[0].e, TU_IDN("t", 1), &da, now), 0);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, TU_IDN("t", 1), &it.cart->ctx, &tok), 0);
 	ck_assert(crdt_ctx_contains(&tok, ka.dot) && !crdt_ctx_contains(&tok, kr.dot));
-	ck_assert_int_eq(engine_write_done(peers[0].e, "t", 1, &dr, now), 0);
-	ck_assert_int_eq(engine_token_ctx(peers[0].e, "t", 1, &it.cart->ctx, &tok), 0);
+	ck_assert_int_eq(engine_write_done(peers[0].e, TU_IDN("t", 1), &dr, now), 0);
+	ck_assert_int_eq(engine_token_ctx(peers[0].e, TU_IDN("t", 1), &it.cart->ctx, &tok), 0);
 	ck_assert(crdt_ctx_contains(&tok, ka.dot) && crdt_ctx_contains(&tok, kr.dot));
 	ck_assert_uint_eq(engine_get_stats(peers[0].e)->pending_writes, 0);
 	crdt_ctx_destroy(&tok);

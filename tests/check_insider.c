@@ -18,6 +18,7 @@
 #include "net/msg.h"
 #include "net/wire.h"
 #include "tests/test_wire.h"
+#include "tests/test_util.h"
 
 Suite *insider_suite(void);
 
@@ -65,11 +66,10 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	}
 }
 
-static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
 {
 	(void)arg;
 	(void)id;
-	(void)len;
 	(void)delta;
 }
 
@@ -175,8 +175,8 @@ static void expect_push(const char *cart)
 	crdt_cart delta;
 	crdt_cart_init(&delta);
 	ck_assert_int_eq(crdt_store_apply(hp[1].store, cart, strlen(cart), 101, &op, &delta), 0);
-	ck_assert_int_eq(engine_write_begin(hp[1].e, cart, strlen(cart)), 0);
-	ck_assert_int_eq(engine_write_done(hp[1].e, cart, strlen(cart), &delta, now), 0);
+	ck_assert_int_eq(engine_write_begin(hp[1].e, TU_IDN(cart, strlen(cart))), 0);
+	ck_assert_int_eq(engine_write_done(hp[1].e, TU_IDN(cart, strlen(cart)), &delta, now), 0);
 	crdt_cart_destroy(&delta);
 	run_for(20);
 	for (int i = 0; i < NP; i++)
@@ -284,8 +284,8 @@ START_TEST(replay_and_hijack)
 	crdt_cart delta;
 	crdt_cart_init(&delta);
 	ck_assert_int_eq(crdt_store_apply(hp[1].store, "raced", 5, 101, &op, &delta), 0);
-	ck_assert_int_eq(engine_write_begin(hp[1].e, "raced", 5), 0);
-	ck_assert_int_eq(engine_write_done(hp[1].e, "raced", 5, &delta, now), 0);
+	ck_assert_int_eq(engine_write_begin(hp[1].e, TU_IDN("raced", 5)), 0);
+	ck_assert_int_eq(engine_write_done(hp[1].e, TU_IDN("raced", 5), &delta, now), 0);
 	crdt_cart_destroy(&delta);
 	memset(&captured, 0, sizeof captured);
 	engine_tick(hp[1].e, now + 10);

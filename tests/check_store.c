@@ -18,6 +18,7 @@
 #include "tests/test_rng.h"
 #include "tests/test_store.h"
 #include "tests/test_store_snap.h"
+#include "tests/test_util.h"
 
 /* Few buckets, so that most buckets hold several carts. */
 #define NB 64u
@@ -41,11 +42,11 @@ static crdt_op op_of(enum crdt_op_kind kind, const char *sku, uint32_t qty,
 }
 
 /* Every other write, join and lookup of a valid id goes through the
- * _hashed variants (the engine's path), so that every test here, the
+ * _id variants (the engine's path), so that every test here, the
  * digests' recomputation above all, holds them to the plain calls. */
 static unsigned store_calls;
 
-static bool use_hashed(const char *id)
+static bool use_id_calls(const char *id)
 {
 	return store_calls++ % 2 == 1 && crdt_check_id(id, strlen(id)) == 0;
 }
@@ -53,10 +54,10 @@ static bool use_hashed(const char *id)
 static int apply(crdt_store *s, const char *id, uint64_t self, crdt_op op, crdt_cart *delta)
 {
 	size_t len = strlen(id);
-	if (use_hashed(id)) {
+	if (use_id_calls(id)) {
 		ck_assert_uint_eq(crdt_store_bucket_of_hash(s, crdt_name_hash(id, len)),
 		                  crdt_store_bucket_of(s, id, len));
-		return crdt_store_apply_hashed(s, id, len, crdt_name_hash(id, len), self, &op, delta);
+		return crdt_store_apply_id(s, TU_IDN(id, len), self, &op, delta);
 	}
 	return crdt_store_apply(s, id, len, self, &op, delta);
 }
@@ -64,8 +65,8 @@ static int apply(crdt_store *s, const char *id, uint64_t self, crdt_op op, crdt_
 static int join(crdt_store *s, const char *id, const crdt_cart *d, bool *changed)
 {
 	size_t len = strlen(id);
-	if (use_hashed(id))
-		return crdt_store_join_hashed(s, id, len, crdt_name_hash(id, len), d, changed);
+	if (use_id_calls(id))
+		return crdt_store_join_id(s, TU_IDN(id, len), d, changed);
 	return crdt_store_join(s, id, len, d, changed);
 }
 
@@ -73,8 +74,8 @@ static const crdt_cart *cart_of(const crdt_store *s, const char *id)
 {
 	crdt_item it;
 	size_t len = strlen(id);
-	if (use_hashed(id))
-		ck_assert_int_eq(crdt_store_get_hashed(s, id, len, crdt_name_hash(id, len), &it), 0);
+	if (use_id_calls(id))
+		ck_assert_int_eq(crdt_store_get_id(s, TU_IDN(id, len), &it), 0);
 	else
 		ck_assert_int_eq(crdt_store_get(s, id, len, &it), 0);
 	return it.cart;

@@ -29,6 +29,7 @@
 #include "crdt/error.h"
 #include "crdt/store.h"
 #include "tests/test_tmpdir.h"
+#include "tests/test_util.h"
 
 #define WAIT_MS 20000
 
@@ -59,7 +60,7 @@ static db_record record(size_t i, char *id, uint8_t *val)
 	size_t len = (i * 37) % 300;
 	for (size_t k = 0; k < len; k++)
 		val[k] = (uint8_t)(i + k);
-	return (db_record){ id, (size_t)n, val, len, i % 3 ? DB_DELTA : DB_STATE };
+	return (db_record){ tu_idn(id, (size_t)n), val, len, i % 3 ? DB_DELTA : DB_STATE };
 }
 
 static void assert_record(const db_record *got, size_t i)
@@ -67,8 +68,10 @@ static void assert_record(const db_record *got, size_t i)
 	char id[32];
 	uint8_t val[300];
 	db_record want = record(i, id, val);
-	ck_assert_msg(got->kind == want.kind && got->id_len == want.id_len &&
-	              memcmp(got->id, want.id, want.id_len) == 0 && got->val_len == want.val_len &&
+	/* The reader checks and hashes the id again: the hash must agree. */
+	ck_assert_msg(got->kind == want.kind && got->id.len == want.id.len &&
+	              memcmp(got->id.s, want.id.s, want.id.len) == 0 &&
+	              got->id.hash == want.id.hash && got->val_len == want.val_len &&
 	              (want.val_len == 0 || memcmp(got->val, want.val, want.val_len) == 0),
 	              "record %zu read back differently", i);
 }
@@ -88,7 +91,7 @@ static void append_frames(wal *w, const size_t *sizes, size_t nframes, size_t *n
 			recs[n++] = record(*next, ids[k], vals[k]);
 			(*next)++;
 			if (k == 0)   /* nothing records are not logged */
-				recs[n++] = (db_record){ "x", 1, NULL, 0, DB_NOTHING };
+				recs[n++] = (db_record){ tu_idn("x", 1), NULL, 0, DB_NOTHING };
 		}
 		char err[DB_ERRMSG_MAX];
 		int rc = wal_append(w, recs, n, err, sizeof err);
@@ -136,7 +139,7 @@ START_TEST(test_roundtrip_chunks)
 	append_frames(w, sizes, 40, &next, NULL);
 	/* A batch of nothing records writes nothing and syncs nothing. */
 	uint64_t syncs = wal_syncs(w), bytes = wal_bytes(w);
-	db_record nothing = { "x", 1, NULL, 0, DB_NOTHING };
+	db_record nothing = { tu_idn("x", 1), NULL, 0, DB_NOTHING };
 	ck_assert_int_eq(wal_append(w, &nothing, 1, NULL, 0), 0);
 	ck_assert_uint_eq(wal_syncs(w), syncs);
 	ck_assert_uint_eq(wal_bytes(w), bytes);
@@ -314,7 +317,7 @@ START_TEST(test_corrupt_frame)
 	size_t n;
 	ck_assert_int_eq(wal_reader_next(r, 1 << 20, &recs, &n, NULL, 0), 0);
 	ck_assert_uint_eq(n, 1);
-	ck_assert(recs[0].kind == DB_STATE && recs[0].id_len == 2 && recs[0].val_len == 1);
+	ck_assert(recs[0].kind == DB_STATE && recs[0].id.len == 2 && recs[0].val_len == 1);
 	wal_reader_close(r);
 }
 END_TEST
@@ -410,7 +413,7 @@ static void crash_child(const char *dir, int fd, uint64_t replica)
 		crdt_op op;
 		crash_op(i, id, &id_len, &op);
 		if (crdt_store_apply(s, id, id_len, replica, &op, &delta) != 0 ||
-		    committer_submit_delta(c, id, id_len, &delta, i) != 0)
+		    committer_submit_delta(c, TU_IDN(id, id_len), &delta, i) != 0)
 			_exit(2);
 		struct pollfd p = { .fd = committer_fd(c), .events = POLLIN };
 		if (i % 8 == 7 && poll(&p, 1, WAIT_MS) > 0)

@@ -82,6 +82,7 @@ struct sim {
 /* A local write waiting for its commit (SIM_EV_COMMIT data). */
 typedef struct sim_commit {
 	crdt_cart delta;
+	uint64_t id_hash;           /* the cart id, kept as a host keeps it */
 	size_t id_len;
 	char id[CRDT_MAX_NAME + 1];
 } sim_commit;
@@ -100,7 +101,7 @@ engine_addr sim_addr(unsigned idx);
 /* sim_peer.c */
 int sim_peer_boot(sim *s, sim_peer *p);
 void sim_peer_crash(sim *s, sim_peer *p);
-void sim_peer_persist(void *arg, const char *id, size_t id_len, const crdt_cart *delta);
+void sim_peer_persist(void *arg, const crdt_id *id, const crdt_cart *delta);
 void sim_peer_persisted(sim *s, const sim_event *ev);
 /* Writes the current state of cart id at p to p's disk. */
 void sim_peer_write_disk(sim *s, sim_peer *p, const char *id, size_t len);

@@ -68,7 +68,11 @@ int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt
 		sim_die("write", CARTD_ENOMEM);
 	crdt_cart_init(&c->delta);
 	bool closed = closed_at(p, id, len);
-	int rc = engine_local_write(p->e, id, len, op, &c->delta);
+	crdt_id key;   /* checked and hashed once, as at cartd's HTTP edge */
+	int rc = crdt_id_make(&key, id, len);
+	if (rc)
+		sim_die("cart id", rc);
+	rc = engine_local_write(p->e, &key, op, &c->delta);
 	check_closed(s, p, id, op, closed, rc);
 	if (rc) {
 		/* line_full is a refusal like any other: nothing changed, and
@@ -90,6 +94,7 @@ int sim_client_apply(sim *s, sim_peer *p, const char *id, size_t len, const crdt
 	}
 	memcpy(c->id, id, len);
 	c->id_len = len;
+	c->id_hash = key.hash;
 	/* group commit: durable after a delay, never before an earlier write */
 	uint64_t at = s->now + sim_below(&s->rng, (uint64_t)s->p.commit_ms + 1);
 	if (at < p->last_commit)
@@ -126,7 +131,8 @@ void sim_peer_commit(sim *s, const sim_event *ev)
 		return;
 	}
 	sim_peer_write_disk(s, p, c->id, c->id_len);
-	int rc = engine_write_done(p->e, c->id, c->id_len, &c->delta, s->now);
+	crdt_id key = crdt_id_of(c->id, c->id_len, c->id_hash);
+	int rc = engine_write_done(p->e, &key, &c->delta, s->now);
 	if (rc)
 		sim_die("engine_write_done", rc);
 	p->pending--;
@@ -162,7 +168,8 @@ void sim_token_at(sim *s, unsigned pi, unsigned cart, crdt_ctx *out)
 	sim_peer *p = &s->peer[pi];
 	const crdt_ctx *ctx = crdt_store_get(p->store, id, strlen(id), &it) == 0 ? &it.cart->ctx
 	                                                                          : &empty;
-	if (engine_token_ctx(p->e, id, strlen(id), ctx, out) != 0)
+	crdt_id key;
+	if (crdt_id_make(&key, id, strlen(id)) != 0 || engine_token_ctx(p->e, &key, ctx, out) != 0)
 		sim_die("token", CARTD_ENOMEM);
 }
 

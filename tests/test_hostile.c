@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"
 
@@ -24,10 +25,12 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	bytes_sent += len;
 }
 
-static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
+/* What the engine persists carries the id the decoder checked and hashed. */
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
 {
 	(void)arg;
-	ck_assert_int_eq(crdt_check_id(id, len), 0);
+	ck_assert_int_eq(crdt_check_id(id->s, id->len), 0);
+	ck_assert(id->hash == crdt_name_hash(id->s, id->len));
 	ck_assert(crdt_cart_valid(delta));
 }
 

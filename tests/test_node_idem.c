@@ -24,6 +24,7 @@
 #include "net/udp.h"
 #include "tests/test_node.h"
 #include "tests/test_node_peer.h"
+#include "tests/test_util.h"
 
 #define ADD_APPLE "{\"sku\":\"apple\",\"qty\":2}"
 
@@ -74,7 +75,7 @@ static void start(areq *q, node *n, const char *method, const char *target, cons
 		crdt_op op;
 		int rc = api_call_op(n, &q->call, &op);
 		if (rc == 0)
-			rc = node_write(n, q->call.cart, q->call.cart_len, &op, on_api_done, q);
+			rc = node_write(n, TU_IDN(q->call.cart, q->call.cart_len), &op, on_api_done, q);
 		if (rc != 0)
 			on_api_done(q, rc, NULL);
 		return;
@@ -478,7 +479,7 @@ END_TEST
 
 static bool is_closed(void *arg)
 {
-	const crdt_cart *c = node_cart(arg, "c1", 2);
+	const crdt_cart *c = node_cart(arg, TU_IDN("c1", 2));
 	return c && crdt_cart_closed(c);
 }
 

@@ -112,3 +112,15 @@ void tu_assert_empty(const crdt_cart *c, const char *what)
 	T_ASSERT(crdt_cart_empty(c) && c->n == 0 && crdt_ctx_empty(&c->ctx),
 	         "%s: expected the empty cart (%u lines, %u ranges)", what, c->n, c->ctx.n);
 }
+
+crdt_id tu_idn(const char *s, size_t len)
+{
+	crdt_id id;
+	ck_assert_msg(crdt_id_make(&id, s, len) == 0, "not a cart id: '%.*s'", (int)len, s);
+	return id;
+}
+
+crdt_id tu_id(const char *s)
+{
+	return tu_idn(s, strlen(s));
+}

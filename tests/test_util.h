@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "crdt/cart.h"
+#include "crdt/cart_id.h"
 #include "tests/test_bytes.h"
 
 /* Quantity of sku in c, 0 if there is no line. */
@@ -38,5 +39,13 @@ bool tu_same_bytes(const crdt_cart *a, const crdt_cart *b);
 void tu_assert_converged(const crdt_cart *a, const crdt_cart *b, const char *what);
 /* Asserts c is the empty cart. */
 void tu_assert_empty(const crdt_cart *c, const char *what);
+
+/* The crdt_id of cart id s (NUL-terminated), or of its first len bytes;
+ * asserts that the id passes the check. */
+crdt_id tu_id(const char *s);
+crdt_id tu_idn(const char *s, size_t len);
+/* The same as a pointer to a compound literal, for calls that take one. */
+#define TU_ID(str) (&(crdt_id){ .s = (str), .len = strlen(str), .hash = tu_id(str).hash })
+#define TU_IDN(str, n) (&(crdt_id){ .s = (str), .len = (n), .hash = tu_idn((str), (n)).hash })
 
 #endif

@@ -41,6 +41,7 @@
 #include "app/peer/fault.h"
 #include "app/shared/idem.h"
 #include "crdt/cart.h"
+#include "crdt/cart_id.h"
 #include "crdt/context.h"
 
 typedef struct node node;
@@ -121,8 +122,9 @@ typedef struct api_call {
 	enum api_route route;
 	enum api_action action;
 	enum crdt_op_kind op;      /* API_A_WRITE */
-	char cart[CRDT_MAX_NAME + 1];
-	size_t cart_len;
+	char cart[CRDT_MAX_NAME + 1];   /* the cart id, checked and hashed once */
+	size_t cart_len;                /* here (api_call_cart) */
+	uint64_t cart_hash;
 	char sku[CRDT_MAX_NAME + 1];
 	size_t sku_len;
 	uint32_t qty;
@@ -139,6 +141,13 @@ typedef struct api_call {
 	api_fault_change faults;   /* API_A_FAULTS_SET only (not initialised
 	                              otherwise); keep it the last field */
 } api_call;
+
+/* The call's cart id, for the layers below that take it checked
+ * (cart_id.h).  Routes without a cart leave it empty. */
+static inline crdt_id api_call_cart(const api_call *call)
+{
+	return crdt_id_of(call->cart, call->cart_len, call->cart_hash);
+}
 
 /* What the API layer serves beyond the fixed routes. */
 typedef struct api_limits {

@@ -11,7 +11,8 @@
 static void render_cart(node *n, const api_call *call, api_response *res)
 {
 	node_cart_view v;
-	int rc = node_cart_view_get(n, call->cart, call->cart_len, &v);
+	crdt_id id = api_call_cart(call);
+	int rc = node_cart_view_get(n, &id, &v);
 	if (rc != 0)
 		api_error_rc(res, rc, NULL);
 	else
@@ -59,7 +60,8 @@ void api_execute(node *n, const api_call *call, api_metrics_fn metrics, void *ma
 static const crdt_close *checkout_marker(node *n, const api_call *call, const crdt_cart *delta)
 {
 	if (call->has_key) {
-		const crdt_cart *c = node_cart(n, call->cart, call->cart_len);
+		crdt_id id = api_call_cart(call);
+		const crdt_cart *c = node_cart(n, &id);
 		return c ? crdt_cart_close_by_key(c, call->rec.dot) : NULL;
 	}
 	return delta && crdt_cart_ncloses(delta) ? &delta->closes->v[0] : NULL;

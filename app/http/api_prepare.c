@@ -44,8 +44,8 @@ int api_call_op(node *n, api_call *call, crdt_op *op)
 	op->now_ms = node_wall_ms(n);
 	int rc = 0;
 	if (call->has_token) {
-		rc = node_token_open(n, call->cart, call->cart_len, call->token_text,
-		                     call->token_len, &call->token);
+		crdt_id id = api_call_cart(call);
+		rc = node_token_open(n, &id, call->token_text, call->token_len, &call->token);
 		op->observed = rc == 0 ? &call->token : NULL;
 	}
 	/* After the token: what the token covers is part of the request. */
@@ -57,22 +57,36 @@ int api_call_op(node *n, api_call *call, crdt_op *op)
 	return rc;
 }
 
-/* Decodes one path parameter and checks it with check (crdt_check_id or
- * crdt_check_sku), whose error code is err.  A value too long to decode
+/* Decodes one path parameter, then checks it with check (the cart id's
+ * or the sku's check), whose error code is err.  A value too long to decode
  * breaks the same length rule, so it gets the same error. */
-static int path_param(api_span raw, char *out, size_t *out_len, int (*check)(const char *, size_t),
-                      int err, const char *what, api_response *res)
+static int path_param(api_span raw, char *out, size_t *out_len, int (*check)(api_call *),
+                      api_call *call, int err, const char *what, api_response *res)
 {
 	int rc = api_pct_decode(raw.p, raw.len, out, CRDT_MAX_NAME + 1, out_len);
 	if (rc == -1) {
 		api_error(res, 400, "bad_path", "malformed percent-escape in the %s", what);
 		return -1;
 	}
-	if (rc == -2 || check(out, *out_len) != 0) {
+	if (rc == -2 || check(call) != 0) {
 		api_error_rc(res, err, NULL);   /* the message names the field */
 		return -1;
 	}
 	return 0;
+}
+
+/* The cart id's one check, which hashes it too (cart_id.h). */
+static int check_cart(api_call *call)
+{
+	crdt_id id;
+	int rc = crdt_id_make(&id, call->cart, call->cart_len);
+	call->cart_hash = rc == 0 ? id.hash : 0;
+	return rc;
+}
+
+static int check_sku(api_call *call)
+{
+	return crdt_check_sku(call->sku, call->sku_len);
 }
 
 static int set_token(api_call *call, const char *s, size_t len, api_response *res)
@@ -280,10 +294,11 @@ static int path_params(api_span cart, api_span sku, api_call *call, api_response
 	if (call->route != API_R_CART && call->route != API_R_ITEMS && call->route != API_R_ITEM &&
 	    call->route != API_R_CHECKOUT)
 		return 0;
-	if (path_param(cart, call->cart, &call->cart_len, crdt_check_id, CARTD_EID, "cart id", res) != 0)
+	if (path_param(cart, call->cart, &call->cart_len, check_cart, call, CARTD_EID, "cart id",
+	               res) != 0)
 		return -1;
 	if (call->route == API_R_ITEM &&
-	    path_param(sku, call->sku, &call->sku_len, crdt_check_sku, CARTD_ESKU, "sku", res) != 0)
+	    path_param(sku, call->sku, &call->sku_len, check_sku, call, CARTD_ESKU, "sku", res) != 0)
 		return -1;
 	return 0;
 }

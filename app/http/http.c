@@ -206,8 +206,10 @@ static void start_write(http_req *r)
 	crdt_op op;
 	r->submitting = true;
 	int rc = api_call_op(s->n, &r->call, &op);
-	if (rc == 0)
-		rc = node_write(s->n, r->call.cart, r->call.cart_len, &op, on_write_done, r);
+	if (rc == 0) {
+		crdt_id id = api_call_cart(&r->call);
+		rc = node_write(s->n, &id, &op, on_write_done, r);
+	}
 	r->submitting = false;
 	if (rc != 0) {
 		metrics_count_write(&s->metrics, r->call.op, rc);

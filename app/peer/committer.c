@@ -42,6 +42,7 @@ typedef struct rec {
 	uint64_t cookie;
 	enum db_kind kind;
 	bool lazy;              /* nobody waits on it (committer_submit_lazy) */
+	uint64_t id_hash;       /* of the id, as crdt_id_make computed it */
 	size_t id_len;
 	size_t val_len;
 	uint8_t data[];         /* id bytes, then value bytes */
@@ -109,8 +110,7 @@ static int write_batch(committer *c, rec *list, size_t *nrec, size_t *nbytes, ch
 {
 	size_t n = 0, bytes = 0;
 	for (rec *r = list; r; r = r->next, n++) {
-		c->recs[n].id = (const char *)r->data;
-		c->recs[n].id_len = r->id_len;
+		c->recs[n].id = crdt_id_of((const char *)r->data, r->id_len, r->id_hash);
 		c->recs[n].val = r->data + r->id_len;
 		c->recs[n].val_len = r->val_len;
 		c->recs[n].kind = r->kind;
@@ -443,48 +443,45 @@ static int enqueue(committer *c, rec *r)
 	return rc;
 }
 
-static rec *rec_new(const char *id, size_t id_len, size_t val_len, uint64_t cookie)
+static rec *rec_new(const crdt_id *id, size_t val_len, uint64_t cookie)
 {
-	rec *r = malloc(sizeof *r + id_len + val_len);
+	rec *r = malloc(sizeof *r + id->len + val_len);
 	if (!r)
 		return NULL;
 	r->next = NULL;
 	r->cookie = cookie;
 	r->kind = DB_STATE;
 	r->lazy = false;
-	r->id_len = id_len;
+	r->id_hash = id->hash;
+	r->id_len = id->len;
 	r->val_len = val_len;
-	memcpy(r->data, id, id_len);
+	memcpy(r->data, id->s, id->len);
 	return r;
 }
 
-int committer_submit(committer *c, const char *id, size_t id_len,
-                     const void *val, size_t val_len, uint64_t cookie)
+int committer_submit(committer *c, const crdt_id *id, const void *val, size_t val_len,
+                     uint64_t cookie)
 {
-	if (crdt_check_id(id, id_len) != 0)
-		return CARTD_EID;
-	rec *r = rec_new(id, id_len, val_len, cookie);
+	rec *r = rec_new(id, val_len, cookie);
 	if (!r)
 		return CARTD_ENOMEM;
 	if (val_len)
-		memcpy(r->data + id_len, val, val_len);
+		memcpy(r->data + id->len, val, val_len);
 	return enqueue(c, r);
 }
 
 /* Encodes cart into a new record of the given kind. */
-static int submit_encoded(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
+static int submit_encoded(committer *c, const crdt_id *id, const crdt_cart *cart,
                           enum db_kind kind, bool lazy, uint64_t cookie)
 {
-	if (crdt_check_id(id, id_len) != 0)
-		return CARTD_EID;
 	size_t len = kind == DB_NOTHING ? 0 : crdt_cart_encoded_size(cart);
-	rec *r = rec_new(id, id_len, len, cookie);
+	rec *r = rec_new(id, len, cookie);
 	if (!r)
 		return CARTD_ENOMEM;
 	r->kind = kind;
 	r->lazy = lazy;
 	buf_writer w;
-	buf_writer_fixed(&w, r->data + id_len, len);
+	buf_writer_fixed(&w, r->data + id->len, len);
 	if (len)
 		crdt_encode_cart(&w, cart);
 	if (w.err || w.len != len) {   /* size and encoder disagree: a bug */
@@ -494,10 +491,10 @@ static int submit_encoded(committer *c, const char *id, size_t id_len, const crd
 	return enqueue(c, r);
 }
 
-int committer_submit_cart(committer *c, const char *id, size_t id_len,
-                          const crdt_cart *cart, uint64_t cookie)
+int committer_submit_cart(committer *c, const crdt_id *id, const crdt_cart *cart,
+                          uint64_t cookie)
 {
-	return submit_encoded(c, id, id_len, cart, DB_STATE, false, cookie);
+	return submit_encoded(c, id, cart, DB_STATE, false, cookie);
 }
 
 /* An empty delta changed nothing: there is nothing to store, but its
@@ -507,17 +504,17 @@ static enum db_kind delta_kind(const crdt_cart *delta)
 	return crdt_cart_empty(delta) ? DB_NOTHING : DB_DELTA;
 }
 
-int committer_submit_delta(committer *c, const char *id, size_t id_len,
-                           const crdt_cart *delta, uint64_t cookie)
+int committer_submit_delta(committer *c, const crdt_id *id, const crdt_cart *delta,
+                           uint64_t cookie)
 {
-	return submit_encoded(c, id, id_len, delta, delta_kind(delta), false, cookie);
+	return submit_encoded(c, id, delta, delta_kind(delta), false, cookie);
 }
 
-int committer_submit_lazy(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
+int committer_submit_lazy(committer *c, const crdt_id *id, const crdt_cart *cart,
                           bool full_state, uint64_t cookie)
 {
 	enum db_kind kind = full_state ? DB_STATE : delta_kind(cart);
-	return submit_encoded(c, id, id_len, cart, kind, true, cookie);
+	return submit_encoded(c, id, cart, kind, true, cookie);
 }
 
 size_t committer_drain(committer *c, committer_done_fn fn, void *arg)

@@ -114,27 +114,28 @@ int committer_new(db *d, const committer_options *o, committer **out, char *err,
 int committer_fd(const committer *c);
 
 /*
- * Queues one record; id and val are copied, so the caller's buffers are free
- * on return.  cookie is returned with the completion (a request id, or a
- * pointer through uintptr_t if the caller keeps it alive until then).
- * Errors: CARTD_EID (id refused by crdt_check_id), CARTD_ENOSPC (queue full:
- * retry after draining), CARTD_ESHUTDOWN (after committer_stop),
- * CARTD_ENOMEM.  No completion is posted for a refused record.
+ * Queues one record; id (checked and hashed where it entered, cart_id.h) and
+ * val are copied, so the caller's buffers are free on return.  cookie is
+ * returned with the completion (a request id, or a pointer through
+ * uintptr_t if the caller keeps it alive until then).
+ * Errors: CARTD_ENOSPC (queue full: retry after draining), CARTD_ESHUTDOWN
+ * (after committer_stop), CARTD_ENOMEM.  No completion is posted for a
+ * refused record.
  */
-int committer_submit(committer *c, const char *id, size_t id_len,
-                     const void *val, size_t val_len, uint64_t cookie);
+int committer_submit(committer *c, const crdt_id *id, const void *val, size_t val_len,
+                     uint64_t cookie);
 
 /* Same, encoding cart (crdt_encode_cart) straight into the queued record,
  * as the cart's full state (DB_STATE). */
-int committer_submit_cart(committer *c, const char *id, size_t id_len,
-                          const crdt_cart *cart, uint64_t cookie);
+int committer_submit_cart(committer *c, const crdt_id *id, const crdt_cart *cart,
+                          uint64_t cookie);
 
 /* Same for a delta (DB_DELTA): delta must be what an operation on the cart
  * produced (cart.h), so that the stored state joined with it is the new
  * state.  An empty delta stores nothing; it completes with its batch, after
  * every record submitted before it is durable. */
-int committer_submit_delta(committer *c, const char *id, size_t id_len,
-                           const crdt_cart *delta, uint64_t cookie);
+int committer_submit_delta(committer *c, const crdt_id *id, const crdt_cart *delta,
+                           uint64_t cookie);
 
 /* Same as committer_submit_cart (full_state) or committer_submit_delta, for
  * a record nobody waits on, such as a change that replication brought: it
@@ -146,7 +147,7 @@ int committer_submit_delta(committer *c, const char *id, size_t id_len,
  * replica that takes no writes of its own thus syncs its log at most
  * about 1000 / COMMITTER_LAZY_MS times a second, however fast changes
  * arrive, short of a quarter-full queue. */
-int committer_submit_lazy(committer *c, const char *id, size_t id_len, const crdt_cart *cart,
+int committer_submit_lazy(committer *c, const crdt_id *id, const crdt_cart *cart,
                           bool full_state, uint64_t cookie);
 
 /*

@@ -549,7 +549,8 @@ static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v
 	const char *id = k->mv_data;
 	size_t len = db_key_id_len(k);
 	int id_len = (int)len;
-	if (len == 0 || crdt_check_id(id, len) != 0) {
+	crdt_id key;
+	if (crdt_id_make(&key, id, len) != 0) {
 		char shown[CRDT_MAX_NAME + 1];
 		printable(shown, sizeof shown, k);
 		db_set_err(d, "corrupt record: key '%s' (%zu bytes) is not a valid cart id",
@@ -564,7 +565,7 @@ static int load_one(db *d, crdt_store *store, const MDB_val *k, const MDB_val *v
 		        id_len, id, v->mv_size, cartd_strerror(rc));
 		return CARTD_EDATADIR;
 	}
-	rc = crdt_store_join(store, id, len, cart, NULL);
+	rc = crdt_store_join_id(store, &key, cart, NULL);
 	if (rc)
 		db_set_err(d, "loading cart '%.*s': %s", id_len, id, cartd_strerror(rc));
 	return rc;

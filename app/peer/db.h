@@ -102,10 +102,11 @@ enum db_kind {
 };
 
 /* One record to write: cart id and its encoded full state or delta.
- * Borrowed. */
+ * Borrowed.  The id was checked and hashed where it entered (cart_id.h: an
+ * HTTP path, a datagram, a log frame read back), so the log and LMDB
+ * write it as it is. */
 typedef struct db_record {
-	const char *id;
-	size_t id_len;
+	crdt_id id;
 	const uint8_t *val;
 	size_t val_len;
 	enum db_kind kind;
@@ -177,9 +178,8 @@ int db_checkpoint(db *d, uint64_t gen, size_t *records, char *err, size_t errlen
  * db_load_all checks them.  When the map is full the transaction is retried
  * after doubling the map size (a few times at most), so map_size is a
  * starting point, not a cap.
- * Errors: CARTD_EID (an id that crdt_check_id refuses; nothing written),
- * CARTD_EINVAL (an unknown kind), CARTD_ESTORAGE (disk full, I/O error, map
- * still full).
+ * Errors: CARTD_EINVAL (an unknown kind; nothing written), CARTD_ESTORAGE
+ * (disk full, I/O error, map still full).
  */
 int db_put_batch(db *d, const db_record *recs, size_t n, char *err, size_t errlen);
 

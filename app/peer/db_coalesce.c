@@ -31,8 +31,7 @@
 
 /* The records of one cart in the pass. */
 typedef struct group {
-	const char *id;         /* the cart's id, in its first record */
-	size_t id_len;
+	crdt_id id;             /* the cart's id, in its first record */
 	size_t at;              /* where its records start in members */
 	size_t count;
 	size_t start;           /* the last full state's place among them, or 0 */
@@ -62,18 +61,19 @@ typedef struct coalescer {
 static size_t group_of(coalescer *c, size_t i)
 {
 	const db_record *r = &c->recs[i];
-	uint64_t h = crdt_name_hash(r->id, r->id_len);
+	uint64_t h = r->id.hash;
 	uint64_t tag = h >> 32;
 	size_t s = (size_t)h & (c->nslots - 1);
 	for (uint64_t slot; (slot = c->slots[s]) != 0; s = (s + 1) & (c->nslots - 1)) {
 		if (slot >> 32 != tag)
 			continue;
 		size_t g = (size_t)(slot & UINT32_MAX) - 1;
-		if (c->groups[g].id_len == r->id_len && memcmp(c->groups[g].id, r->id, r->id_len) == 0)
+		const crdt_id *gid = &c->groups[g].id;
+		if (gid->len == r->id.len && memcmp(gid->s, r->id.s, r->id.len) == 0)
 			return g;
 	}
 	size_t g = c->ngroups++;
-	c->groups[g] = (group){ .id = r->id, .id_len = r->id_len };
+	c->groups[g] = (group){ .id = r->id };
 	c->slots[s] = tag << 32 | (uint64_t)(g + 1);
 	return g;
 }
@@ -157,7 +157,7 @@ static keyed *sorted_groups(const coalescer *c)
 	if (k == NULL)
 		return NULL;
 	for (size_t i = 0; i < c->ngroups; i++)
-		k[i] = (keyed){ c->groups[i].id, c->groups[i].id_len, i };
+		k[i] = (keyed){ c->groups[i].id.s, c->groups[i].id.len, i };
 	qsort(k, c->ngroups, sizeof *k, keyed_cmp);
 	return k;
 }
@@ -205,7 +205,7 @@ static int join_groups(const coalescer *c, db_coalesced *out)
 		if (at[2 * k] == LAST_STATE)
 			out->recs[out->n++] = c->recs[c->members[g->at + g->start]];
 		else
-			out->recs[out->n++] = (db_record){ g->id, g->id_len, out->buf.data + at[2 * k],
+			out->recs[out->n++] = (db_record){ g->id, out->buf.data + at[2 * k],
 			                                   at[2 * k + 1], g->state ? DB_STATE : DB_DELTA };
 		out->joined += g->count - 1;
 	}

@@ -156,20 +156,20 @@ static int put_delta(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const db_record
 {
 	int64_t last;
 	delta_key dk;
-	int mrc = last_seq(cur, r->id, r->id_len, &last);
+	int mrc = last_seq(cur, r->id.s, r->id.len, &last);
 	if (mrc)
 		return mrc;
 	if (last >= (int64_t)UINT32_MAX)
 		return MDB_BAD_VALSIZE;   /* cannot happen while folds succeed */
-	make_key(&dk, r->id, r->id_len, (uint32_t)(last + 1));
+	make_key(&dk, r->id.s, r->id.len, (uint32_t)(last + 1));
 	MDB_val k = db_mval(dk.b, dk.len), v = db_mval(r->val, r->val_len);
 	mrc = mdb_put(txn, dbi, &k, &v, 0);
-	if (mrc || !fold_due(txn, dbi, r->id, r->id_len, (uint64_t)(last + 2)))
+	if (mrc || !fold_due(txn, dbi, r->id.s, r->id.len, (uint64_t)(last + 2)))
 		return mrc;
 	buf_writer w;
 	buf_writer_init(&w);
-	if (fold_state(txn, dbi, cur, r->id, r->id_len, &w))
-		mrc = put_state(txn, dbi, cur, r->id, r->id_len, w.data, w.len);
+	if (fold_state(txn, dbi, cur, r->id.s, r->id.len, &w))
+		mrc = put_state(txn, dbi, cur, r->id.s, r->id.len, w.data, w.len);
 	buf_writer_destroy(&w);
 	return mrc;
 }
@@ -186,7 +186,7 @@ static int put_all(db *d, const db_record *recs, size_t n)
 	for (size_t i = 0; !mrc && i < n; i++) {
 		const db_record *r = &recs[i];
 		if (r->kind == DB_STATE)
-			mrc = put_state(txn, d->carts, cur, r->id, r->id_len, r->val, r->val_len);
+			mrc = put_state(txn, d->carts, cur, r->id.s, r->id.len, r->val, r->val_len);
 		else if (r->kind == DB_DELTA)
 			mrc = put_delta(txn, d->carts, cur, r);
 	}
@@ -216,10 +216,6 @@ static int write_batch(db *d, const db_record *recs, size_t n, bool *synced_earl
 	*synced_earlier = !d->sync;
 	bool writes = false;
 	for (size_t i = 0; i < n; i++) {
-		if (crdt_check_id(recs[i].id, recs[i].id_len) != 0) {
-			db_set_err(d, "record %zu has an invalid cart id", i);
-			return CARTD_EID;
-		}
 		if (recs[i].kind != DB_STATE && recs[i].kind != DB_DELTA &&
 		    recs[i].kind != DB_NOTHING) {
 			db_set_err(d, "record %zu has an unknown kind", i);

@@ -99,7 +99,7 @@ const char *node_gossip_addr(const node *n);  /* bound address, host:port */
  * node_cart_view_get) covers for cart id, opened with the keyring's token
  * keys, into out (initialised, replaced): 0 or token_open's errors.
  */
-int node_token_open(node *n, const char *id, size_t len, const char *tok, size_t tok_len,
+int node_token_open(node *n, const crdt_id *id, const char *tok, size_t tok_len,
                     crdt_ctx *out);
 
 /* Formats an engine address as host:port into buf (NODE_ADDR_STRLEN bytes
@@ -130,7 +130,7 @@ int node_faults_set(node *n, const fault_state *f);
  * is what the write changed (for a checkout, it holds the new close
  * marker), valid only during the call; NULL unless rc is 0.  Returns 0
  * when done will be called, or an error now, in which case nothing changed
- * and done is not called: CARTD_EID, CARTD_ESKU, CARTD_EQTY, CARTD_ELINES,
+ * and done is not called: CARTD_ESKU, CARTD_EQTY, CARTD_ELINES,
  * CARTD_ELINEFULL, CARTD_ETOKENFUTURE, CARTD_ECOUNTER, CARTD_EKEYREUSED,
  * CARTD_ECLOSED, CARTD_ETOKENAHEAD, CARTD_EEMPTYCART (crdt_cart_apply),
  * CARTD_ENOSPC (committer full: retry later), CARTD_ESHUTDOWN,
@@ -153,8 +153,7 @@ int node_faults_set(node *n, const fault_state *f);
  * then nothing leaves the peer before it is durable.
  */
 typedef void (*node_done_fn)(void *arg, int rc, const crdt_cart *delta);
-int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
-               node_done_fn done, void *arg);
+int node_write(node *n, const crdt_id *id, const crdt_op *op, node_done_fn done, void *arg);
 
 /* Milliseconds on the loop's monotonic clock (what the engine sees). */
 uint64_t node_now_ms(const node *n);

@@ -17,6 +17,7 @@
 
 #include "app/shared/log.h"
 #include "app/peer/node_internal.h"
+#include "crdt/codec.h"
 #include "crdt/error.h"
 
 void node_arm_retry(node *n)
@@ -28,15 +29,14 @@ void node_arm_retry(node *n)
 
 /* Hands one replicated change to the committer (delta, or the cart's whole
  * state when full_state) and its id to n->persisting; 0 or the error. */
-static int submit_change(node *n, const char *id, size_t len, const crdt_cart *cart,
-                         bool full_state)
+static int submit_change(node *n, const crdt_id *id, const crdt_cart *cart, bool full_state)
 {
-	if (idfifo_reserve(&n->persisting, len) != 0)
+	if (idfifo_reserve(&n->persisting, id->len) != 0)
 		return CARTD_ENOMEM;
-	int rc = committer_submit_lazy(n->com, id, len, cart, full_state, NODE_PERSIST_COOKIE);
+	int rc = committer_submit_lazy(n->com, id, cart, full_state, NODE_PERSIST_COOKIE);
 	if (rc)
 		return rc;
-	idfifo_push(&n->persisting, id, len);
+	idfifo_push(&n->persisting, id->s, id->len);
 	n->persist_submitted++;
 	return 0;
 }
@@ -52,27 +52,23 @@ static void mark_dirty(node *n, const char *id, size_t len)
  * While earlier commits fail (backoff) or the queue is full, the cart is
  * marked dirty instead, and its whole state goes later, which covers this
  * delta and every other one refused meanwhile. */
-void node_cb_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
+void node_cb_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
 {
 	node *n = arg;
-	if (n->closing || node_now_ms(n) < n->dirty_retry_at_ms) {
-		mark_dirty(n, id, len);
-		return;
-	}
-	int rc = submit_change(n, id, len, delta, false);
-	if (rc && rc != CARTD_EID)   /* EID cannot happen: the engine checked the id */
-		mark_dirty(n, id, len);
+	if (n->closing || node_now_ms(n) < n->dirty_retry_at_ms || submit_change(n, id, delta, false))
+		mark_dirty(n, id->s, id->len);
 }
 
-/* Submits one dirty cart's current state. */
+/* Submits one dirty cart's current state.  The set holds ids that were
+ * checked when they came in (node_cb_persist's). */
 static int persist_one(void *arg, const char *id, size_t len)
 {
 	node *n = arg;
 	crdt_item it;
-	if (crdt_store_get(n->store, id, len, &it) != 0)
+	crdt_id key = crdt_id_of(id, len, crdt_name_hash(id, len));
+	if (crdt_store_get_id(n->store, &key, &it) != 0)
 		return IDSET_DONE;        /* cannot happen: carts are never deleted */
-	int rc = submit_change(n, id, len, it.cart, true);
-	return rc == 0 || rc == CARTD_EID ? IDSET_DONE : IDSET_STOP;
+	return submit_change(n, &key, it.cart, true) == 0 ? IDSET_DONE : IDSET_STOP;
 }
 
 void node_persist_dirty(node *n)

@@ -75,8 +75,9 @@ typedef struct pending_write {
 	bool replay;                /* a keyed write already made: nothing applied,
 	                               answered CARTD_EIDEMPOTENT once durable */
 	uint64_t seq;               /* order in which node_write applied it */
+	uint64_t id_hash;           /* the cart id: its crdt_id's hash, length */
 	uint8_t id_len;
-	char id[CRDT_MAX_NAME + 1];
+	char id[CRDT_MAX_NAME + 1]; /* and bytes, NUL-terminated for the logs */
 } pending_write;
 
 typedef struct write_list {
@@ -198,13 +199,13 @@ void node_commit_latency(const node *n, node_latency *out);
 int node_commit_start(node *n);             /* committer fd event, retry timer */
 void node_commit_stop(node *n);             /* frees both events */
 void node_arm_retry(node *n);               /* retry timer in NODE_RETRY_MS */
-void node_cb_persist(void *arg, const char *id, size_t len, const crdt_cart *delta);
+void node_cb_persist(void *arg, const crdt_id *id, const crdt_cart *delta);
 void node_persist_dirty(node *n);           /* submit carts marked dirty */
 
 /* node_token.c: the read token of cart id whose state here is cart (NULL:
  * none), leaving out this peer's writes that are not yet durable, as a new
  * heap string (*out, the caller frees it).  0 or CARTD_ENOMEM (*out NULL). */
-int node_token_issue(const node *n, const char *id, size_t len, const crdt_cart *cart,
+int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart,
                      char **out);
 
 /* node_fault.c */

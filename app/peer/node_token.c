@@ -7,7 +7,7 @@
 #include "app/peer/token.h"
 #include "crdt/error.h"
 
-int node_token_issue(const node *n, const char *id, size_t len, const crdt_cart *cart,
+int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart,
                      char **out)
 {
 	*out = NULL;
@@ -17,15 +17,15 @@ int node_token_issue(const node *n, const char *id, size_t len, const crdt_cart 
 	/* Only durable dots enter a token: a remove under it may be deferred
 	 * at another peer, and must never name a dot that a crash could make
 	 * this peer hand out again with other content. */
-	int rc = engine_token_ctx(n->eng, id, len, cart ? &cart->ctx : &empty, &covered);
+	int rc = engine_token_ctx(n->eng, id, cart ? &cart->ctx : &empty, &covered);
 	if (rc == 0)
-		rc = token_seal(n->ring, id, len, &covered, out);
+		rc = token_seal(n->ring, id->s, id->len, &covered, out);
 	crdt_ctx_destroy(&covered);
 	return rc;
 }
 
-int node_token_open(node *n, const char *id, size_t len, const char *tok, size_t tok_len,
+int node_token_open(node *n, const crdt_id *id, const char *tok, size_t tok_len,
                     crdt_ctx *out)
 {
-	return token_open(n->ring, id, len, tok, tok_len, out);
+	return token_open(n->ring, id->s, id->len, tok, tok_len, out);
 }

@@ -11,17 +11,17 @@
 
 _Static_assert(NODE_ADDR_STRLEN >= UDP_ADDRSTR_MAX, "a formatted address fits");
 
-const crdt_cart *node_cart(const node *n, const char *id, size_t len)
+const crdt_cart *node_cart(const node *n, const crdt_id *id)
 {
 	crdt_item it;
-	return crdt_store_get(n->store, id, len, &it) == 0 ? it.cart : NULL;
+	return crdt_store_get_id(n->store, id, &it) == 0 ? it.cart : NULL;
 }
 
-int node_cart_view_get(const node *n, const char *id, size_t len, node_cart_view *out)
+int node_cart_view_get(const node *n, const crdt_id *id, node_cart_view *out)
 {
 	/* One lookup for both, so the token is of the very state rendered. */
-	const crdt_cart *c = node_cart(n, id, len);
-	int rc = node_token_issue(n, id, len, c, &out->token);
+	const crdt_cart *c = node_cart(n, id);
+	int rc = node_token_issue(n, id, c, &out->token);
 	out->cart = rc == 0 ? c : NULL;
 	return rc;
 }

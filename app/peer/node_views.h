@@ -36,7 +36,7 @@ typedef struct node node;
  * valid until the store next changes: use it before returning to the loop,
  * and before any node_write.
  */
-const crdt_cart *node_cart(const node *n, const char *id, size_t len);
+const crdt_cart *node_cart(const node *n, const crdt_id *id);
 
 /* A cart and the read token issued for that same state. */
 typedef struct node_cart_view {
@@ -53,7 +53,7 @@ typedef struct node_cart_view {
  * out->cart and out->token are NULL.  Release with node_cart_view_destroy,
  * which frees the token (NULL-safe, idempotent).
  */
-int node_cart_view_get(const node *n, const char *id, size_t len, node_cart_view *out);
+int node_cart_view_get(const node *n, const crdt_id *id, node_cart_view *out);
 void node_cart_view_destroy(node_cart_view *v);
 
 /* ---- the member table ---- */

@@ -56,6 +56,12 @@ static void list_remove(write_list *l, pending_write *w)
 	l->n--;
 }
 
+/* The write's cart id, as node_write took it. */
+static crdt_id write_id(const pending_write *w)
+{
+	return crdt_id_of(w->id, w->id_len, w->id_hash);
+}
+
 static void write_free(pending_write *w)
 {
 	crdt_cart_destroy(&w->delta);
@@ -93,7 +99,8 @@ static void answer(node *n, pending_write *w, int rc)
  * Returns the committer's result. */
 static int submit_write(node *n, pending_write *w)
 {
-	int rc = committer_submit_delta(n->com, w->id, w->id_len, &w->delta, (uint64_t)(uintptr_t)w);
+	crdt_id id = write_id(w);
+	int rc = committer_submit_delta(n->com, &id, &w->delta, (uint64_t)(uintptr_t)w);
 	if (rc == 0) {
 		list_remove(&n->waiting, w);
 		list_push(&n->inflight, w);
@@ -146,29 +153,27 @@ static bool replay_blocked(const node *n, const pending_write *w, bool completed
 	       (completed && earlier_write_in(&n->inflight, w));
 }
 
-int node_write(node *n, const char *id, size_t id_len, const crdt_op *op,
-               node_done_fn done, void *arg)
+int node_write(node *n, const crdt_id *id, const crdt_op *op, node_done_fn done, void *arg)
 {
 	if (!n || !id || !op || !done)
 		return CARTD_EINVAL;
 	if (n->closing)
 		return CARTD_ESHUTDOWN;
-	int rc = crdt_check_id(id, id_len);
-	if (rc == 0)
-		rc = check_room(n, id_len);
+	int rc = check_room(n, id->len);
 	if (rc)
 		return rc;
 	pending_write *w = calloc(1, sizeof *w);
 	if (!w)
 		return CARTD_ENOMEM;
 	crdt_cart_init(&w->delta);
-	memcpy(w->id, id, id_len);
-	w->id_len = (uint8_t)id_len;
+	memcpy(w->id, id->s, id->len);
+	w->id_len = (uint8_t)id->len;
+	w->id_hash = id->hash;
 	w->done = done;
 	w->arg = arg;
 	w->start_ns = node_mono_ns();
 	w->seq = ++n->write_seq;
-	rc = engine_local_write(n->eng, id, id_len, op, &w->delta);
+	rc = engine_local_write(n->eng, id, op, &w->delta);
 	/* A replay changed nothing, like removing an absent sku, and completes
 	 * the same way: through the committer, so that its answer comes only
 	 * once the writes in flight before it (the first attempt among them,
@@ -217,8 +222,9 @@ static void write_completed(node *n, pending_write *w, int rc)
 		return;
 	}
 	if (rc == 0) {
+		crdt_id id = write_id(w);
 		if (!w->replay)   /* a replay took no mark (engine_local_write) */
-			engine_write_done(n->eng, w->id, w->id_len, &w->delta, node_now_ms(n));
+			engine_write_done(n->eng, &id, &w->delta, node_now_ms(n));
 		answer(n, w, 0);
 		write_free(w);
 		return;

@@ -152,15 +152,11 @@ static int payload_size(const db_record *recs, size_t n, size_t *size, uint32_t 
 			cartd_errmsg(err, errlen, "record %zu has an unknown kind", i);
 			return CARTD_EINVAL;
 		}
-		if (crdt_check_id(r->id, r->id_len) != 0) {
-			cartd_errmsg(err, errlen, "record %zu has an invalid cart id", i);
-			return CARTD_EID;
-		}
 		if (r->val_len > UINT32_MAX || k == UINT32_MAX) {
 			cartd_errmsg(err, errlen, "record %zu is too large to log", i);
 			return CARTD_EINVAL;
 		}
-		size_t one = WAL_RECORD_HEADER + r->id_len + r->val_len;
+		size_t one = WAL_RECORD_HEADER + r->id.len + r->val_len;
 		if (one > WAL_MAX_FRAME - total) {
 			cartd_errmsg(err, errlen, "a batch of over %zu bytes cannot be logged",
 			             (size_t)WAL_MAX_FRAME);
@@ -189,9 +185,9 @@ static void encode(buf_writer *f, uint64_t gen, const db_record *recs, size_t n,
 		if (r->kind == DB_NOTHING)
 			continue;
 		buf_put_u8(f, r->kind == DB_STATE ? KIND_STATE : KIND_DELTA);
-		buf_put_u8(f, (uint8_t)r->id_len);
+		buf_put_u8(f, (uint8_t)r->id.len);
 		buf_put_u32le(f, (uint32_t)r->val_len);
-		buf_put_bytes(f, r->id, r->id_len);
+		buf_put_bytes(f, r->id.s, r->id.len);
 		buf_put_bytes(f, r->val, r->val_len);
 	}
 	if (f->err == 0) {
@@ -381,6 +377,7 @@ static int parse_payload(wal_reader *r, const uint8_t *p, size_t len, uint32_t c
 		uint8_t kind, id_len;
 		uint32_t val_len;
 		const uint8_t *id, *val;
+		crdt_id cid;
 		if (buf_get_u8(&in, &kind) || buf_get_u8(&in, &id_len) ||
 		    buf_get_u32le(&in, &val_len))
 			why = "ends inside a record header";
@@ -388,14 +385,14 @@ static int parse_payload(wal_reader *r, const uint8_t *p, size_t len, uint32_t c
 			why = "holds a record of unknown kind";
 		else if (buf_get_bytes(&in, id_len, &id) || buf_get_bytes(&in, val_len, &val))
 			why = "ends inside a record";
-		else if (crdt_check_id((const char *)id, id_len) != 0)
+		else if (crdt_id_make(&cid, (const char *)id, id_len) != 0)
 			why = "holds an invalid cart id";
 		if (why) {
 			cartd_errmsg(err, errlen, "%s: frame at offset %llu %s (record %u)", r->path,
 			             (unsigned long long)frame_off, why, i);
 			return CARTD_EDATADIR;
 		}
-		r->recs[(*nrecs)++] = (db_record){ (const char *)id, id_len, val, val_len,
+		r->recs[(*nrecs)++] = (db_record){ cid, val, val_len,
 		                                   kind == KIND_STATE ? DB_STATE : DB_DELTA };
 	}
 	if (buf_left(&in)) {

@@ -75,8 +75,8 @@ void wal_close(wal *w);
  * with none left nothing is written or synced (every earlier frame was
  * synced before this call).  On failure nothing counts as written: the next
  * append goes to the same offset.
- * Errors: CARTD_EID (an id crdt_check_id refuses), CARTD_EINVAL (unknown
- * kind, a value over UINT32_MAX bytes or a frame over WAL_MAX_FRAME),
+ * Errors: CARTD_EINVAL (unknown kind, a value over UINT32_MAX bytes or a
+ * frame over WAL_MAX_FRAME),
  * CARTD_ENOMEM, CARTD_ESTORAGE (write or sync failed).
  */
 int wal_append(wal *w, const db_record *recs, size_t n, char *err, size_t errlen);

@@ -77,12 +77,11 @@ static inline void fuzz_peer_on_send(void *arg, const engine_addr *to, const uin
 		p->user.send(p->user.arg, to, d, len);
 }
 
-static inline void fuzz_peer_on_persist(void *arg, const char *id, size_t len,
-                                        const crdt_cart *delta)
+static inline void fuzz_peer_on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
 {
 	fuzz_peer *p = (fuzz_peer *)arg;
 	if (p->user.persist)
-		p->user.persist(p->user.arg, id, len, delta);
+		p->user.persist(p->user.arg, id, delta);
 }
 
 /* Hands datagram d from tx's address to the engine at time now. */

@@ -49,6 +49,7 @@
 #include "app/peer/db.h"
 #include "app/peer/wal.h"
 #include "crdt/cart.h"
+#include "crdt/codec.h"
 #include "crdt/error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -185,13 +186,14 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 static void copy_add(copy *c, const db_record *r)
 {
 	c->recs = grow(c->recs, &c->cap, c->n + 1, sizeof *c->recs);
-	char *id = malloc(r->id_len ? r->id_len : 1);
+	char *id = malloc(r->id.len ? r->id.len : 1);
 	uint8_t *val = malloc(r->val_len ? r->val_len : 1);
 	CHECK(id != NULL && val != NULL);
-	memcpy(id, r->id, r->id_len);
+	memcpy(id, r->id.s, r->id.len);
 	if (r->val_len)
 		memcpy(val, r->val, r->val_len);
-	c->recs[c->n++] = (db_record){ id, r->id_len, val, r->val_len, r->kind };
+	c->recs[c->n++] = (db_record){ crdt_id_of(id, r->id.len, r->id.hash), val, r->val_len,
+	                               r->kind };
 }
 
 static void copy_end_chunk(copy *c)
@@ -203,7 +205,7 @@ static void copy_end_chunk(copy *c)
 static void copy_free(copy *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		free((char *)c->recs[i].id);
+		free((char *)c->recs[i].id.s);
 		free((uint8_t *)c->recs[i].val);
 	}
 	free(c->recs);
@@ -212,8 +214,8 @@ static void copy_free(copy *c)
 
 static bool same_record(const db_record *a, const db_record *b)
 {
-	return a->kind == b->kind && a->id_len == b->id_len && a->val_len == b->val_len &&
-	       memcmp(a->id, b->id, a->id_len) == 0 &&
+	return a->kind == b->kind && a->id.len == b->id.len && a->val_len == b->val_len &&
+	       a->id.hash == b->id.hash && memcmp(a->id.s, b->id.s, a->id.len) == 0 &&
 	       (a->val_len == 0 || memcmp(a->val, b->val, a->val_len) == 0);
 }
 
@@ -221,10 +223,11 @@ static bool same_record(const db_record *a, const db_record *b)
 static void check_record(const db_record *r)
 {
 	CHECK(r->kind == DB_STATE || r->kind == DB_DELTA);
-	CHECK(crdt_check_id(r->id, r->id_len) == 0);
+	CHECK(crdt_check_id(r->id.s, r->id.len) == 0);
+	CHECK(r->id.hash == crdt_name_hash(r->id.s, r->id.len));
 	volatile uint8_t sum = 0;
-	for (size_t i = 0; i < r->id_len; i++)
-		sum ^= (uint8_t)r->id[i];
+	for (size_t i = 0; i < r->id.len; i++)
+		sum ^= (uint8_t)r->id.s[i];
 	for (size_t i = 0; i < r->val_len; i++)
 		sum ^= r->val[i];
 	(void)sum;
