@@ -94,6 +94,7 @@ void engine_free(engine *e)
 	for (size_t i = 0; i < e->npending; i++)
 		free(e->pending[i].keyed);
 	free(e->pending);
+	free(e->pending_hash);
 	free(e);
 }
 
@@ -330,7 +331,8 @@ static struct pending *pending_find(const engine *e, const crdt_id *id)
 {
 	for (size_t i = 0; i < e->npending; i++) {
 		const struct pending *p = &e->pending[i];
-		if (p->hash == id->hash && p->len == id->len && memcmp(p->id, id->s, id->len) == 0)
+		if (e->pending_hash[i] == id->hash && p->len == id->len &&
+		    memcmp(p->id, id->s, id->len) == 0)
 			return &e->pending[i];
 	}
 	return NULL;
@@ -352,6 +354,10 @@ static struct pending *write_begin(engine *e, const crdt_id *id)
 	if (p == NULL) {
 		if (e->npending == e->pending_cap) {
 			size_t cap = e->pending_cap ? e->pending_cap * 2 : 16;
+			uint64_t *h = realloc(e->pending_hash, cap * sizeof *h);
+			if (h == NULL)
+				return NULL;
+			e->pending_hash = h;   /* larger, and as valid at the old cap */
 			struct pending *v = realloc(e->pending, cap * sizeof *v);
 			if (v == NULL)
 				return NULL;
@@ -359,8 +365,8 @@ static struct pending *write_begin(engine *e, const crdt_id *id)
 			e->pending_cap = cap;
 		}
 		crdt_item it;
+		e->pending_hash[e->npending] = id->hash;
 		p = &e->pending[e->npending++];
-		p->hash = id->hash;
 		p->durable_max = crdt_store_get_id(e->store, id, &it) == 0
 		               ? crdt_ctx_max(&it.cart->ctx, e->cfg.replica_id) : 0;
 		memcpy(p->id, id->s, id->len);
@@ -385,7 +391,9 @@ static void pending_release(engine *e, struct pending *p)
 {
 	if (--p->count == 0) {
 		free(p->keyed);
-		*p = e->pending[--e->npending];
+		size_t i = (size_t)(p - e->pending);
+		e->pending_hash[i] = e->pending_hash[--e->npending];
+		*p = e->pending[e->npending];
 	}
 	e->stats.pending_writes--;
 }
