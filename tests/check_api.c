@@ -395,6 +395,8 @@ START_TEST(test_prepare_body_forms)
 		{ "POST", " {\r\n\t\"qty\" : 12 , \"sku\" : \"a.b~c:d@e-f_g\" }\n", 0, "a.b~c:d@e-f_g", 12 },
 		{ "POST", "{\"sku\":\"a\",\"qty\":1000000}", 0, "a", 1000000 },
 		{ "POST", "{\"sku\":\"\\u0061pple\",\"qty\":2}", 0, "apple", 2 },
+		{ "POST", "{\"sk\\u0075\":\"apple\",\"qty\":4}", 0, "apple", 4 },
+		{ "POST", "{\"sku\":\"a\",\"q\\\"ty\":1}", 422, NULL, 0 },
 		{ "POST", "{\"sku\":\"a\",\"qty\":01}", 400, NULL, 0 },
 		{ "POST", "{\"sku\":\"a\",\"qty\":1} x", 400, NULL, 0 },
 		{ "POST", "{\"sku\":\"a\",\"qty\":1,}", 400, NULL, 0 },

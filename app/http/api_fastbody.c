@@ -36,20 +36,22 @@ static bool take(cursor *c, char ch)
 	return true;
 }
 
-/* A string of name characters only (no escapes, no quotes inside). */
-static bool name_string(cursor *c, const char **s, size_t *len)
+/* The bytes between two quotes.  A key is then compared with "sku" and
+ * "qty", and anything else (an escape included) sends the body to jansson;
+ * a sku value must be name characters only (crdt_check_sku), so that it
+ * has no escapes either. */
+static bool quoted(cursor *c, const char **s, size_t *len)
 {
 	if (!take(c, '"'))
 		return false;
 	const char *start = c->p;
-	while (c->p < c->end && *c->p != '"')
-		c->p++;
-	if (c->p == c->end)
+	const char *q = memchr(start, '"', (size_t)(c->end - start));
+	if (q == NULL)
 		return false;
 	*s = start;
-	*len = (size_t)(c->p - start);
-	c->p++;
-	return crdt_check_sku(start, *len) == 0;
+	*len = (size_t)(q - start);
+	c->p = q + 1;
+	return true;
 }
 
 /* Plain digits, no sign, fraction, exponent or leading zero. */
@@ -82,10 +84,10 @@ bool api_fast_body(const char *body, size_t len, bool with_sku, uint32_t min_qty
 	if (!take(&c, '{'))
 		return false;
 	do {
-		if (!name_string(&c, &key, &klen) || !take(&c, ':'))
+		if (!quoted(&c, &key, &klen) || !take(&c, ':'))
 			return false;
 		if (klen == 3 && memcmp(key, "sku", 3) == 0 && !seen_sku) {
-			if (!name_string(&c, &sku, &sku_len))
+			if (!quoted(&c, &sku, &sku_len) || crdt_check_sku(sku, sku_len) != 0)
 				return false;
 			seen_sku = true;
 		} else if (klen == 3 && memcmp(key, "qty", 3) == 0 && !seen_qty) {
