@@ -232,18 +232,33 @@ static bool hi_after(const crdt_range *a, const crdt_range *b)
 	return a->replica != b->replica ? a->replica > b->replica : a->hi >= b->hi;
 }
 
+/*
+ * Makes exactly the room crdt_ctx_add_range(dst, r) will take, so that a
+ * context that stays one range stays inline.  That is dst->n + 1 less the
+ * ranges r touches, never more than dst->n + 1: a context with that room
+ * (spare heap room, or empty) needs no search, and one inline range only
+ * the one comparison.  Only a full heap array is searched, so the usual
+ * add or delta searches the context once, in crdt_ctx_add_range.
+ */
+static int reserve_join_range(crdt_ctx *dst, const crdt_range *r)
+{
+	if (dst->n < dst->cap || dst->n == 0)
+		return 0;
+	if (dst->cap == 0)
+		return touches(&dst->u.one, r->replica, r->lo, r->hi) ? 0 : reserve(dst, 2);
+	uint32_t i, j;
+	touched(dst, r->replica, r->lo, r->hi, &i, &j);
+	return reserve(dst, dst->n - (j - i) + 1);
+}
+
 int crdt_ctx_reserve_join(crdt_ctx *dst, const crdt_ctx *src)
 {
 	if (src->n == 0 || dst == src)
 		return 0;
 	if (src->n > 1)
 		return reserve(dst, dst->n + src->n);
-	/* One range, the usual delta: exactly the room crdt_ctx_add_range
-	 * will take, so that a context that stays one range stays inline. */
-	const crdt_range *r = crdt_ctx_ranges(src);
-	uint32_t i, j;
-	touched(dst, r->replica, r->lo, r->hi, &i, &j);
-	return reserve(dst, dst->n - (j - i) + 1);
+	/* One range, the usual delta. */
+	return reserve_join_range(dst, crdt_ctx_ranges(src));
 }
 
 /*

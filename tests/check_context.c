@@ -11,6 +11,7 @@
 
 #include "crdt/context.h"
 #include "crdt/error.h"
+#include "tests/test_alloc.h"
 #include "tests/test_rng.h"
 
 #define MODEL_MAX 64   /* counters 1..MODEL_MAX for replicas 1..3 */
@@ -219,6 +220,102 @@ START_TEST(subtract_and_disjoint_match_model)
 }
 END_TEST
 
+/*
+ * The join of one range after crdt_ctx_reserve_join, as a cart makes it:
+ * reserve, then join with no allocation allowed.  x and twin hold the
+ * same dots in the same storage (built by the same calls); bits is their
+ * bitmap.  The reserve must leave x's dots alone, let the join allocate
+ * nothing, and make exactly the room the join alone takes (twin, joined
+ * without a reserve): no less, or the join could fail after the cart
+ * changed; no more, or a context that stays one range leaves inline
+ * storage.  The result must be the union.
+ */
+static void check_reserved_join(crdt_ctx *x, crdt_ctx *twin, bool bits[4][MODEL_MAX + 1],
+                                uint64_t r, uint64_t lo, uint64_t hi)
+{
+	crdt_ctx one;
+	crdt_ctx_init(&one);
+	T_ASSERT(crdt_ctx_add_range(&one, r, lo, hi) == 0, "add_range");
+	uint32_t n0 = x->n, cap0 = x->cap;
+	T_ASSERT(crdt_ctx_reserve_join(x, &one) == 0, "reserve_join");
+	T_ASSERT(crdt_ctx_equal(x, twin), "reserve changed the dots");
+	test_alloc_fail_after(0);
+	int rc = crdt_ctx_join(x, &one);
+	long attempts = test_alloc_attempts();
+	test_alloc_reset();
+	T_ASSERT(rc == 0 && attempts == 0,
+	         "[%lu, %lu] of %lu into %u ranges (cap %u): join after reserve allocated",
+	         (unsigned long)lo, (unsigned long)hi, (unsigned long)r, n0, cap0);
+	T_ASSERT(crdt_ctx_join(twin, &one) == 0, "join");
+	T_ASSERT(x->cap == twin->cap,
+	         "[%lu, %lu] of %lu into %u ranges (cap %u): room %u, the join takes %u",
+	         (unsigned long)lo, (unsigned long)hi, (unsigned long)r, n0, cap0, x->cap,
+	         twin->cap);
+	for (int i = 0; i < 4; i++)
+		for (int k = 0; k <= MODEL_MAX; k++)
+			model[i][k] = bits[i][k] || (i == (int)r && k >= (int)lo && k <= (int)hi);
+	check_matches_model(x);
+	T_ASSERT(crdt_ctx_equal(x, twin), "reserved join differs from the plain join");
+	crdt_ctx_destroy(&one);
+}
+
+/* n runs [4m + 1, 4m + 2] of replica 2, m < n: gaps of two between them. */
+static void runs(crdt_ctx *c, bool bits[4][MODEL_MAX + 1], uint32_t n)
+{
+	crdt_ctx_init(c);
+	for (uint64_t m = 0; m < n; m++) {
+		ck_assert_int_eq(crdt_ctx_add_range(c, 2, 4 * m + 1, 4 * m + 2), 0);
+		bits[2][4 * m + 1] = bits[2][4 * m + 2] = true;
+	}
+}
+
+/* Every range of replica 2 over 1..4n + 3, and one of each other replica,
+ * into 0..9 runs: storage inline, full (n = cap: 1, 2, 4, 8) and with room,
+ * the range before, between, touching, bridging or covering the runs. */
+START_TEST(reserve_join_one_range_exact_room)
+{
+	for (uint32_t n = 0; n <= 9; n++) {
+		uint64_t top = 4 * (uint64_t)n + 3;
+		for (uint64_t r = 1; r <= 3; r++)
+			for (uint64_t lo = 1; lo <= top; lo++)
+				for (uint64_t hi = lo; hi <= top; hi++) {
+					if (r != 2 && (lo != 3 || hi != 3))
+						continue;
+					bool bits[4][MODEL_MAX + 1] = { { 0 } };
+					crdt_ctx x, twin;
+					runs(&x, bits, n);
+					runs(&twin, bits, n);
+					check_reserved_join(&x, &twin, bits, r, lo, hi);
+					crdt_ctx_destroy(&x);
+					crdt_ctx_destroy(&twin);
+				}
+	}
+}
+END_TEST
+
+/* The same on random contexts (of 0..11 ranges) and random ranges. */
+static void reserve_join_case(test_rng *rng, void *arg)
+{
+	(void)arg;
+	bool bits[4][MODEL_MAX + 1] = { { 0 } };
+	crdt_ctx x, twin;
+	int nranges = rnd(rng, 12);
+	test_rng again = *rng;
+	random_ranges(rng, &x, bits, nranges);
+	random_ranges(&again, &twin, bits, nranges);
+	uint64_t r = 1 + (uint64_t)rnd(rng, 3), lo = 1 + (uint64_t)rnd(rng, MODEL_MAX);
+	uint64_t hi = lo + (uint64_t)rnd(rng, 12);
+	check_reserved_join(&x, &twin, bits, r, lo, hi > MODEL_MAX ? MODEL_MAX : hi);
+	crdt_ctx_destroy(&x);
+	crdt_ctx_destroy(&twin);
+}
+
+START_TEST(reserve_join_one_range_matches_model)
+{
+	test_run_cases("reserve_join_one_range_matches_model", 500, reserve_join_case, NULL);
+}
+END_TEST
+
 Suite *context_suite(void);
 
 Suite *context_suite(void)
@@ -230,6 +327,8 @@ Suite *context_suite(void)
 	tcase_add_test(tc, random_ops_match_model);
 	tcase_add_test(tc, join_and_intersect_match_model);
 	tcase_add_test(tc, subtract_and_disjoint_match_model);
+	tcase_add_test(tc, reserve_join_one_range_exact_room);
+	tcase_add_test(tc, reserve_join_one_range_matches_model);
 	suite_add_tcase(s, tc);
 	return s;
 }
