@@ -176,7 +176,16 @@ int crdt_ctx_add_range(crdt_ctx *c, uint64_t replica, uint64_t lo, uint64_t hi)
 		return CARTD_EINVAL;
 	uint32_t i, j;
 	touched(c, replica, lo, hi, &i, &j);
-	const crdt_range *r = crdt_ctx_ranges(c);
+	crdt_range *r = ranges_mut(c);
+	if (j == i + 1) {
+		/* One range touched (a dot extending a run, the usual add):
+		 * widened where it is; the count stays, nothing moves. */
+		if (lo < r[i].lo)
+			r[i].lo = lo;
+		if (hi > r[i].hi)
+			r[i].hi = hi;
+		return 0;
+	}
 	if (j > i) {
 		if (r[i].lo < lo)
 			lo = r[i].lo;
