@@ -322,12 +322,13 @@ static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, boo
 	 * of the cart, live entries lying in its context, and every entry it
 	 * carries is new, its dot being in its own context: unless deferred
 	 * removes on either side drop some, the sum gains exactly the delta's
-	 * entries, without rehashing the lines it names before and after. */
-	bool adds_only = !delta->defer && !n->cart.defer &&
-	                 crdt_ctx_disjoint(&delta->ctx, &n->cart.ctx);
+	 * entries, without rehashing the lines it names before and after.
+	 * Asked once: store_join_removed takes the answer too. */
+	bool disjoint = crdt_ctx_disjoint(&delta->ctx, &n->cart.ctx);
+	bool adds_only = !delta->defer && !n->cart.defer && disjoint;
 	/* Otherwise measured before the join, which drops what it removes. */
 	if (!adds_only && !crdt_cart_empty(delta))
-		removed = store_join_removed(&n->cart, delta);
+		removed = store_join_removed(&n->cart, delta, disjoint);
 	rc = crdt_cart_join(&n->cart, delta, changed);
 	if (rc != 0 || !*changed)
 		return rc;

@@ -128,12 +128,12 @@ static void mark_shared(const crdt_cart *dst, const crdt_cart *src, bool *in)
 	each_named(src, mark_one, &nm);
 }
 
-uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
+uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src, bool disjoint)
 {
 	uint64_t sum = 0;
 	/* dst's live entries lie in its context, so a src context sharing no
-	 * dot with it (a new write's delta) removes none: no entry to visit. */
-	bool removes_none = crdt_ctx_disjoint(&src->ctx, &dst->ctx);
+	 * dot with it (disjoint: a new write's delta) removes none: no entry
+	 * but those of the lines src names to visit. */
 	bool small[SHARED_STACK], *in = dst->n <= SHARED_STACK ? small : malloc(dst->n);
 
 	if (in == NULL) {
@@ -146,7 +146,7 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 				                      crdt_line_sku(l), l->sku_len) == 0;
 			if (named)
 				sum += store_line_sum(l);
-			else if (!removes_none)
+			else if (!disjoint)
 				sum += covered_sum(l, &src->ctx);
 		}
 		return sum;
@@ -155,7 +155,7 @@ uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src)
 	for (uint32_t i = 0; i < dst->n; i++) {
 		if (in[i])
 			sum += store_line_sum(&dst->lines[i]);
-		else if (!removes_none)
+		else if (!disjoint)
 			sum += covered_sum(&dst->lines[i], &src->ctx);
 	}
 	if (in != small)

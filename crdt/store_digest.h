@@ -16,6 +16,7 @@
 #ifndef CRDT_STORE_DIGEST_H
 #define CRDT_STORE_DIGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +33,10 @@ uint64_t store_cart_sum(const crdt_cart *c);
  * rehashed whole afterwards, see store_join_readded), and every other entry
  * of dst whose dot src's context holds (the join drops exactly those: dst's
  * own deferred removes never name dots of its context).  Call before the
- * join.
+ * join.  disjoint is crdt_ctx_disjoint(&src->ctx, &dst->ctx), which the
+ * store asks before it calls this.
  */
-uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src);
+uint64_t store_join_removed(const crdt_cart *dst, const crdt_cart *src, bool disjoint);
 /* After the join: the sums of the lines of dst (now joined) whose sku src
  * names.  new sum = old sum - removed + readded. */
 uint64_t store_join_readded(const crdt_cart *dst, const crdt_cart *src);
