@@ -1,6 +1,7 @@
 /*
  * cart_internal.h - helpers shared by the cart's implementation files
- * (cart.c, cart_ops.c, join.c, split.c, codec.c).  Not part of the API.
+ * (cart.c, cart_ops.c, join.c, split.c, codec.c), and the one join the
+ * store makes differently (cart_join_known).  Not part of the API.
  */
 #ifndef CRDT_CART_INTERNAL_H
 #define CRDT_CART_INTERNAL_H
@@ -72,6 +73,10 @@ int cart_add_in_place(crdt_cart *c, uint64_t self, const char *sku, size_t len, 
  * dst's: 1 when done (dst changed), 0 when a decode limit needs the general
  * join, CARTD_ENOMEM (dst unchanged). */
 int cart_join_disjoint_line(crdt_cart *dst, const crdt_cart *src);
+/* crdt_cart_join for a caller that has asked crdt_ctx_disjoint(&src->ctx,
+ * &dst->ctx) already: disjoint is its answer, which the join would
+ * otherwise ask again (the store asks it of every delta, for the digest). */
+int cart_join_known(crdt_cart *dst, const crdt_cart *src, bool disjoint, bool *changed);
 /* Sets l's quantity (<= CRDT_MAX_QTY); recounts it from its entries. */
 void cart_line_set_qty(crdt_line *l, uint32_t q);
 void cart_line_count(crdt_line *l);

@@ -176,13 +176,14 @@ static void commit(crdt_cart *dst, struct join_plan *p, crdt_ctx *ctx)
 }
 
 /* True if src's context covers a live entry of dst outside line skip
- * (-1: in any line). */
-static bool covers_other_lines(const crdt_cart *dst, const crdt_cart *src, long skip)
+ * (-1: in any line).  disjoint: crdt_ctx_disjoint(&src->ctx, &dst->ctx). */
+static bool covers_other_lines(const crdt_cart *dst, const crdt_cart *src, long skip,
+                               bool disjoint)
 {
 	/* dst's live entries all lie in its context, so a src context that
 	 * shares no dot with it (a new write's delta) covers none of them:
 	 * decided on the contexts alone, without visiting dst's entries. */
-	if (crdt_ctx_disjoint(&src->ctx, &dst->ctx))
+	if (disjoint)
 		return false;
 	for (uint32_t i = 0; i < dst->n; i++) {
 		if ((long)i == skip)
@@ -198,9 +199,9 @@ static bool covers_other_lines(const crdt_cart *dst, const crdt_cart *src, long 
 /* Joins contexts only: src has no lines and its context covers no live
  * entry of dst, the usual shape of a duplicate or a pure removal of
  * nothing.  Returns 1 if handled, 0 if the full join is needed, <0 error. */
-static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool *changed)
+static int join_ctx_only(crdt_cart *dst, const crdt_cart *src, bool disjoint, bool *changed)
 {
-	if (src->n != 0 || covers_other_lines(dst, src, -1))
+	if (src->n != 0 || covers_other_lines(dst, src, -1, disjoint))
 		return 0;
 	/* A join only adds dots: the context changed iff it holds more. */
 	uint64_t before = crdt_ctx_count(&dst->ctx);
@@ -243,7 +244,7 @@ static int commit_one_line(crdt_cart *dst, long ai, bool found, const crdt_line 
  * joined in place once room for it is made.  Returns 1 if handled, 0 if
  * the general join is needed, or an error.
  */
-static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
+static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool disjoint, bool *changed)
 {
 	enum { STACK_ENTRIES = 32 };
 	const crdt_line *b = &src->lines[0];
@@ -252,7 +253,7 @@ static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	const crdt_line *a = found ? &dst->lines[ai] : NULL;
 	uint32_t cap = (a ? a->n : 0) + b->n;
 	if (src->n != 1 || (!found && dst->n >= CRDT_DECODE_MAX_LINES) ||
-	    covers_other_lines(dst, src, found ? ai : -1))
+	    covers_other_lines(dst, src, found ? ai : -1, disjoint))
 		return 0;
 	crdt_entry stack[STACK_ENTRIES];
 	crdt_entry *e = cap <= STACK_ENTRIES ? stack : malloc(cap * sizeof *e);
@@ -280,19 +281,27 @@ static int join_one_line(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return rc ? rc : 1;
 }
 
-/* The join of two carts without deferred removes. */
-static int join_plain(crdt_cart *dst, const crdt_cart *src, bool *changed)
+/* The join of two carts without deferred removes.  known: NULL, or
+ * crdt_ctx_disjoint(&src->ctx, &dst->ctx) as the caller found it. */
+static int join_plain(crdt_cart *dst, const crdt_cart *src, const bool *known, bool *changed)
 {
-	int rc = join_ctx_only(dst, src, changed);
+	/* Whether the contexts share a dot steers each path for a src of at
+	 * most one line: asked once, here, for all of them (a one-line delta
+	 * that shares a dot was asked twice), and not at all when the caller
+	 * knows (the store asks it of every delta).  A larger src's general
+	 * join does not read it, so it is not asked. */
+	bool disjoint = src->n <= 1 &&
+	                (known ? *known : crdt_ctx_disjoint(&src->ctx, &dst->ctx));
+	int rc = join_ctx_only(dst, src, disjoint, changed);
 	/* A delta sharing no dot with dst removes nothing and keeps all it
 	 * carries (dst's live entries lie in its context, src's in its own):
 	 * merged into the line in place, it changes dst. */
-	if (rc == 0 && src->n == 1 && crdt_ctx_disjoint(&src->ctx, &dst->ctx)) {
+	if (rc == 0 && src->n == 1 && disjoint) {
 		rc = cart_join_disjoint_line(dst, src);
 		*changed = rc == 1;
 	}
 	if (rc == 0 && src->n == 1)
-		rc = join_one_line(dst, src, changed);
+		rc = join_one_line(dst, src, disjoint, changed);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 
@@ -436,9 +445,11 @@ static int apply_defers(crdt_cart *c, crdt_defers **d)
  * A join where either side holds deferred removes: rare (a remove under a
  * token that named writes not yet received), so it favours plainness over
  * speed: it joins into a copy of dst, applies the united deferred removes,
- * and installs the copy only if everything succeeded.
+ * and installs the copy only if everything succeeded.  The copy holds
+ * dst's context, so what known says of dst it says of the copy.
  */
-static int join_deferred(crdt_cart *dst, const crdt_cart *src, bool *changed)
+static int join_deferred(crdt_cart *dst, const crdt_cart *src, const bool *known,
+                         bool *changed)
 {
 	crdt_cart t, plain_src = *src;   /* src without its deferred removes */
 	plain_src.defer = NULL;
@@ -451,7 +462,7 @@ static int join_deferred(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	cart_defers_free(t.defer);
 	t.defer = NULL;
 	if (rc == 0)
-		rc = join_plain(&t, &plain_src, &ignored);
+		rc = join_plain(&t, &plain_src, known, &ignored);
 	if (rc == 0)
 		rc = apply_defers(&t, &m);
 	if (rc) {
@@ -466,20 +477,21 @@ static int join_deferred(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return 0;
 }
 
-static int join_lines(crdt_cart *dst, const crdt_cart *src, bool *changed)
+static int join_lines(crdt_cart *dst, const crdt_cart *src, const bool *known, bool *changed)
 {
 	if (dst->defer || src->defer)
-		return join_deferred(dst, src, changed);
-	return join_plain(dst, src, changed);
+		return join_deferred(dst, src, known, changed);
+	return join_plain(dst, src, known, changed);
 }
 
 /*
  * A join where src holds idempotency records or close markers: those are
  * merged first into fresh arrays (they may fail), then the lines, context
  * and deferred removes (which may fail too, leaving dst as it was), and
- * only then are the merged records and markers installed.
+ * only then are the merged records and markers installed.  dst's context
+ * does not change before the lines join, so known still holds there.
  */
-static int join_marks(crdt_cart *dst, const crdt_cart *src, bool *changed)
+static int join_marks(crdt_cart *dst, const crdt_cart *src, const bool *known, bool *changed)
 {
 	crdt_keys *keys = NULL;
 	crdt_closes *closes = NULL;
@@ -488,7 +500,7 @@ static int join_marks(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	if (rc == 0)
 		rc = cart_closes_join(dst->closes, src->closes, &closes, &cch);
 	if (rc == 0)
-		rc = join_lines(dst, src, changed);
+		rc = join_lines(dst, src, known, changed);
 	if (rc) {
 		free(keys);
 		cart_closes_free(closes);
@@ -506,7 +518,8 @@ static int join_marks(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	return 0;
 }
 
-int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
+/* crdt_cart_join; known as in join_plain. */
+static int join_cart(crdt_cart *dst, const crdt_cart *src, const bool *known, bool *changed)
 {
 	bool dummy;
 	if (changed == NULL)
@@ -515,6 +528,16 @@ int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
 	if (dst == src)
 		return 0;
 	if (src->keys || src->closes)
-		return join_marks(dst, src, changed);
-	return join_lines(dst, src, changed);
+		return join_marks(dst, src, known, changed);
+	return join_lines(dst, src, known, changed);
+}
+
+int crdt_cart_join(crdt_cart *dst, const crdt_cart *src, bool *changed)
+{
+	return join_cart(dst, src, NULL, changed);
+}
+
+int cart_join_known(crdt_cart *dst, const crdt_cart *src, bool disjoint, bool *changed)
+{
+	return join_cart(dst, src, &disjoint, changed);
 }

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/cart_internal.h"
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store_digest.h"
@@ -323,13 +324,13 @@ static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, boo
 	 * carries is new, its dot being in its own context: unless deferred
 	 * removes on either side drop some, the sum gains exactly the delta's
 	 * entries, without rehashing the lines it names before and after.
-	 * Asked once: store_join_removed takes the answer too. */
+	 * Asked once: store_join_removed and the join take the answer. */
 	bool disjoint = crdt_ctx_disjoint(&delta->ctx, &n->cart.ctx);
 	bool adds_only = !delta->defer && !n->cart.defer && disjoint;
 	/* Otherwise measured before the join, which drops what it removes. */
 	if (!adds_only && !crdt_cart_empty(delta))
 		removed = store_join_removed(&n->cart, delta, disjoint);
-	rc = crdt_cart_join(&n->cart, delta, changed);
+	rc = cart_join_known(&n->cart, delta, disjoint, changed);
 	if (rc != 0 || !*changed)
 		return rc;
 	if (adds_only)
