@@ -47,6 +47,8 @@ struct crdt_store {
 	uint64_t *digests;          /* XOR of each bucket's node digests */
 	store_ref *dirty;           /* the nodes whose state is not CLEAN */
 	size_t ndirty, dirty_cap;
+	bool undigested;            /* keeps no digests (crdt_store_new_plain):
+	                               no sums, no dirty list */
 };
 
 int crdt_store_new(uint32_t nbuckets, crdt_store **out)
@@ -68,6 +70,14 @@ int crdt_store_new(uint32_t nbuckets, crdt_store **out)
 	s->nbuckets = nbuckets;
 	*out = s;
 	return 0;
+}
+
+int crdt_store_new_plain(crdt_store **out)
+{
+	int rc = crdt_store_new(1, out);
+	if (rc == 0)
+		(*out)->undigested = true;
+	return rc;
 }
 
 void crdt_store_free(crdt_store *s)
@@ -150,12 +160,14 @@ static int reserve_dirty(crdt_store *s)
  * a place on the dirty list.  0 or CARTD_ENOMEM. */
 static int prepare_write(crdt_store *s, const store_node *n)
 {
-	return n->state == STORE_CLEAN ? reserve_dirty(s) : 0;
+	return n->state == STORE_CLEAN && !s->undigested ? reserve_dirty(s) : 0;
 }
 
 /* After a write changed node r's cart (prepare_write made room). */
 static void mark_dirty(crdt_store *s, store_ref r, store_node *n)
 {
+	if (s->undigested)
+		return;
 	if (n->state == STORE_CLEAN)
 		s->dirty[s->ndirty++] = r;
 	n->state = STORE_DIRTY;
@@ -203,7 +215,8 @@ static void link_new(crdt_store *s, store_ref r, uint64_t h)
 	uint32_t b = bucket_of_hash(s, h);
 
 	n->bucket = (uint16_t)b;
-	n->sum = store_cart_sum(&n->cart);
+	if (!s->undigested)
+		n->sum = store_cart_sum(&n->cart);
 	store_table_insert(&s->t, (uint32_t)h, r);
 	n->next = s->heads[b];
 	s->heads[b] = r;
@@ -215,7 +228,7 @@ static void link_new(crdt_store *s, store_ref r, uint64_t h)
 static int prepare_new(crdt_store *s)
 {
 	int rc = store_table_reserve(&s->t);
-	return rc == 0 ? reserve_dirty(s) : rc;
+	return rc == 0 && !s->undigested ? reserve_dirty(s) : rc;
 }
 
 /* The line an operation can change, or NULL when it may change any
@@ -238,14 +251,14 @@ static int apply_existing(crdt_store *s, store_ref r, uint64_t self, const crdt_
 	 * never folding, grows with every add. */
 	bool plain_add = op->kind == CRDT_OP_ADD && op->key == NULL && delta != NULL;
 	int rc = prepare_write(s, n);
-	uint64_t before = plain_add ? 0 : store_line_sum(op_line(&n->cart, op));
+	uint64_t before = plain_add || s->undigested ? 0 : store_line_sum(op_line(&n->cart, op));
 
 	if (rc == 0)
 		rc = crdt_cart_apply(&n->cart, self, op, delta);
 	if (rc != 0)
 		return rc;
 	/* An empty delta means the operation changed nothing. */
-	if (delta != NULL && crdt_cart_empty(delta))
+	if ((delta != NULL && crdt_cart_empty(delta)) || s->undigested)
 		return 0;
 	if (plain_add)
 		n->sum += store_cart_sum(delta);
@@ -318,6 +331,8 @@ static int join_existing(crdt_store *s, store_ref r, const crdt_cart *delta, boo
 
 	if (rc != 0)
 		return rc;
+	if (s->undigested)
+		return crdt_cart_join(&n->cart, delta, changed);
 	/* A delta whose context shares no dot with the cart's (another
 	 * replica's new write, the usual replicated delta) removes no entry
 	 * of the cart, live entries lying in its context, and every entry it

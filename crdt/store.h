@@ -66,6 +66,11 @@ uint64_t crdt_store_cart_digest(const char *id, size_t id_len, const crdt_cart *
 
 /* nbuckets: 1..CRDT_MAX_BUCKETS.  0, CARTD_EINVAL or CARTD_ENOMEM. */
 int crdt_store_new(uint32_t nbuckets, crdt_store **out);
+/* A store of one bucket that keeps no digests: its writes skip the entry
+ * sums and the dirty list, and crdt_store_bucket_digests and
+ * crdt_store_digest give 0 for it.  For a queue of carts that is only
+ * written, read and walked, such as the push queue.  0 or CARTD_ENOMEM. */
+int crdt_store_new_plain(crdt_store **out);
 /* Frees the store and every cart.  NULL-safe. */
 void crdt_store_free(crdt_store *s);
 

@@ -20,9 +20,9 @@
 int push_init(engine *e)
 {
 	e->pack_ratio = 1.0;
-	if (crdt_store_new(1, &e->queue))
+	if (crdt_store_new_plain(&e->queue))
 		return CARTD_ENOMEM;
-	if (crdt_store_new(1, &e->relay_queue))
+	if (crdt_store_new_plain(&e->relay_queue))
 		return CARTD_ENOMEM;
 	return 0;
 }
@@ -211,7 +211,7 @@ static void flush_queue(engine *e, crdt_store **q, bool relay)
 	}
 	free(c.items);
 	crdt_store *fresh;
-	if (crdt_store_new(1, &fresh) == 0) {
+	if (crdt_store_new_plain(&fresh) == 0) {
 		crdt_store_free(*q);
 		*q = fresh;
 	}

@@ -177,6 +177,55 @@ START_TEST(test_new_bounds)
 }
 END_TEST
 
+/* A plain store (the push queue's) takes the same writes and joins as a
+ * digested one and ends with the same carts; it keeps no digests. */
+START_TEST(test_plain_store)
+{
+	crdt_store *d = store_mk(NB), *p = NULL, *src = store_mk(NB);
+	ck_assert_int_eq(crdt_store_new_plain(&p), 0);
+	for (int i = 0; i < 300; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "c%d", i % 37);
+		crdt_op op = op_of(i % 7 == 6 ? CRDT_OP_REMOVE : i % 5 == 4 ? CRDT_OP_SET : CRDT_OP_ADD,
+		                   skus[i % NSKUS], (uint32_t)(i % 3 + (i % 5 == 4 ? 0 : 1)), NULL);
+		crdt_cart delta;
+		crdt_cart_init(&delta);
+		if (i % 2) {   /* written in both, as a local write */
+			crdt_cart scratch;
+			crdt_cart_init(&scratch);
+			int rd = crdt_store_apply(d, id, strlen(id), 5, &op, &delta);
+			int rp = crdt_store_apply(p, id, strlen(id), 5, &op, &scratch);
+			ck_assert_int_eq(rd, rp);
+			ck_assert(crdt_cart_equal(&delta, &scratch));
+			crdt_cart_destroy(&scratch);
+		} else {       /* a delta from elsewhere, joined into both */
+			if (crdt_store_apply(src, id, strlen(id), 9, &op, &delta) == 0) {
+				bool cd, cp;
+				ck_assert_int_eq(crdt_store_join(d, id, strlen(id), &delta, &cd), 0);
+				ck_assert_int_eq(crdt_store_join(p, id, strlen(id), &delta, &cp), 0);
+				ck_assert(cd == cp);
+			}
+		}
+		crdt_cart_destroy(&delta);
+	}
+	ck_assert_uint_eq(crdt_store_count(p), crdt_store_count(d));
+	for (int i = 0; i < 37; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "c%d", i);
+		crdt_item a, b;
+		int ra = crdt_store_get(d, id, strlen(id), &a);
+		ck_assert_int_eq(crdt_store_get(p, id, strlen(id), &b), ra);
+		if (ra == 0)
+			ck_assert(crdt_cart_equal(a.cart, b.cart));
+	}
+	ck_assert_uint_eq(crdt_store_nbuckets(p), 1);
+	ck_assert_uint_eq(crdt_store_bucket_digests(p)[0], 0);
+	crdt_store_free(src);
+	crdt_store_free(p);
+	crdt_store_free(d);
+}
+END_TEST
+
 START_TEST(test_create_get)
 {
 	crdt_store *s = store_mk(NB);
@@ -829,6 +878,7 @@ Suite *store_suite(void)
 	TCase *tc = tcase_create("basic");
 	tcase_add_test(tc, test_new_bounds);
 	tcase_add_test(tc, test_create_get);
+	tcase_add_test(tc, test_plain_store);
 	tcase_add_test(tc, test_ops_add_set);
 	tcase_add_test(tc, test_ops_remove_clear);
 	tcase_add_test(tc, test_observed_token);
