@@ -79,9 +79,13 @@ typedef struct engine_callbacks {
 	 * delta (a state of the cart no newer than the stored one: what a peer
 	 * sent, not the whole cart): persist it.  Joining delta into what the
 	 * disk holds is enough, since join is idempotent and order-free and the
-	 * disk only ever holds joins of states the store went through.  id and
-	 * delta are valid only during the call. */
-	void (*persist)(void *arg, const crdt_id *id, const crdt_cart *delta);
+	 * disk only ever holds joins of states the store went through.
+	 * enc[0..enc_len) is delta's encoding as the DELTA message carried it:
+	 * crdt_encode_cart's form, the only one the decoder accepts, so the
+	 * host can log those bytes instead of encoding delta again.  id,
+	 * delta and enc are valid only during the call. */
+	void (*persist)(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+	                size_t enc_len);
 	/* A member changed state (for logs); may be NULL. */
 	void (*member_event)(void *arg, uint64_t id, const engine_addr *addr,
 	                     enum engine_member_state from, enum engine_member_state to);

@@ -95,6 +95,8 @@ struct engine {
 	struct push_rx {            /* a received DELTA, decoded: kept between */
 		crdt_id *ids;       /* messages, so that receiving allocates */
 		crdt_cart *carts;   /* only what the carts themselves need */
+		const uint8_t **ends;   /* where each cart's encoding ends in the
+		                           payload (it starts right after its id) */
 		uint32_t cap;
 	} rx;
 

@@ -31,6 +31,7 @@ void push_destroy(engine *e)
 {
 	free(e->rx.ids);
 	free(e->rx.carts);
+	free(e->rx.ends);
 	e->rx = (struct push_rx){ 0 };
 	crdt_store_free(e->queue);
 	crdt_store_free(e->relay_queue);
@@ -231,24 +232,27 @@ void push_tick(engine *e)
 }
 
 /* Decodes every pair before applying any: a message applies whole or not
- * at all. */
-static int decode_all(msg_delta *d, crdt_id *ids, crdt_cart *carts, enum reject_field *why)
+ * at all.  Each cart's encoding ends where the reader stands after it. */
+static int decode_all(msg_delta *d, struct push_rx *rx, enum reject_field *why)
 {
 	uint32_t n = d->count;
 	for (uint32_t i = 0; i < n; i++) {
-		crdt_cart_init(&carts[i]);
-		int rc = msg_next_cart(d, &ids[i], &carts[i], why);
+		crdt_cart_init(&rx->carts[i]);
+		int rc = msg_next_cart(d, &rx->ids[i], &rx->carts[i], why);
 		if (rc) {
 			for (uint32_t k = 0; k <= i; k++)
-				crdt_cart_destroy(&carts[k]);
+				crdt_cart_destroy(&rx->carts[k]);
 			return rc;   /* CARTD_EDECODE or CARTD_ENOMEM */
 		}
+		rx->ends[i] = d->rest.p;
 	}
 	return 0;
 }
 
-/* id was checked and hashed by the decoder (msg_next_cart). */
-static void apply_one(engine *e, const crdt_id *id, const crdt_cart *c, const msg_delta *d)
+/* id was checked and hashed by the decoder (msg_next_cart); c was decoded
+ * from enc[0..enc_len), which the host may log as it came. */
+static void apply_one(engine *e, const crdt_id *id, const crdt_cart *c, const uint8_t *enc,
+                      size_t enc_len, const msg_delta *d)
 {
 	bool changed = false;
 	if (crdt_store_join_id(e->store, id, c, &changed) || !changed)
@@ -257,7 +261,7 @@ static void apply_one(engine *e, const crdt_id *id, const crdt_cart *c, const ms
 	ae_note_change(e, id->hash);
 	if (d->repair)
 		e->stats.ae_carts_repaired++;
-	e->cb.persist(e->cb.arg, id, c);
+	e->cb.persist(e->cb.arg, id, c, enc, enc_len);
 	if (d->hops > 0 && crdt_store_join_id(e->relay_queue, id, c, NULL) == 0) {
 		if (d->hops - 1 > e->relay_hops)
 			e->relay_hops = (uint8_t)(d->hops - 1);
@@ -280,7 +284,10 @@ static int rx_reserve(engine *e, uint32_t n)
 	crdt_cart *carts = realloc(rx->carts, cap * sizeof *carts);
 	if (carts)
 		rx->carts = carts;
-	if (!ids || !carts)
+	const uint8_t **ends = realloc(rx->ends, cap * sizeof *ends);
+	if (ends)
+		rx->ends = ends;
+	if (!ids || !carts || !ends)
 		return CARTD_ENOMEM;   /* what did grow is kept, cap is not raised */
 	rx->cap = cap;
 	return 0;
@@ -298,10 +305,12 @@ int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
 	struct push_rx *rx = &e->rx;
 	int rc = rx_reserve(e, n);
 	if (rc == 0)
-		rc = decode_all(&d, rx->ids, rx->carts, &e->why);
+		rc = decode_all(&d, rx, &e->why);
 	if (rc == 0) {
 		for (uint32_t i = 0; i < n; i++) {
-			apply_one(e, &rx->ids[i], &rx->carts[i], &d);
+			/* The cart's encoding follows its id in the payload. */
+			const uint8_t *enc = (const uint8_t *)rx->ids[i].s + rx->ids[i].len;
+			apply_one(e, &rx->ids[i], &rx->carts[i], enc, (size_t)(rx->ends[i] - enc), &d);
 			crdt_cart_destroy(&rx->carts[i]);
 		}
 		e->stats.deltas_in += n;

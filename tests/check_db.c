@@ -585,6 +585,51 @@ START_TEST(test_lazy_records)
 }
 END_TEST
 
+/* A delta submitted already encoded (a replica logging the bytes a peer
+ * sent) is stored as a delta, joined with the full state before it: the
+ * log and the fold read it exactly as one the committer encoded. */
+START_TEST(test_lazy_encoded_delta)
+{
+	char dir[128];
+	db *d = open_ok(sub(dir, sizeof dir, "lazyenc"), true, NULL);
+	committer *c;
+	ck_assert_int_eq(committer_new(d, NULL, &c, NULL, 0), 0);
+	crdt_cart state, delta;
+	crdt_cart_init(&state);
+	crdt_cart_init(&delta);
+	ck_assert_int_eq(crdt_cart_add(&state, 7, "apple", 5, 2, NULL), 0);
+	ck_assert_int_eq(committer_submit_lazy(c, TU_ID("enc"), &state, true, 1), 0);
+	ck_assert_int_eq(crdt_cart_add(&state, 9, "pear", 4, 3, &delta), 0);
+	buf_writer w;
+	buf_writer_init(&w);
+	crdt_encode_cart(&w, &delta);
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_int_eq(committer_submit_lazy_encoded(c, TU_ID("enc"), w.data, w.len, 2), 0);
+	ck_assert_int_eq(committer_submit_lazy_encoded(c, TU_ID("enc"), w.data, 0, 3), CARTD_EINVAL);
+	got g;
+	got_init(&g, 4);
+	wait_for(c, &g, 2);
+	ck_assert_int_eq(g.rc[0], 0);
+	ck_assert_uint_eq(g.cookie[1], 2);
+	ck_assert_int_eq(g.rc[1], 0);
+	committer_free(c);
+	crdt_store *s;
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	char err[DB_ERRMSG_MAX];
+	int rc = db_load_all(d, s, err, sizeof err);
+	ck_assert_msg(rc == 0, "load: %s", err);
+	crdt_item it;
+	ck_assert_int_eq(crdt_store_get(s, "enc", 3, &it), 0);
+	ck_assert(crdt_cart_equal(it.cart, &state));
+	crdt_store_free(s);
+	buf_writer_destroy(&w);
+	crdt_cart_destroy(&delta);
+	crdt_cart_destroy(&state);
+	db_close(d);
+	got_free(&g);
+}
+END_TEST
+
 /* db_write_batch's rule (db.h): a commit that wrote syncs every earlier
  * one; its own meta page waits for the next such commit or db_flush. */
 START_TEST(test_write_batch_sync_rule)
@@ -960,6 +1005,7 @@ Suite *db_suite(void)
 	tcase_add_test(commit, test_roundtrip_nosync);
 	tcase_add_test(commit, test_group_commit);
 	tcase_add_test(commit, test_lazy_records);
+	tcase_add_test(commit, test_lazy_encoded_delta);
 	tcase_add_test(commit, test_write_batch_sync_rule);
 	tcase_add_test(commit, test_completion_after_sync);
 	tcase_add_test(commit, test_backpressure_records);

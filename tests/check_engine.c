@@ -44,6 +44,8 @@ static bool drop_deltas;          /* drop DELTA datagrams (type byte 1) */
 static int oom_peer = -1;         /* this peer's receives fail allocations... */
 static long oom_step;             /* ...after their first oom_step */
 static long oom_failed;           /* receives in which one failed */
+static int enc_mismatch;          /* persists whose enc was not the delta's
+                                   * encoding */
 static int oversize, invalid;     /* counted, not asserted, in callbacks: Check
                                    * allocates in ck_assert, and a callback may run
                                    * while allocations are failing */
@@ -69,12 +71,21 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	memcpy(box[nbox++].d, d, len);
 }
 
-static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                       size_t enc_len)
 {
 	(void)id;
 	test_alloc_pause();               /* the check allocates */
 	if (!crdt_cart_valid(delta))
 		invalid++;
+	/* The bytes the host logs instead of encoding delta again: its
+	 * encoding as the sending engine made it. */
+	buf_writer w;
+	buf_writer_init(&w);
+	crdt_encode_cart(&w, delta);
+	if (w.err || enc_len != w.len || memcmp(enc, w.data, w.len) != 0)
+		enc_mismatch++;
+	buf_writer_destroy(&w);
 	test_alloc_resume();
 	peers[(intptr_t)arg].persisted++;
 }
@@ -89,7 +100,7 @@ static void setup(void)
 	drop_deltas = false;
 	oom_peer = -1;
 	oom_failed = 0;
-	oversize = invalid = 0;
+	oversize = invalid = enc_mismatch = 0;
 	for (int i = 0; i < NPEERS; i++) {
 		struct peer *p = &peers[i];
 		cut[i] = false;
@@ -120,6 +131,7 @@ static void teardown(void)
 {
 	ck_assert_int_eq(oversize, 0);
 	ck_assert_int_eq(invalid, 0);
+	ck_assert_int_eq(enc_mismatch, 0);
 	for (int i = 0; i < NPEERS; i++) {
 		engine_free(peers[i].e);
 		wire_free(peers[i].w);

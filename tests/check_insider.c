@@ -66,8 +66,11 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 	}
 }
 
-static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                       size_t enc_len)
 {
+	(void)enc;
+	(void)enc_len;
 	(void)arg;
 	(void)id;
 	(void)delta;

@@ -101,7 +101,8 @@ engine_addr sim_addr(unsigned idx);
 /* sim_peer.c */
 int sim_peer_boot(sim *s, sim_peer *p);
 void sim_peer_crash(sim *s, sim_peer *p);
-void sim_peer_persist(void *arg, const crdt_id *id, const crdt_cart *delta);
+void sim_peer_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                      size_t enc_len);
 void sim_peer_persisted(sim *s, const sim_event *ev);
 /* Writes the current state of cart id at p to p's disk. */
 void sim_peer_write_disk(sim *s, sim_peer *p, const char *id, size_t len);

@@ -146,8 +146,11 @@ static void join_disk(sim *s, sim_peer *p, const char *id, size_t len, const crd
 }
 
 /* The delta waits persist_ms at most, encoded after the id in the event. */
-void sim_peer_persist(void *arg, const crdt_id *cid, const crdt_cart *delta)
+void sim_peer_persist(void *arg, const crdt_id *cid, const crdt_cart *delta, const uint8_t *enc,
+                      size_t enc_len)
 {
+	(void)enc;   /* the simulated disk keeps carts, not log records */
+	(void)enc_len;
 	const char *id = cid->s;
 	size_t id_len = cid->len;
 	sim_peer *p = arg;

@@ -26,8 +26,11 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 }
 
 /* What the engine persists carries the id the decoder checked and hashed. */
-static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                       size_t enc_len)
 {
+	(void)enc;
+	(void)enc_len;
 	(void)arg;
 	ck_assert_int_eq(crdt_check_id(id->s, id->len), 0);
 	ck_assert(id->hash == crdt_name_hash(id->s, id->len));

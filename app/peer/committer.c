@@ -517,6 +517,20 @@ int committer_submit_lazy(committer *c, const crdt_id *id, const crdt_cart *cart
 	return submit_encoded(c, id, cart, kind, true, cookie);
 }
 
+int committer_submit_lazy_encoded(committer *c, const crdt_id *id, const void *enc,
+                                  size_t enc_len, uint64_t cookie)
+{
+	if (enc_len == 0)
+		return CARTD_EINVAL;   /* even an empty delta takes a few bytes */
+	rec *r = rec_new(id, enc_len, cookie);
+	if (!r)
+		return CARTD_ENOMEM;
+	r->kind = DB_DELTA;
+	r->lazy = true;
+	memcpy(r->data + id->len, enc, enc_len);
+	return enqueue(c, r);
+}
+
 size_t committer_drain(committer *c, committer_done_fn fn, void *arg)
 {
 	if (c->draining)

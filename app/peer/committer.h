@@ -149,6 +149,12 @@ int committer_submit_delta(committer *c, const crdt_id *id, const crdt_cart *del
  * arrive, short of a quarter-full queue. */
 int committer_submit_lazy(committer *c, const crdt_id *id, const crdt_cart *cart,
                           bool full_state, uint64_t cookie);
+/* committer_submit_lazy of a delta that is already encoded: enc[0..enc_len)
+ * is crdt_encode_cart's form of a delta that is not empty (such as the
+ * bytes a peer's DELTA message carried for it, which decode to it), stored
+ * as it is instead of encoded again.  CARTD_EINVAL if enc_len is 0. */
+int committer_submit_lazy_encoded(committer *c, const crdt_id *id, const void *enc,
+                                  size_t enc_len, uint64_t cookie);
 
 /*
  * Delivers every completion ready now to fn (may be NULL to discard) and

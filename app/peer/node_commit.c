@@ -27,13 +27,16 @@ void node_arm_retry(node *n)
 		evtimer_add(n->ev_retry, &tv);
 }
 
-/* Hands one replicated change to the committer (delta, or the cart's whole
- * state when full_state) and its id to n->persisting; 0 or the error. */
-static int submit_change(node *n, const crdt_id *id, const crdt_cart *cart, bool full_state)
+/* Hands one replicated change to the committer, a received delta in the
+ * bytes it came in (enc), or with enc NULL the cart's whole state, and its
+ * id to n->persisting; 0 or the error. */
+static int submit_change(node *n, const crdt_id *id, const crdt_cart *state, const uint8_t *enc,
+                         size_t enc_len)
 {
 	if (idfifo_reserve(&n->persisting, id->len) != 0)
 		return CARTD_ENOMEM;
-	int rc = committer_submit_lazy(n->com, id, cart, full_state, NODE_PERSIST_COOKIE);
+	int rc = enc ? committer_submit_lazy_encoded(n->com, id, enc, enc_len, NODE_PERSIST_COOKIE)
+	             : committer_submit_lazy(n->com, id, state, true, NODE_PERSIST_COOKIE);
 	if (rc)
 		return rc;
 	idfifo_push(&n->persisting, id->s, id->len);
@@ -48,14 +51,18 @@ static void mark_dirty(node *n, const char *id, size_t len)
 }
 
 /* The delta goes to the log as it came (a few bytes, where the whole cart
- * would be re-encoded: a replica's persist costs what the writer's does).
+ * would be re-encoded: a replica's persist costs what the writer's does),
+ * in the very bytes the peer sent: it is not encoded a second time.
  * While earlier commits fail (backoff) or the queue is full, the cart is
  * marked dirty instead, and its whole state goes later, which covers this
  * delta and every other one refused meanwhile. */
-void node_cb_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
+void node_cb_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                     size_t enc_len)
 {
 	node *n = arg;
-	if (n->closing || node_now_ms(n) < n->dirty_retry_at_ms || submit_change(n, id, delta, false))
+	(void)delta;
+	if (n->closing || node_now_ms(n) < n->dirty_retry_at_ms ||
+	    submit_change(n, id, NULL, enc, enc_len))
 		mark_dirty(n, id->s, id->len);
 }
 
@@ -68,7 +75,7 @@ static int persist_one(void *arg, const char *id, size_t len)
 	crdt_id key = crdt_id_of(id, len, crdt_name_hash(id, len));
 	if (crdt_store_get_id(n->store, &key, &it) != 0)
 		return IDSET_DONE;        /* cannot happen: carts are never deleted */
-	return submit_change(n, &key, it.cart, true) == 0 ? IDSET_DONE : IDSET_STOP;
+	return submit_change(n, &key, it.cart, NULL, 0) == 0 ? IDSET_DONE : IDSET_STOP;
 }
 
 void node_persist_dirty(node *n)

@@ -199,7 +199,8 @@ void node_commit_latency(const node *n, node_latency *out);
 int node_commit_start(node *n);             /* committer fd event, retry timer */
 void node_commit_stop(node *n);             /* frees both events */
 void node_arm_retry(node *n);               /* retry timer in NODE_RETRY_MS */
-void node_cb_persist(void *arg, const crdt_id *id, const crdt_cart *delta);
+void node_cb_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                     size_t enc_len);
 void node_persist_dirty(node *n);           /* submit carts marked dirty */
 
 /* node_token.c: the read token of cart id whose state here is cart (NULL:

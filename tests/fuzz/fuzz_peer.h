@@ -77,11 +77,12 @@ static inline void fuzz_peer_on_send(void *arg, const engine_addr *to, const uin
 		p->user.send(p->user.arg, to, d, len);
 }
 
-static inline void fuzz_peer_on_persist(void *arg, const crdt_id *id, const crdt_cart *delta)
+static inline void fuzz_peer_on_persist(void *arg, const crdt_id *id, const crdt_cart *delta,
+                                        const uint8_t *enc, size_t enc_len)
 {
 	fuzz_peer *p = (fuzz_peer *)arg;
 	if (p->user.persist)
-		p->user.persist(p->user.arg, id, delta);
+		p->user.persist(p->user.arg, id, delta, enc, enc_len);
 }
 
 /* Hands datagram d from tx's address to the engine at time now. */
