@@ -27,7 +27,7 @@ SANITIZE ?=
 WERROR   ?=
 FUZZ_SECONDS ?= 20
 
-PKGS     := libsodium zlib libevent jansson lmdb
+PKGS     := libsodium zlib libdeflate libevent jansson lmdb
 WARN     := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wmissing-prototypes \
             -Wshadow -Wpointer-arith -Wcast-align -Wformat=2 -Wvla
 ifneq ($(WERROR),)
@@ -147,7 +147,7 @@ FUZZ_SAN    := address,undefined
 # fuzzer with a crash file like any other bug instead of scrolling past.
 # libevent for the connection harness: http_conn runs on a libevent loop.
 # Every harness links every object, so every harness links it.
-FUZZ_PKGS   := libsodium zlib libevent
+FUZZ_PKGS   := libsodium zlib libdeflate libevent
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
                -fno-sanitize-recover=undefined \
                $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null)

@@ -72,10 +72,11 @@
 #define WIRE_MAX_DATAGRAM_LIMIT 65507u   /* largest UDP payload over IPv4 */
 #define WIRE_MAX_PAYLOAD_DEFAULT 65536u  /* inflated payload cap */
 #define WIRE_MAX_PAYLOAD_LIMIT (16u << 20)
-#define WIRE_DEFLATE_LEVEL_DEFAULT 1     /* see wire.c: level 1 is deflate_fast */
-/* How senders deflate (raw, window 2^12, memLevel 5; see wire.c).  Receivers
- * inflate with the full 2^15 window, so these may change without a new
- * protocol version. */
+#define WIRE_DEFLATE_LEVEL_DEFAULT 1     /* libdeflate's fastest; see wire.c */
+/* zlib's window and memLevel that cartd deflated with before libdeflate
+ * (bench/bench_wire.c compares against them).  How a sender deflates is
+ * its choice: receivers inflate any raw deflate stream, so it may change
+ * without a new protocol version. */
 #define WIRE_DEFLATE_WBITS 12
 #define WIRE_DEFLATE_MEMLEVEL 5
 #define WIRE_PEERS_DEFAULT 1024u         /* sessions kept */
@@ -89,7 +90,7 @@ typedef struct wire_config {
 	uint32_t cluster_tag;  /* wire_cluster_tag(cluster name) */
 	size_t max_datagram;   /* WIRE_HELLO_LEN .. WIRE_MAX_DATAGRAM_LIMIT */
 	size_t max_payload;    /* >= max_datagram - WIRE_OVERHEAD, <= ..._LIMIT */
-	int deflate_level;     /* 0: never compress; 1..9: zlib level */
+	int deflate_level;     /* 0: never compress; 1..9: libdeflate level */
 	size_t max_peers;      /* sessions kept; 1..WIRE_PEERS_MAX */
 } wire_config;
 
@@ -138,8 +139,8 @@ size_t wire_max_body(const wire *w);
 
 /*
  * Creates a wire object for the identity in ring (which must have one):
- * copies cfg, allocates every buffer, the session table and the zlib
- * streams once.  ring is borrowed: it must stay alive until wire_free or
+ * copies cfg, allocates every buffer, the session table, the compressor
+ * and the decompressor once.  ring is borrowed: it must stay alive until wire_free or
  * until replaced by wire_set_keyring.
  * Returns 0, CARTD_EINVAL (cfg out of range, NULL argument), CARTD_EKEYRING
  * (ring without identity), CARTD_ENOMEM or CARTD_ECRYPTO.  On failure

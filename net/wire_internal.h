@@ -6,8 +6,7 @@
 #ifndef NET_WIRE_INTERNAL_H
 #define NET_WIRE_INTERNAL_H
 
-#define ZLIB_CONST   /* const next_in: input buffers stay const */
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "net/replay.h"
 #include "net/wire.h"
@@ -38,8 +37,8 @@ struct wire {
 	uint64_t *ids;                      /* max_peers; 0 = free slot */
 	struct wire_session *sess;          /* max_peers, sodium_allocarray */
 	uint64_t clock;
-	z_stream def, inf;
-	int def_live, inf_live;   /* stream initialised: needs End */
+	struct libdeflate_compressor *def;     /* NULL: deflate_level 0 */
+	struct libdeflate_decompressor *inf;
 	uint8_t *tx;              /* deflate output, max_payload bytes */
 	uint8_t *rx;              /* decrypted payload, max_datagram bytes */
 	uint8_t *big;             /* inflated payload, max_payload bytes */

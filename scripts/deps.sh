@@ -4,8 +4,8 @@
 # Safe to run repeatedly: it only calls apt-get when a package is absent.
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config libsodium-dev zlib1g-dev libevent-dev libjansson-dev
-            liblmdb-dev)
+build_pkgs=(gcc make pkg-config libsodium-dev zlib1g-dev libdeflate-dev libevent-dev
+            libjansson-dev liblmdb-dev)
 test_pkgs=(check valgrind clang libclang-rt-dev iproute2 nftables curl)
 # libmicrohttpd-dev, libh2o-evloop-dev and libssl-dev (which h2o.h
 # includes): bench_httplib's other servers; strace: its syscall count where

@@ -887,12 +887,11 @@ START_TEST(test_bad_deflate_bodies)
 }
 END_TEST
 
-/* wire.c allocates every buffer and both zlib streams in wire_new, so that
- * sealing and opening allocate nothing: not for a payload that deflates,
- * not for one that does not, and not for an authentic deflate stream that
- * stops short, the one input that would make inflate allocate its window
- * had wire_new not primed it.  zlib allocates through wire.c, so its
- * allocations count. */
+/* wire.c allocates every buffer, the compressor and the decompressor in
+ * wire_new, so that sealing and opening allocate nothing: not for a
+ * payload that deflates, not for one that does not, and not for an
+ * authentic deflate stream that stops short (zlib's inflate, which cartd
+ * used before libdeflate, allocated its window for that one). */
 START_TEST(test_seal_and_open_allocate_nothing)
 {
 	tw_peer a, b;
