@@ -15,8 +15,8 @@
  * data only, not a new file size.  A frame:
  *
  *   u32le WAL_MAGIC | u32le payload length | u64le generation
- *   | u32le record count | u32le CRC-32 (zlib) of the 20 bytes before it
- *   and of the payload | payload
+ *   | u32le record count | u32le CRC-32 (gzip's, as zlib's crc32) of the
+ *   20 bytes before it and of the payload | payload
  *
  * and the payload is the records in order, each
  *
