@@ -149,7 +149,7 @@ FUZZ_SAN    := address,undefined
 # Every harness links every object, so every harness links it.
 FUZZ_PKGS   := libsodium zlib libdeflate libevent
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -MMD -MP -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
-               -fno-sanitize-recover=undefined \
+               -fno-sanitize-recover=undefined $(if $(WERROR),-Werror) \
                $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null)
 # The context-token decoder of the HTTP API reads untrusted bytes too, the
 # request parser every byte a client sends, the connection around it how

@@ -40,11 +40,20 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 		abort();
 }
 
-static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
+/* What the engine persists: an id the decoder checked and hashed, a valid
+ * delta, and the bytes it came in, which decode to that very delta. */
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                       size_t enc_len)
 {
 	(void)arg;
-	if (crdt_check_id(id, len) != 0 || id[len] != '\0' || !crdt_cart_valid(delta))
+	if (crdt_check_id(id->s, id->len) != 0 || id->hash != crdt_name_hash(id->s, id->len) ||
+	    !crdt_cart_valid(delta))
 		abort();
+	crdt_cart back;
+	crdt_cart_init(&back);
+	if (crdt_cart_from_bytes(enc, enc_len, &back) != 0 || !crdt_cart_equal(&back, delta))
+		abort();
+	crdt_cart_destroy(&back);
 }
 
 static wire *make_wire(uint64_t replica)

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "crdt/buf.h"
+#include "crdt/codec.h"
 #include "crdt/error.h"
 #include "crdt/store.h"
 #include "net/engine.h"
@@ -272,13 +273,14 @@ static void on_send(void *arg, const engine_addr *to, const uint8_t *d, size_t l
 
 /* A cart the engine changed must be valid: checked as it is announced,
  * rather than walking the whole store after every input. */
-static void on_persist(void *arg, const char *id, size_t len, const crdt_cart *delta)
+static void on_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const uint8_t *enc,
+                       size_t enc_len)
 {
 	crdt_item it;
 	(void)arg;
-	if (crdt_check_id(id, len) != 0 || id[len] != '\0' ||
-	    crdt_store_get(store, id, len, &it) != 0 || !crdt_cart_valid(it.cart) ||
-	    !crdt_cart_valid(delta))
+	if (crdt_check_id(id->s, id->len) != 0 || id->hash != crdt_name_hash(id->s, id->len) ||
+	    crdt_store_get_id(store, id, &it) != 0 || !crdt_cart_valid(it.cart) ||
+	    !crdt_cart_valid(delta) || enc == NULL || enc_len == 0)
 		abort();
 }
 
