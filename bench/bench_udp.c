@@ -16,8 +16,8 @@
  *
  * Crypto and compression: one datagram-sized payload of cart-delta-like
  * records (about 2:1 under deflate), sealed as net/wire.c does it (raw
- * deflate level 1, window 2^12, memLevel 5, then XChaCha20-Poly1305 with the
- * 41-byte header as associated data) and opened again (decrypt, inflate).
+ * deflate, libdeflate's level 1, then XChaCha20-Poly1305 with the 41-byte
+ * header as associated data) and opened again (decrypt, inflate).
  * bench_wire measures the real framing against these primitives in detail.
  *
  * Each figure is the median of --runs runs (default 7) of --seconds each
@@ -38,8 +38,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
-#define ZLIB_CONST
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "bench/bench_common.h"
 
@@ -204,7 +203,8 @@ typedef struct crypt_ctx {
 	uint8_t sealed[VARIANTS][DGRAM + 64];
 	unsigned long long sealed_len[VARIANTS];
 	uint8_t plain[DGRAM + 64], out[PAYLOAD_LEN + 64];
-	z_stream def, inf;
+	struct libdeflate_compressor *def;
+	struct libdeflate_decompressor *inf;
 	size_t zsum;
 	uint64_t sink;
 } crypt_ctx;
@@ -254,30 +254,25 @@ static void make_payload(uint8_t *p, uint64_t seed)
 
 static size_t seal_one(crypt_ctx *c, size_t v)
 {
-	z_stream *z = &c->def;
 	unsigned long long clen;
-
-	deflateReset(z);
-	z->next_in = c->payload[v];
-	z->avail_in = PAYLOAD_LEN;
-	z->next_out = c->zbuf;
-	z->avail_out = sizeof c->zbuf;
-	if (deflate(z, Z_FINISH) != Z_STREAM_END) {
+	size_t zlen = libdeflate_deflate_compress(c->def, c->payload[v], PAYLOAD_LEN, c->zbuf,
+	                                          sizeof c->zbuf);
+	if (zlen == 0) {
 		fprintf(stderr, "bench_udp: deflate failed\n");
 		exit(1);
 	}
 	c->nonce[0] = (uint8_t)v;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(c->sealed[v], &clen, c->zbuf, z->total_out,
+	crypto_aead_xchacha20poly1305_ietf_encrypt(c->sealed[v], &clen, c->zbuf, zlen,
 	                                           c->header, sizeof c->header, NULL,
 	                                           c->nonce, c->key);
 	c->sealed_len[v] = clen;
-	return (size_t)z->total_out;
+	return zlen;
 }
 
 static void open_one(crypt_ctx *c, size_t v)
 {
 	unsigned long long plen;
-	z_stream *z = &c->inf;
+	size_t got;
 
 	c->nonce[0] = (uint8_t)v;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(c->plain, &plen, NULL, c->sealed[v],
@@ -286,12 +281,8 @@ static void open_one(crypt_ctx *c, size_t v)
 		fprintf(stderr, "bench_udp: decrypt failed\n");
 		exit(1);
 	}
-	inflateReset(z);
-	z->next_in = c->plain;
-	z->avail_in = (uInt)plen;
-	z->next_out = c->out;
-	z->avail_out = sizeof c->out;
-	if (inflate(z, Z_FINISH) != Z_STREAM_END || z->total_out != PAYLOAD_LEN) {
+	if (libdeflate_deflate_decompress(c->inf, c->plain, (size_t)plen, c->out, sizeof c->out,
+	                                  &got) != LIBDEFLATE_SUCCESS || got != PAYLOAD_LEN) {
 		fprintf(stderr, "bench_udp: inflate failed\n");
 		exit(1);
 	}
@@ -309,9 +300,10 @@ static void crypt_init(crypt_ctx *c)
 	for (size_t v = 0; v < VARIANTS; v++)
 		make_payload(c->payload[v], v + 1);
 	memset(c->header, 0x11, sizeof c->header);
-	if (deflateInit2(&c->def, 1, Z_DEFLATED, -12, 5, Z_DEFAULT_STRATEGY) != Z_OK ||
-	    inflateInit2(&c->inf, -15) != Z_OK) {
-		fprintf(stderr, "bench_udp: zlib init failed\n");
+	c->def = libdeflate_alloc_compressor(1);
+	c->inf = libdeflate_alloc_decompressor();
+	if (c->def == NULL || c->inf == NULL) {
+		fprintf(stderr, "bench_udp: libdeflate init failed\n");
 		exit(1);
 	}
 	for (size_t v = 0; v < VARIANTS; v++)
@@ -435,8 +427,8 @@ int main(int argc, char **argv)
 	                "UDP rx, sendmmsg x64", rx_b, BENCH_NONE, 0);
 	bench_table_close(&t);
 	quote_commit_csv();
-	deflateEnd(&cc.def);
-	inflateEnd(&cc.inf);
+	libdeflate_free_compressor(cc.def);
+	libdeflate_free_decompressor(cc.inf);
 	/* Keeps the opened bytes observable, so the opens are not optimized out. */
 	volatile uint64_t keep = cc.sink;
 	(void)keep;
