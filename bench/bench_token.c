@@ -47,10 +47,11 @@ static volatile size_t sink;   /* keeps results alive */
 
 static double time_seal(const wire_keyring *r, const crdt_ctx *c)
 {
+	crdt_id id = bench_cart_id(CART, strlen(CART));   /* as the HTTP edge makes it */
 	double t0 = bench_now();
 	for (int i = 0; i < ITERS; i++) {
 		char *tok;
-		if (token_seal(r, CART, strlen(CART), c, &tok))
+		if (token_seal(r, &id, c, &tok))
 			die("token_seal failed");
 		sink += (size_t)tok[0];
 		free(tok);
@@ -62,9 +63,10 @@ static double time_open(const wire_keyring *r, const char *tok)
 {
 	crdt_ctx out;
 	crdt_ctx_init(&out);
+	crdt_id id = bench_cart_id(CART, strlen(CART));
 	double t0 = bench_now();
 	for (int i = 0; i < ITERS; i++)
-		if (token_open(r, CART, strlen(CART), tok, strlen(tok), &out))
+		if (token_open(r, &id, tok, strlen(tok), &out))
 			die("token_open failed");
 	double ns = (bench_now() - t0) * 1e9 / ITERS;
 	crdt_ctx_destroy(&out);
@@ -131,7 +133,8 @@ int main(int argc, char **argv)
 		crdt_ctx c;
 		context_of(&c, shapes[s]);
 		char *tok;
-		if (token_seal(r, CART, strlen(CART), &c, &tok))
+		crdt_id id = bench_cart_id(CART, strlen(CART));
+		if (token_seal(r, &id, &c, &tok))
 			die("token_seal failed");
 		size_t sealed = TOKEN_OVERHEAD + crdt_ctx_encoded_size(&c);
 		/* The MAC covers a label, the id and all the sealed bytes but itself. */

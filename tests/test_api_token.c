@@ -17,6 +17,7 @@
 #include "crdt/codec.h"
 #include "crdt/error.h"
 #include "net/keyring.h"
+#include "tests/test_util.h"
 
 TCase *api_token_tcase(void);
 
@@ -47,16 +48,16 @@ START_TEST(test_token_roundtrip)
 	char *tok = NULL;
 	ctx_of(&c, 3);
 	crdt_ctx_init(&d);
-	ck_assert_int_eq(token_seal(r, "cart-1", 6, &c, &tok), 0);
+	ck_assert_int_eq(token_seal(r, TU_IDN("cart-1", 6), &c, &tok), 0);
 	ck_assert_uint_eq(strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	                              "0123456789-_"), strlen(tok));
-	ck_assert_int_eq(token_open(r, "cart-1", 6, tok, strlen(tok), &d), 0);
+	ck_assert_int_eq(token_open(r, TU_IDN("cart-1", 6), tok, strlen(tok), &d), 0);
 	ck_assert(crdt_ctx_equal(&c, &d));
 	free(tok);
 	/* The empty context of a cart nobody wrote seals and opens too. */
 	crdt_ctx_destroy(&c);
-	ck_assert_int_eq(token_seal(r, "never", 5, &c, &tok), 0);
-	ck_assert_int_eq(token_open(r, "never", 5, tok, strlen(tok), &d), 0);
+	ck_assert_int_eq(token_seal(r, TU_IDN("never", 5), &c, &tok), 0);
+	ck_assert_int_eq(token_open(r, TU_IDN("never", 5), tok, strlen(tok), &d), 0);
 	ck_assert(crdt_ctx_empty(&d));
 	free(tok);
 	crdt_ctx_destroy(&d);
@@ -74,9 +75,9 @@ START_TEST(test_token_other_cart)
 	char *tok = NULL;
 	ctx_of(&c, 2);
 	crdt_ctx_init(&d);
-	ck_assert_int_eq(token_seal(r, "cart-1", 6, &c, &tok), 0);
+	ck_assert_int_eq(token_seal(r, TU_IDN("cart-1", 6), &c, &tok), 0);
 	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
-		int rc = token_open(r, others[i], strlen(others[i]), tok, strlen(tok), &d);
+		int rc = token_open(r, TU_IDN(others[i], strlen(others[i])), tok, strlen(tok), &d);
 		ck_assert_msg(rc == CARTD_ETOKENCART, "%s: %s", others[i], cartd_errname(rc));
 		ck_assert(crdt_ctx_empty(&d));
 	}
@@ -94,7 +95,7 @@ START_TEST(test_token_edited)
 	char *tok = NULL;
 	ctx_of(&c, 2);
 	crdt_ctx_init(&d);
-	ck_assert_int_eq(token_seal(r, "c1", 2, &c, &tok), 0);
+	ck_assert_int_eq(token_seal(r, TU_IDN("c1", 2), &c, &tok), 0);
 	uint8_t bin[256];
 	size_t n = 0;
 	ck_assert_int_eq(sodium_base642bin(bin, sizeof bin, tok, strlen(tok), NULL, &n, NULL,
@@ -104,7 +105,7 @@ START_TEST(test_token_edited)
 	for (size_t i = 0; i < n * 8; i++) {
 		bin[i / 8] ^= (uint8_t)(1u << (i % 8));
 		sodium_bin2base64(edited, sizeof edited, bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-		int rc = token_open(r, "c1", 2, edited, strlen(edited), &d);
+		int rc = token_open(r, TU_IDN("c1", 2), edited, strlen(edited), &d);
 		ck_assert_msg(rc == CARTD_ETOKEN || rc == CARTD_ETOKENKEY || rc == CARTD_ETOKENCART ||
 		              rc == CARTD_ETOKENMAC, "bit %zu: %s", i, cartd_errname(rc));
 		ck_assert(crdt_ctx_empty(&d));
@@ -130,15 +131,15 @@ START_TEST(test_token_rotation)
 	char *tok = NULL, *tok2 = NULL;
 	ctx_of(&c, 1);
 	crdt_ctx_init(&d);
-	ck_assert_int_eq(token_seal(old, "c1", 2, &c, &tok), 0);
-	ck_assert_int_eq(token_open(both, "c1", 2, tok, strlen(tok), &d), 0);
+	ck_assert_int_eq(token_seal(old, TU_IDN("c1", 2), &c, &tok), 0);
+	ck_assert_int_eq(token_open(both, TU_IDN("c1", 2), tok, strlen(tok), &d), 0);
 	ck_assert(crdt_ctx_equal(&c, &d));
-	ck_assert_int_eq(token_open(fresh, "c1", 2, tok, strlen(tok), &d), CARTD_ETOKENKEY);
+	ck_assert_int_eq(token_open(fresh, TU_IDN("c1", 2), tok, strlen(tok), &d), CARTD_ETOKENKEY);
 	ck_assert(crdt_ctx_empty(&d));
 	/* The new primary seals; the old ring cannot open that. */
-	ck_assert_int_eq(token_seal(both, "c1", 2, &c, &tok2), 0);
-	ck_assert_int_eq(token_open(fresh, "c1", 2, tok2, strlen(tok2), &d), 0);
-	ck_assert_int_eq(token_open(old, "c1", 2, tok2, strlen(tok2), &d), CARTD_ETOKENKEY);
+	ck_assert_int_eq(token_seal(both, TU_IDN("c1", 2), &c, &tok2), 0);
+	ck_assert_int_eq(token_open(fresh, TU_IDN("c1", 2), tok2, strlen(tok2), &d), 0);
+	ck_assert_int_eq(token_open(old, TU_IDN("c1", 2), tok2, strlen(tok2), &d), CARTD_ETOKENKEY);
 	free(tok);
 	free(tok2);
 	crdt_ctx_destroy(&c);
@@ -156,7 +157,7 @@ START_TEST(test_token_derived_keys)
 	wire_keyring *a = ring_of(CLUSTER KEY_A "\n"), *a2 = ring_of("# same\n" CLUSTER KEY_A "\n");
 	wire_keyring *b = ring_of(CLUSTER KEY_B "\n");
 	ck_assert_uint_eq(wire_keyring_token_count(a), 1);
-	uint32_t ta, tb;
+	uint32_t ta, tbk;
 	const uint8_t *ka = wire_keyring_token_primary(a, &ta);
 	uint8_t secret[WIRE_KEY_BYTES];
 	ck_assert_int_eq(sodium_base642bin(secret, sizeof secret, KEY_A, strlen(KEY_A), NULL,
@@ -166,11 +167,11 @@ START_TEST(test_token_derived_keys)
 	char *tok = NULL;
 	ctx_of(&c, 1);
 	crdt_ctx_init(&d);
-	ck_assert_int_eq(token_seal(a, "c1", 2, &c, &tok), 0);
-	ck_assert_int_eq(token_open(a2, "c1", 2, tok, strlen(tok), &d), 0);
-	wire_keyring_token_primary(b, &tb);
-	ck_assert_uint_ne(ta, tb);
-	ck_assert_int_eq(token_open(b, "c1", 2, tok, strlen(tok), &d), CARTD_ETOKENKEY);
+	ck_assert_int_eq(token_seal(a, TU_IDN("c1", 2), &c, &tok), 0);
+	ck_assert_int_eq(token_open(a2, TU_IDN("c1", 2), tok, strlen(tok), &d), 0);
+	wire_keyring_token_primary(b, &tbk);
+	ck_assert_uint_ne(ta, tbk);
+	ck_assert_int_eq(token_open(b, TU_IDN("c1", 2), tok, strlen(tok), &d), CARTD_ETOKENKEY);
 	free(tok);
 	crdt_ctx_destroy(&c);
 	crdt_ctx_destroy(&d);
@@ -192,13 +193,13 @@ START_TEST(test_token_strict)
 		"Apppppvppppppppppppppppppppppppp\x89\x8f\x8f\x8fpppA",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		ck_assert_msg(token_open(r, "c1", 2, bad[i], strlen(bad[i]), &d) == CARTD_ETOKEN,
+		ck_assert_msg(token_open(r, TU_IDN("c1", 2), bad[i], strlen(bad[i]), &d) == CARTD_ETOKEN,
 		              "token \"%s\" accepted", bad[i]);
 	ck_assert(crdt_ctx_empty(&d));
 	char *big = malloc(TOKEN_MAX_CHARS + 2);
 	memset(big, 'A', TOKEN_MAX_CHARS + 1);
 	ck_assert_int_eq(token_check_text(big, TOKEN_MAX_CHARS + 1), CARTD_ETOKEN);
-	ck_assert_int_eq(token_open(r, "c1", 2, big, TOKEN_MAX_CHARS + 1, &d), CARTD_ETOKEN);
+	ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), big, TOKEN_MAX_CHARS + 1, &d), CARTD_ETOKEN);
 	free(big);
 	crdt_ctx_destroy(&d);
 	wire_keyring_free(r);
@@ -249,7 +250,7 @@ START_TEST(test_token_noncanonical)
 	sodium_bin2base64(tok, sizeof tok, raw, w.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	crdt_ctx d;
 	crdt_ctx_init(&d);
-	ck_assert_int_eq(token_open(r, "c1", 2, tok, strlen(tok), &d), CARTD_ETOKEN);
+	ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), tok, strlen(tok), &d), CARTD_ETOKEN);
 	ck_assert(crdt_ctx_empty(&d));
 	/* The same bytes with a canonical context open: the MAC above is right. */
 	raw[9] = 1;
@@ -259,7 +260,7 @@ START_TEST(test_token_noncanonical)
 	memcpy(raw + w.len, mac, sizeof mac);
 	sodium_bin2base64(tok, sizeof tok, raw, w.len + sizeof mac,
 	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	ck_assert_int_eq(token_open(r, "c1", 2, tok, strlen(tok), &d), 0);
+	ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), tok, strlen(tok), &d), 0);
 	ck_assert_uint_eq(crdt_ctx_count(&d), 2);
 	crdt_ctx_destroy(&d);
 	wire_keyring_free(r);
@@ -279,8 +280,8 @@ START_TEST(test_token_sizes)
 		crdt_ctx_init(&one);
 		ck_assert_int_eq(crdt_ctx_add_range(&one, UINT64_C(0x9e3779b97f4a7c15), 1, lines[i]), 0);
 		ctx_of(&many, lines[i]);
-		ck_assert_int_eq(token_seal(r, "cart-42", 7, &one, &a), 0);
-		ck_assert_int_eq(token_seal(r, "cart-42", 7, &many, &b), 0);
+		ck_assert_int_eq(token_seal(r, TU_IDN("cart-42", 7), &one, &a), 0);
+		ck_assert_int_eq(token_seal(r, TU_IDN("cart-42", 7), &many, &b), 0);
 		size_t max = sodium_base64_ENCODED_LEN(TOKEN_OVERHEAD + crdt_ctx_encoded_size(&many),
 		                                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 		ck_assert_uint_le(strlen(b), max);
@@ -336,9 +337,9 @@ START_TEST(test_token_stack_and_heap)
 		size_t sealed = TOKEN_OVERHEAD + crdt_ctx_encoded_size(&c);
 		stack |= sealed <= 512;
 		heap |= sealed > 512;
-		ck_assert_int_eq(token_seal(r, "cart-7", 6, &c, &tok), 0);
+		ck_assert_int_eq(token_seal(r, TU_IDN("cart-7", 6), &c, &tok), 0);
 		ck_assert_uint_eq(strlen(tok) + 1, b64url_encoded_len(sealed));
-		ck_assert_int_eq(token_open(r, "cart-7", 6, tok, strlen(tok), &d), 0);
+		ck_assert_int_eq(token_open(r, TU_IDN("cart-7", 6), tok, strlen(tok), &d), 0);
 		ck_assert(crdt_ctx_equal(&c, &d));
 		free(tok);
 		crdt_ctx_destroy(&c);

@@ -19,7 +19,7 @@ int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart,
 	 * this peer hand out again with other content. */
 	int rc = engine_token_ctx(n->eng, id, cart ? &cart->ctx : &empty, &covered);
 	if (rc == 0)
-		rc = token_seal(n->ring, id->s, id->len, &covered, out);
+		rc = token_seal(n->ring, id, &covered, out);
 	crdt_ctx_destroy(&covered);
 	return rc;
 }
@@ -27,5 +27,5 @@ int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart,
 int node_token_open(node *n, const crdt_id *id, const char *tok, size_t tok_len,
                     crdt_ctx *out)
 {
-	return token_open(n->ring, id->s, id->len, tok, tok_len, out);
+	return token_open(n->ring, id, tok, tok_len, out);
 }

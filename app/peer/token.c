@@ -27,21 +27,23 @@ static uint32_t get_le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint32_t cart_tag(const char *cart, size_t len)
+/* The cart's tag: the low half of its id's hash (crdt_name_hash), which
+ * its crdt_id carries already. */
+static uint32_t cart_tag(const crdt_id *cart)
 {
-	return (uint32_t)crdt_name_hash(cart, len);
+	return (uint32_t)cart->hash;
 }
 
 /* MAC of label, cart id (length-prefixed) and body[0..len). */
-static void compute_mac(const uint8_t *key, const char *cart, size_t cart_len,
-                        const uint8_t *body, size_t len, uint8_t mac[TOKEN_MAC_BYTES])
+static void compute_mac(const uint8_t *key, const crdt_id *cart, const uint8_t *body,
+                        size_t len, uint8_t mac[TOKEN_MAC_BYTES])
 {
 	crypto_generichash_state st;
-	uint8_t clen = (uint8_t)cart_len;
+	uint8_t clen = (uint8_t)cart->len;
 	crypto_generichash_init(&st, key, WIRE_KEY_BYTES, TOKEN_MAC_BYTES);
 	crypto_generichash_update(&st, (const unsigned char *)mac_label, sizeof mac_label);
 	crypto_generichash_update(&st, &clen, 1);
-	crypto_generichash_update(&st, (const unsigned char *)cart, cart_len);
+	crypto_generichash_update(&st, (const unsigned char *)cart->s, cart->len);
 	crypto_generichash_update(&st, body, len);
 	crypto_generichash_final(&st, mac, TOKEN_MAC_BYTES);
 	sodium_memzero(&st, sizeof st);
@@ -51,8 +53,7 @@ static void compute_mac(const uint8_t *key, const char *cart, size_t cart_len,
  * is a few ranges, one per replica that wrote it, unless removes left holes. */
 #define SEAL_STACK_BYTES 512u
 
-int token_seal(const wire_keyring *ring, const char *cart, size_t cart_len,
-               const crdt_ctx *c, char **out)
+int token_seal(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx *c, char **out)
 {
 	*out = NULL;
 	uint32_t key_id;
@@ -66,13 +67,13 @@ int token_seal(const wire_keyring *ring, const char *cart, size_t cart_len,
 	buf_writer_fixed(&w, mem, need - TOKEN_MAC_BYTES);
 	buf_put_u8(&w, TOKEN_VERSION);
 	buf_put_u32le(&w, key_id);
-	buf_put_u32le(&w, cart_tag(cart, cart_len));
+	buf_put_u32le(&w, cart_tag(cart));
 	crdt_encode_ctx(&w, c);
 	/* crdt_ctx_encoded_size is exact (codec.h): the context fills its room. */
 	int rc = w.err || w.len != need - TOKEN_MAC_BYTES ? CARTD_EINVAL : 0;
 	char *s = NULL;
 	if (rc == 0) {
-		compute_mac(key, cart, cart_len, mem, w.len, mem + w.len);
+		compute_mac(key, cart, mem, w.len, mem + w.len);
 		s = malloc(b64url_encoded_len(need));
 		if (s)
 			b64url_encode(s, mem, need);
@@ -103,26 +104,25 @@ int token_check_text(const char *s, size_t len)
 
 /* Checks the sealed bytes bin[0..len) for cart; the context's bytes are
  * bin[HEAD_BYTES .. len - TOKEN_MAC_BYTES). */
-static int verify(const wire_keyring *ring, const char *cart, size_t cart_len,
-                  const uint8_t *bin, size_t len)
+static int verify(const wire_keyring *ring, const crdt_id *cart, const uint8_t *bin, size_t len)
 {
 	if (len < HEAD_BYTES + 1 + TOKEN_MAC_BYTES || bin[0] != TOKEN_VERSION)
 		return CARTD_ETOKEN;
 	const uint8_t *key = wire_keyring_token_find(ring, get_le32(bin + 1));
 	if (key == NULL)
 		return CARTD_ETOKENKEY;
-	if (get_le32(bin + 5) != cart_tag(cart, cart_len))
+	if (get_le32(bin + 5) != cart_tag(cart))
 		return CARTD_ETOKENCART;
 	uint8_t mac[TOKEN_MAC_BYTES];
 	size_t body = len - TOKEN_MAC_BYTES;
-	compute_mac(key, cart, cart_len, bin, body, mac);
+	compute_mac(key, cart, bin, body, mac);
 	int ok = sodium_memcmp(mac, bin + body, TOKEN_MAC_BYTES) == 0;
 	sodium_memzero(mac, sizeof mac);
 	return ok ? 0 : CARTD_ETOKENMAC;
 }
 
-int token_open(const wire_keyring *ring, const char *cart, size_t cart_len,
-               const char *s, size_t len, crdt_ctx *out)
+int token_open(const wire_keyring *ring, const crdt_id *cart, const char *s, size_t len,
+               crdt_ctx *out)
 {
 	crdt_ctx_destroy(out);
 	int rc = token_check_text(s, len);
@@ -140,7 +140,7 @@ int token_open(const wire_keyring *ring, const char *cart, size_t cart_len,
 	 * also refuses non-zero trailing bits, so the text is canonical. */
 	if (sodium_base642bin(bin, len, s, len, NULL, &bin_len, &end, TOKEN_VARIANT) == 0 &&
 	    end == s + len)
-		rc = verify(ring, cart, cart_len, bin, bin_len);
+		rc = verify(ring, cart, bin, bin_len);
 	if (rc == 0) {
 		rc = crdt_ctx_from_bytes(bin + HEAD_BYTES, bin_len - HEAD_BYTES - TOKEN_MAC_BYTES, out);
 		if (rc != 0 && rc != CARTD_ENOMEM)

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 
+#include "crdt/cart_id.h"
 #include "crdt/context.h"
 #include "net/keyring.h"
 
@@ -41,14 +42,13 @@
 #define TOKEN_OVERHEAD (1u + 4u + 4u + TOKEN_MAC_BYTES)
 
 /*
- * Seals context c for cart (cart_len bytes, a valid id) under ring's
+ * Seals context c for cart (checked and hashed, cart_id.h) under ring's
  * primary token key into a NUL-terminated token in a new heap string
  * (*out, the caller frees it).  0, CARTD_ENOMEM, or CARTD_EINVAL when c
  * does not encode to crdt_ctx_encoded_size (a broken codec); *out = NULL
  * on error.
  */
-int token_seal(const wire_keyring *ring, const char *cart, size_t cart_len,
-               const crdt_ctx *c, char **out);
+int token_seal(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx *c, char **out);
 
 /*
  * Checks only the characters of a token (length and alphabet): what can be
@@ -61,7 +61,7 @@ int token_check_text(const char *s, size_t len);
  * cart into out, which must be initialised and is replaced.  0, the errors
  * above, or CARTD_ENOMEM; on error out is empty.
  */
-int token_open(const wire_keyring *ring, const char *cart, size_t cart_len,
-               const char *s, size_t len, crdt_ctx *out);
+int token_open(const wire_keyring *ring, const crdt_id *cart, const char *s, size_t len,
+               crdt_ctx *out);
 
 #endif

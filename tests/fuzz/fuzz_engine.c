@@ -111,13 +111,16 @@ static void fuzz_token(const uint8_t *data, size_t size)
 	crdt_ctx_init(&c);
 	crdt_ctx_init(&d);
 	char *again = NULL;
-	if (token_open(rings[0], "x", 1, (const char *)data, size, &c) == 0 && !crdt_ctx_valid(&c))
+	crdt_id x, y;
+	if (crdt_id_make(&x, "x", 1) != 0 || crdt_id_make(&y, "y", 1) != 0)
+		abort();
+	if (token_open(rings[0], &x, (const char *)data, size, &c) == 0 && !crdt_ctx_valid(&c))
 		abort();
 	crdt_ctx_destroy(&c);
 	if (crdt_ctx_from_bytes(data, size, &c) == 0) {
-		if (token_seal(rings[0], "x", 1, &c, &again) != 0 ||
-		    token_open(rings[0], "x", 1, again, strlen(again), &d) != 0 || !crdt_ctx_equal(&c, &d) ||
-		    token_open(rings[0], "y", 1, again, strlen(again), &d) != CARTD_ETOKENCART)
+		if (token_seal(rings[0], &x, &c, &again) != 0 ||
+		    token_open(rings[0], &x, again, strlen(again), &d) != 0 || !crdt_ctx_equal(&c, &d) ||
+		    token_open(rings[0], &y, again, strlen(again), &d) != CARTD_ETOKENCART)
 			abort();
 		free(again);
 	}
