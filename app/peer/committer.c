@@ -443,15 +443,16 @@ static int enqueue(committer *c, rec *r)
 	return rc;
 }
 
-static rec *rec_new(const crdt_id *id, size_t val_len, uint64_t cookie)
+static rec *rec_new(const crdt_id *id, enum db_kind kind, bool lazy, size_t val_len,
+                    uint64_t cookie)
 {
 	rec *r = malloc(sizeof *r + id->len + val_len);
 	if (!r)
 		return NULL;
 	r->next = NULL;
 	r->cookie = cookie;
-	r->kind = DB_STATE;
-	r->lazy = false;
+	r->kind = kind;
+	r->lazy = lazy;
 	r->id_hash = id->hash;
 	r->id_len = id->len;
 	r->val_len = val_len;
@@ -459,10 +460,11 @@ static rec *rec_new(const crdt_id *id, size_t val_len, uint64_t cookie)
 	return r;
 }
 
-int committer_submit(committer *c, const crdt_id *id, const void *val, size_t val_len,
-                     uint64_t cookie)
+/* Queues a record of val's bytes as they are. */
+static int submit_bytes(committer *c, const crdt_id *id, enum db_kind kind, bool lazy,
+                        const void *val, size_t val_len, uint64_t cookie)
 {
-	rec *r = rec_new(id, val_len, cookie);
+	rec *r = rec_new(id, kind, lazy, val_len, cookie);
 	if (!r)
 		return CARTD_ENOMEM;
 	if (val_len)
@@ -470,16 +472,20 @@ int committer_submit(committer *c, const crdt_id *id, const void *val, size_t va
 	return enqueue(c, r);
 }
 
+int committer_submit(committer *c, const crdt_id *id, const void *val, size_t val_len,
+                     uint64_t cookie)
+{
+	return submit_bytes(c, id, DB_STATE, false, val, val_len, cookie);
+}
+
 /* Encodes cart into a new record of the given kind. */
 static int submit_encoded(committer *c, const crdt_id *id, const crdt_cart *cart,
                           enum db_kind kind, bool lazy, uint64_t cookie)
 {
 	size_t len = kind == DB_NOTHING ? 0 : crdt_cart_encoded_size(cart);
-	rec *r = rec_new(id, len, cookie);
+	rec *r = rec_new(id, kind, lazy, len, cookie);
 	if (!r)
 		return CARTD_ENOMEM;
-	r->kind = kind;
-	r->lazy = lazy;
 	buf_writer w;
 	buf_writer_fixed(&w, r->data + id->len, len);
 	if (len)
@@ -522,13 +528,7 @@ int committer_submit_lazy_encoded(committer *c, const crdt_id *id, const void *e
 {
 	if (enc_len == 0)
 		return CARTD_EINVAL;   /* even an empty delta takes a few bytes */
-	rec *r = rec_new(id, enc_len, cookie);
-	if (!r)
-		return CARTD_ENOMEM;
-	r->kind = DB_DELTA;
-	r->lazy = true;
-	memcpy(r->data + id->len, enc, enc_len);
-	return enqueue(c, r);
+	return submit_bytes(c, id, DB_DELTA, true, enc, enc_len, cookie);
 }
 
 size_t committer_drain(committer *c, committer_done_fn fn, void *arg)
