@@ -557,6 +557,50 @@ START_TEST(test_render_cart_limits)
 }
 END_TEST
 
+/* Quantities come out as decimal written a pair of digits at a time
+ * (api_carts.c): every quantity from 0 to 1000, and each power of ten
+ * and its neighbours up to CRDT_MAX_QTY, reads back exactly as printf
+ * writes it, beside skus short enough to live in the line (copied as a
+ * whole slot) and long enough to live on the heap.  A digit pair read from the wrong place in the table, a count
+ * of digits one short or long, or a lone digit dropped after the pairs each
+ * change some body. */
+START_TEST(test_render_cart_quantities)
+{
+	uint32_t qs[1100];
+	size_t nq = 0;
+	for (uint32_t q = 1; q <= 1000; q++)
+		qs[nq++] = q;
+	for (uint32_t p = 10000; p <= CRDT_MAX_QTY; p *= 10) {
+		qs[nq++] = p - 1;
+		qs[nq++] = p;
+		qs[nq++] = p + 1 <= CRDT_MAX_QTY ? p + 1 : p;
+	}
+	qs[nq++] = CRDT_MAX_QTY - 1;
+	for (size_t i = 0; i < nq; i += CRDT_MAX_LINES - 1) {
+		size_t end = i + CRDT_MAX_LINES - 1 < nq ? i + CRDT_MAX_LINES - 1 : nq;
+		crdt_cart c;
+		crdt_cart_init(&c);
+		char want[65536];
+		size_t w = (size_t)snprintf(want, sizeof want, "{\"cart\":\"c1\",\"items\":[");
+		for (size_t k = i; k < end; k++) {
+			char sku[32];   /* 7 to 26 bytes: in the line and on the heap */
+			int sl = snprintf(sku, sizeof sku, "%07zu%.*s", k, (int)(k % 20),
+			                  "xxxxxxxxxxxxxxxxxxxx");
+			ck_assert_int_eq(crdt_cart_add(&c, 5, sku, (size_t)sl, qs[k], NULL), 0);
+			w += (size_t)snprintf(want + w, sizeof want - w, "%s{\"sku\":\"%s\",\"qty\":%u}",
+			                      k == i ? "" : ",", sku, qs[k]);
+		}
+		snprintf(want + w, sizeof want - w, "],\"token\":\"T\"}\n");
+		api_response res = { 0 };
+		api_render_cart(&c, "c1", 2, "T", &res);
+		ck_assert_uint_eq(res.status, 200);
+		ck_assert_str_eq(res.body, want);
+		api_response_destroy(&res);
+		crdt_cart_destroy(&c);
+	}
+}
+END_TEST
+
 START_TEST(test_error_mapping)
 {
 	static const struct { int rc; unsigned status; } cases[] = {
@@ -623,6 +667,7 @@ Suite *api_suite(void)
 	tcase_add_test(t, test_prefer_minimal);
 	tcase_add_test(t, test_render_cart);
 	tcase_add_test(t, test_render_cart_limits);
+	tcase_add_test(t, test_render_cart_quantities);
 	tcase_add_test(t, test_error_mapping);
 	tcase_add_test(t, test_hex64);
 	suite_add_tcase(s, t);

@@ -298,6 +298,19 @@ START_TEST(test_render_order)
 	api_render_order("c1", 2, &m, &res);
 	ck_assert_ptr_nonnull(strstr(res.body, "\"complete\":false"));
 	api_response_destroy(&res);
+	/* 64-bit fields at their ends: every digit of UINT64_MAX. */
+	m.id.counter = 0;
+	m.at_ms = UINT64_MAX;
+	api_render_order("c1", 2, &m, &res);
+	ck_assert_ptr_nonnull(strstr(res.body, "\"id\":\"0123456789abcdef.0\","
+	                                       "\"at_ms\":18446744073709551615,"));
+	api_response_destroy(&res);
+	m.id.counter = 4294967296ull;                   /* 2^32 */
+	m.at_ms = 4294967295ull;
+	api_render_order("c1", 2, &m, &res);
+	ck_assert_ptr_nonnull(strstr(res.body, "\"id\":\"0123456789abcdef.4294967296\","
+	                                       "\"at_ms\":4294967295,"));
+	api_response_destroy(&res);
 	api_render_order("c1", 2, NULL, &res);
 	ck_assert_uint_eq(res.status, 500);
 	api_response_destroy(&res);

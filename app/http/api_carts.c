@@ -45,18 +45,38 @@ static void put_str(buf_writer *w, const char *s, size_t len)
 	buf_put_u8(w, '"');
 }
 
+/* "00" "01" ... "99": two digits per division, a quantity below 100 (most
+ * of them) with none. */
+static const char DIGIT_PAIRS[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 /* The decimal digits of v at p; returns the end.  Written from the last
- * digit back, straight into place. */
+ * pair of digits back, straight into place. */
 static uint8_t *raw_decimal(uint8_t *p, uint64_t v)
 {
-	size_t n = 1;
-	for (uint64_t t = v; t >= 10; t /= 10)
+	if (v < 10) {
+		*p = (uint8_t)('0' + v);
+		return p + 1;
+	}
+	if (v < 100) {
+		memcpy(p, DIGIT_PAIRS + 2 * v, 2);
+		return p + 2;
+	}
+	size_t n = 3;
+	for (uint64_t t = v / 1000; t != 0; t /= 10)
 		n++;
 	uint8_t *end = p + n;
-	do {
-		*--end = (uint8_t)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		end -= 2;
+		memcpy(end, DIGIT_PAIRS + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(end - 2, DIGIT_PAIRS + 2 * v, 2);
+	else
+		end[-1] = (uint8_t)('0' + v);
 	return p + n;
 }
 
@@ -67,10 +87,10 @@ static void put_u64(buf_writer *w, uint64_t v)
 		w->len -= 20 - (size_t)(raw_decimal(p, v) - p);
 }
 
-#define ITEM_HEAD "{\"sku\":\""
+#define ITEM_HEAD ",{\"sku\":\""
 #define ITEM_MID "\",\"qty\":"
-/* An item beside its sku: a comma, the two literals, 10 digits, '}'. */
-#define ITEM_FIXED (1 + sizeof ITEM_HEAD - 1 + sizeof ITEM_MID - 1 + 10 + 1)
+/* An item beside its sku: the two literals (a comma first), 10 digits, '}'. */
+#define ITEM_FIXED (sizeof ITEM_HEAD - 1 + sizeof ITEM_MID - 1 + 10 + 1)
 
 /*
  * [{"sku":...,"qty":...}, ...]; a line of quantity 0 (a part of one kept
@@ -94,22 +114,36 @@ static void put_lines(buf_writer *w, const crdt_line *lines, uint32_t n, size_t 
 	uint8_t *start = buf_reserve(w, bound), *p = start;
 	if (start == NULL)
 		return;
-	*p++ = '[';
+	/* Every item is written with a leading comma; the first one's becomes
+	 * the '['. */
 	for (uint32_t i = 0; i < n; i++) {
 		const crdt_line *l = &lines[i];
 		uint32_t q = crdt_line_qty(l);
 		if (q == 0)
 			continue;
-		if (p != start + 1)
-			*p++ = ',';
 		memcpy(p, ITEM_HEAD, sizeof ITEM_HEAD - 1);
 		p += sizeof ITEM_HEAD - 1;
-		memcpy(p, crdt_line_sku(l), l->sku_len);
+		/* A short sku is copied as its whole 16-byte slot: one move
+		 * instead of a copy of variable length.  The slot fits, as the
+		 * bound reserves ITEM_MID, 10 digits and '}' after every sku;
+		 * the bytes past the sku are written over by what follows, or
+		 * lie past the end that is given back. */
+		if (l->sku_len <= CRDT_LINE_INLINE_SKU)
+			memcpy(p, l->sku_mem.in, sizeof l->sku_mem.in);
+		else
+			memcpy(p, l->sku_mem.heap, l->sku_len);
 		p += l->sku_len;
 		memcpy(p, ITEM_MID, sizeof ITEM_MID - 1);
-		p = raw_decimal(p + sizeof ITEM_MID - 1, q);
+		p += sizeof ITEM_MID - 1;
+		if (q < 10)
+			*p++ = (uint8_t)('0' + q);
+		else
+			p = raw_decimal(p, q);
 		*p++ = '}';
 	}
+	if (p == start)
+		*p++ = '[';
+	*start = '[';
 	*p++ = ']';
 	size_t used = (size_t)(p - start);
 	/* A bound short of what was written is a bug: an error answer, never
