@@ -271,6 +271,7 @@ void node_free(node *n)
 	node_fault_free(n);
 	node_commit_discard(n);          /* commits what is queued, then stops */
 	node_write_abort_all(n, false);
+	node_write_free_spares(n);
 	committer_free(n->com);
 	engine_free(n->eng);
 	udp_close(n->udp);

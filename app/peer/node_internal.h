@@ -132,6 +132,8 @@ struct node {
 
 	write_list inflight;        /* submitted to the committer */
 	write_list waiting;         /* applied, not yet submitted */
+	pending_write *spare;       /* freed writes kept for the next ones, */
+	size_t nspare;              /* linked by next: at most NODE_SPARE_WRITES */
 	uint64_t write_seq;         /* pending_write.seq of the last write */
 	idset dirty;                /* carts changed by replication, to persist */
 	idfifo persisting;          /* ... handed to the committer, oldest first */
@@ -187,6 +189,8 @@ void node_commit_discard(node *n);
 void node_retry_writes(node *n);            /* re-submit waiting writes that are due */
 /* Shutdown: answers (if answer) and frees every write still pending. */
 void node_write_abort_all(node *n, bool answer);
+/* Frees the spare pending writes (node_free, after node_write_abort_all). */
+void node_write_free_spares(node *n);
 void node_log_commit_failure(node *n, const char *what, const char *id, int rc);
 /* The latency histogram so far, cumulative (node_stats.latency). */
 void node_commit_latency(const node *n, node_latency *out);
@@ -204,10 +208,11 @@ void node_cb_persist(void *arg, const crdt_id *id, const crdt_cart *delta, const
 void node_persist_dirty(node *n);           /* submit carts marked dirty */
 
 /* node_token.c: the read token of cart id whose state here is cart (NULL:
- * none), leaving out this peer's writes that are not yet durable, as a new
- * heap string (*out, the caller frees it).  0 or CARTD_ENOMEM (*out NULL). */
-int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart,
-                     char **out);
+ * none), leaving out this peer's writes that are not yet durable, into room
+ * (room_len bytes) when it fits, else a new heap string: *out is room or a
+ * string the caller frees (token_seal_in).  0 or CARTD_ENOMEM (*out NULL). */
+int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart, char *room,
+                     size_t room_len, char **out);
 
 /* node_fault.c */
 /* Applies fault injection to one datagram (n->faults not NULL). */
