@@ -65,6 +65,45 @@ START_TEST(test_token_roundtrip)
 }
 END_TEST
 
+/* token_seal_in writes into the caller's room exactly when the token and
+ * its NUL fit, and otherwise onto the heap; either way the token is the
+ * one token_seal makes, and opens. */
+START_TEST(test_token_seal_in_room)
+{
+	wire_keyring *r = ring_of(CLUSTER KEY_A "\ntoken " KEY_B "\n");
+	for (unsigned writers = 0; writers <= 20; writers += 4) {
+		crdt_ctx c, d;
+		char *want = NULL, *got = NULL;
+		ctx_of(&c, writers);
+		crdt_ctx_init(&d);
+		ck_assert_int_eq(token_seal(r, TU_IDN("cart-1", 6), &c, &want), 0);
+		size_t fit = strlen(want) + 1;
+		char room[512];
+		ck_assert_uint_le(fit, sizeof room);
+		for (size_t len = fit - 1; len <= fit; len++) {
+			memset(room, '#', sizeof room);
+			ck_assert_int_eq(token_seal_in(r, TU_IDN("cart-1", 6), &c, room, len, &got), 0);
+			ck_assert_str_eq(got, want);
+			if (len == fit) {
+				ck_assert_ptr_eq(got, room);
+				ck_assert_int_eq(room[fit], '#');   /* nothing past the NUL */
+			} else {
+				ck_assert_ptr_ne(got, room);
+				ck_assert_int_eq(room[0], '#');     /* the room untouched */
+			}
+			ck_assert_int_eq(token_open(r, TU_IDN("cart-1", 6), got, strlen(got), &d), 0);
+			ck_assert(crdt_ctx_equal(&c, &d));
+			if (got != room)
+				free(got);
+		}
+		free(want);
+		crdt_ctx_destroy(&c);
+		crdt_ctx_destroy(&d);
+	}
+	wire_keyring_free(r);
+}
+END_TEST
+
 /* Another cart's token is refused with its own code, also for ids that
  * differ in one byte or only in length. */
 START_TEST(test_token_other_cart)
@@ -354,6 +393,7 @@ TCase *api_token_tcase(void)
 {
 	TCase *t = tcase_create("tokens");
 	tcase_add_test(t, test_token_roundtrip);
+	tcase_add_test(t, test_token_seal_in_room);
 	tcase_add_test(t, test_token_other_cart);
 	tcase_add_test(t, test_token_edited);
 	tcase_add_test(t, test_token_rotation);

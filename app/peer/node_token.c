@@ -7,8 +7,8 @@
 #include "app/peer/token.h"
 #include "crdt/error.h"
 
-int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart,
-                     char **out)
+int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart, char *room,
+                     size_t room_len, char **out)
 {
 	*out = NULL;
 	crdt_ctx empty, covered;
@@ -19,7 +19,7 @@ int node_token_issue(const node *n, const crdt_id *id, const crdt_cart *cart,
 	 * this peer hand out again with other content. */
 	int rc = engine_token_ctx(n->eng, id, cart ? &cart->ctx : &empty, &covered);
 	if (rc == 0)
-		rc = token_seal(n->ring, id, &covered, out);
+		rc = token_seal_in(n->ring, id, &covered, room, room_len, out);
 	crdt_ctx_destroy(&covered);
 	return rc;
 }

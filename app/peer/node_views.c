@@ -21,7 +21,7 @@ int node_cart_view_get(const node *n, const crdt_id *id, node_cart_view *out)
 {
 	/* One lookup for both, so the token is of the very state rendered. */
 	const crdt_cart *c = node_cart(n, id);
-	int rc = node_token_issue(n, id, c, &out->token);
+	int rc = node_token_issue(n, id, c, out->token_room, sizeof out->token_room, &out->token);
 	out->cart = rc == 0 ? c : NULL;
 	return rc;
 }
@@ -30,7 +30,8 @@ void node_cart_view_destroy(node_cart_view *v)
 {
 	if (!v)
 		return;
-	free(v->token);
+	if (v->token != v->token_room)
+		free(v->token);
 	v->token = NULL;
 	v->cart = NULL;
 }

@@ -39,9 +39,15 @@ typedef struct node node;
 const crdt_cart *node_cart(const node *n, const crdt_id *id);
 
 /* A cart and the read token issued for that same state. */
+/* Tokens up to this many characters (NUL included) live in the view. */
+#define NODE_VIEW_TOKEN_ROOM 160u
+
 typedef struct node_cart_view {
 	const crdt_cart *cart;   /* as node_cart(), with its lifetime; NULL = empty */
-	char *token;             /* NUL-terminated base64url (app/peer/token.h), owned */
+	char *token;             /* NUL-terminated base64url (app/peer/token.h): in
+	                            token_room, or owned on the heap; so a view is
+	                            not copied, only read where it was filled */
+	char token_room[NODE_VIEW_TOKEN_ROOM];
 } node_cart_view;
 
 /*

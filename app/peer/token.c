@@ -55,6 +55,12 @@ static void compute_mac(const uint8_t *key, const crdt_id *cart, const uint8_t *
 
 int token_seal(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx *c, char **out)
 {
+	return token_seal_in(ring, cart, c, NULL, 0, out);
+}
+
+int token_seal_in(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx *c, char *room,
+                  size_t room_len, char **out)
+{
 	*out = NULL;
 	uint32_t key_id;
 	const uint8_t *key = wire_keyring_token_primary(ring, &key_id);
@@ -74,7 +80,8 @@ int token_seal(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx *c,
 	char *s = NULL;
 	if (rc == 0) {
 		compute_mac(key, cart, mem, w.len, mem + w.len);
-		s = malloc(b64url_encoded_len(need));
+		size_t chars = b64url_encoded_len(need);
+		s = chars <= room_len ? room : malloc(chars);
 		if (s)
 			b64url_encode(s, mem, need);
 		else

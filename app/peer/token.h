@@ -51,6 +51,15 @@
 int token_seal(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx *c, char **out);
 
 /*
+ * token_seal into room (room_len bytes, the NUL included) when the token
+ * fits, else into a new heap string: *out is room or a string the caller
+ * frees.  A cart's token is a few dozen characters, and every answer that
+ * carries a cart seals one.
+ */
+int token_seal_in(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx *c, char *room,
+                  size_t room_len, char **out);
+
+/*
  * Checks only the characters of a token (length and alphabet): what can be
  * judged without the keyring.  0 or CARTD_ETOKEN.
  */
