@@ -479,6 +479,51 @@ START_TEST(refused_with_status_and_code)
 }
 END_TEST
 
+/*
+ * Values and targets are judged eight bytes at a time (http_parse.c): a
+ * byte is judged the same at every offset of a value or target from 1 to
+ * 24 bytes long, on both sides of every word boundary and in the bytes
+ * after the last whole word.
+ */
+START_TEST(bytes_judged_at_every_offset)
+{
+	static const unsigned char bad_value[] = { 0x00, 0x01, 0x0b, 0x1f, 0x7f, '\r' };
+	static const unsigned char bad_target[] = { 0x00, 0x09, 0x1f, ' ', 0x7f, 0x80, 0xff };
+	static const unsigned char fine_value[] = { '\t', 0x80, 0xff, '~', '!' };
+	char req[256];
+	http_head h;
+	for (size_t len = 1; len <= 24; len++) {
+		for (size_t j = 0; j < len; j++) {
+			static const char pre[] = "GET / HTTP/1.1\r\nHost: a\r\nX-V: ";
+			size_t v = sizeof pre - 1, n = v + len + 4;
+			memcpy(req, pre, v);
+			memset(req + v, 'v', len);
+			memcpy(req + v + len, "\r\n\r\n", 4);
+			for (size_t k = 0; k < sizeof bad_value; k++) {
+				req[v + j] = (char)bad_value[k];
+				assert_refused(req, n, 400, "bad_header");
+			}
+			for (size_t k = 0; k < sizeof fine_value; k++) {
+				req[v + j] = (char)fine_value[k];
+				parse_ok(req, n, &h);
+			}
+
+			memcpy(req, "GET ", 4);
+			memset(req + 4, 'a', len);
+			static const char post[] = " HTTP/1.1\r\nHost: a\r\n\r\n";
+			memcpy(req + 4 + len, post, sizeof post - 1);
+			n = 4 + len + sizeof post - 1;
+			parse_ok(req, n, &h);
+			ck_assert_uint_eq(h.target_len, len);
+			for (size_t k = 0; k < sizeof bad_target; k++) {
+				req[4 + j] = (char)bad_target[k];
+				assert_refused(req, n, 400, "bad_target");
+			}
+		}
+	}
+}
+END_TEST
+
 /* A request line, Host and lines - 1 more header lines. */
 static size_t with_lines(char *buf, size_t cap, unsigned lines)
 {
@@ -548,6 +593,7 @@ Suite *http_parse_suite(void)
 	tcase_add_test(t, targets_and_methods);
 	tcase_add_test(t, refused_with_status_and_code);
 	tcase_add_test(t, header_line_limit);
+	tcase_add_test(t, bytes_judged_at_every_offset);
 	tcase_add_test(t, head_size_limit);
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, http_parse_stream_tcase());

@@ -59,6 +59,77 @@ static bool is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
+/*
+ * Eight bytes at a time.  A head is read a word at a time where every byte
+ * of a run is judged the same way (a value's characters, a target's): the
+ * tests below say exactly whether a word holds a byte of the kind, and the
+ * lowest byte they flag is the first such byte (a borrow only carries
+ * upward, past it).  Words are read only wholly inside the bytes given.
+ */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+static uint64_t load64(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, sizeof x);
+	return x;
+}
+
+/* The bytes of x below n (n <= 0x80), flagged in their high bits. */
+static uint64_t bytes_below(uint64_t x, unsigned n)
+{
+	return (x - ONES * n) & ~x & HIGHS;
+}
+
+/* The bytes of x equal to c, flagged in their high bits. */
+static uint64_t bytes_equal(uint64_t x, unsigned c)
+{
+	return bytes_below(x ^ (ONES * c), 1);
+}
+
+/* A control character or DEL: what a field value refuses, HTAB aside. */
+static bool is_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+/* The first control character or DEL in [i, end), or end. */
+static size_t next_ctl(const char *buf, size_t i, size_t end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; end - i >= 8; i += 8) {
+		uint64_t x = load64(buf + i);
+		uint64_t m = bytes_below(x, 0x20) | bytes_equal(x, 0x7f);
+		if (m)
+			return i + (size_t)__builtin_ctzll(m) / 8;
+	}
+#endif
+	while (i < end && !is_ctl((unsigned char)buf[i]))
+		i++;
+	return i;
+}
+
+/* Whether [i, end) is all visible ASCII (0x21..0x7e), as a target must be. */
+static bool visible_word(uint64_t x)
+{
+	return (bytes_below(x, 0x21) | bytes_equal(x, 0x7f) | (x & HIGHS)) == 0;
+}
+
+static bool all_visible(const char *buf, size_t i, size_t end)
+{
+	if (end - i >= 8) {   /* whole words, the last one overlapping */
+		for (; end - i >= 8; i += 8)
+			if (!visible_word(load64(buf + i)))
+				return false;
+		return visible_word(load64(buf + end - 8));
+	}
+	for (; i < end; i++)
+		if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 /* Leading empty lines (CR LF or LF) before a request line. */
 static size_t skip_empty_lines(const char *buf, size_t len)
 {
@@ -127,6 +198,30 @@ static bool name_is(const char *s, size_t n, const char *want)
 	return n == strlen(want) && strncasecmp(s, want, n) == 0;
 }
 
+/*
+ * Whether token s (n bytes, tchars only) is the header name lower, given in
+ * lowercase letters and '-': a tchar ORed with 0x20 is a lowercase letter
+ * only if it is that letter in either case, and '-' only if it is '-', so
+ * folding a word at once is exact here (it would not be for any bytes:
+ * CR folds to '-').
+ */
+static bool token_is(const char *s, size_t n, const char *lower, size_t len)
+{
+	if (n != len)
+		return false;
+	if (len >= 8) {   /* whole words, the last one overlapping */
+		for (size_t i = 0; i + 8 <= len; i += 8)
+			if ((load64(s + i) | ONES * 0x20) != load64(lower + i))
+				return false;
+		return (load64(s + len - 8) | ONES * 0x20) == load64(lower + len - 8);
+	}
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] | 0x20) != (unsigned char)lower[i])
+			return false;
+	return true;
+}
+#define TOKEN_IS(s, n, lit) token_is(s, n, lit, sizeof lit - 1)
+
 /* What the header lines said, before the rules are applied. */
 typedef struct seen {
 	unsigned hosts, lengths, encodings, lines;
@@ -173,21 +268,21 @@ static void take_header(seen *s, http_head *h, const char *name, size_t nlen, co
 {
 	switch (name[0] | 0x20) {
 	case 'h':
-		if (name_is(name, nlen, "host"))
+		if (TOKEN_IS(name, nlen, "host"))
 			s->hosts++;
 		break;
 	case 'c':
-		if (name_is(name, nlen, "content-length")) {
+		if (TOKEN_IS(name, nlen, "content-length")) {
 			parse_length(s, h, v, vlen);
-		} else if (name_is(name, nlen, "content-type") && !h->content_type) {
+		} else if (TOKEN_IS(name, nlen, "content-type") && !h->content_type) {
 			h->content_type = v;
 			s->type_len = vlen;
-		} else if (name_is(name, nlen, "connection")) {
+		} else if (TOKEN_IS(name, nlen, "connection")) {
 			parse_connection(s, v, vlen);
 		}
 		break;
 	case 't':
-		if (name_is(name, nlen, "transfer-encoding")) {
+		if (TOKEN_IS(name, nlen, "transfer-encoding")) {
 			s->encodings++;
 			if (name_is(v, vlen, "chunked"))
 				h->chunked = true;
@@ -196,19 +291,19 @@ static void take_header(seen *s, http_head *h, const char *name, size_t nlen, co
 		}
 		break;
 	case 'p':
-		if (name_is(name, nlen, "prefer") && !h->prefer) {
+		if (TOKEN_IS(name, nlen, "prefer") && !h->prefer) {
 			h->prefer = v;
 			s->prefer_len = vlen;
 		}
 		break;
 	case 'i':
-		if (name_is(name, nlen, "idempotency-key") && h->idem_keys++ == 0) {
+		if (TOKEN_IS(name, nlen, "idempotency-key") && h->idem_keys++ == 0) {
 			h->idem_key = v;
 			h->idem_key_len = vlen;
 		}
 		break;
 	case 'e':
-		if (name_is(name, nlen, "expect") && name_is(v, vlen, "100-continue"))
+		if (TOKEN_IS(name, nlen, "expect") && name_is(v, vlen, "100-continue"))
 			h->expect_continue = true;
 		break;
 	default:
@@ -216,31 +311,57 @@ static void take_header(seen *s, http_head *h, const char *name, size_t nlen, co
 	}
 }
 
-/* One header line [p, le): name ":" OWS value OWS. */
-static const http_bad *header_line(char *buf, size_t p, size_t le, seen *s, http_head *h)
+/*
+ * One header line starting at p, before end: name ":" OWS value OWS, ended
+ * by CR LF or a bare LF.  *next is where the next line starts.  The value
+ * is read up to its first control character, which must be the line's end
+ * (HTAB aside): so the line's end is found by the same pass that judges
+ * its characters.  A refused line without a LF after it (only a head not
+ * from http_head_end lacks one) is bad_request, as a line with no end.
+ */
+static const http_bad *header_line(char *buf, size_t p, size_t end, seen *s, http_head *h,
+                                   size_t *next)
 {
-	if (++s->lines > HTTP_HEADERS_MAX)
-		return &too_large;
-	if (is_ows(buf[p]))
-		return &bad_header;   /* obs-fold, or whitespace before a name */
-	size_t n = p;
-	while (n < le && is_tchar((unsigned char)buf[n]))
+	const http_bad *why = NULL;
+	size_t n = p, v, i;
+	if (++s->lines > HTTP_HEADERS_MAX) {
+		why = &too_large;
+		goto refused;
+	}
+	if (is_ows(buf[p])) {
+		why = &bad_header;   /* obs-fold, or whitespace before a name */
+		goto refused;
+	}
+	while (n < end && is_tchar((unsigned char)buf[n]))
 		n++;
-	if (n == p || n == le || buf[n] != ':')
-		return &bad_header;
-	size_t v = n + 1, ve = le;
-	while (v < ve && is_ows(buf[v]))
+	if (n == p || n == end || buf[n] != ':') {
+		why = &bad_header;
+		goto refused;
+	}
+	v = n + 1;
+	while (v < end && is_ows(buf[v]))
 		v++;
+	for (i = v;; i++) {
+		i = next_ctl(buf, i, end);
+		if (i == end || buf[i] != '\t')
+			break;
+	}
+	if (i < end && buf[i] == '\n') {
+		*next = i + 1;
+	} else if (i + 1 < end && buf[i] == '\r' && buf[i + 1] == '\n') {
+		*next = i + 2;
+	} else {
+		/* A NUL, another control character, DEL, a bare CR, or no end. */
+		why = &bad_header;
+		goto refused;
+	}
+	size_t ve = i;
 	while (ve > v && is_ows(buf[ve - 1]))
 		ve--;
-	for (size_t i = v; i < ve; i++)
-		if (!is_field_char((unsigned char)buf[i]))
-			return &bad_header;
-	/* A CR left before le is a bare CR: is_field_char refused it inside
-	 * the value; at its end it would be trimmed as the line's own CR only
-	 * when a LF follows, which line_at guarantees. */
 	take_header(s, h, buf + p, n - p, buf + v, ve - v);
 	return NULL;
+refused:
+	return memchr(buf + p, '\n', end - p) ? why : &bad_request;
 }
 
 /* The request line [p, le). */
@@ -257,9 +378,8 @@ static const http_bad *request_line(char *buf, size_t p, size_t le, http_head *h
 	size_t t = m + 1, te = (size_t)(sp - buf), v = te + 1;
 	if (te == t)
 		return &bad_target;
-	for (size_t i = t; i < te; i++)
-		if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f)
-			return &bad_target;
+	if (!all_visible(buf, t, te))
+		return &bad_target;
 	if (le - v != 8 || memcmp(buf + v, "HTTP/", 5) != 0 || buf[v + 6] != '.' ||
 	    buf[v + 5] < '0' || buf[v + 5] > '9' || buf[v + 7] < '0' || buf[v + 7] > '9')
 		return &bad_request;
@@ -316,14 +436,15 @@ enum http_parse_result http_parse_head(char *buf, size_t end, http_head *h, http
 	}
 	why = request_line(buf, p, le, h);
 	for (p = next; !why; p = next) {
-		next = p < end ? line_at(buf, p, end, &le) : 0;
-		if (next == 0) {
+		if (p >= end) {
 			why = &bad_request;   /* no blank line: not from http_head_end */
 			break;
 		}
-		if (le == p)
+		if (buf[p] == '\n' || (buf[p] == '\r' && p + 1 < end && buf[p + 1] == '\n')) {
+			next = p + (buf[p] == '\n' ? 1 : 2);
 			break;                /* the blank line */
-		why = header_line(buf, p, le, &s, h);
+		}
+		why = header_line(buf, p, end, &s, h, &next);
 	}
 	if (!why)
 		why = framing(&s, h);
