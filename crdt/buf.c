@@ -123,42 +123,10 @@ void buf_reader_init(buf_reader *r, const void *data, size_t len)
 	r->end = r->p + len;
 }
 
-int buf_get_u8(buf_reader *r, uint8_t *out)
-{
-	if (buf_left(r) < 1)
-		return CARTD_ETRUNC;
-	*out = *r->p++;
-	return 0;
-}
-
-int buf_get_u32le(buf_reader *r, uint32_t *out)
-{
-	if (buf_left(r) < 4)
-		return CARTD_ETRUNC;
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)r->p[i] << (8 * i);
-	r->p += 4;
-	*out = v;
-	return 0;
-}
-
-int buf_get_u64le(buf_reader *r, uint64_t *out)
-{
-	if (buf_left(r) < 8)
-		return CARTD_ETRUNC;
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)r->p[i] << (8 * i);
-	r->p += 8;
-	*out = v;
-	return 0;
-}
-
 /* LEB128, at most 10 bytes; the 10th may only carry the top bit, and the
  * last byte of a multi-byte varint may not be zero (that would be an
  * overlong, non-canonical encoding of a smaller number). */
-int buf_get_varint(buf_reader *r, uint64_t *out)
+int buf_get_varint_long(buf_reader *r, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t left = buf_left(r);

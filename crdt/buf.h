@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crdt/error.h"
+
 typedef struct buf_writer {
 	uint8_t *data;
 	size_t len;
@@ -64,11 +66,53 @@ void buf_reader_init(buf_reader *r, const void *data, size_t len);
 static inline size_t buf_left(const buf_reader *r) { return (size_t)(r->end - r->p); }
 
 /* Each returns 0, CARTD_ETRUNC, or (varints) CARTD_EVARINT for a varint that
- * is longer than needed or above 2^64-1.  On error the cursor is unchanged. */
-int buf_get_u8(buf_reader *r, uint8_t *out);
-int buf_get_u32le(buf_reader *r, uint32_t *out);
-int buf_get_u64le(buf_reader *r, uint64_t *out);
-int buf_get_varint(buf_reader *r, uint64_t *out);
+ * is longer than needed or above 2^64-1.  On error the cursor is unchanged.
+ * The fixed-width ones and a one-byte varint are inline: every decoder
+ * (deltas off the wire, the log, a checkpoint's records) reads its fields
+ * through them, a few dozen per cart. */
+static inline int buf_get_u8(buf_reader *r, uint8_t *out)
+{
+	if (buf_left(r) < 1)
+		return CARTD_ETRUNC;
+	*out = *r->p++;
+	return 0;
+}
+
+static inline int buf_get_u32le(buf_reader *r, uint32_t *out)
+{
+	if (buf_left(r) < 4)
+		return CARTD_ETRUNC;
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)r->p[i] << (8 * i);
+	r->p += 4;
+	*out = v;
+	return 0;
+}
+
+static inline int buf_get_u64le(buf_reader *r, uint64_t *out)
+{
+	if (buf_left(r) < 8)
+		return CARTD_ETRUNC;
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)r->p[i] << (8 * i);
+	r->p += 8;
+	*out = v;
+	return 0;
+}
+
+/* buf_get_varint of two bytes or more (or none left). */
+int buf_get_varint_long(buf_reader *r, uint64_t *out);
+
+static inline int buf_get_varint(buf_reader *r, uint64_t *out)
+{
+	if (r->p < r->end && r->p[0] < 0x80) {
+		*out = *r->p++;
+		return 0;
+	}
+	return buf_get_varint_long(r, out);
+}
 /* Points *out at the next n bytes (no copy). */
 int buf_get_bytes(buf_reader *r, size_t n, const uint8_t **out);
 /* varint length (<= max, else CARTD_ELIMIT) then that many bytes. */

@@ -411,8 +411,8 @@ static int read_frame(wal_reader *r, size_t at, size_t *len, uint32_t *count, ch
 		goto io;
 	/* 24 bytes in hand: none of these reads can run short. */
 	buf_reader hr;
-	uint32_t magic, plen, nrec, crc;
-	uint64_t gen;
+	uint32_t magic = 0, plen = 0, nrec = 0, crc = 0;
+	uint64_t gen = 0;
 	buf_reader_init(&hr, h, sizeof h);
 	buf_get_u32le(&hr, &magic);
 	buf_get_u32le(&hr, &plen);
