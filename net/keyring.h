@@ -114,6 +114,14 @@ const uint8_t *wire_keyring_token(const wire_keyring *ring, size_t i);
 const uint8_t *wire_keyring_token_primary(const wire_keyring *ring, uint32_t *id);
 const uint8_t *wire_keyring_token_find(const wire_keyring *ring, uint32_t id);
 
+/* The SipHash key of a token key (app/peer/token.h's MAC since version 3):
+ * WIRE_TOKEN_MAC_KEY_BYTES of keyed BLAKE2b, under the token key, of the
+ * label "cartd token siphash key v3"; of the primary (its id into *id when
+ * id is not NULL) or of the token key with an id (NULL if none). */
+#define WIRE_TOKEN_MAC_KEY_BYTES 16u
+const uint8_t *wire_keyring_token_mac_primary(const wire_keyring *ring, uint32_t *id);
+const uint8_t *wire_keyring_token_mac_find(const wire_keyring *ring, uint32_t id);
+
 /* Id of a raw key: first 4 bytes (LE) of BLAKE2b-256(key). */
 uint32_t wire_key_id(const uint8_t key[WIRE_KEY_BYTES]);
 

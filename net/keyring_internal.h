@@ -19,6 +19,8 @@ struct keyring_secrets {
 	uint8_t sign_sk[64];        /* this peer's Ed25519 secret key */
 	uint8_t kx_sk[32];          /* this peer's X25519 secret key */
 	uint8_t tokens[WIRE_TOKEN_KEYS_MAX][WIRE_KEY_BYTES];
+	/* the SipHash key of each token key, derived from it (commit_token) */
+	uint8_t token_macs[WIRE_TOKEN_KEYS_MAX][WIRE_TOKEN_MAC_KEY_BYTES];
 };
 
 struct wire_keyring {

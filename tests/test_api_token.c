@@ -245,63 +245,85 @@ START_TEST(test_token_strict)
 }
 END_TEST
 
-/* The MAC of a token of cart "c1" over raw[0..len), from token.h's
- * description alone. */
-static void hand_mac(const uint8_t *key, const uint8_t *raw, size_t len,
+/* The MAC of a token of cart "c1" over raw[0..len) under token key key,
+ * from token.h's and keyring.h's descriptions alone: version 3's
+ * SipHash-2-4-128 or version 2's keyed BLAKE2b-128. */
+static void hand_mac(unsigned version, const uint8_t *key, const uint8_t *raw, size_t len,
                      uint8_t mac[TOKEN_MAC_BYTES])
 {
-	static const char label[] = "cartd read token v2";
-	crypto_generichash_state st;
-	uint8_t clen = 2;
-	crypto_generichash_init(&st, key, WIRE_KEY_BYTES, TOKEN_MAC_BYTES);
-	crypto_generichash_update(&st, (const unsigned char *)label, sizeof label);
-	crypto_generichash_update(&st, &clen, 1);
-	crypto_generichash_update(&st, (const unsigned char *)"c1", 2);
-	crypto_generichash_update(&st, raw, len);
-	crypto_generichash_final(&st, mac, TOKEN_MAC_BYTES);
+	if (version == 2) {
+		static const char label[] = "cartd read token v2";
+		crypto_generichash_state st;
+		uint8_t clen = 2;
+		crypto_generichash_init(&st, key, WIRE_KEY_BYTES, TOKEN_MAC_BYTES);
+		crypto_generichash_update(&st, (const unsigned char *)label, sizeof label);
+		crypto_generichash_update(&st, &clen, 1);
+		crypto_generichash_update(&st, (const unsigned char *)"c1", 2);
+		crypto_generichash_update(&st, raw, len);
+		crypto_generichash_final(&st, mac, TOKEN_MAC_BYTES);
+		return;
+	}
+	static const char label[] = "cartd token siphash key v3";
+	uint8_t sipkey[crypto_shorthash_siphashx24_KEYBYTES], in[256];
+	crypto_generichash(sipkey, sizeof sipkey, (const uint8_t *)label, sizeof label - 1, key,
+	                   WIRE_KEY_BYTES);
+	ck_assert_uint_le(len + 3, sizeof in);
+	memcpy(in, raw, len);
+	memcpy(in + len, "c1\x02", 3);
+	crypto_shorthash_siphashx24(mac, in, len + 3, sipkey);
 }
 
 /* A correctly sealed but non-canonical context (a range split in two
- * adjacent pieces: only a key holder can make one) is still refused. */
+ * adjacent pieces: only a key holder can make one) is still refused, in
+ * both versions that open.  The same bytes with a canonical context open,
+ * so the MAC made from the header's description is the one cartd makes;
+ * a version byte that does not match the MAC's kind is a forgery. */
 START_TEST(test_token_noncanonical)
 {
 	wire_keyring *r = ring_of(CLUSTER KEY_A "\n");
 	uint32_t id;
 	const uint8_t *key = wire_keyring_token_primary(r, &id);
-	uint8_t raw[128];
-	buf_writer w;
-	buf_writer_fixed(&w, raw, sizeof raw);
-	buf_put_u8(&w, TOKEN_VERSION);
-	buf_put_u32le(&w, id);
-	buf_put_u32le(&w, (uint32_t)crdt_name_hash("c1", 2));
-	buf_put_varint(&w, 2);
-	buf_put_u64le(&w, 1);
-	buf_put_varint(&w, 1);
-	buf_put_varint(&w, 0);
-	buf_put_u64le(&w, 1);
-	buf_put_varint(&w, 2);
-	buf_put_varint(&w, 0);
-	ck_assert_int_eq(w.err, 0);
-	uint8_t mac[TOKEN_MAC_BYTES];
-	hand_mac(key, raw, w.len, mac);
-	buf_put_bytes(&w, mac, sizeof mac);
-	char tok[256];
-	sodium_bin2base64(tok, sizeof tok, raw, w.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	crdt_ctx d;
-	crdt_ctx_init(&d);
-	ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), tok, strlen(tok), &d), CARTD_ETOKEN);
-	ck_assert(crdt_ctx_empty(&d));
-	/* The same bytes with a canonical context open: the MAC above is right. */
-	raw[9] = 1;
-	w.len = 9 + 1 + 8 + 1 + 1;
-	raw[w.len - 1] = 1;   /* one range [1, 2] of replica 1 */
-	hand_mac(key, raw, w.len, mac);
-	memcpy(raw + w.len, mac, sizeof mac);
-	sodium_bin2base64(tok, sizeof tok, raw, w.len + sizeof mac,
-	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), tok, strlen(tok), &d), 0);
-	ck_assert_uint_eq(crdt_ctx_count(&d), 2);
-	crdt_ctx_destroy(&d);
+	for (unsigned version = 2; version <= TOKEN_VERSION; version++) {
+		uint8_t raw[128];
+		buf_writer w;
+		buf_writer_fixed(&w, raw, sizeof raw);
+		buf_put_u8(&w, (uint8_t)version);
+		buf_put_u32le(&w, id);
+		buf_put_u32le(&w, (uint32_t)crdt_name_hash("c1", 2));
+		buf_put_varint(&w, 2);
+		buf_put_u64le(&w, 1);
+		buf_put_varint(&w, 1);
+		buf_put_varint(&w, 0);
+		buf_put_u64le(&w, 1);
+		buf_put_varint(&w, 2);
+		buf_put_varint(&w, 0);
+		ck_assert_int_eq(w.err, 0);
+		uint8_t mac[TOKEN_MAC_BYTES];
+		hand_mac(version, key, raw, w.len, mac);
+		buf_put_bytes(&w, mac, sizeof mac);
+		char tok[256];
+		sodium_bin2base64(tok, sizeof tok, raw, w.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		crdt_ctx d;
+		crdt_ctx_init(&d);
+		ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), tok, strlen(tok), &d), CARTD_ETOKEN);
+		ck_assert(crdt_ctx_empty(&d));
+		raw[9] = 1;
+		w.len = 9 + 1 + 8 + 1 + 1;
+		raw[w.len - 1] = 1;   /* one range [1, 2] of replica 1 */
+		hand_mac(version, key, raw, w.len, mac);
+		memcpy(raw + w.len, mac, sizeof mac);
+		sodium_bin2base64(tok, sizeof tok, raw, w.len + sizeof mac,
+		                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), tok, strlen(tok), &d), 0);
+		ck_assert_uint_eq(crdt_ctx_count(&d), 2);
+		/* The other version's MAC under this version's byte. */
+		hand_mac(version == 2 ? 3 : 2, key, raw, w.len, mac);
+		memcpy(raw + w.len, mac, sizeof mac);
+		sodium_bin2base64(tok, sizeof tok, raw, w.len + sizeof mac,
+		                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		ck_assert_int_eq(token_open(r, TU_IDN("c1", 2), tok, strlen(tok), &d), CARTD_ETOKENMAC);
+		crdt_ctx_destroy(&d);
+	}
 	wire_keyring_free(r);
 }
 END_TEST

@@ -18,9 +18,11 @@
 #define TOKEN_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define HEAD_BYTES 9u           /* version, key id, cart tag */
 
-static const char mac_label[] = "cartd read token v2";
+static const char mac_label[] = "cartd read token v2";   /* version 2's MAC */
 
 _Static_assert(TOKEN_MAC_BYTES >= crypto_generichash_BYTES_MIN, "MAC length");
+_Static_assert(TOKEN_MAC_BYTES == crypto_shorthash_siphashx24_BYTES, "MAC length");
+_Static_assert(WIRE_TOKEN_MAC_KEY_BYTES == crypto_shorthash_siphashx24_KEYBYTES, "MAC key");
 
 static uint32_t get_le32(const uint8_t *p)
 {
@@ -34,9 +36,10 @@ static uint32_t cart_tag(const crdt_id *cart)
 	return (uint32_t)cart->hash;
 }
 
-/* MAC of label, cart id (length-prefixed) and body[0..len). */
-static void compute_mac(const uint8_t *key, const crdt_id *cart, const uint8_t *body,
-                        size_t len, uint8_t mac[TOKEN_MAC_BYTES])
+/* Version 2's MAC: keyed BLAKE2b-128 of label, cart id (length-prefixed)
+ * and body[0..len).  Tokens of version 2 still open. */
+static void compute_mac_v2(const uint8_t *key, const crdt_id *cart, const uint8_t *body,
+                           size_t len, uint8_t mac[TOKEN_MAC_BYTES])
 {
 	crypto_generichash_state st;
 	uint8_t clen = (uint8_t)cart->len;
@@ -47,6 +50,25 @@ static void compute_mac(const uint8_t *key, const crdt_id *cart, const uint8_t *
 	crypto_generichash_update(&st, body, len);
 	crypto_generichash_final(&st, mac, TOKEN_MAC_BYTES);
 	sodium_memzero(&st, sizeof st);
+}
+
+/* Bytes a version-3 MAC input adds after the body: the cart id and its
+ * length byte. */
+#define MAC_TAIL_MAX (CRDT_MAX_NAME + 1u)
+
+/*
+ * The MAC of version 3: SipHash-2-4 with 128-bit output
+ * (crypto_shorthash_siphashx24) under the token key's SipHash key, of
+ * body[0..len) || cart id || cart id's length (one byte): read from the
+ * end, the input parses one way.  buf[len ..] must have MAC_TAIL_MAX
+ * bytes of room, which this overwrites.
+ */
+static void compute_mac(const uint8_t *sipkey, const crdt_id *cart, uint8_t *buf, size_t len,
+                        uint8_t mac[TOKEN_MAC_BYTES])
+{
+	memcpy(buf + len, cart->s, cart->len);
+	buf[len + cart->len] = (uint8_t)cart->len;
+	crypto_shorthash_siphashx24(mac, buf, len + cart->len + 1, sipkey);
 }
 
 /* Sealed bytes up to this size are built on the stack: a cart's context
@@ -63,10 +85,13 @@ int token_seal_in(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx 
 {
 	*out = NULL;
 	uint32_t key_id;
-	const uint8_t *key = wire_keyring_token_primary(ring, &key_id);
+	const uint8_t *key = wire_keyring_token_mac_primary(ring, &key_id);
 	size_t need = HEAD_BYTES + crdt_ctx_encoded_size(c) + TOKEN_MAC_BYTES;
+	/* The MAC's input runs past the body by the cart id and its length,
+	 * which the MAC then covers up. */
+	size_t work = need - TOKEN_MAC_BYTES + MAC_TAIL_MAX;
 	uint8_t stack[SEAL_STACK_BYTES];
-	uint8_t *mem = need <= sizeof stack ? stack : malloc(need);
+	uint8_t *mem = work <= sizeof stack ? stack : malloc(work);
 	if (!mem)
 		return CARTD_ENOMEM;
 	buf_writer w;
@@ -79,7 +104,9 @@ int token_seal_in(const wire_keyring *ring, const crdt_id *cart, const crdt_ctx 
 	int rc = w.err || w.len != need - TOKEN_MAC_BYTES ? CARTD_EINVAL : 0;
 	char *s = NULL;
 	if (rc == 0) {
-		compute_mac(key, cart, mem, w.len, mem + w.len);
+		uint8_t mac[TOKEN_MAC_BYTES];
+		compute_mac(key, cart, mem, w.len, mac);
+		memcpy(mem + w.len, mac, sizeof mac);
 		size_t chars = b64url_encoded_len(need);
 		s = chars <= room_len ? room : malloc(chars);
 		if (s)
@@ -110,21 +137,28 @@ int token_check_text(const char *s, size_t len)
 }
 
 /* Checks the sealed bytes bin[0..len) for cart; the context's bytes are
- * bin[HEAD_BYTES .. len - TOKEN_MAC_BYTES). */
-static int verify(const wire_keyring *ring, const crdt_id *cart, const uint8_t *bin, size_t len)
+ * bin[HEAD_BYTES .. len - TOKEN_MAC_BYTES).  bin has MAC_TAIL_MAX bytes of
+ * room past len, and the MAC's bytes are overwritten. */
+static int verify(const wire_keyring *ring, const crdt_id *cart, uint8_t *bin, size_t len)
 {
-	if (len < HEAD_BYTES + 1 + TOKEN_MAC_BYTES || bin[0] != TOKEN_VERSION)
+	if (len < HEAD_BYTES + 1 + TOKEN_MAC_BYTES || (bin[0] != TOKEN_VERSION && bin[0] != 2))
 		return CARTD_ETOKEN;
-	const uint8_t *key = wire_keyring_token_find(ring, get_le32(bin + 1));
+	uint32_t id = get_le32(bin + 1);
+	const uint8_t *key = bin[0] == 2 ? wire_keyring_token_find(ring, id)
+	                                 : wire_keyring_token_mac_find(ring, id);
 	if (key == NULL)
 		return CARTD_ETOKENKEY;
 	if (get_le32(bin + 5) != cart_tag(cart))
 		return CARTD_ETOKENCART;
-	uint8_t mac[TOKEN_MAC_BYTES];
+	uint8_t got[TOKEN_MAC_BYTES], want[TOKEN_MAC_BYTES];
 	size_t body = len - TOKEN_MAC_BYTES;
-	compute_mac(key, cart, bin, body, mac);
-	int ok = sodium_memcmp(mac, bin + body, TOKEN_MAC_BYTES) == 0;
-	sodium_memzero(mac, sizeof mac);
+	memcpy(got, bin + body, sizeof got);
+	if (bin[0] == 2)
+		compute_mac_v2(key, cart, bin, body, want);
+	else
+		compute_mac(key, cart, bin, body, want);
+	int ok = sodium_memcmp(want, got, TOKEN_MAC_BYTES) == 0;
+	sodium_memzero(want, sizeof want);
 	return ok ? 0 : CARTD_ETOKENMAC;
 }
 
@@ -135,8 +169,9 @@ int token_open(const wire_keyring *ring, const crdt_id *cart, const char *s, siz
 	int rc = token_check_text(s, len);
 	if (rc)
 		return rc;
-	/* base64 never expands: len bytes of text decode to fewer bytes. */
-	uint8_t *bin = malloc(len);
+	/* base64 never expands: len bytes of text decode to fewer bytes, and
+	 * the MAC's input runs past them by up to MAC_TAIL_MAX. */
+	uint8_t *bin = malloc(len + MAC_TAIL_MAX);
 	if (!bin)
 		return CARTD_ENOMEM;
 	size_t bin_len = 0;

@@ -5,16 +5,26 @@
  *
  * A token is the URL-safe base64, without padding, of
  *
- *   u8 version (2) | u32le key id | u32le cart tag | context | 16-byte MAC
+ *   u8 version (3) | u32le key id | u32le cart tag | context | 16-byte MAC
  *
  * context is the canonical encoding of the observed causal context
  * (crdt_encode_ctx); cart tag is the low 32 bits of crdt_name_hash(cart id);
- * the MAC is keyed BLAKE2b-128, under the keyring's token key of that id,
- * of a domain label, the cart id and every byte before the MAC.  So a token
- * names its cart, cannot be edited, and verifies at every peer of the
- * cluster (the token keys are cluster-wide, net/keyring.h).  The MAC is
- * what makes deferred removes safe: a token could otherwise claim dots that
- * were never issued and swallow future writes.
+ * the MAC is SipHash-2-4 with 128-bit output, under the SipHash key of the
+ * keyring's token key of that id (wire_keyring_token_mac_find), of every
+ * byte before the MAC, then the cart id, then the id's length as one byte.
+ * So a token names its cart, cannot be edited, and verifies at every peer
+ * of the cluster (the token keys are cluster-wide, net/keyring.h).  The
+ * MAC is what makes deferred removes safe: a token could otherwise claim
+ * dots that were never issued and swallow future writes.
+ *
+ * SipHash-2-4 is a PRF made for authenticating short inputs, and a token's
+ * input is a few dozen bytes: it costs a fifth of keyed BLAKE2b, which
+ * compresses the key's block and then the input's, and every answer that
+ * carries a cart seals a token.  Version 2, sealed until then, had a keyed
+ * BLAKE2b-128 MAC, under the token key itself, of the label "cartd read
+ * token v2" (with its NUL), the id's length, the id and the bytes before
+ * the MAC; tokens of version 2 still open, so that none a client holds
+ * breaks when its peers are upgraded.
  *
  * Decoding is strict: alphabet, no padding, nothing trailing, canonical
  * context.  Errors name what is wrong, checked in this order:
@@ -36,7 +46,7 @@
 /* Longest token accepted (characters): bounds the work a request can ask
  * for before anything is allocated. */
 #define TOKEN_MAX_CHARS ((size_t)48 << 10)
-#define TOKEN_VERSION 2u
+#define TOKEN_VERSION 3u   /* sealed now; version 2 opens too */
 #define TOKEN_MAC_BYTES 16u
 /* version, key id, cart tag, MAC: the bytes a token adds to its context. */
 #define TOKEN_OVERHEAD (1u + 4u + 4u + TOKEN_MAC_BYTES)
