@@ -41,7 +41,10 @@ int api_call_op(node *n, api_call *call, crdt_op *op)
 	op->sku = call->sku;
 	op->sku_len = call->sku_len;
 	op->qty = call->qty;
-	op->now_ms = node_wall_ms(n);
+	/* Only a checkout's marker and an idempotency key's record have a
+	 * time: the clock is read for them alone. */
+	if (op->kind == CRDT_OP_CLOSE || call->has_key)
+		op->now_ms = node_wall_ms(n);
 	int rc = 0;
 	if (call->has_token) {
 		crdt_id id = api_call_cart(call);

@@ -135,6 +135,8 @@ struct node {
 	pending_write *spare;       /* freed writes kept for the next ones, */
 	size_t nspare;              /* linked by next: at most NODE_SPARE_WRITES */
 	uint64_t write_seq;         /* pending_write.seq of the last write */
+	uint64_t drain_ns;          /* node_mono_ns() as the completions now
+	                               delivered were drained: their time */
 	idset dirty;                /* carts changed by replication, to persist */
 	idfifo persisting;          /* ... handed to the committer, oldest first */
 	uint64_t dirty_retry_at_ms; /* after a failed persist batch */
