@@ -78,14 +78,18 @@ size_t crdt_cart_encoded_size(const crdt_cart *c)
 }
 
 /* Reads a count and checks it against a limit and the bytes left, so no
- * allocation is ever sized by a number the input merely claims. */
+ * allocation is ever sized by a number the input merely claims.  n items
+ * of min_item bytes fit in what is left exactly when n <= left / min_item;
+ * the product, checked, says the same without a division, which cost
+ * more than the rest of the call in a checkpoint's profile. */
 int codec_get_count(buf_reader *r, uint64_t limit, size_t min_item, uint32_t *out)
 {
-	uint64_t n;
+	uint64_t n, need;
 	int rc = buf_get_varint(r, &n);
 	if (rc)
 		return rc;
-	if (n > limit || n > buf_left(r) / min_item)
+	if (n > limit || __builtin_mul_overflow(n, (uint64_t)min_item, &need) ||
+	    need > buf_left(r))
 		return CARTD_ELIMIT;
 	*out = (uint32_t)n;
 	return 0;

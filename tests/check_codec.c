@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "crdt/codec.h"
+#include "crdt/codec_internal.h"
 #include "crdt/error.h"
 #include "tests/test_bytes.h"
 #include "tests/test_codec.h"
@@ -574,6 +575,43 @@ static void expect_join_refused(crdt_cart *dst, const crdt_cart *src, const char
 
 /* Joins never build what the decoder would refuse: at the limits they fail
  * with CARTD_ELIMIT and leave the cart as it was. */
+/* A count is taken exactly when its items, at their smallest, fit in the
+ * bytes after it (n <= left / min_item) and it is within the limit, for
+ * every small case and at the ends of 2^32 and 2^64, and a refused count
+ * leaves nothing read past it. */
+START_TEST(count_fits_the_bytes_left)
+{
+	uint8_t mem[64];
+	static const uint64_t big[] = { UINT32_MAX, UINT64_C(1) << 32, (UINT64_C(1) << 63) / 3,
+	                                (UINT64_C(1) << 63) / 3 + 1, UINT64_MAX / 3,
+	                                UINT64_MAX / 3 + 1, UINT64_MAX };
+	for (size_t m = 1; m <= 7; m++) {
+		for (size_t left = 0; left <= 20; left++) {
+			for (uint64_t n = 0; n < 30 + sizeof big / sizeof big[0]; n++) {
+				uint64_t count = n < 30 ? n : big[n - 30];
+				for (uint64_t limit = 0; limit <= 24; limit += 8) {
+					buf_writer w;
+					buf_writer_fixed(&w, mem, sizeof mem);
+					buf_put_varint(&w, count);
+					size_t head = w.len;
+					memset(mem + head, 0, left);
+					buf_reader r;
+					buf_reader_init(&r, mem, head + left);
+					uint32_t got = 0;
+					int rc = codec_get_count(&r, limit, m, &got);
+					bool fits = count <= limit && count <= left / m;
+					ck_assert_msg(fits ? rc == 0 && got == count : rc == CARTD_ELIMIT,
+					              "count %llu, %zu bytes of %zu left, limit %llu: %d",
+					              (unsigned long long)count, left, m,
+					              (unsigned long long)limit, rc);
+					ck_assert_uint_eq(buf_left(&r), left);
+				}
+			}
+		}
+	}
+}
+END_TEST
+
 START_TEST(join_refuses_past_decode_limits)
 {
 	tb b;
@@ -717,6 +755,7 @@ Suite *codec_suite(void)
 	tcase_add_test(tc, cart_counts_and_trailing);
 	tcase_add_test(tc, cart_defer_forms);
 	tcase_add_test(tc, decode_limits);
+	tcase_add_test(tc, count_fits_the_bytes_left);
 	tcase_add_test(tc, join_refuses_past_decode_limits);
 	tcase_add_test(tc, decode_stops_at_value_end);
 	tcase_add_test(tc, reachable_states_roundtrip);
