@@ -557,6 +557,68 @@ START_TEST(test_render_cart_limits)
 }
 END_TEST
 
+/* A cart body's buffer is kept when its response is destroyed and used by
+ * the next body (api_body_writer): one at a time, only up to
+ * API_BODY_KEEP bytes, and never a body it did not make; each body reads
+ * as rendered whatever buffer it got. */
+START_TEST(test_render_body_kept)
+{
+	static const char want[] = "{\"cart\":\"c1\",\"items\":[{\"sku\":\"pear\",\"qty\":2}],"
+	                           "\"token\":\"T\"}\n";
+	crdt_cart c;
+	crdt_cart_init(&c);
+	ck_assert_int_eq(crdt_cart_add(&c, 5, "pear", 4, 2, NULL), 0);
+	api_response a = { 0 }, b = { 0 }, d = { 0 }, e = { 0 };
+	api_render_cart(&c, "c1", 2, "T", &a);   /* takes whatever was kept */
+	api_render_cart(&c, "c1", 2, "T", &b);   /* nothing kept now */
+	ck_assert_ptr_ne(a.body, b.body);
+	ck_assert_uint_gt(b.body_cap, b.body_len);
+	char *kept = b.body;
+	api_response_destroy(&b);                 /* kept */
+	api_render_cart(&c, "c1", 2, "T", &d);
+	ck_assert_ptr_eq(d.body, kept);
+	ck_assert_str_eq(d.body, want);
+	ck_assert_uint_eq(d.body_len, sizeof want - 1);
+	api_render_cart(&c, "c1", 2, "T", &e);   /* the kept one is in use */
+	ck_assert_ptr_ne(e.body, kept);
+	ck_assert_str_eq(e.body, want);
+	api_response_destroy(&d);                 /* kept */
+	api_response_destroy(&e);                 /* freed: one is kept at most */
+	api_render_cart(&c, "c1", 2, "T", &b);
+	ck_assert_ptr_eq(b.body, kept);
+	api_response_destroy(&b);
+
+	/* An error body (jansson's) is freed, not kept. */
+	api_error(&b, 404, "not_found", "x");
+	ck_assert_uint_eq(b.body_cap, 0);
+	api_response_destroy(&b);
+	api_render_cart(&c, "c1", 2, "T", &b);
+	ck_assert_ptr_eq(b.body, kept);
+	api_response_destroy(&b);
+
+	/* A body past API_BODY_KEEP is freed, not kept: the next body is a
+	 * buffer of its own size. */
+	crdt_cart big;
+	crdt_cart_init(&big);
+	char sku[CRDT_MAX_NAME + 1];
+	for (unsigned i = 0; i < CRDT_MAX_LINES; i++) {
+		memset(sku, 'k', CRDT_MAX_NAME);
+		sku[snprintf(sku, sizeof sku, "%04u", i)] = 'k';
+		ck_assert_int_eq(crdt_cart_add(&big, 5, sku, CRDT_MAX_NAME, 1, NULL), 0);
+	}
+	api_render_cart(&big, "c1", 2, "T", &d);   /* grows the kept buffer past the cap */
+	ck_assert_uint_gt(d.body_len, API_BODY_KEEP);
+	api_response_destroy(&d);
+	api_render_cart(&c, "c1", 2, "T", &b);
+	ck_assert_str_eq(b.body, want);
+	ck_assert_uint_le(b.body_cap, API_BODY_KEEP);
+	api_response_destroy(&b);
+	api_response_destroy(&a);
+	crdt_cart_destroy(&big);
+	crdt_cart_destroy(&c);
+}
+END_TEST
+
 /* Quantities come out as decimal written a pair of digits at a time
  * (api_carts.c): every quantity from 0 to 1000, and each power of ten
  * and its neighbours up to CRDT_MAX_QTY, reads back exactly as printf
@@ -668,6 +730,7 @@ Suite *api_suite(void)
 	tcase_add_test(t, test_render_cart);
 	tcase_add_test(t, test_render_cart_limits);
 	tcase_add_test(t, test_render_cart_quantities);
+	tcase_add_test(t, test_render_body_kept);
 	tcase_add_test(t, test_error_mapping);
 	tcase_add_test(t, test_hex64);
 	suite_add_tcase(s, t);

@@ -92,6 +92,8 @@ typedef struct api_response {
 	unsigned status;
 	char *body;
 	size_t body_len;
+	size_t body_cap;           /* the body's allocation when it may be kept
+	                              for the next body (api_body_writer), else 0 */
 	const char *content_type;  /* static string */
 	const char *allow;         /* Allow header for 405, static, or NULL */
 	unsigned retry_after;      /* seconds for Retry-After, 0 = none */

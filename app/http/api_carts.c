@@ -170,21 +170,16 @@ static void put_order_fields(buf_writer *w, const crdt_close *m)
 	put_lines(w, m->lines, m->n, lines_bound(m->lines, m->n));
 }
 
-/* Hands the writer's buffer over as a 200 body, or answers nomem. */
+/* Hands the writer's buffer over as a 200 body (kept afterwards for the
+ * next body: api_body_writer), or answers rc's error or nomem. */
 static void respond_writer(buf_writer *w, int rc, api_response *res)
 {
-	buf_put_u8(w, '\0');   /* a C string too, though counted without it */
-	w->len--;
-	if (rc == 0 && w->err)
-		rc = CARTD_ENOMEM;
 	if (rc != 0) {
 		buf_writer_destroy(w);
 		api_error_rc(res, rc, NULL);
 		return;
 	}
-	/* The writer's heap buffer becomes the body (malloc'd, freed by the
-	 * response). */
-	api_respond(res, 200, (char *)w->data, w->len, JSON_TYPE);
+	api_respond_writer(res, w, JSON_TYPE);
 }
 
 /* ,"closed":{...} of a checked-out cart: every order with the entries
@@ -221,7 +216,7 @@ void api_render_cart(const crdt_cart *c, const char *id, size_t len, const char 
 	size_t tlen = strlen(token);
 	int rc = 0;
 
-	buf_writer_init(&w);
+	api_body_writer(&w);
 	size_t items = c ? lines_bound(c->lines, c->n) : 2;
 	/* One allocation, unless the cart is checked out. */
 	if (buf_reserve(&w, 64 + len + tlen + items) != NULL)
@@ -246,7 +241,7 @@ void api_render_receipt(const api_call *call, api_response *res)
 		[CRDT_OP_CLEAR] = "clear", [CRDT_OP_CLOSE] = "checkout",
 	};
 	buf_writer w;
-	buf_writer_init(&w);
+	api_body_writer(&w);
 	put_lit(&w, "{\"cart\":\"");
 	buf_put_bytes(&w, call->cart, call->cart_len);
 	put_lit(&w, "\",\"idempotency_key\":");
@@ -274,7 +269,7 @@ void api_render_order(const char *id, size_t len, const crdt_close *m, api_respo
 		return;
 	}
 	buf_writer w;
-	buf_writer_init(&w);
+	api_body_writer(&w);
 	put_lit(&w, "{\"cart\":\"");
 	buf_put_bytes(&w, id, len);
 	put_lit(&w, "\",\"order\":");

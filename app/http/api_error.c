@@ -14,14 +14,59 @@
 #include <string.h>
 
 #include "app/http/api_internal.h"
+#include "crdt/buf.h"
 #include "crdt/error.h"
 
 #define JSON_TYPE "application/json"
 
+/* The body buffer kept for the next body of this thread (the event loop's
+ * in cartd): at most one, as bodies are made and sent one at a time. */
+static _Thread_local struct {
+	char *p;
+	size_t cap;
+} spare_body;
+
+static void release_body(api_response *res)
+{
+	if (res->body && res->body_cap && res->body_cap <= API_BODY_KEEP && !spare_body.p) {
+		spare_body.p = res->body;
+		spare_body.cap = res->body_cap;
+	} else {
+		free(res->body);
+	}
+	res->body = NULL;
+	res->body_len = 0;
+	res->body_cap = 0;
+}
+
+void api_body_writer(buf_writer *w)
+{
+	buf_writer_init(w);
+	if (spare_body.p) {
+		w->data = (uint8_t *)spare_body.p;
+		w->cap = spare_body.cap;
+		spare_body.p = NULL;
+		spare_body.cap = 0;
+	}
+}
+
+void api_respond_writer(api_response *res, buf_writer *w, const char *content_type)
+{
+	buf_put_u8(w, '\0');   /* a C string too, though counted without it */
+	w->len--;
+	if (w->err) {
+		buf_writer_destroy(w);
+		api_error_rc(res, CARTD_ENOMEM, NULL);
+		return;
+	}
+	api_respond(res, 200, (char *)w->data, w->len, content_type);
+	res->body_cap = w->cap;
+}
+
 void api_respond(api_response *res, unsigned status, char *body, size_t len,
                  const char *content_type)
 {
-	free(res->body);
+	release_body(res);
 	res->status = status;
 	res->body = body;
 	res->body_len = len;
@@ -116,7 +161,5 @@ void api_response_destroy(api_response *res)
 {
 	if (!res)
 		return;
-	free(res->body);
-	res->body = NULL;
-	res->body_len = 0;
+	release_body(res);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "app/http/api.h"
+#include "crdt/buf.h"
 
 /* Which methods a route allows, as bits, and as an Allow header value. */
 enum {
@@ -80,6 +81,20 @@ bool api_fast_body(const char *body, size_t len, bool with_sku, uint32_t min_qty
 
 /* Is content_type application/json (parameters such as charset allowed)? */
 bool api_is_json_type(const char *content_type);
+
+/*
+ * A growable writer for a response body that starts in the body buffer the
+ * last response of this thread gave back (api_response_destroy keeps one,
+ * up to API_BODY_KEEP bytes), so that answering does not allocate: a
+ * 50-line cart's body is past malloc's per-thread cache, and every such
+ * allocation made malloc consolidate its fast bins.  Hand the result to
+ * api_respond_writer.
+ */
+#define API_BODY_KEEP ((size_t)64 << 10)
+void api_body_writer(buf_writer *w);
+/* Makes w's bytes (NUL-terminated here, not counted) the response body
+ * with status 200 and content_type, or answers nomem if w failed. */
+void api_respond_writer(api_response *res, buf_writer *w, const char *content_type);
 
 /* Takes a jansson value (reference stolen) and makes it the response body. */
 void api_respond_json(api_response *res, unsigned status, json_t *v);
