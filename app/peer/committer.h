@@ -33,8 +33,9 @@
  * Threading: committer_submit, committer_submit_cart, committer_stats and
  * committer_last_error may be called from any thread.  committer_drain,
  * committer_stop and committer_free belong to one thread, the owner (the
- * loop).  The work done on the calling thread is a malloc and memcpy per
- * submission, and reading completions and freeing their records; the db
+ * loop).  The work done on the calling thread is a record (one kept from
+ * an earlier submission, or a malloc) and a memcpy per submission, and
+ * reading completions and keeping or freeing their records; the db
  * handle is used only by the checkpoint thread between committer_new and
  * committer_free, and by committer_free's final fold.
  */
