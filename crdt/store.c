@@ -133,6 +133,11 @@ int crdt_store_get(const crdt_store *s, const char *id, size_t len, crdt_item *o
 	return crdt_store_get_id(s, &key, out);
 }
 
+void crdt_store_prefetch_id(const crdt_store *s, const crdt_id *id, unsigned stage)
+{
+	store_table_prefetch(&s->t, (uint32_t)id->hash, stage);
+}
+
 int crdt_store_get_id(const crdt_store *s, const crdt_id *id, crdt_item *out)
 {
 	store_ref r = store_table_find(&s->t, (uint32_t)id->hash, id->s, id->len);

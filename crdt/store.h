@@ -122,6 +122,16 @@ int crdt_store_join(crdt_store *s, const char *id, size_t len,
  * results and errors otherwise, less CARTD_EID.
  */
 int crdt_store_get_id(const crdt_store *s, const crdt_id *id, crdt_item *out);
+
+/*
+ * A hint, with no effect on any result: starts fetching into the cache
+ * what a lookup of id will read, in stages (0, 1, 2) that each need the
+ * one before to have arrived.  A caller with many ids to apply (a
+ * replica's datagram of deltas) runs stage 0 over all of them, then 1,
+ * then 2, then applies: the cache misses of a large store overlap instead
+ * of coming one after another.
+ */
+void crdt_store_prefetch_id(const crdt_store *s, const crdt_id *id, unsigned stage);
 int crdt_store_apply_id(crdt_store *s, const crdt_id *id, uint64_t self, const crdt_op *op,
                         crdt_cart *delta);
 int crdt_store_join_id(crdt_store *s, const crdt_id *id, const crdt_cart *delta,

@@ -57,6 +57,10 @@ void store_table_destroy(store_table *t);
 
 static inline store_node *store_node_at(const store_table *t, store_ref r);
 
+/* Fetches into the cache, without waiting, what a find of hash h will
+ * read: stage 0 its slot, stage 1 (once the slot is in) the node, stage 2
+ * (once the node is in) the middle of its cart's lines. */
+void store_table_prefetch(const store_table *t, uint32_t h, unsigned stage);
 /* The node of id (h = its 32-bit hash), or 0. */
 store_ref store_table_find(const store_table *t, uint32_t h, const char *id, size_t len);
 /* Grows the table if needed so that one more insert keeps the load <= 0.7.

@@ -52,6 +52,26 @@ void store_table_destroy(store_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void store_table_prefetch(const store_table *t, uint32_t h, unsigned stage)
+{
+	const uint64_t *slot = &t->slots[h & t->mask];
+	if (stage == 0) {
+		__builtin_prefetch(slot);
+		return;
+	}
+	uint64_t v = *slot;
+	if (v == 0 || slot_hash(v) != h)
+		return;   /* only the first probe's node is worth fetching */
+	const store_node *n = store_node_at(t, slot_ref(v));
+	if (stage == 1) {
+		__builtin_prefetch(n);
+		__builtin_prefetch((const char *)n + 64);
+	} else if (n->cart.n > 0) {
+		/* where a search of the cart's lines begins (cart_find_index) */
+		__builtin_prefetch(&n->cart.lines[n->cart.n / 2]);
+	}
+}
+
 store_ref store_table_find(const store_table *t, uint32_t h, const char *id, size_t len)
 {
 	uint32_t i = h & t->mask;

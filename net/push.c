@@ -307,6 +307,10 @@ int push_on_delta(engine *e, const engine_addr *from, uint64_t sender,
 	if (rc == 0)
 		rc = decode_all(&d, rx, &e->why);
 	if (rc == 0) {
+		/* Most carts of a datagram are far apart in a large store. */
+		for (unsigned stage = 0; stage < 3; stage++)
+			for (uint32_t i = 0; i < n; i++)
+				crdt_store_prefetch_id(e->store, &rx->ids[i], stage);
 		for (uint32_t i = 0; i < n; i++) {
 			/* The cart's encoding follows its id in the payload. */
 			const uint8_t *enc = (const uint8_t *)rx->ids[i].s + rx->ids[i].len;

@@ -179,6 +179,40 @@ END_TEST
 
 /* A plain store (the push queue's) takes the same writes and joins as a
  * digested one and ends with the same carts; it keeps no digests. */
+/* Prefetching is a hint: every stage, for ids stored and not, with the
+ * table growing between, leaves every lookup's answer as it was (and
+ * reads nothing outside the store: the sanitized build checks that). */
+START_TEST(test_prefetch_changes_nothing)
+{
+	crdt_store *s = NULL;
+	ck_assert_int_eq(crdt_store_new(16, &s), 0);
+	char id[16];
+	for (unsigned i = 0; i < 3000; i++) {
+		int len = snprintf(id, sizeof id, "c%u", i);
+		for (unsigned stage = 0; stage < 3; stage++)
+			crdt_store_prefetch_id(s, TU_IDN(id, (size_t)len), stage);
+		if (i % 2 == 0) {
+			crdt_op op = { CRDT_OP_ADD, "x", 1, 1 + i % 7, NULL, NULL, 0 };
+			ck_assert_int_eq(crdt_store_apply(s, id, (size_t)len, 5, &op, NULL), 0);
+		}
+	}
+	for (unsigned i = 0; i < 3000; i++) {
+		int len = snprintf(id, sizeof id, "c%u", i);
+		for (unsigned stage = 0; stage < 3; stage++)
+			crdt_store_prefetch_id(s, TU_IDN(id, (size_t)len), stage);
+		crdt_item it;
+		int rc = crdt_store_get_id(s, TU_IDN(id, (size_t)len), &it);
+		if (i % 2 == 0) {
+			ck_assert_int_eq(rc, 0);
+			ck_assert_uint_eq(crdt_line_qty(crdt_cart_find(it.cart, "x", 1)), 1 + i % 7);
+		} else {
+			ck_assert_int_eq(rc, CARTD_ENOTFOUND);
+		}
+	}
+	crdt_store_free(s);
+}
+END_TEST
+
 START_TEST(test_plain_store)
 {
 	crdt_store *d = store_mk(NB), *p = NULL, *src = store_mk(NB);
@@ -879,6 +913,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_new_bounds);
 	tcase_add_test(tc, test_create_get);
 	tcase_add_test(tc, test_plain_store);
+	tcase_add_test(tc, test_prefetch_changes_nothing);
 	tcase_add_test(tc, test_ops_add_set);
 	tcase_add_test(tc, test_ops_remove_clear);
 	tcase_add_test(tc, test_observed_token);
