@@ -449,10 +449,10 @@ static int enqueue(committer *c, rec *r)
 /*
  * Records of up to REC_POOL_DATA bytes of id and value (a delta of a line
  * or two: nearly all of them) are kept when spent, up to REC_POOL_MAX, and
- * taken again by the next submits.  A replica has a second's worth of
- * records in flight between two syncs, past malloc's per-thread cache,
- * and giving them back and taking them again through malloc's bins cost a
- * replica about 6 % of its CPU.
+ * taken again by the next submits.  A replica has thousands of records
+ * in flight between two of its lazy syncs, far past malloc's per-thread
+ * cache, and giving them back and taking them again through malloc's bins
+ * cost a replica about 6 % of its CPU.
  */
 #define REC_POOL_DATA 192u
 #define REC_POOL_MAX 4096u
