@@ -17,6 +17,7 @@
 
 #define TOKEN_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define HEAD_BYTES 9u           /* version, key id, cart tag */
+#define VERSION_BLAKE2B 2u      /* the version before, with compute_mac_v2 */
 
 static const char mac_label[] = "cartd read token v2";   /* version 2's MAC */
 
@@ -141,11 +142,12 @@ int token_check_text(const char *s, size_t len)
  * room past len, and the MAC's bytes are overwritten. */
 static int verify(const wire_keyring *ring, const crdt_id *cart, uint8_t *bin, size_t len)
 {
-	if (len < HEAD_BYTES + 1 + TOKEN_MAC_BYTES || (bin[0] != TOKEN_VERSION && bin[0] != 2))
+	if (len < HEAD_BYTES + 1 + TOKEN_MAC_BYTES ||
+	    (bin[0] != TOKEN_VERSION && bin[0] != VERSION_BLAKE2B))
 		return CARTD_ETOKEN;
 	uint32_t id = get_le32(bin + 1);
-	const uint8_t *key = bin[0] == 2 ? wire_keyring_token_find(ring, id)
-	                                 : wire_keyring_token_mac_find(ring, id);
+	const uint8_t *key = bin[0] == VERSION_BLAKE2B ? wire_keyring_token_find(ring, id)
+	                                               : wire_keyring_token_mac_find(ring, id);
 	if (key == NULL)
 		return CARTD_ETOKENKEY;
 	if (get_le32(bin + 5) != cart_tag(cart))
@@ -153,7 +155,7 @@ static int verify(const wire_keyring *ring, const crdt_id *cart, uint8_t *bin, s
 	uint8_t got[TOKEN_MAC_BYTES], want[TOKEN_MAC_BYTES];
 	size_t body = len - TOKEN_MAC_BYTES;
 	memcpy(got, bin + body, sizeof got);
-	if (bin[0] == 2)
+	if (bin[0] == VERSION_BLAKE2B)
 		compute_mac_v2(key, cart, bin, body, want);
 	else
 		compute_mac(key, cart, bin, body, want);
