@@ -53,8 +53,9 @@ static const char DIGIT_PAIRS[] =
 	"8081828384858687888990919293949596979899";
 
 /* The decimal digits of v at p; returns the end.  Written from the last
- * pair of digits back, straight into place. */
-static uint8_t *raw_decimal(uint8_t *p, uint64_t v)
+ * pair of digits back, straight into place.  Inline: put_lines writes one
+ * per line of every cart it renders. */
+static inline uint8_t *raw_decimal(uint8_t *p, uint64_t v)
 {
 	if (v < 10) {
 		*p = (uint8_t)('0' + v);
@@ -134,11 +135,7 @@ static void put_lines(buf_writer *w, const crdt_line *lines, uint32_t n, size_t 
 			memcpy(p, l->sku_mem.heap, l->sku_len);
 		p += l->sku_len;
 		memcpy(p, ITEM_MID, sizeof ITEM_MID - 1);
-		p += sizeof ITEM_MID - 1;
-		if (q < 10)
-			*p++ = (uint8_t)('0' + q);
-		else
-			p = raw_decimal(p, q);
+		p = raw_decimal(p + sizeof ITEM_MID - 1, q);
 		*p++ = '}';
 	}
 	if (p == start)
