@@ -48,10 +48,16 @@ static bool is_tchar(unsigned char c)
 	return tchar[c] != 0;
 }
 
+/* A control character or DEL: what a field value refuses, HTAB aside. */
+static bool is_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
 /* field-vchar, SP or HTAB (RFC 9110 5.5): obs-text allowed, CTLs not. */
 static bool is_field_char(unsigned char c)
 {
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
+	return c == '\t' || !is_ctl(c);
 }
 
 static bool is_ows(char c)
@@ -88,12 +94,6 @@ static uint64_t bytes_equal(uint64_t x, unsigned c)
 	return bytes_below(x ^ (ONES * c), 1);
 }
 
-/* A control character or DEL: what a field value refuses, HTAB aside. */
-static bool is_ctl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
-
 /* The first control character or DEL in [i, end), or end. */
 static size_t next_ctl(const char *buf, size_t i, size_t end)
 {
@@ -110,12 +110,13 @@ static size_t next_ctl(const char *buf, size_t i, size_t end)
 	return i;
 }
 
-/* Whether [i, end) is all visible ASCII (0x21..0x7e), as a target must be. */
+/* Whether every byte of x is visible ASCII (0x21..0x7e). */
 static bool visible_word(uint64_t x)
 {
 	return (bytes_below(x, 0x21) | bytes_equal(x, 0x7f) | (x & HIGHS)) == 0;
 }
 
+/* Whether [i, end) is all visible ASCII, as a target must be. */
 static bool all_visible(const char *buf, size_t i, size_t end)
 {
 	if (end - i >= 8) {   /* whole words, the last one overlapping */
@@ -316,29 +317,21 @@ static void take_header(seen *s, http_head *h, const char *name, size_t nlen, co
  * by CR LF or a bare LF.  *next is where the next line starts.  The value
  * is read up to its first control character, which must be the line's end
  * (HTAB aside): so the line's end is found by the same pass that judges
- * its characters.  A refused line without a LF after it (only a head not
- * from http_head_end lacks one) is bad_request, as a line with no end.
+ * its characters.
  */
-static const http_bad *header_line(char *buf, size_t p, size_t end, seen *s, http_head *h,
-                                   size_t *next)
+static const http_bad *header_fields(char *buf, size_t p, size_t end, seen *s, http_head *h,
+                                     size_t *next)
 {
-	const http_bad *why = NULL;
-	size_t n = p, v, i;
-	if (++s->lines > HTTP_HEADERS_MAX) {
-		why = &too_large;
-		goto refused;
-	}
-	if (is_ows(buf[p])) {
-		why = &bad_header;   /* obs-fold, or whitespace before a name */
-		goto refused;
-	}
+	if (++s->lines > HTTP_HEADERS_MAX)
+		return &too_large;
+	if (is_ows(buf[p]))
+		return &bad_header;   /* obs-fold, or whitespace before a name */
+	size_t n = p;
 	while (n < end && is_tchar((unsigned char)buf[n]))
 		n++;
-	if (n == p || n == end || buf[n] != ':') {
-		why = &bad_header;
-		goto refused;
-	}
-	v = n + 1;
+	if (n == p || n == end || buf[n] != ':')
+		return &bad_header;
+	size_t v = n + 1, i;
 	while (v < end && is_ows(buf[v]))
 		v++;
 	for (i = v;; i++) {
@@ -346,22 +339,28 @@ static const http_bad *header_line(char *buf, size_t p, size_t end, seen *s, htt
 		if (i == end || buf[i] != '\t')
 			break;
 	}
-	if (i < end && buf[i] == '\n') {
+	if (i < end && buf[i] == '\n')
 		*next = i + 1;
-	} else if (i + 1 < end && buf[i] == '\r' && buf[i + 1] == '\n') {
+	else if (i + 1 < end && buf[i] == '\r' && buf[i + 1] == '\n')
 		*next = i + 2;
-	} else {
-		/* A NUL, another control character, DEL, a bare CR, or no end. */
-		why = &bad_header;
-		goto refused;
-	}
+	else
+		return &bad_header;   /* a NUL, another CTL, DEL, a bare CR, or no end */
 	size_t ve = i;
 	while (ve > v && is_ows(buf[ve - 1]))
 		ve--;
 	take_header(s, h, buf + p, n - p, buf + v, ve - v);
 	return NULL;
-refused:
-	return memchr(buf + p, '\n', end - p) ? why : &bad_request;
+}
+
+/* header_fields, but a refused line without a LF after it (only a head not
+ * from http_head_end lacks one) is bad_request, as a line with no end. */
+static const http_bad *header_line(char *buf, size_t p, size_t end, seen *s, http_head *h,
+                                   size_t *next)
+{
+	const http_bad *why = header_fields(buf, p, end, s, h, next);
+	if (why && !memchr(buf + p, '\n', end - p))
+		return &bad_request;
+	return why;
 }
 
 /* The request line [p, le). */
