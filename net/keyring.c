@@ -138,15 +138,23 @@ uint32_t wire_key_id(const uint8_t key[WIRE_KEY_BYTES])
 	return id;
 }
 
+/* The slot of the token key with an id, or ntokens. */
+static size_t token_slot(const wire_keyring *r, uint32_t id)
+{
+	size_t i = 0;
+	while (i < r->ntokens && r->token_ids[i] != id)
+		i++;
+	return i;
+}
+
 /* Appends the token key now in slot ntokens, refusing a repeated id (the
  * same key twice, or an id collision). */
 static int commit_token(wire_keyring *r)
 {
 	uint32_t id = wire_key_id(r->s->tokens[r->ntokens]);
 
-	for (size_t i = 0; i < r->ntokens; i++)
-		if (r->token_ids[i] == id)
-			return refuse(r, "the same token key twice");
+	if (token_slot(r, id) < r->ntokens)
+		return refuse(r, "the same token key twice");
 	/* Its own key for SipHash, so that the token key itself keys nothing
 	 * but BLAKE2b (the MAC of version-2 tokens). */
 	static const char label[] = "cartd token siphash key v3";
@@ -422,16 +430,12 @@ const uint8_t *wire_keyring_token_mac_primary(const wire_keyring *r, uint32_t *i
 
 const uint8_t *wire_keyring_token_mac_find(const wire_keyring *r, uint32_t id)
 {
-	for (size_t i = 0; i < r->ntokens; i++)
-		if (r->token_ids[i] == id)
-			return r->s->token_macs[i];
-	return NULL;
+	size_t i = token_slot(r, id);
+	return i < r->ntokens ? r->s->token_macs[i] : NULL;
 }
 
 const uint8_t *wire_keyring_token_find(const wire_keyring *r, uint32_t id)
 {
-	for (size_t i = 0; i < r->ntokens; i++)
-		if (r->token_ids[i] == id)
-			return r->s->tokens[i];
-	return NULL;
+	size_t i = token_slot(r, id);
+	return i < r->ntokens ? r->s->tokens[i] : NULL;
 }
